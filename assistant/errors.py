@@ -1,0 +1,29 @@
+"""The product's error vocabulary: one code, one meaning, on every channel."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    TEXT_TOO_LONG = "text_too_long"
+    EMPTY_TEXT = "empty_text"
+    NOT_FOUND = "not_found"
+    TURN_IN_PROGRESS = "turn_in_progress"
+    NOTHING_TO_REGENERATE = "nothing_to_regenerate"
+    NOT_STREAMING = "not_streaming"
+    CONTEXT_TOO_LONG = "context_too_long"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    INTERNAL = "internal"
+
+
+class AssistantError(Exception):
+    """A request the product refuses, with a sentence a person can act on."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail

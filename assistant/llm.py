@@ -1,0 +1,57 @@
+"""The model gateway: the settings-configured model_service pieces the pipeline uses."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from model_service.chat_formats import PromptFormat, prompt_format
+from model_service.client import ChatCompletionsClient, ModelEndpoint
+from model_service.tokens import CachedTokenCounter, TokenCounter, token_counter
+
+
+@dataclass(frozen=True)
+class ModelGateway:
+    client: ChatCompletionsClient
+    prompt_format: PromptFormat
+    counter: TokenCounter
+    context_window: int
+    max_tokens: int
+    temperature: float
+    extra_body: dict[str, object]
+
+
+def _build_gateway() -> ModelGateway:
+    endpoint = ModelEndpoint(
+        base_url=settings.MODEL_BASE_URL,
+        model=settings.MODEL_NAME,
+        api_key=settings.MODEL_API_KEY,
+        connect_timeout=settings.MODEL_CONNECT_TIMEOUT,
+        read_timeout=settings.MODEL_READ_TIMEOUT,
+        retries=settings.MODEL_RETRIES,
+    )
+    return ModelGateway(
+        client=ChatCompletionsClient(endpoint),
+        prompt_format=prompt_format(settings.MODEL_PROMPT_FORMAT),
+        counter=CachedTokenCounter(
+            token_counter(settings.MODEL_TOKENIZER, base_url=settings.MODEL_BASE_URL, model=settings.MODEL_NAME)
+        ),
+        context_window=settings.MODEL_CONTEXT_WINDOW,
+        max_tokens=settings.MODEL_MAX_TOKENS,
+        temperature=settings.MODEL_TEMPERATURE,
+        extra_body=settings.MODEL_EXTRA_BODY,
+    )
+
+
+# httpx connection pools belong to one event loop, so each loop gets its own gateway.
+_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ModelGateway] = weakref.WeakKeyDictionary()
+
+
+def model_gateway() -> ModelGateway:
+    loop = asyncio.get_running_loop()
+    if loop not in _gateways:
+        _gateways[loop] = _build_gateway()
+    return _gateways[loop]

@@ -1,0 +1,92 @@
+"""Run the whole product on one machine: embedded model, Celery worker and ASGI web server.
+
+Used by `make run`. Each process is the same one production runs separately (docker-compose
+wires those); this command only starts them together, waits until the model answers, prints the
+URL, and stops them all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from urllib.error import URLError
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+START_TIMEOUT_SECONDS = 60
+
+
+class Command(BaseCommand):
+    help = "Start the embedded model, a Celery worker and the web server; stop them together."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-model", action="store_true", help="use a model service already at MODEL_BASE_URL")
+
+    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            if not options["no_model"]:
+                model_url = urlsplit(settings.MODEL_BASE_URL)
+                if model_url.hostname not in {"127.0.0.1", "localhost"} or model_url.port is None:
+                    raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
+                children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
+                self._wait_until_answers("model", settings.MODEL_BASE_URL.rstrip("/") + "/models", children["model"])
+            children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default",
+                                             "--concurrency", "1", "--loglevel", "INFO")  # fmt: skip
+            children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
+                                          "--port", str(options["port"]), "--lifespan", "off")  # fmt: skip
+            local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
+            self._wait_until_answers("web", f"http://{local_host}:{options['port']}/healthz", children["web"])
+            self.stdout.write(
+                self.style.SUCCESS(f"\nThe assistant is ready at http://{options['host']}:{options['port']}/\n")
+            )
+            self.stdout.flush()
+            while all(child.poll() is None for child in children.values()):
+                time.sleep(0.5)
+            name, failed = next((name, child) for name, child in children.items() if child.poll() is not None)
+            raise CommandError(f"The {name} process exited with code {failed.returncode}; stopped the others.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            _stop_all(list(children.values()))
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        self.stdout.write(f"starting {name}: python {' '.join(args)}")
+        self.stdout.flush()
+        return subprocess.Popen([sys.executable, *args])
+
+    def _wait_until_answers(self, name: str, url: str, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError(f"The {name} process exited while starting.")
+            try:
+                with urlopen(url, timeout=1):
+                    return
+            except (URLError, OSError):
+                time.sleep(0.2)
+        raise CommandError(f"The {name} process did not answer at {url} within {START_TIMEOUT_SECONDS}s.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, systemd) ends the command the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the web server first (no new turns), then the worker, then the model."""
+    for child in reversed(children):
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()

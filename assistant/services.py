@@ -1,0 +1,219 @@
+"""Writes. Each state change of a conversation is one function here, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from assistant.errors import AssistantError, ErrorCode
+from assistant.models import Conversation, Message, User
+from assistant.selectors import conversation_for, visible_messages
+
+TITLE_MAX_CHARS = 200
+_PROVISIONAL_TITLE_WORDS = 8
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    conversation: Conversation
+    user_message: Message
+    answer: Message
+    created: bool  # False when a retried client_id found the turn already stored
+
+
+def create_guest() -> User:
+    user = User(username=f"guest-{uuid.uuid4().hex[:16]}", is_guest=True)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def clean_message_text(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise AssistantError(ErrorCode.EMPTY_TEXT, "The message is empty.")
+    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    if len(cleaned) > limit:
+        raise AssistantError(
+            ErrorCode.TEXT_TOO_LONG, f"The message has {len(cleaned)} characters; the limit is {limit}."
+        )
+    return cleaned
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise AssistantError(ErrorCode.EMPTY_TEXT, "The title is empty.")
+    if len(cleaned) > TITLE_MAX_CHARS:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"A title has at most {TITLE_MAX_CHARS} characters.")
+    return cleaned
+
+
+def provisional_title(text: str) -> str:
+    words = text.split()
+    title = " ".join(words[:_PROVISIONAL_TITLE_WORDS])
+    return (title + ("…" if len(words) > _PROVISIONAL_TITLE_WORDS else ""))[:TITLE_MAX_CHARS]
+
+
+def create_conversation(*, user: User, title: str = "") -> Conversation:
+    return Conversation.objects.create(owner=user, title=clean_title(title) if title else "")
+
+
+def rename_conversation(*, user: User, conversation_id: int, title: str) -> Conversation:
+    conversation = conversation_for(user=user, conversation_id=conversation_id)
+    conversation.title = clean_title(title)
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def delete_conversation(*, user: User, conversation_id: int) -> None:
+    with transaction.atomic():
+        conversation = conversation_for(user=user, conversation_id=conversation_id)
+        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+            raise AssistantError(ErrorCode.TURN_IN_PROGRESS, "Stop the answer before deleting the conversation.")
+        conversation.delete()
+
+
+def _new_answer(conversation: Conversation, user_message: Message) -> Message:
+    # The one_streaming_answer_per_conversation constraint refuses a second answer in progress.
+    return Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        reply_to=user_message,
+        model_name=settings.MODEL_NAME,
+    )
+
+
+_TURN_IN_PROGRESS = AssistantError(ErrorCode.TURN_IN_PROGRESS, "An answer is still being written in this conversation.")
+
+
+def _existing_turn(user: User, conversation_id: int | None, client_id: str) -> TurnStart | None:
+    query = Message.objects.filter(conversation__owner=user, client_id=client_id, role=Message.Role.USER)
+    if conversation_id is not None:
+        query = query.filter(conversation_id=conversation_id)
+    user_message = query.select_related("conversation").first()
+    if user_message is None:
+        return None
+    answer = user_message.answers.order_by("-id").first()
+    if answer is None:
+        return None
+    return TurnStart(user_message.conversation, user_message, answer, created=False)
+
+
+def start_turn(*, user: User, conversation_id: int | None, text: str, client_id: str) -> TurnStart:
+    """Store the user's message and an empty streaming answer; idempotent on `client_id`."""
+    cleaned = clean_message_text(text)
+    if existing := _existing_turn(user, conversation_id, client_id):
+        return existing
+    try:
+        return _store_new_turn(user, conversation_id, cleaned, client_id)
+    except IntegrityError:
+        # Either a concurrent retry of the same client_id won the race, or an answer is in progress.
+        if existing := _existing_turn(user, conversation_id, client_id):
+            return existing
+        raise _TURN_IN_PROGRESS from None
+
+
+def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, client_id: str) -> TurnStart:
+    with transaction.atomic():
+        if conversation_id is None:
+            conversation = Conversation.objects.create(
+                owner=user, client_id=client_id, title=provisional_title(cleaned)
+            )
+        else:
+            conversation = conversation_for(user=user, conversation_id=conversation_id)
+            conversation.save(update_fields=["updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=cleaned, client_id=client_id
+        )
+        answer = _new_answer(conversation, user_message)
+    return TurnStart(conversation, user_message, answer, created=True)
+
+
+def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
+    """Answer the last user message again; the previous answers to it are kept but superseded."""
+    try:
+        with transaction.atomic():
+            conversation = conversation_for(user=user, conversation_id=conversation_id)
+            user_message = visible_messages(conversation=conversation).filter(role=Message.Role.USER).last()
+            if user_message is None:
+                raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "This conversation has no message to answer.")
+            user_message.answers.update(superseded=True)
+            answer = _new_answer(conversation, user_message)
+            conversation.save(update_fields=["updated_at"])
+    except IntegrityError:
+        raise _TURN_IN_PROGRESS from None
+    return TurnStart(conversation, user_message, answer, created=True)
+
+
+def record_token_counts(counts: dict[int, int]) -> None:
+    for message_id, count in counts.items():
+        Message.objects.filter(pk=message_id).update(token_count=count)
+
+
+def save_answer_progress(*, answer_id: int, content: str, frame_ends: list[int], first_token_ms: int | None) -> None:
+    """Persist a growing answer; a crash loses at most one flush interval of text."""
+    Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+        content=content, frame_ends=frame_ends, first_token_ms=first_token_ms, updated_at=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    content: str
+    frame_ends: list[int]
+    status: str
+    finish_reason: str
+    error: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    first_token_ms: int | None = None
+    duration_ms: int | None = None
+
+
+def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
+    updated = Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+        content=outcome.content,
+        frame_ends=outcome.frame_ends,
+        status=outcome.status,
+        finish_reason=outcome.finish_reason,
+        error=outcome.error[:500],
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        first_token_ms=outcome.first_token_ms,
+        duration_ms=outcome.duration_ms,
+        updated_at=timezone.now(),
+    )
+    if updated:
+        conversation = Conversation.objects.get(messages__pk=answer_id)
+        conversation.save(update_fields=["updated_at"])
+        if (
+            outcome.status == Message.Status.COMPLETE
+            and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+            .exclude(pk=answer_id)
+            .exists()
+        ):
+            from assistant.tasks import title_conversation
+
+            transaction.on_commit(lambda: title_conversation.delay(conversation.pk))
+
+
+def mark_interrupted(*, answer_id: int) -> Message:
+    """An answer whose generating process died: keep the text saved so far, end it as interrupted."""
+    Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.INTERRUPTED,
+        finish_reason="interrupted",
+        error="The server restarted while writing this answer.",
+        updated_at=timezone.now(),
+    )
+    return Message.objects.get(pk=answer_id)
+
+
+def set_generated_title(*, conversation_id: int, title: str, provisional: str) -> None:
+    """Replace the provisional title, unless the user renamed the conversation meanwhile."""
+    Conversation.objects.filter(pk=conversation_id, title=provisional).update(title=clean_title(title))

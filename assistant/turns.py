@@ -1,0 +1,288 @@
+"""Running one answer: the pipeline's events become stored text and numbered frames.
+
+A `TurnRunner` lives in the process that started the answer, independent of any socket: the
+browser may reload or reconnect to another process and the answer goes on. It talks to the
+world through the channel layer only:
+
+- frames go to the group `answer.<id>`, which every following socket joins;
+- it listens on the group `answer-control.<id>` for `turn.stop` (cancel generation, keep the
+  partial answer) and `turn.resync` (send the frames a socket missed to that socket's channel);
+- it saves the growing answer at most every ASSISTANT_FLUSH_INTERVAL_MS, and at least every
+  second as a heartbeat, so a resuming socket can tell a live answer from one whose process died.
+
+Tokens are coalesced into at most one frame per ASSISTANT_FRAME_INTERVAL_MS; a token that
+arrives after a quiet interval (the first one included) goes out at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+
+import httpx
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from assistant import selectors, services
+from assistant.frames import frames_after
+from assistant.llm import ModelGateway, model_gateway
+from assistant.models import Message
+from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
+from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
+from model_service.client import ModelError
+from model_service.context import ContextTooLong
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 1.0
+CONTEXT_TOO_LONG_DETAIL = "This conversation is too long for the model. Start a new conversation."
+_running: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How an answer ended, before its text is attached."""
+
+    status: str
+    reason: FinishReason
+    error: str = ""
+    completion_tokens: int | None = None
+
+
+def answer_group(message_id: int) -> str:
+    return f"answer.{message_id}"
+
+
+def control_group(message_id: int) -> str:
+    return f"answer-control.{message_id}"
+
+
+def launch(answer_id: int, turn: Turn | None = None) -> asyncio.Task[None]:
+    """Start generating an answer in this process; the task outlives the socket that asked.
+
+    `turn` is the prompt history when the caller already loaded it (see load_turn)."""
+    task = asyncio.create_task(TurnRunner(answer_id, turn=turn).run(), name=f"answer-{answer_id}")
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
+def load_turn(answer: Message) -> Turn:
+    """What the model needs to write `answer`: the system prompt and the history it replies to."""
+    history = [
+        HistoryMessage(id=m.id, role=m.role, content=m.content, token_count=m.token_count)
+        for m in selectors.prompt_history(answer=answer)
+    ]
+    return Turn(system_prompt=settings.ASSISTANT_SYSTEM_PROMPT, history=history)
+
+
+def _load_turn_by_id(answer_id: int) -> Turn:
+    return load_turn(Message.objects.select_related("conversation").get(pk=answer_id))
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        answer_id: int,
+        *,
+        turn: Turn | None = None,
+        layer: BaseChannelLayer | None = None,
+        gateway: ModelGateway | None = None,
+    ) -> None:
+        self.answer_id = answer_id
+        self.turn = turn
+        self.layer = layer or get_channel_layer()
+        self.gateway = gateway
+        self.frame_interval = settings.ASSISTANT_FRAME_INTERVAL_MS / 1000
+        self.flush_interval = settings.ASSISTANT_FLUSH_INTERVAL_MS / 1000
+        self.parts: list[str] = []
+        self.frame_ends: list[int] = []
+        self.pending = ""
+        self.send_lock = asyncio.Lock()
+        self.last_emit = 0.0
+        self.emit_timer: asyncio.Task[None] | None = None
+        self.stop_requested = False
+        self.started = time.monotonic()
+        self.first_token_ms: int | None = None
+        self.prompt_tokens: int | None = None
+        self.background: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        control_channel = await self.layer.new_channel()
+        await self.layer.group_add(control_group(self.answer_id), control_channel)
+        generation = asyncio.create_task(self._generate())
+        helpers = [
+            asyncio.create_task(self._listen(control_channel, generation)),
+            asyncio.create_task(self._persist_periodically()),
+        ]
+        try:
+            ending = await self._ending_of(generation)
+        except asyncio.CancelledError:
+            # This process is shutting down: keep what was written, mark it interrupted.
+            ending = Ending(Message.Status.INTERRUPTED, FinishReason.INTERRUPTED, "The server restarted.")
+            await asyncio.shield(self._finish(ending, helpers, control_channel))
+            raise
+        await self._finish(ending, helpers, control_channel)
+
+    async def _ending_of(self, generation: asyncio.Task[AnswerEnd]) -> Ending:
+        try:
+            end = await generation
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self.stop_requested or (current is not None and current.cancelling()):
+                raise
+            return Ending(Message.Status.CANCELLED, FinishReason.CANCELLED)
+        except ContextTooLong:
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, CONTEXT_TOO_LONG_DETAIL)
+        except ModelError as exc:
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail)
+        except Exception:
+            logger.exception("answer %s failed", self.answer_id)
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, "Something went wrong on our side.")
+        reason = FinishReason.LENGTH if end.finish_reason == "length" else FinishReason.STOP
+        return Ending(Message.Status.COMPLETE, reason, completion_tokens=end.completion_tokens)
+
+    async def _finish(self, ending: Ending, helpers: list[asyncio.Task[None]], control_channel: str) -> None:
+        if self.emit_timer is not None:
+            with suppress(asyncio.CancelledError):
+                await self.emit_timer  # at most one frame interval; keeps frames before `done`
+        await self._emit()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        for helper in helpers:
+            helper.cancel()
+        with suppress(asyncio.CancelledError):
+            await asyncio.gather(*helpers, return_exceptions=True)
+        async with self.send_lock:
+            final = services.AnswerOutcome(
+                content="".join(self.parts),
+                frame_ends=list(self.frame_ends),
+                status=ending.status,
+                finish_reason=ending.reason.value,
+                error=ending.error,
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=await self._completion_tokens(ending),
+                first_token_ms=self.first_token_ms,
+                duration_ms=int((time.monotonic() - self.started) * 1000),
+            )
+            await database_sync_to_async(services.finish_answer)(answer_id=self.answer_id, outcome=final)
+            done = DoneFrame(
+                message_id=self.answer_id,
+                seq=len(self.frame_ends),
+                finish_reason=FinishReason(final.finish_reason),
+                usage=Usage(prompt_tokens=final.prompt_tokens or 0, completion_tokens=final.completion_tokens or 0),
+                error=final.error or None,
+            )
+            await self._publish(done.seq, done.dump(), final=True)
+        await self.layer.group_discard(control_group(self.answer_id), control_channel)
+
+    async def _completion_tokens(self, ending: Ending) -> int | None:
+        """The server's count when the stream ended normally; otherwise (stopped, failed,
+        interrupted) the kept text counted with the model's tokenizer, so usage stays exact."""
+        if ending.completion_tokens is not None:
+            return ending.completion_tokens
+        text = "".join(self.parts)
+        if not text:
+            return 0
+        try:
+            return await (self.gateway or model_gateway()).counter.count(text)
+        except (httpx.HTTPError, ValueError):
+            logger.warning("answer %s: could not count its %d characters", self.answer_id, len(text))
+            return None
+
+    # --- generation -----------------------------------------------------------------
+
+    async def _generate(self) -> AnswerEnd:
+        turn = self.turn or await database_sync_to_async(_load_turn_by_id)(self.answer_id)
+        gateway = self.gateway or model_gateway()
+        async for event in respond(turn, gateway):
+            if isinstance(event, AnswerText):
+                self._on_text(event.text)
+            elif isinstance(event, PromptReady):
+                self.prompt_tokens = event.prompt_tokens
+                # Off the path to the first token; awaited before the answer is finished.
+                self.background.append(
+                    asyncio.create_task(database_sync_to_async(services.record_token_counts)(event.new_token_counts))
+                )
+            elif isinstance(event, AnswerEnd):
+                return event
+        raise ModelError("The model ended without finishing its answer.")
+
+    def _on_text(self, text: str) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = int((time.monotonic() - self.started) * 1000)
+        self.pending += text
+        if self.emit_timer is not None:
+            return  # a frame is already scheduled and will carry this text
+        wait = self.last_emit + self.frame_interval - time.monotonic()
+        self.emit_timer = asyncio.create_task(self._emit_after(max(wait, 0.0)))
+
+    async def _emit_after(self, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        self.emit_timer = None
+        await self._emit()
+
+    async def _emit(self) -> None:
+        async with self.send_lock:
+            if not self.pending:
+                return
+            text, self.pending = self.pending, ""
+            self.parts.append(text)
+            self.frame_ends.append((self.frame_ends[-1] if self.frame_ends else 0) + len(text))
+            seq = len(self.frame_ends)
+            self.last_emit = time.monotonic()
+            frame = TokenFrame(message_id=self.answer_id, seq=seq, text=text)
+            # Shielded: a stop must not cut a frame that is already numbered and stored.
+            await asyncio.shield(self._publish(seq, frame.dump()))
+
+    async def _publish(self, seq: int, frame: str, *, final: bool = False) -> None:
+        await self.layer.group_send(
+            answer_group(self.answer_id),
+            {"type": "answer.frame", "message_id": self.answer_id, "seq": seq, "frame": frame, "final": final},
+        )
+
+    # --- control and persistence ------------------------------------------------------
+
+    async def _listen(self, control_channel: str, generation: asyncio.Task[AnswerEnd]) -> None:
+        while True:
+            message = await self.layer.receive(control_channel)
+            if message["type"] == "turn.stop":
+                self.stop_requested = True
+                generation.cancel()
+            elif message["type"] == "turn.resync":
+                await self._send_replay(message["reply_channel"], message["after_seq"])
+
+    async def _send_replay(self, reply_channel: str, after_seq: int) -> None:
+        async with self.send_lock:
+            frames = frames_after("".join(self.parts), self.frame_ends, after_seq)
+            await self.layer.send(
+                reply_channel,
+                {
+                    "type": "answer.replay",
+                    "message_id": self.answer_id,
+                    "frames": [TokenFrame(message_id=self.answer_id, seq=s, text=t).dump() for s, t in frames],
+                    "seq": len(self.frame_ends),
+                },
+            )
+
+    async def _persist_periodically(self) -> None:
+        saved_seq = -1
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            seq = len(self.frame_ends)
+            if seq == saved_seq and time.monotonic() - last_save < HEARTBEAT_SECONDS:
+                continue
+            await database_sync_to_async(services.save_answer_progress)(
+                answer_id=self.answer_id,
+                content="".join(self.parts[:seq]),
+                frame_ends=self.frame_ends[:seq],
+                first_token_ms=self.first_token_ms,
+            )
+            saved_seq, last_save = seq, time.monotonic()

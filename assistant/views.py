@@ -1,0 +1,77 @@
+"""The chat page and the health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import login
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from assistant import services
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """The web chat. A first-time visitor becomes a guest with a session of their own."""
+    if not request.user.is_authenticated:
+        login(request, services.create_guest(), backend="django.contrib.auth.backends.ModelBackend")
+    context = {
+        "user_label": "Guest" if request.user.is_guest else request.user.get_username(),
+        "is_guest": request.user.is_guest,
+        "model_name": settings.MODEL_NAME,
+        "max_message_chars": settings.ASSISTANT_MAX_MESSAGE_CHARS,
+    }
+    return render(request, "frontend/chat.html", context)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _check_channel_layer() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    token = uuid.uuid4().hex
+    await layer.send(channel, {"type": "readiness.check", "token": token})
+    received = await layer.receive(channel)
+    if received.get("token") != token:
+        raise RuntimeError("channel layer returned another message")
+
+
+async def _check_model_service() -> None:
+    async with httpx.AsyncClient(timeout=READINESS_TIMEOUT_SECONDS) as http:
+        response = await http.get(settings.MODEL_BASE_URL.rstrip("/") + "/models")
+        response.raise_for_status()
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready when every dependency answers within READINESS_TIMEOUT_SECONDS."""
+    checks = {
+        "database": sync_to_async(_check_database)(),
+        "channel_layer": _check_channel_layer(),
+        "model_service": _check_model_service(),
+    }
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, READINESS_TIMEOUT_SECONDS)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means not ready; the reason is reported
+            results[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    ready = all(result == "ok" for result in results.values())
+    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": results}, status=200 if ready else 503)

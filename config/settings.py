@@ -1,0 +1,183 @@
+"""Settings, all from the environment (twelve-factor).
+
+The defaults are the embedded mode: SQLite, Channels' in-memory layer, Celery on the
+filesystem broker and the embedded CPU model, so `make run` needs no services.
+Production values are listed in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("ASSISTANT_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+
+def _development_secret_key() -> str:
+    """A per-install random key kept under var/, so development never runs on a known key."""
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _development_secret_key()
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters.")
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "assistant",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Reuse connections: Channels closes "old" connections around every database call, and opening
+# one per call costs milliseconds on the path to the first token.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server, the worker and tests read while one of them writes;
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # synchronous=NORMAL is durable in WAL mode except on power loss, and skips an fsync per commit.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "assistant.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# --- Channels -----------------------------------------------------------------------
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="memory://")
+if CHANNEL_LAYER_URL == "memory://":
+    # Room for a few seconds of frames if a socket stalls; the consumer resyncs on any gap.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "capacity": 1000},
+        }
+    }
+else:
+    raise ImproperlyConfigured("CHANNEL_LAYER_URL must be memory:// or a redis:// URL.")
+
+# --- Celery -------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_IGNORE_RESULT = True
+if CELERY_BROKER_URL == "filesystem://":
+    _celery_queue_dir = VAR_DIR / "celery"
+    _celery_queue_dir.mkdir(exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_queue_dir),
+        "data_folder_out": str(_celery_queue_dir),
+        "control_folder": str(_celery_queue_dir / "control"),
+        # The default 1 s poll adds a second to every task; 50 ms costs no measurable CPU.
+        "polling_interval": 0.05,
+    }
+
+# --- Model service ------------------------------------------------------------------
+MODEL_BASE_URL = env.str("MODEL_BASE_URL", default="http://127.0.0.1:8001/v1")
+MODEL_NAME = env.str("MODEL_NAME", default="smollm2-135m-instruct")
+MODEL_API_KEY = env.str("MODEL_API_KEY", default="")
+MODEL_PROMPT_FORMAT = env.str("MODEL_PROMPT_FORMAT", default="chatml")
+MODEL_TOKENIZER = env.str("MODEL_TOKENIZER", default="smollm2")
+MODEL_CONTEXT_WINDOW = env.int("MODEL_CONTEXT_WINDOW", default=8192)
+MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=1024)
+MODEL_TEMPERATURE = env.float("MODEL_TEMPERATURE", default=0.6)
+MODEL_CONNECT_TIMEOUT = env.float("MODEL_CONNECT_TIMEOUT", default=5.0)
+MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=60.0)
+MODEL_RETRIES = env.int("MODEL_RETRIES", default=2)
+# Extra sampling fields sent with every request, as JSON (e.g. vLLM's {"top_k": 40}).
+MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default={})
+if not isinstance(MODEL_EXTRA_BODY, dict):
+    raise ImproperlyConfigured("MODEL_EXTRA_BODY must be a JSON object.")
+
+# --- Assistant behaviour ------------------------------------------------------------
+ASSISTANT_SYSTEM_PROMPT = env.str(
+    "ASSISTANT_SYSTEM_PROMPT",
+    default="You are a helpful, friendly assistant. Answer clearly and concisely.",
+)
+ASSISTANT_MAX_MESSAGE_CHARS = env.int("ASSISTANT_MAX_MESSAGE_CHARS", default=8000)
+ASSISTANT_FLUSH_INTERVAL_MS = env.int("ASSISTANT_FLUSH_INTERVAL_MS", default=250)
+ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
+# After the first answer a worker asks the model for a short title; off keeps the first words.
+ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
+
+# --- Static files -------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"  # filled by `collectstatic` in production images
+STATIC_ROOT.mkdir(exist_ok=True)
+# WhiteNoise serves the app folders directly, so no collectstatic step is needed to run.
+WHITENOISE_USE_FINDERS = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,195 @@
+"""An async streaming client for any OpenAI-compatible `/v1/chat/completions` server.
+
+Production talks to vLLM; the embedded default talks to llama.cpp's server. Behaviour that the
+rest of the product relies on:
+
+- connect and read timeouts (the read timeout bounds the gap between two chunks);
+- retries with backoff for connection failures, 429 and 5xx, but only before the first token:
+  after that a retry would repeat text the user has already seen;
+- cancelling the consumer (task cancellation or closing the iterator) closes the HTTP response
+  at once. vLLM and llama.cpp both abort a generation whose connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from model_service.chat_formats import ChatMessage
+
+logger = logging.getLogger(__name__)
+
+_RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    base_url: str
+    model: str
+    api_key: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    retries: int = 2
+    retry_backoff: float = 0.25
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    finish_reason: str
+    completion_tokens: int | None = None
+    prompt_tokens: int | None = None
+
+
+StreamEvent = TextDelta | StreamEnd
+
+
+class ModelError(Exception):
+    """The model service failed; `detail` is safe to show to a user."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ModelUnavailable(ModelError):
+    """No token was produced: the server was unreachable or kept failing through every retry."""
+
+
+class ModelRequestRejected(ModelError):
+    """The server refused the request itself (4xx): retrying cannot help."""
+
+
+class ModelStreamBroken(ModelError):
+    """The stream failed after tokens were already delivered."""
+
+
+@dataclass
+class GenerationParams:
+    max_tokens: int
+    temperature: float = 0.6
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class _SseDecoder:
+    """Incremental SSE decoder for lines arriving from the network."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        if line:
+            if not line.startswith(":"):
+                name, _, value = line.partition(":")
+                if name == "data":
+                    self._data.append(value.removeprefix(" "))
+            return None
+        if not self._data:
+            return None
+        payload, self._data = "\n".join(self._data), []
+        return payload
+
+
+class ChatCompletionsClient:
+    def __init__(self, endpoint: ModelEndpoint, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.endpoint = endpoint
+        headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(endpoint.read_timeout, connect=endpoint.connect_timeout),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def request_body(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, object]:
+        return {
+            "model": self.endpoint.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            **params.extra,
+        }
+
+    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        """Yield text deltas, then exactly one StreamEnd."""
+        body = self.request_body(messages, params)
+        attempt = 0
+        while True:
+            produced_text = False
+            try:
+                async for event in self._stream_once(body):
+                    produced_text = produced_text or isinstance(event, TextDelta)
+                    yield event
+                return
+            except (httpx.TransportError, _RetryableStatus) as exc:
+                if produced_text:
+                    raise ModelStreamBroken("The model service stopped in the middle of the answer.") from exc
+                if attempt >= self.endpoint.retries:
+                    raise ModelUnavailable("The model service is not answering. Please try again shortly.") from exc
+                delay = self.endpoint.retry_backoff * 2**attempt
+                logger.warning("model request failed before the first token (%s); retry in %.2fs", exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _stream_once(self, body: dict[str, object]) -> AsyncIterator[StreamEvent]:
+        async with self._http.stream("POST", "chat/completions", json=body) as response:
+            if response.status_code in _RETRYABLE_STATUS:
+                raise _RetryableStatus(response.status_code)
+            if response.status_code >= 400:
+                detail = (await response.aread()).decode("utf-8", "replace")[:500]
+                raise ModelRequestRejected(f"The model service refused the request ({response.status_code}): {detail}")
+            async for event in _events_from_lines(response.aiter_lines()):
+                yield event
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+
+
+async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
+    decoder = _SseDecoder()
+    finish_reason: str | None = None
+    usage: dict[str, int] = {}
+    async for line in lines:
+        payload = decoder.feed(line)
+        if payload is None:
+            continue
+        if payload == "[DONE]":
+            break
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            # A broken server, not a bad request: handled like a dropped connection (retried before text).
+            raise httpx.RemoteProtocolError(f"malformed stream event: {payload[:80]!r}") from exc
+        if "error" in chunk or chunk.get("object") == "error":
+            error = chunk.get("error", chunk)
+            message = error.get("message", "unknown error") if isinstance(error, dict) else str(error)
+            raise ModelStreamBroken(f"The model service reported an error: {message}")
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                yield TextDelta(text)
+            finish_reason = choice.get("finish_reason") or finish_reason
+    if finish_reason is None:
+        raise httpx.RemoteProtocolError("stream ended without a finish reason")
+    yield StreamEnd(
+        finish_reason=finish_reason,
+        completion_tokens=usage.get("completion_tokens"),
+        prompt_tokens=usage.get("prompt_tokens"),
+    )

@@ -1,0 +1,125 @@
+"""The production engine: a checked `vllm serve` command line for Llama 3.1 Instruct.
+
+`python -m model_service.vllm --preset llama3.1-8b` runs vLLM's OpenAI-compatible server;
+`--print` shows the command instead (docker-compose uses the same presets). The checks catch the
+mistakes that otherwise surface minutes into a GPU start: a tensor-parallel size that does not
+divide the attention heads, weights that cannot fit the GPUs, a context longer than the model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    hf_name: str
+    parameters_billion: float
+    attention_heads: int
+    max_context: int = 131072  # Llama 3.1's 128K window
+
+
+LLAMA_31 = {
+    "8b": ModelFacts("meta-llama/Llama-3.1-8B-Instruct", 8.03, 32),
+    "70b": ModelFacts("meta-llama/Llama-3.1-70B-Instruct", 70.6, 64),
+    "405b": ModelFacts("meta-llama/Llama-3.1-405B-Instruct-FP8", 405.9, 128),
+}
+
+
+@dataclass(frozen=True)
+class VllmServeConfig:
+    facts: ModelFacts
+    served_name: str
+    tensor_parallel_size: int = 1
+    fp8: bool = False
+    max_model_len: int = 16384
+    gpu_memory_gb: float = 80.0
+    gpu_memory_utilization: float = 0.90
+    host: str = "0.0.0.0"
+    port: int = 8000
+    tool_calling: bool = True
+
+    def weight_gb_per_gpu(self) -> float:
+        bytes_per_parameter = 1 if self.fp8 else 2
+        return self.facts.parameters_billion * bytes_per_parameter / self.tensor_parallel_size
+
+    def problems(self) -> list[str]:
+        found = []
+        tp = self.tensor_parallel_size
+        if tp < 1 or self.facts.attention_heads % tp:
+            found.append(f"tensor_parallel_size {tp} must divide the {self.facts.attention_heads} attention heads.")
+        if not 0 < self.max_model_len <= self.facts.max_context:
+            found.append(f"max_model_len {self.max_model_len} must be in 1..{self.facts.max_context}.")
+        usable = self.gpu_memory_gb * self.gpu_memory_utilization
+        # Leave at least a tenth of the usable memory for the KV cache and activations.
+        if tp >= 1 and self.weight_gb_per_gpu() > 0.9 * usable:
+            found.append(
+                f"weights need {self.weight_gb_per_gpu():.0f} GB per GPU but only {usable:.0f} GB are usable: "
+                "raise tensor_parallel_size or enable fp8."
+            )
+        return found
+
+    def argv(self) -> list[str]:
+        if problems := self.problems():
+            raise ValueError(" ".join(problems))
+        args = [
+            "vllm", "serve", self.facts.hf_name,
+            "--served-model-name", self.served_name,
+            "--host", self.host,
+            "--port", str(self.port),
+            "--tensor-parallel-size", str(self.tensor_parallel_size),
+            "--max-model-len", str(self.max_model_len),
+            "--gpu-memory-utilization", str(self.gpu_memory_utilization),
+            "--generation-config", "vllm",
+        ]  # fmt: skip
+        if self.fp8 and not self.facts.hf_name.endswith("-FP8"):
+            args += ["--quantization", "fp8"]
+        if self.tool_calling:
+            args += ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json"]
+        return args
+
+
+PRESETS = {
+    "llama3.1-8b": VllmServeConfig(LLAMA_31["8b"], "llama-3.1-8b-instruct"),
+    "llama3.1-8b-fp8": VllmServeConfig(LLAMA_31["8b"], "llama-3.1-8b-instruct", fp8=True, max_model_len=32768),
+    "llama3.1-70b": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=4),
+    "llama3.1-70b-fp8": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=2, fp8=True),
+    "llama3.1-405b-fp8": VllmServeConfig(LLAMA_31["405b"], "llama-3.1-405b-instruct", tensor_parallel_size=8, fp8=True),
+}
+
+
+def config_from_args(argv: list[str] | None = None) -> tuple[VllmServeConfig, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=os.environ.get("VLLM_PRESET", "llama3.1-8b"))
+    parser.add_argument("--tensor-parallel-size", type=int)
+    parser.add_argument("--max-model-len", type=int)
+    parser.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--gpu-memory-gb", type=float)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--print", action="store_true", help="print the command instead of running it")
+    args = parser.parse_args(argv)
+    overrides = {
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "max_model_len": args.max_model_len,
+        "fp8": args.fp8,
+        "gpu_memory_gb": args.gpu_memory_gb,
+        "port": args.port,
+    }
+    config = replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    return config, args.print
+
+
+def main(argv: list[str] | None = None) -> None:
+    config, print_only = config_from_args(argv)
+    command = config.argv()
+    if print_only:
+        print(shlex.join(command))
+        return
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

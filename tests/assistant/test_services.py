@@ -1,0 +1,128 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant import selectors, services
+from assistant.errors import AssistantError, ErrorCode
+from assistant.frames import frames_after
+from assistant.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def guest():
+    return services.create_guest()
+
+
+def finish(answer: Message, content: str = "Answer.") -> None:
+    outcome = services.AnswerOutcome(
+        content=content, frame_ends=[len(content)], status="complete", finish_reason="stop"
+    )
+    services.finish_answer(answer_id=answer.pk, outcome=outcome)
+
+
+@pytest.fixture(autouse=True)
+def no_titles(settings):
+    settings.ASSISTANT_MODEL_TITLES = False
+
+
+def test_start_turn_stores_user_message_and_streaming_answer(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="  Hello there  ", client_id="c1")
+    assert start.created
+    assert start.user_message.content == "Hello there"
+    assert start.answer.status == Message.Status.STREAMING
+    assert start.answer.reply_to == start.user_message
+    assert start.conversation.title == "Hello there"
+
+
+def test_start_turn_is_idempotent_on_client_id(guest) -> None:
+    first = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="same")
+    again = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="same")
+    assert not again.created
+    assert (again.conversation, again.user_message, again.answer) == (
+        first.conversation,
+        first.user_message,
+        first.answer,
+    )
+    assert Message.objects.count() == 2
+
+
+def test_second_turn_while_streaming_is_refused(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    with pytest.raises(AssistantError) as caught:
+        services.start_turn(user=guest, conversation_id=start.conversation.pk, text="More", client_id="b")
+    assert caught.value.code == ErrorCode.TURN_IN_PROGRESS
+    assert Message.objects.count() == 2
+
+
+def test_regeneration_supersedes_and_keeps_old_answer(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    finish(start.answer)
+    again = services.start_regeneration(user=guest, conversation_id=start.conversation.pk)
+    start.answer.refresh_from_db()
+    assert start.answer.superseded
+    assert again.answer.reply_to == start.user_message
+    visible = list(selectors.visible_messages(conversation=start.conversation))
+    assert visible == [start.user_message, again.answer]
+    assert Message.objects.count() == 3
+
+
+def test_regenerate_without_user_message_is_refused(guest) -> None:
+    conversation = services.create_conversation(user=guest)
+    with pytest.raises(AssistantError) as caught:
+        services.start_regeneration(user=guest, conversation_id=conversation.pk)
+    assert caught.value.code == ErrorCode.NOTHING_TO_REGENERATE
+
+
+def test_prompt_history_skips_empty_failed_answers(guest) -> None:
+    first = services.start_turn(user=guest, conversation_id=None, text="One", client_id="a")
+    services.finish_answer(
+        answer_id=first.answer.pk,
+        outcome=services.AnswerOutcome(content="", frame_ends=[], status="error", finish_reason="error"),
+    )
+    second = services.start_turn(user=guest, conversation_id=first.conversation.pk, text="Two", client_id="b")
+    history = selectors.prompt_history(answer=second.answer)
+    assert [m.content for m in history] == ["One", "Two"]
+
+
+def test_finish_answer_only_finishes_streaming_answers(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    finish(start.answer, "First")
+    finish(start.answer, "Second")
+    start.answer.refresh_from_db()
+    assert start.answer.content == "First"
+
+
+def test_delete_refused_while_streaming(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    with pytest.raises(AssistantError) as caught:
+        services.delete_conversation(user=guest, conversation_id=start.conversation.pk)
+    assert caught.value.code == ErrorCode.TURN_IN_PROGRESS
+    finish(start.answer)
+    services.delete_conversation(user=guest, conversation_id=start.conversation.pk)
+    assert not Message.objects.exists()
+
+
+def test_generated_title_does_not_overwrite_a_rename(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Plan a trip", client_id="a")
+    provisional = start.conversation.title
+    services.rename_conversation(user=guest, conversation_id=start.conversation.pk, title="Holiday")
+    services.set_generated_title(conversation_id=start.conversation.pk, title="Trip planning", provisional=provisional)
+    start.conversation.refresh_from_db()
+    assert start.conversation.title == "Holiday"
+
+
+def test_mark_interrupted_keeps_saved_text(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    services.save_answer_progress(answer_id=start.answer.pk, content="Par", frame_ends=[2, 3], first_token_ms=5)
+    answer = services.mark_interrupted(answer_id=start.answer.pk)
+    assert (answer.status, answer.content, answer.seq, answer.finish_reason) == ("interrupted", "Par", 2, "interrupted")
+
+
+@given(st.lists(st.text(min_size=1, max_size=5), max_size=20), st.integers(min_value=0, max_value=25))
+def test_frames_after_rebuilds_exact_frames(parts: list[str], after: int) -> None:
+    content = "".join(parts)
+    ends = [sum(len(p) for p in parts[: i + 1]) for i in range(len(parts))]
+    frames = frames_after(content, ends, after)
+    assert frames == [(i + 1, p) for i, p in enumerate(parts) if i + 1 > after]

@@ -1,0 +1,490 @@
+"""The streaming client against a contract fake of vLLM (a real HTTP server on loopback) and against
+the real embedded llama.cpp server (marked live)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from model_service.chat_formats import ChatMessage
+from model_service.client import (
+    ChatCompletionsClient,
+    GenerationParams,
+    ModelEndpoint,
+    ModelError,
+    ModelRequestRejected,
+    ModelStreamBroken,
+    ModelUnavailable,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
+from model_service.embedded import MODEL_ALIAS
+from model_service.tokens import LlamaCppTokenCounter, server_root
+from tests.support.fake_openai import FAKE_PROMPT_TOKENS, FakeOpenAI, Reply
+from tests.support.processes import NEVER_STOP_BIAS, free_port
+
+MESSAGES = [ChatMessage("system", "You are helpful."), ChatMessage("user", "Hi")]
+PARAMS = GenerationParams(max_tokens=64, temperature=0.2)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[..., ChatCompletionsClient]]:
+    clients: list[ChatCompletionsClient] = []
+
+    def make(base_url: str, **endpoint: object) -> ChatCompletionsClient:
+        settings: dict[str, object] = {
+            "model": "fake-model",
+            "connect_timeout": 2.0,
+            "read_timeout": 5.0,
+            "retries": 2,
+            "retry_backoff": 0.01,
+        }
+        settings.update(endpoint)
+        client = ChatCompletionsClient(ModelEndpoint(base_url=base_url, **settings))  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def collect(
+    client: ChatCompletionsClient, messages: list[ChatMessage] = MESSAGES, params: GenerationParams = PARAMS
+) -> list[StreamEvent]:
+    return [event async for event in client.stream(messages, params)]
+
+
+async def collect_until_error(client: ChatCompletionsClient) -> tuple[list[StreamEvent], ModelError]:
+    events: list[StreamEvent] = []
+
+    async def consume() -> None:
+        async for event in client.stream(MESSAGES, PARAMS):
+            events.append(event)
+
+    with pytest.raises(ModelError) as caught:
+        await consume()
+    return events, caught.value
+
+
+def text_of(events: list[StreamEvent]) -> str:
+    return "".join(event.text for event in events if isinstance(event, TextDelta))
+
+
+# --- a healthy stream ------------------------------------------------------------------------
+
+
+async def test_deltas_arrive_in_order_then_one_stream_end_with_usage(fake: FakeOpenAI, make_client) -> None:
+    events = await collect(make_client(fake.base_url))
+
+    assert events == [
+        TextDelta("Hello"),
+        TextDelta(","),
+        TextDelta(" world"),
+        TextDelta("!"),
+        StreamEnd(finish_reason="stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS),
+    ]
+
+
+async def test_stream_without_usage_chunk_ends_without_token_counts(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(texts=["a", "b"], finish_reason="length", send_usage=False))
+
+    events = await collect(make_client(fake.base_url))
+
+    assert events == [TextDelta("a"), TextDelta("b"), StreamEnd(finish_reason="length")]
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        pytest.param({"split_writes": True}, id="events-split-mid-character-across-http-chunks"),
+        pytest.param({"ping_comments": True}, id="sse-comment-lines"),
+        pytest.param({"line_ending": "\r\n"}, id="crlf-line-endings"),
+    ],
+)
+async def test_wire_variants_decode_to_the_same_events(fake: FakeOpenAI, make_client, wire: dict) -> None:
+    texts = ["Grüße", " 👋🏽", " 日本語", " done"]
+    fake.script(Reply(texts=texts, **wire))
+
+    events = await collect(make_client(fake.base_url))
+
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta(t) for t in texts]
+    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS)
+
+
+async def test_request_body_and_headers(fake: FakeOpenAI, make_client) -> None:
+    client = make_client(fake.base_url, model="llama-3.1-8b-instruct", api_key="sk-test")
+    params = GenerationParams(max_tokens=123, temperature=0.7, extra={"top_k": 40, "logit_bias": {"128009": -100}})
+
+    await collect(client, MESSAGES, params)
+
+    [request] = fake.requests
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.body == {
+        "model": "llama-3.1-8b-instruct",
+        "messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 123,
+        "temperature": 0.7,
+        "top_k": 40,
+        "logit_bias": {"128009": -100},
+    }
+
+
+async def test_no_authorization_header_without_api_key(fake: FakeOpenAI, make_client) -> None:
+    await collect(make_client(fake.base_url, api_key=""))
+
+    assert "authorization" not in fake.requests[0].headers
+
+
+# --- retries before the first token ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        *(pytest.param(Reply(status=status), id=f"http-{status}") for status in (429, 500, 502, 503, 504)),
+        pytest.param(Reply(drop_before_headers=True), id="dropped-before-headers"),
+        pytest.param(Reply(drop_before_first_chunk=True), id="dropped-after-headers"),
+        pytest.param(Reply(drop_after=0), id="dropped-after-role-chunk"),
+        pytest.param(Reply(texts=[], finish_reason=None), id="ended-without-finish-reason"),
+    ],
+)
+async def test_retries_before_the_first_token_then_succeeds(fake: FakeOpenAI, make_client, failure: Reply) -> None:
+    fake.script(failure, failure)  # retries=2: two failures, then the default reply
+
+    events = await collect(make_client(fake.base_url, retries=2))
+
+    assert len(fake.requests) == 3
+    assert text_of(events) == "Hello, world!"
+    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS)
+    assert [r.body for r in fake.requests] == [fake.requests[0].body] * 3  # the same request each time
+
+
+async def test_retry_delays_grow_exponentially(fake: FakeOpenAI, make_client) -> None:
+    fake.fail_first(3, status=503)
+
+    await collect(make_client(fake.base_url, retries=3, retry_backoff=0.05))
+
+    arrivals = [r.arrived_at for r in fake.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert len(gaps) == 3
+    for gap, minimum in zip(gaps, (0.05, 0.10, 0.20), strict=True):
+        assert gap >= minimum * 0.95
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+async def test_gives_model_unavailable_once_retries_are_exhausted(fake: FakeOpenAI, make_client, retries: int) -> None:
+    fake.fail_first(retries + 1, status=503)
+
+    events, error = await collect_until_error(make_client(fake.base_url, retries=retries))
+
+    assert type(error) is ModelUnavailable
+    assert events == []
+    assert len(fake.requests) == retries + 1
+    assert error.detail == str(error)
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 413, 422])
+async def test_client_errors_are_rejected_without_retry(fake: FakeOpenAI, make_client, status: int) -> None:
+    fake.script(Reply(status=status))
+
+    events, error = await collect_until_error(make_client(fake.base_url, retries=3))
+
+    assert type(error) is ModelRequestRejected
+    assert events == []
+    assert len(fake.requests) == 1
+    assert f"({status})" in error.detail
+    assert f"fake {status}" in error.detail  # the server's own explanation is kept
+
+
+async def test_connection_refused_gives_model_unavailable(make_client) -> None:
+    closed_port = free_port()  # bound and released: nothing listens there
+
+    events, error = await collect_until_error(make_client(f"http://127.0.0.1:{closed_port}/v1", retries=1))
+
+    assert type(error) is ModelUnavailable
+    assert isinstance(error.__cause__, httpx.ConnectError)
+    assert events == []
+
+
+@pytest.fixture
+def unresponsive_port() -> Iterator[int]:
+    """A port whose accept queue is full: the kernel drops new SYNs, so connecting hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+async def test_connect_timeout_gives_model_unavailable(make_client, unresponsive_port: int) -> None:
+    client = make_client(f"http://127.0.0.1:{unresponsive_port}/v1", connect_timeout=0.2, retries=1)
+
+    events, error = await collect_until_error(client)
+
+    assert type(error) is ModelUnavailable
+    assert isinstance(error.__cause__, httpx.ConnectTimeout)
+    assert events == []
+
+
+async def test_read_timeout_before_the_first_chunk_gives_unavailable_after_retries(
+    fake: FakeOpenAI, make_client
+) -> None:
+    fake.default = Reply(stall_before_first=2.0)
+
+    events, error = await collect_until_error(make_client(fake.base_url, read_timeout=0.3, retries=2))
+
+    assert type(error) is ModelUnavailable
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    assert events == []
+    assert len(fake.requests) == 3
+    for request in fake.requests:  # the client hung up on each stalled attempt
+        await asyncio.wait_for(request.disconnected.wait(), 1.0)
+        assert not request.completed
+
+
+# --- failures after the first token: never retried --------------------------------------------
+
+
+@pytest.mark.parametrize("after", [0, 2])
+async def test_error_event_raises_stream_broken(fake: FakeOpenAI, make_client, after: int) -> None:
+    fake.script(Reply(error_after=after, error_message="CUDA out of memory"))
+
+    events, error = await collect_until_error(make_client(fake.base_url))
+
+    assert type(error) is ModelStreamBroken
+    assert "CUDA out of memory" in error.detail
+    assert events == [TextDelta(t) for t in ("Hello", ",", " world", "!")[:after]]
+    assert len(fake.requests) == 1
+
+
+async def test_dropped_connection_after_k_chunks_is_broken_and_not_retried(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(drop_after=2))
+
+    events, error = await collect_until_error(make_client(fake.base_url, retries=3))
+
+    assert type(error) is ModelStreamBroken
+    assert isinstance(error.__cause__, httpx.TransportError)
+    assert events == [TextDelta("Hello"), TextDelta(",")]
+    assert len(fake.requests) == 1
+
+
+async def test_stream_ending_without_finish_reason_after_text_is_broken(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(finish_reason=None))
+
+    events, error = await collect_until_error(make_client(fake.base_url, retries=3))
+
+    assert type(error) is ModelStreamBroken
+    assert text_of(events) == "Hello, world!"
+    assert len(fake.requests) == 1
+
+
+async def test_read_timeout_between_chunks_after_text_is_broken(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(stall_between=2.0))
+
+    events, error = await collect_until_error(make_client(fake.base_url, read_timeout=0.3, retries=3))
+
+    assert type(error) is ModelStreamBroken
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    assert events == [TextDelta("Hello")]
+    assert len(fake.requests) == 1
+
+
+async def test_malformed_data_event_raises_a_model_error(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(raw_events=["{not json", "[DONE]"]))
+
+    with pytest.raises(ModelError):
+        await collect(make_client(fake.base_url, retries=0))
+
+
+# --- cancellation --------------------------------------------------------------------------------
+
+
+async def test_cancelling_the_consumer_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
+    fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
+    client = make_client(fake.base_url)
+    received: list[StreamEvent] = []
+    three = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in client.stream(MESSAGES, PARAMS):
+            received.append(event)
+            if len(received) == 3:
+                three.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(three.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [request] = fake.requests
+    await asyncio.wait_for(request.disconnected.wait(), 1.0)
+    assert not request.completed
+    assert request.texts_sent < 100
+    assert len(fake.requests) == 1  # cancellation is not a failure to retry
+
+
+async def test_cancelling_a_consumer_busy_between_events_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
+    """Cancelled while awaiting something else (say, a slow WebSocket send), not the next chunk."""
+    fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
+    client = make_client(fake.base_url)
+    handling = asyncio.Event()
+
+    async def consume() -> None:
+        async for _event in client.stream(MESSAGES, PARAMS):
+            handling.set()
+            await asyncio.Event().wait()  # never set: busy with the first event until cancelled
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(handling.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [request] = fake.requests
+    await asyncio.wait_for(request.disconnected.wait(), 1.0)
+    assert not request.completed
+
+
+async def test_closing_the_iterator_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
+    fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
+    stream = make_client(fake.base_url).stream(MESSAGES, PARAMS)
+
+    assert await anext(stream) == TextDelta("tick ")
+    assert await anext(stream) == TextDelta("tick ")
+    await stream.aclose()
+
+    [request] = fake.requests
+    await asyncio.wait_for(request.disconnected.wait(), 1.0)
+    assert not request.completed
+
+
+# --- the real embedded server (llama.cpp + SmolLM2-135M) -------------------------------------------
+
+
+def _listening_pid(port: int) -> int:
+    """The process listening on a loopback TCP port, from /proc (no psutil here)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+        except OSError:
+            continue
+    raise LookupError(f"no process of ours listens on port {port}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+
+
+async def _cpu_used_over(pid: int, seconds: float) -> float:
+    before = _cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    return _cpu_seconds(pid) - before
+
+
+@pytest.mark.live
+async def test_real_stream_yields_text_and_a_finish_reason(embedded_model: str, make_client) -> None:
+    client = make_client(embedded_model, model=MODEL_ALIAS, read_timeout=30)
+
+    events = await collect(client, [ChatMessage("user", "Say hello.")], GenerationParams(max_tokens=16))
+
+    assert text_of(events).strip()
+    assert all(isinstance(event, TextDelta) for event in events[:-1])
+    assert isinstance(events[-1], StreamEnd)
+    assert events[-1].finish_reason in {"stop", "length"}
+
+
+@pytest.mark.live
+async def test_cancelling_the_consumer_stops_llama_cpp_generating(embedded_model: str, make_client) -> None:
+    """llama.cpp aborts a generation whose client went away.
+
+    The server's CPU time is watched, with no other request in flight: about two cores busy while it
+    generates, idle once it has stopped. An open
+    connection that is merely not read keeps it generating, so only a closed connection passes.
+    Timings assume no other llama.cpp process competes for this machine's cores.
+    """
+    client = make_client(embedded_model, model=MODEL_ALIAS, read_timeout=30)
+    server_pid = _listening_pid(urlsplit(embedded_model).port or 80)
+    deltas = 0
+    five = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal deltas
+        endless = GenerationParams(max_tokens=2000, extra=dict(NEVER_STOP_BIAS))  # ~20 s of generation
+        async for event in client.stream([ChatMessage("user", "Tell me a long story about a dragon.")], endless):
+            if isinstance(event, TextDelta):
+                deltas += 1
+                if deltas == 5:
+                    five.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(five.wait(), 30)
+    busy = await _cpu_used_over(server_pid, 0.5)  # control: generating shows up as CPU time
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert busy > 0.2
+
+    # The token being computed finishes first; the ~20 s of generation left must not run.
+    deadline = time.monotonic() + 8.0
+    while (idle := await _cpu_used_over(server_pid, 0.5)) > 0.1 and time.monotonic() < deadline:
+        pass
+    assert idle <= 0.1, "llama.cpp kept generating after the client disconnected"
+
+    started = time.monotonic()
+    second = client.stream([ChatMessage("user", "Say hi.")], GenerationParams(max_tokens=8))
+    first = await asyncio.wait_for(anext(second), 10)
+    waited = time.monotonic() - started
+    await second.aclose()
+    assert isinstance(first, TextDelta)
+    assert waited < 3.0
+
+
+@pytest.mark.live
+async def test_llamacpp_token_counter_counts_special_tokens_once(embedded_model: str) -> None:
+    counter = LlamaCppTokenCounter(server_root(embedded_model), MODEL_ALIAS)
+
+    # <|im_start|>, "user", "\n", "hi", <|im_end|>, "\n": special tokens parsed, no BOS added.
+    assert await counter.count("<|im_start|>user\nhi<|im_end|>\n") == 6
+    assert await counter.count("") == 0

@@ -1,0 +1,95 @@
+"""Starting the product's real processes for tests: each on a free loopback port, stopped after."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+# Keeps answers going until max_tokens: SmolLM2's end tokens <|endoftext|> (0) and <|im_end|> (2).
+NEVER_STOP_BIAS = {"logit_bias": {"0": -100, "2": -100}}
+
+
+def web_server_command(port: int, *extra: str) -> list[str]:
+    """The ASGI web server as production runs it (docker-compose's web service), on loopback."""
+    uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+    return [*uvicorn, "--port", str(port), "--lifespan", "off", *extra]
+
+
+def worker_command() -> list[str]:
+    """A Celery worker on the default queue, as docker-compose's worker service."""
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--concurrency", "1"]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports (held open together while chosen, so never the same)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def running(
+    args: list[str], *, env: dict[str, str], log: Path, ready_url: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a process for the duration of the block; wait until `ready_url` answers, if given."""
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            if ready_url is not None:
+                wait_until_answers(ready_url, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def product_env(var_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment of a product process in embedded mode, with its own database and queue folder."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ASSISTANT_VAR_DIR": str(var_dir),
+        "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
