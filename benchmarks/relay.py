@@ -7,6 +7,9 @@ Starts its own embedded model server and ASGI web server on loopback (the same p
 `make run`), alternates direct and web requests so drift hits both equally, and prints p50/p90
 of each figure and the web/direct ratios. Both paths send the same messages (system prompt +
 question), temperature 0 and an end-token bias, so each answer is exactly --tokens tokens.
+Then it stops --runs answers after three frames and times the stop: until `done`, and until the
+model serves the next request (the embedded server queues, so a generation the stop did not end
+would delay it).
 """
 
 from __future__ import annotations
@@ -89,13 +92,42 @@ async def web_sample(session: ChatSession, tokens: int) -> Sample:
     return Sample((first - start) * 1000, rate(completion_tokens, first, last))
 
 
+@dataclass(frozen=True)
+class StopSample:
+    done_ms: float  # stop sent → `done` received on the socket
+    model_free_ms: float  # stop sent → first token of the next request straight to the model
+
+
+async def stop_sample(session: ChatSession, model_url: str) -> StopSample:
+    """Stop an answer after a few frames, then see how soon the model serves someone else: the
+    embedded server queues requests, so that time includes any generation the stop failed to end."""
+    socket = await session.connect()
+    await socket.send({"type": "message", "conversation_id": None, "text": QUESTION, "client_id": os.urandom(8).hex()})
+    ack = await socket.recv()
+    for _ in range(3):
+        await socket.recv()
+    stop_sent = time.perf_counter()
+    await socket.send({"type": "stop", "message_id": ack["message_id"]})
+    frames = await socket.until_done(ack["message_id"])
+    done = time.perf_counter()
+    await socket.close()
+    if frames[-1]["finish_reason"] != "cancelled":
+        raise RuntimeError(f"the stopped answer ended with {frames[-1]['finish_reason']}")
+    next_request = time.perf_counter()
+    following = await direct_sample(model_url, 1)
+    return StopSample((done - stop_sent) * 1000, (next_request - stop_sent) * 1000 + following.ttft_ms)
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def measure(model_url: str, web: ServerAddress, runs: int, tokens: int) -> tuple[list[Sample], list[Sample]]:
+async def measure(
+    model_url: str, web: ServerAddress, runs: int, tokens: int
+) -> tuple[list[Sample], list[Sample], list[StopSample]]:
     direct: list[Sample] = []
     via_web: list[Sample] = []
+    stops: list[StopSample] = []
     async with ChatSession(web) as session:
         for _warmup in range(2):
             await direct_sample(model_url, tokens)
@@ -103,10 +135,12 @@ async def measure(model_url: str, web: ServerAddress, runs: int, tokens: int) ->
         for _ in range(runs):
             direct.append(await direct_sample(model_url, tokens))
             via_web.append(await web_sample(session, tokens))
-    return direct, via_web
+        for _ in range(runs):
+            stops.append(await stop_sample(session, model_url))
+    return direct, via_web, stops
 
 
-def report(direct: list[Sample], via_web: list[Sample], tokens: int, threads: int) -> str:
+def report(direct: list[Sample], via_web: list[Sample], stops: list[StopSample], setup: str) -> str:
     rows = []
     for name, pick in (("TTFT ms", lambda s: s.ttft_ms), ("tokens/s", lambda s: s.tokens_per_s)):
         d = [pick(s) for s in direct]
@@ -119,8 +153,21 @@ def report(direct: list[Sample], via_web: list[Sample], tokens: int, threads: in
     speed_ratio = statistics.median(s.tokens_per_s for s in via_web) / statistics.median(s.tokens_per_s for s in direct)
     rows.append(f"web adds {ttft_added:+.2f} ms to TTFT p50 (target <= 5 ms)")
     rows.append(f"web keeps {speed_ratio:.1%} of direct tokens/s p50 (target >= 98 %)")
-    rows.append(f"runs: {len(direct)} per path, {tokens} tokens per answer, {threads} llama.cpp thread(s)")
+    for name, values in (
+        ("stop -> done ms", [s.done_ms for s in stops]),
+        ("stop -> model serves the next request ms", [s.model_free_ms for s in stops]),
+    ):
+        rows.append(f"{name}: p50 {percentile(values, 50):.2f} p90 {percentile(values, 90):.2f} (target <= 100)")
+    rows.append(f"runs: {len(direct)} per path; {setup}")
     return "\n".join(rows)
+
+
+def model_command(args: argparse.Namespace, port: int) -> list[str]:
+    if args.engine == "embedded":
+        threads = ["--threads", str(args.model_threads)]
+        return [sys.executable, "-m", "model_service.embedded", "--port", str(port), *threads]
+    paced = ["--port", str(port), "--tokens", str(args.tokens), "--rate", str(args.paced_rate)]
+    return [sys.executable, "-m", "tests.support.fake_openai", *paced]
 
 
 def main() -> None:
@@ -128,11 +175,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument(
-        "--model-threads",
-        type=int,
-        default=2,
-        help="llama.cpp threads; 1 leaves a core to the web path, as a GPU model server would",
+        "--engine",
+        choices=["embedded", "paced"],
+        default="embedded",
+        help="embedded: llama.cpp with SmolLM2 on this CPU; paced: a server that streams at --paced-rate "
+        "and spends no CPU, as a GPU server would, so only the relay's own cost shows",
     )
+    parser.add_argument("--model-threads", type=int, default=2, help="llama.cpp threads (embedded engine)")
+    parser.add_argument("--paced-rate", type=float, default=150, help="tokens/s of the paced engine")
     parser.add_argument("--deadline", type=float, default=900, help="seconds before a stuck run dumps stacks and exits")
     args = parser.parse_args()
     # A run that stalls (a wedged server, a lost frame) must end with a traceback, not hang a CI job.
@@ -143,15 +193,7 @@ def main() -> None:
         model_url = f"http://127.0.0.1:{model_port}/v1"
         stack.enter_context(
             running(
-                [
-                    sys.executable,
-                    "-m",
-                    "model_service.embedded",
-                    "--port",
-                    str(model_port),
-                    "--threads",
-                    str(args.model_threads),
-                ],
+                model_command(args, model_port),
                 env=dict(os.environ),
                 ready_url=f"{model_url}/models",
                 log=var_dir / "model.log",
@@ -178,8 +220,12 @@ def main() -> None:
                 log=var_dir / "web.log",
             )
         )
-        direct, via_web = asyncio.run(measure(model_url, ServerAddress(web_url), args.runs, args.tokens))
-        print(report(direct, via_web, args.tokens, args.model_threads))
+        direct, via_web, stops = asyncio.run(measure(model_url, ServerAddress(web_url), args.runs, args.tokens))
+        if args.engine == "embedded":
+            setup = f"{args.tokens} tokens per answer, llama.cpp with {args.model_threads} thread(s)"
+        else:
+            setup = f"{args.tokens} tokens per answer, paced engine at {args.paced_rate:g} tokens/s"
+        print(report(direct, via_web, stops, setup))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,6 @@ from tests.support.processes import NEVER_STOP_BIAS, free_port, migrate, product
 pytestmark = pytest.mark.live
 
 
-def web_server_args(port: int) -> list[str]:
-    return web_server_command(port)
-
-
 async def test_killed_process_leaves_saved_text_and_resume_reports_interrupted(
     embedded_model: str, tmp_path: Path
 ) -> None:
@@ -35,7 +31,7 @@ async def test_killed_process_leaves_saved_text_and_resume_reports_interrupted(
     server = ServerAddress(f"http://127.0.0.1:{port}")
     session = ChatSession(server)  # its guest session lives in the database both processes share
     try:
-        with running(web_server_args(port), env=env, ready_url=f"{server.url}/healthz", log=tmp_path / "a.log") as a:
+        with running(web_server_command(port), env=env, ready_url=f"{server.url}/healthz", log=tmp_path / "a.log") as a:
             await session.__aenter__()
             socket = await session.connect()
             await socket.send({"type": "message", "conversation_id": None, "text": "Go on.", "client_id": "k"})
@@ -45,7 +41,7 @@ async def test_killed_process_leaves_saved_text_and_resume_reports_interrupted(
             a.send_signal(signal.SIGKILL)
             a.wait()
 
-        with running(web_server_args(port), env=env, ready_url=f"{server.url}/healthz", log=tmp_path / "b.log"):
+        with running(web_server_command(port), env=env, ready_url=f"{server.url}/healthz", log=tmp_path / "b.log"):
             stored = (await session.messages(ack["conversation_id"]))[-1]
             assert stored["status"] == "streaming"
             assert stored["seq"] >= len(seen)  # everything seen 0.6 s before the kill was saved

@@ -9,7 +9,7 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +30,7 @@ from model_service.client import (
 )
 from model_service.embedded import MODEL_ALIAS
 from model_service.tokens import LlamaCppTokenCounter, server_root
-from tests.support.fake_openai import FAKE_PROMPT_TOKENS, FakeOpenAI, Reply
+from tests.support.fake_openai import FAKE_PROMPT_TOKENS, FakeOpenAI, ReceivedRequest, Reply
 from tests.support.processes import NEVER_STOP_BIAS, free_port
 
 MESSAGES = [ChatMessage("system", "You are helpful."), ChatMessage("user", "Hi")]
@@ -329,6 +329,21 @@ async def test_malformed_data_event_raises_a_model_error(fake: FakeOpenAI, make_
 # --- cancellation --------------------------------------------------------------------------------
 
 
+async def cancel_once(
+    consume: Callable[[], Awaitable[None]], ready: asyncio.Event, fake: FakeOpenAI
+) -> ReceivedRequest:
+    """Run `consume` until `ready`, cancel it, and return the one request once the server saw it close."""
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(ready.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [request] = fake.requests
+    await asyncio.wait_for(request.disconnected.wait(), 1.0)
+    assert not request.completed
+    return request
+
+
 async def test_cancelling_the_consumer_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
     fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
     client = make_client(fake.base_url)
@@ -341,15 +356,7 @@ async def test_cancelling_the_consumer_closes_the_connection(fake: FakeOpenAI, m
             if len(received) == 3:
                 three.set()
 
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(three.wait(), 5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    [request] = fake.requests
-    await asyncio.wait_for(request.disconnected.wait(), 1.0)
-    assert not request.completed
+    request = await cancel_once(consume, three, fake)
     assert request.texts_sent < 100
     assert len(fake.requests) == 1  # cancellation is not a failure to retry
 
@@ -365,15 +372,7 @@ async def test_cancelling_a_consumer_busy_between_events_closes_the_connection(f
             handling.set()
             await asyncio.Event().wait()  # never set: busy with the first event until cancelled
 
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(handling.wait(), 5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    [request] = fake.requests
-    await asyncio.wait_for(request.disconnected.wait(), 1.0)
-    assert not request.completed
+    await cancel_once(consume, handling, fake)
 
 
 async def test_closing_the_iterator_closes_the_connection(fake: FakeOpenAI, make_client) -> None:

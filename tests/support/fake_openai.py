@@ -19,10 +19,15 @@ errors inside the stream are `data: {"error": {"message": ...}}` events, as vLLM
 Each request is answered by the next scripted `Reply` (then by `default`), which can fail with a
 status, drop the connection at several points, stall, or send an error event. Every request is
 recorded as a `ReceivedRequest`, including whether the client disconnected before the reply ended.
+
+As a process (`python -m tests.support.fake_openai --port 8101 --tokens 128 --rate 150`) it answers
+every request with --tokens chunks at --rate per second: a model server that spends none of this
+machine's CPU, as a GPU server would, for benchmarks/relay.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
@@ -78,7 +83,8 @@ class _ClientGone(Exception):
 class FakeOpenAI:
     """`async with FakeOpenAI() as fake:` serves on `fake.base_url` (…/v1) until the block ends."""
 
-    def __init__(self, *replies: Reply, default: Reply | None = None, model: str = "fake-model") -> None:
+    def __init__(self, *replies: Reply, default: Reply | None = None, model: str = "fake-model", port: int = 0) -> None:
+        self.listen_port = port  # 0: any free port
         self.replies: deque[Reply] = deque(replies)
         self.default = default or Reply()
         self.model = model
@@ -107,7 +113,7 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def start(self) -> FakeOpenAI:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.listen_port)
         return self
 
     async def close(self) -> None:
@@ -292,3 +298,22 @@ class FakeOpenAI:
         head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n"
         writer.write(head.encode("latin-1") + data)
         await writer.drain()
+
+
+async def _serve_paced(port: int, tokens: int, rate: float) -> None:
+    reply = Reply(texts=[" word"] * tokens, finish_reason="length", stall_between=1 / rate)
+    async with FakeOpenAI(default=reply, port=port):
+        await asyncio.Event().wait()  # until the process is stopped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A paced OpenAI-compatible streaming server on loopback.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tokens", type=int, default=128, help="text chunks in every answer")
+    parser.add_argument("--rate", type=float, default=150, help="chunks per second")
+    args = parser.parse_args()
+    asyncio.run(_serve_paced(args.port, args.tokens, args.rate))
+
+
+if __name__ == "__main__":
+    main()
