@@ -42,6 +42,8 @@ def server_argv(*, host: str, port: int, model_path: Path, threads: int, context
         # The server's default ends a running stream with a bare [DONE] when another request
         # arrives; queueing instead keeps every answer whole (a stopped client still cancels).
         "--interrupt_requests", "False",
+        # llama.cpp's load log (~2,000 lines of GGUF metadata) would bury the URL `make run` prints.
+        "--verbose", "False",
     ]  # fmt: skip
 
 

@@ -76,7 +76,8 @@ def test_server_argv() -> None:
     assert value_of(argv, "--n_threads") == "3"
     assert value_of(argv, "--n_ctx") == "8192"
     assert value_of(argv, "--interrupt_requests") == "False"  # a second request queues, never cuts the first
-    assert len(argv) == 3 + 2 * 7  # nothing else: the chat template comes from the GGUF
+    assert value_of(argv, "--verbose") == "False"
+    assert len(argv) == 3 + 2 * 8  # nothing else: the chat template comes from the GGUF
 
 
 def test_main_execs_llama_cpp_server_with_the_bundled_model(monkeypatch: pytest.MonkeyPatch) -> None:
