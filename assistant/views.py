@@ -10,12 +10,14 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import login
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from assistant import services
+from config.celery import app as celery_app
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -53,6 +55,19 @@ async def _check_channel_layer() -> None:
         raise RuntimeError("channel layer returned another message")
 
 
+def _check_cache() -> None:
+    # The Redis cache swallows errors (a miss instead of a failed request), so read back a write.
+    key, token = "readiness-check", uuid.uuid4().hex
+    cache.set(key, token, timeout=10)
+    if cache.get(key) != token:
+        raise RuntimeError("the cache did not keep a value")
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1, timeout=READINESS_TIMEOUT_SECONDS)
+
+
 async def _check_model_service() -> None:
     async with httpx.AsyncClient(timeout=READINESS_TIMEOUT_SECONDS) as http:
         response = await http.get(settings.MODEL_BASE_URL.rstrip("/") + "/models")
@@ -64,6 +79,8 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     checks = {
         "database": sync_to_async(_check_database)(),
         "channel_layer": _check_channel_layer(),
+        "cache": sync_to_async(_check_cache)(),
+        "broker": sync_to_async(_check_broker, thread_sensitive=False)(),
         "model_service": _check_model_service(),
     }
     results: dict[str, str] = {}

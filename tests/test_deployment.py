@@ -1,6 +1,10 @@
 """The compose file stays in step with the code it deploys."""
 
+import os
 import re
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -37,3 +41,40 @@ def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
         assert "healthcheck" in services[name]
     assert services["postgres"]["volumes"]
     assert services["redis"]["volumes"]
+
+
+def production_environment() -> dict[str, str]:
+    """What docker-compose gives the web and worker containers (no service is contacted by `check`)."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECURE": "true",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+        "DATABASE_URL": "postgres://assistant:secret@127.0.0.1:5432/assistant",
+        "DATABASE_POOL_MAX_SIZE": "10",
+        "CHANNEL_LAYER_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+        "CACHE_URL": "redis://127.0.0.1:6379/2",
+    }
+
+
+def check_deploy(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    env = {**env, "ASSISTANT_VAR_DIR": str(tmp_path)}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
+    result = check_deploy(production_environment(), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_development_defaults_fail_check_deploy(tmp_path: Path) -> None:
+    """The check is live: the embedded defaults (plain HTTP) are reported."""
+    env = {key: value for key, value in production_environment().items() if not key.startswith("DJANGO_SECURE")}
+    result = check_deploy(env, tmp_path)
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr + result.stdout

@@ -111,6 +111,19 @@ def test_readyz_fails_when_model_service_is_down(settings) -> None:
     assert checks["model_service"].startswith("failed")
 
 
+def test_readyz_fails_when_the_redis_cache_is_down(settings) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens: the cache swallows the errors
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5},
+        }
+    }
+    checks = Client().get("/readyz").json()["checks"]
+    assert checks["cache"].startswith("failed")
+    assert checks["broker"] == "ok"
+
+
 @pytest.mark.live
 def test_readyz_passes_with_the_embedded_model(settings, embedded_model: str) -> None:
     settings.MODEL_BASE_URL = embedded_model
