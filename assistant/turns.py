@@ -71,6 +71,21 @@ def launch(answer_id: int, turn: Turn | None = None) -> asyncio.Task[None]:
     return task
 
 
+async def drain(grace_seconds: float) -> None:
+    """Let the answers running in this process finish for up to `grace_seconds`, then cancel the
+    rest, which keep their text and end `interrupted`. Called once the server stopped accepting."""
+    running = set(_running)
+    if not running:
+        return
+    logger.info("shutdown: waiting up to %.0fs for %d answer(s)", grace_seconds, len(running))
+    _, unfinished = await asyncio.wait(running, timeout=grace_seconds)
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    if unfinished:
+        logger.warning("shutdown: %d answer(s) cut off after the grace period", len(unfinished))
+
+
 def load_turn(answer: Message) -> Turn:
     """What the model needs to write `answer`: the system prompt and the history it replies to."""
     history = [

@@ -214,6 +214,8 @@ ASSISTANT_FLUSH_INTERVAL_MS = env.int("ASSISTANT_FLUSH_INTERVAL_MS", default=250
 ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
 # After the first answer a worker asks the model for a short title; off keeps the first words.
 ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
+# On SIGTERM, running answers get this long to finish before they are saved as interrupted.
+ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
 
 # --- Static files -------------------------------------------------------------------
 STATIC_URL = "/static/"

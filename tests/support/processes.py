@@ -21,7 +21,7 @@ NEVER_STOP_BIAS = {"logit_bias": {"0": -100, "2": -100}}
 def web_server_command(port: int, *extra: str) -> list[str]:
     """The ASGI web server as production runs it (docker-compose's web service), on loopback."""
     uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    return [*uvicorn, "--port", str(port), "--lifespan", "off", *extra]
+    return [*uvicorn, "--port", str(port), "--lifespan", "on", *extra]
 
 
 def worker_command() -> list[str]:

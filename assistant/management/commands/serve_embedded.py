@@ -42,7 +42,7 @@ class Command(BaseCommand):
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default",
                                              "--concurrency", "1", "--loglevel", "INFO")  # fmt: skip
             children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
-                                          "--port", str(options["port"]), "--lifespan", "off")  # fmt: skip
+                                          "--port", str(options["port"]), "--lifespan", "on")  # fmt: skip
             local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
             self._wait_until_answers("web", f"http://{local_host}:{options['port']}/healthz", children["web"])
             self.stdout.write(
