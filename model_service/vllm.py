@@ -1,4 +1,5 @@
-"""The production engine: a checked `vllm serve` command line for Llama 3.1 Instruct.
+"""The production engines: checked `vllm serve` command lines for Llama 3.1 Instruct (the chat
+model) and Llama Guard 3 (the safety classifier, a second vLLM server).
 
 `python -m model_service.vllm --preset llama3.1-8b` runs vLLM's OpenAI-compatible server;
 `--print` shows the command instead (docker-compose uses the same presets). The checks catch the
@@ -27,6 +28,12 @@ LLAMA_31 = {
     "70b": ModelFacts("meta-llama/Llama-3.1-70B-Instruct", 70.6, 64),
     "405b": ModelFacts("meta-llama/Llama-3.1-405B-Instruct-FP8", 405.9, 128),
 }
+LLAMA_GUARD_3 = {
+    "1b": ModelFacts("meta-llama/Llama-Guard-3-1B", 1.5, 32),
+    "8b": ModelFacts("meta-llama/Llama-Guard-3-8B", 8.03, 32),
+}
+# Guard prompts are one conversation turn plus the hazard taxonomy: a few thousand tokens at most.
+GUARD_CONTEXT = 8192
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class VllmServeConfig:
             found.append(f"tensor_parallel_size {tp} must divide the {self.facts.attention_heads} attention heads.")
         if not 0 < self.max_model_len <= self.facts.max_context:
             found.append(f"max_model_len {self.max_model_len} must be in 1..{self.facts.max_context}.")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            found.append(f"gpu_memory_utilization {self.gpu_memory_utilization} must be in (0, 1].")
         usable = self.gpu_memory_gb * self.gpu_memory_utilization
         # Leave at least a tenth of the usable memory for the KV cache and activations.
         if tp >= 1 and self.weight_gb_per_gpu() > 0.9 * usable:
@@ -88,6 +97,13 @@ PRESETS = {
     "llama3.1-70b": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=4),
     "llama3.1-70b-fp8": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=2, fp8=True),
     "llama3.1-405b-fp8": VllmServeConfig(LLAMA_31["405b"], "llama-3.1-405b-instruct", tensor_parallel_size=8, fp8=True),
+    # Small enough to share the chat model's GPU (compose gives it 15 % of the memory).
+    "llama-guard-3-1b": VllmServeConfig(
+        LLAMA_GUARD_3["1b"], "llama-guard-3-1b", max_model_len=GUARD_CONTEXT, tool_calling=False
+    ),
+    "llama-guard-3-8b": VllmServeConfig(
+        LLAMA_GUARD_3["8b"], "llama-guard-3-8b", max_model_len=GUARD_CONTEXT, tool_calling=False
+    ),
 }
 
 
@@ -98,6 +114,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[VllmServeConfig, bo
     parser.add_argument("--max-model-len", type=int)
     parser.add_argument("--fp8", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gpu-memory-gb", type=float)
+    parser.add_argument("--gpu-memory-utilization", type=float, help="share of GPU memory for this server")
     parser.add_argument("--port", type=int)
     parser.add_argument("--print", action="store_true", help="print the command instead of running it")
     args = parser.parse_args(argv)
@@ -106,6 +123,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[VllmServeConfig, bo
         "max_model_len": args.max_model_len,
         "fp8": args.fp8,
         "gpu_memory_gb": args.gpu_memory_gb,
+        "gpu_memory_utilization": args.gpu_memory_utilization,
         "port": args.port,
     }
     config = replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})

@@ -7,21 +7,55 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from django.conf import settings
 
-from model_service.vllm import PRESETS
+from model_service.vllm import PRESETS, config_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def value_of(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
 
 
 def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_model_service_runs_the_checked_vllm_preset() -> None:
-    model = compose()["services"]["model"]
-    preset = PRESETS["llama3.1-8b"]
-    assert [*model["entrypoint"], *model["command"]] == preset.argv()
+@pytest.mark.parametrize(
+    ("service", "preset", "memory_share"), [("model", "llama3.1-8b", "0.75"), ("guard", "llama-guard-3-1b", "0.15")]
+)
+def test_vllm_services_run_checked_presets(service: str, preset: str, memory_share: str) -> None:
+    config, _ = config_from_args(["--preset", preset, "--gpu-memory-utilization", memory_share])
+    definition = compose()["services"][service]
+    assert [*definition["entrypoint"], *definition["command"]] == config.argv()
+    assert f"--preset {preset} --gpu-memory-utilization {memory_share}" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_gpu_services_leave_room_for_each_other() -> None:
+    services = compose()["services"]
+    on_gpu = [name for name, service in services.items() if "deploy" in service]
+    assert set(on_gpu) == {"model", "guard", "imagine"}
+    shares = [float(value_of(services[name]["command"], "--gpu-memory-utilization")) for name in ("model", "guard")]
+    assert sum(shares) <= 0.9, "the Imagine worker needs the rest of the GPU"
+
+
+def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
+    services = compose()["services"]
+    consumed = {
+        queue for name in ("worker", "imagine") for queue in value_of(services[name]["command"], "-Q").split(",")
+    }
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert {settings.CELERY_TASK_DEFAULT_QUEUE, *routed} == consumed
+    assert value_of(services["imagine"]["command"], "--concurrency") == "1"  # one GPU pipeline at a time
+
+
+def test_web_stop_timeout_outlasts_the_answer_grace_period() -> None:
+    web = compose()["services"]["web"]
+    grace = float(compose()["x-app"]["environment"]["ASSISTANT_SHUTDOWN_GRACE_SECONDS"])
+    assert float(web["stop_grace_period"].removesuffix("s")) > grace
 
 
 def test_app_environment_names_are_settings_the_code_reads() -> None:
@@ -34,11 +68,11 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    assert {"web", "worker", "model", "redis", "postgres", "migrate"} <= set(services)
-    for name in ("web", "worker", "model", "redis", "postgres"):
+    long_running = {"web", "worker", "imagine", "model", "guard", "redis", "postgres"}
+    assert set(services) == {*long_running, "migrate"}
+    for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"
-    for name in ("web", "model", "redis", "postgres"):
-        assert "healthcheck" in services[name]
+        assert "healthcheck" in services[name], name
     assert services["postgres"]["volumes"]
     assert services["redis"]["volumes"]
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from model_service.vllm import LLAMA_31, PRESETS, VllmServeConfig, config_from_args
+from model_service.vllm import LLAMA_31, LLAMA_GUARD_3, PRESETS, VllmServeConfig, config_from_args
 from tests.support.processes import ROOT
 
 TOOL_CALL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json"]
@@ -47,8 +47,11 @@ def test_every_preset_builds_a_complete_command(name: str) -> None:
     assert value_of(argv, "--served-model-name") == config.served_name
     assert value_of(argv, "--port") == str(config.port)
     assert value_of(argv, "--gpu-memory-utilization") == str(config.gpu_memory_utilization)
-    start = argv.index(TOOL_CALL_FLAGS[0])
-    assert argv[start : start + 3] == TOOL_CALL_FLAGS
+    if config.tool_calling:
+        start = argv.index(TOOL_CALL_FLAGS[0])
+        assert argv[start : start + 3] == TOOL_CALL_FLAGS
+    else:
+        assert not set(TOOL_CALL_FLAGS) & set(argv)
 
 
 @pytest.mark.parametrize(
@@ -70,8 +73,8 @@ def test_fp8_adds_quantization_except_for_an_fp8_checkpoint(name: str, quantized
         assert "--quantization" not in argv
 
 
-def test_presets_cover_the_three_llama_31_sizes() -> None:
-    assert {config.facts for config in PRESETS.values()} == set(LLAMA_31.values())
+def test_presets_cover_the_three_llama_31_sizes_and_both_guards() -> None:
+    assert {config.facts for config in PRESETS.values()} == {*LLAMA_31.values(), *LLAMA_GUARD_3.values()}
     assert PRESETS["llama3.1-405b-fp8"].facts.hf_name.endswith("-FP8")
 
 
@@ -185,3 +188,24 @@ def test_an_unknown_preset_is_a_usage_error() -> None:
 
     assert result.returncode == 2
     assert "invalid choice: 'llama3.1-1b'" in result.stderr
+
+
+def test_guard_presets_serve_llama_guard_3_without_tools() -> None:
+    for name, hf_name in (
+        ("llama-guard-3-1b", "meta-llama/Llama-Guard-3-1B"),
+        ("llama-guard-3-8b", "meta-llama/Llama-Guard-3-8B"),
+    ):
+        argv = PRESETS[name].argv()
+        assert argv[2] == hf_name
+        assert value_of(argv, "--max-model-len") == "8192"
+        assert "--enable-auto-tool-choice" not in argv
+
+
+def test_memory_share_override_is_checked() -> None:
+    config, _ = config_from_args(["--preset", "llama3.1-8b", "--gpu-memory-utilization", "0.75"])
+    assert value_of(config.argv(), "--gpu-memory-utilization") == "0.75"
+
+    too_small, _ = config_from_args(["--preset", "llama3.1-8b", "--gpu-memory-utilization", "0.15"])
+    assert any("weights need 16 GB" in problem for problem in too_small.problems())
+    out_of_range, _ = config_from_args(["--preset", "llama-guard-3-1b", "--gpu-memory-utilization", "1.5"])
+    assert any("gpu_memory_utilization" in problem for problem in out_of_range.problems())
