@@ -9,7 +9,7 @@ from django.conf import settings
 
 from assistant.llm import model_gateway
 from assistant.models import Conversation, Message
-from assistant.services import TITLE_MAX_CHARS, set_generated_title
+from assistant.services import TITLE_MAX_CHARS, provisional_title, set_generated_title
 from model_service.chat_formats import ChatMessage, neutralize_special_tokens
 from model_service.client import GenerationParams, TextDelta
 
@@ -37,10 +37,14 @@ async def _generate_title(first_question: str) -> str:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def title_conversation(conversation_id: int) -> None:
     """Give a new conversation a short title written by the model (after its first answer)."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
     first = Message.objects.filter(conversation_id=conversation_id, role=Message.Role.USER).order_by("id").first()
-    if conversation is None or first is None:
+    if first is None or not settings.ASSISTANT_MODEL_TITLES:
         return
-    title = asyncio.run(_generate_title(first.content)) if settings.ASSISTANT_MODEL_TITLES else ""
+    # Only the title the conversation was created with is replaced: after a rename, or when an earlier
+    # delivery of this task already titled it, there is nothing to do (and no model call to pay for).
+    provisional = provisional_title(first.content)
+    if not Conversation.objects.filter(pk=conversation_id, title=provisional).exists():
+        return
+    title = asyncio.run(_generate_title(first.content))
     if title:
-        set_generated_title(conversation_id=conversation_id, title=title, provisional=conversation.title)
+        set_generated_title(conversation_id=conversation_id, title=title, provisional=provisional)

@@ -173,8 +173,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers a task not acknowledged within this many seconds; longer than the longest task.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+# How often workers look for such tasks (kombu's default scan runs only every ~100 s).
+CELERY_REDELIVERY_SCAN_SECONDS = env.int("CELERY_REDELIVERY_SCAN_SECONDS", default=60)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": CELERY_REDELIVERY_SCAN_SECONDS,
+        "unacked_restore_throttle": 1,
+    }
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 if CELERY_BROKER_URL == "filesystem://":
     _celery_queue_dir = VAR_DIR / "celery"

@@ -26,7 +26,8 @@ def web_server_command(port: int, *extra: str) -> list[str]:
 
 def worker_command() -> list[str]:
     """A Celery worker on the default queue, as docker-compose's worker service."""
-    return [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--concurrency", "1"]
+    celery = [sys.executable, "-m", "celery", "-A", "config", "worker"]
+    return [*celery, "-Q", "default", "--concurrency", "1", "--loglevel", "INFO"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -61,11 +62,14 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: floa
 
 @contextmanager
 def running(
-    args: list[str], *, env: dict[str, str], log: Path, ready_url: str | None = None
+    args: list[str], *, env: dict[str, str], log: Path, ready_url: str | None = None, own_group: bool = False
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a process for the duration of the block; wait until `ready_url` answers, if given."""
+    """Run a process for the duration of the block; wait until `ready_url` answers, if given.
+    `own_group` starts it in a process group of its own, so its children can be killed with it."""
     with log.open("wb") as log_file:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=own_group
+        )
         try:
             if ready_url is not None:
                 wait_until_answers(ready_url, process)
