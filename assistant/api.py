@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant import selectors, services
+from assistant import metrics, selectors, services
 from assistant.errors import AssistantError, ErrorCode
 from assistant.models import Conversation, Message
 
@@ -22,6 +22,7 @@ _STATUS_BY_CODE = {
 
 
 def error_response(code: str, detail: str, status: int) -> JsonResponse:
+    metrics.ERRORS.labels(code).inc()
     return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
 
 

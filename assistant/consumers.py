@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from assistant import selectors, services, turns
+from assistant import metrics, selectors, services, turns
 from assistant.errors import AssistantError, ErrorCode
 from assistant.frames import frames_after
 from assistant.models import Message
@@ -66,15 +66,21 @@ class Following:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    counted_in_metrics = False  # set once accepted, so a refused handshake is never counted down
+
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.following: dict[int, Following] = {}
         await self.accept()
+        metrics.WEBSOCKET_CONNECTIONS.inc()
+        self.counted_in_metrics = True
         if self.user is None or not self.user.is_authenticated:
             # Accepted first so the client sees a close code it can act on (load the page for a session).
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_in_metrics:
+            metrics.WEBSOCKET_CONNECTIONS.dec()
         for message_id in list(getattr(self, "following", {})):
             await self._unfollow(message_id)
 
@@ -87,10 +93,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             client_id = frame.client_id if isinstance(frame, MessageFrame) else None
             await self._dispatch(frame)
         except AssistantError as exc:
-            await self._send(ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id).dump())
+            await self._send_error(ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id))
         except Exception:
             logger.exception("frame failed: %.200s", text_data)
-            await self._send(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side.").dump())
+            await self._send_error(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side."))
 
     async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
         if isinstance(frame, MessageFrame):
@@ -228,6 +234,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             error=answer.error or None,
         )
         await self._send(done.dump())
+
+    async def _send_error(self, frame: ErrorFrame) -> None:
+        metrics.ERRORS.labels(frame.code).inc()
+        await self._send(frame.dump())
 
     async def _send(self, frame: str) -> None:
         await self.send(text_data=frame)

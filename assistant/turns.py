@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from assistant import selectors, services
+from assistant import metrics, selectors, services
 from assistant.frames import frames_after
 from assistant.llm import ModelGateway, model_gateway
 from assistant.models import Message
@@ -129,6 +129,10 @@ class TurnRunner:
     # --- lifecycle ---------------------------------------------------------------
 
     async def run(self) -> None:
+        with metrics.ACTIVE_ANSWERS.track_inprogress():
+            await self._run()
+
+    async def _run(self) -> None:
         control_channel = await self.layer.new_channel()
         await self.layer.group_add(control_group(self.answer_id), control_channel)
         generation = asyncio.create_task(self._generate())
@@ -186,6 +190,12 @@ class TurnRunner:
                 duration_ms=int((time.monotonic() - self.started) * 1000),
             )
             await database_sync_to_async(services.finish_answer)(answer_id=self.answer_id, outcome=final)
+            metrics.record_answer(
+                finish_reason=final.finish_reason,
+                first_token_ms=final.first_token_ms,
+                duration_ms=final.duration_ms,
+                tokens=final.completion_tokens,
+            )
             done = DoneFrame(
                 message_id=self.answer_id,
                 seq=len(self.frame_ends),

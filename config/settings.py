@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "assistant.metrics.RequestMetricsMiddleware",  # outermost: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -222,6 +223,10 @@ ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
 ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
 # On SIGTERM, running answers get this long to finish before they are saved as interrupted.
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
+
+# --- Metrics ------------------------------------------------------------------------
+# /metrics answers only with this bearer token when set (scrapers send it); open otherwise.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Static files -------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from assistant import services
 from assistant.models import User
@@ -146,3 +147,25 @@ def test_signed_in_user_sees_only_their_conversations(browser: Client) -> None:
 
 def test_login_page_renders() -> None:
     assert b"Sign in" in Client().get("/accounts/login/").content
+
+
+def test_metrics_are_served_in_prometheus_format() -> None:
+    Client().get("/healthz")
+    response = Client().get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+    families = {family.name: family for family in text_string_to_metric_families(response.content.decode())}
+    healthz = [
+        sample
+        for sample in families["assistant_http_request_duration_seconds"].samples
+        if sample.name.endswith("_count") and sample.labels["route"] == "/healthz"
+    ]
+    assert healthz
+    assert healthz[0].value >= 1
+
+
+def test_metrics_token_is_required_when_set(settings) -> None:
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert Client().get("/metrics").status_code == 401
+    assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert Client().get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).status_code == 200

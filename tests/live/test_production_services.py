@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
+from celery import Celery
+from prometheus_client.parser import text_string_to_metric_families
 
 from assistant.services import provisional_title
 from tests.live.conftest import Deployment
-from tests.support.chat_client import ChatSession, ask, joined_tokens
+from tests.support.chat_client import ChatSession, ServerAddress, ask, joined_tokens
 
 pytestmark = pytest.mark.live
 
@@ -68,3 +71,45 @@ async def test_worker_titles_the_conversation_through_redis(deployment: Deployme
         title = await session.title_after_change(ack["conversation_id"], provisional)
         assert title != provisional
         assert 0 < len(title) <= 200
+
+
+def scrape(web: ServerAddress) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a process's /metrics, keyed by name and sorted labels."""
+    text = httpx.get(f"{web.url}/metrics", timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_follow_sockets_answers_errors_and_queues(deployment: Deployment) -> None:
+    web = deployment.first_web
+    before = scrape(web)
+    async with ChatSession(web) as session:
+        socket = await session.connect()
+        await socket.send("not json")
+        assert (await socket.recv())["code"] == "invalid_json"
+        ack = await ask(socket, "Name three rivers.")
+        await socket.until_done(ack["message_id"])
+        during = scrape(web)
+        await socket.close()
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return during.get(key, 0) - before.get(key, 0)
+
+    assert grew("assistant_websocket_connections") == 1
+    assert grew("assistant_errors_total", code="invalid_json") == 1
+    assert grew("assistant_answers_finished_total", finish_reason="length") == 1
+    assert grew("assistant_time_to_first_token_seconds_count") == 1
+    assert grew("assistant_answer_tokens_per_second_count") == 1
+
+    producer = Celery(broker=deployment.env["CELERY_BROKER_URL"])
+    for _ in range(3):  # nothing consumes `imagine` in this deployment
+        producer.send_task("imagine.tasks.render", queue="imagine")
+    depths = {dict(labels)["queue"]: value for (name, labels), value in scrape(web).items()
+              if name == "assistant_celery_queue_depth"}  # fmt: skip
+    redis.Redis.from_url(deployment.env["CELERY_BROKER_URL"]).delete("imagine")
+    producer.close()
+    assert depths == {"default": 0, "search": 0, "imagine": 3}
