@@ -7,12 +7,22 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.support.chat_client import ServerAddress
-from tests.support.processes import NEVER_STOP_BIAS, free_port, migrate, product_env, running, web_server_command
+from tests.support.deployment import Deployment, RedisDatabases, new_postgres_database, production_settings
+from tests.support.processes import (
+    NEVER_STOP_BIAS,
+    free_port,
+    migrate,
+    product_env,
+    running,
+    web_server_command,
+    worker_command,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -39,13 +49,37 @@ def _start_web_server(tmp_path_factory: pytest.TempPathFactory, name: str, **set
 
 
 @pytest.fixture(scope="session")
-def chat_server(embedded_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
-    """A real ASGI server (uvicorn) in embedded mode; answers end when the model ends them."""
-    yield from _start_web_server(tmp_path_factory, "web", MODEL_BASE_URL=embedded_model, MODEL_MAX_TOKENS="200")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this test run (127.0.0.1:5432), dropped afterwards."""
+    with new_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def service_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The two modes every chat test runs in: the embedded defaults (SQLite, in-memory layer) and
+    the production services (PostgreSQL, Redis channel layer, broker and cache)."""
+    if request.param == "embedded":
+        return {}
+    databases = RedisDatabases(channel_layer=8, broker=9, cache=10)
+    databases.flush()
+    return production_settings(request.getfixturevalue("postgres_database"), databases)
 
 
 @pytest.fixture(scope="session")
-def endless_chat_server(embedded_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
+def chat_server(
+    embedded_model: str, service_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerAddress]:
+    """A real ASGI server (uvicorn); answers end when the model ends them."""
+    yield from _start_web_server(
+        tmp_path_factory, "web", MODEL_BASE_URL=embedded_model, MODEL_MAX_TOKENS="200", **service_settings
+    )
+
+
+@pytest.fixture(scope="session")
+def endless_chat_server(
+    embedded_model: str, service_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerAddress]:
     """Like chat_server, but the model may not end an answer early: every answer runs to 400 tokens
     (about four seconds here), long enough to stop, disconnect and resume in the middle."""
     yield from _start_web_server(
@@ -54,7 +88,37 @@ def endless_chat_server(embedded_model: str, tmp_path_factory: pytest.TempPathFa
         MODEL_BASE_URL=embedded_model,
         MODEL_MAX_TOKENS="400",
         MODEL_EXTRA_BODY=json.dumps(NEVER_STOP_BIAS),
+        **service_settings,
     )
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    embedded_model: str, postgres_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """Two web processes and a Celery worker on PostgreSQL and Redis, as docker-compose runs them."""
+    databases = RedisDatabases(channel_layer=11, broker=12, cache=13)
+    databases.flush()
+    var_dir = tmp_path_factory.mktemp("production")
+    env = product_env(
+        var_dir,
+        **production_settings(postgres_database, databases),
+        MODEL_BASE_URL=embedded_model,
+        MODEL_MAX_TOKENS="300",
+        MODEL_EXTRA_BODY=json.dumps(NEVER_STOP_BIAS),
+        ASSISTANT_MODEL_TITLES="true",
+    )
+    migrate(env)
+    with ExitStack() as stack:
+        stack.enter_context(running(worker_command(), env=env, log=var_dir / "worker.log"))
+        webs = []
+        for name in ("first", "second"):
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            log = var_dir / f"web-{name}.log"
+            stack.enter_context(running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=log))
+            webs.append(ServerAddress(url))
+        yield Deployment(*webs, env=env, var_dir=var_dir)
 
 
 @pytest.fixture

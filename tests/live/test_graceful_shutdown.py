@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.live.conftest import Deployment
 from tests.support.chat_client import ChatSession, ChatSocket, ServerAddress, ask, joined_tokens, message_frame
+from tests.support.deployment import Deployment
 from tests.support.processes import free_port, running, web_server_command
 
 pytestmark = pytest.mark.live
