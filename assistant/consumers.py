@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -43,6 +43,9 @@ UNAUTHENTICATED_CLOSE_CODE = 4401
 RESYNC_TIMEOUT_SECONDS = 2.0
 # An answer whose runner did not save for this long has lost its process.
 STALE_ANSWER_SECONDS = 5.0
+# A followed answer silent for this long is checked with its runner (or the database): its last
+# frames may have been lost, or its process may have died.
+SILENCE_CHECK_SECONDS = 3.0
 
 
 @database_sync_to_async
@@ -63,6 +66,9 @@ def _lost_its_process(answer: Message) -> bool:
 class Following:
     last_seq: int
     resyncing: bool = False
+    heard_at: float = field(default_factory=time.monotonic)  # last frame or replay for this answer
+    # The `done` that arrived while a replay was on its way: delivered after the replay, not dropped.
+    final_event: dict | None = None
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -71,6 +77,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.following: dict[int, Following] = {}
+        self.watchdog: asyncio.Task[None] | None = None
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         self.counted_in_metrics = True
@@ -79,6 +86,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
 
     async def disconnect(self, code: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
         if self.counted_in_metrics:
             metrics.WEBSOCKET_CONNECTIONS.dec()
         for message_id in list(getattr(self, "following", {})):
@@ -157,6 +166,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if message_id not in self.following:
             await self.channel_layer.group_add(turns.answer_group(message_id), self.channel_name)
         self.following[message_id] = Following(last_seq=after_seq)
+        if self.watchdog is None:
+            self.watchdog = asyncio.create_task(self._watch_for_silence())
+
+    async def _watch_for_silence(self) -> None:
+        """Resync answers that went quiet, through this consumer's own queue (no shared state)."""
+        while True:
+            await asyncio.sleep(SILENCE_CHECK_SECONDS)
+            await self.channel_layer.send(self.channel_name, {"type": "answer.silence_check"})
+
+    async def answer_silence_check(self, event: dict) -> None:
+        now = time.monotonic()
+        for message_id, following in list(self.following.items()):
+            if not following.resyncing and now - following.heard_at > SILENCE_CHECK_SECONDS:
+                await self._request_resync(message_id)
 
     async def _unfollow(self, message_id: int) -> None:
         if self.following.pop(message_id, None) is not None:
@@ -177,8 +200,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def answer_frame(self, event: dict) -> None:
         following = self.following.get(event["message_id"])
-        if following is None or following.resyncing or event["seq"] < following.last_seq:
-            return  # not followed, a replay is on its way, or already sent
+        if following is None or event["seq"] < following.last_seq:
+            return  # not followed, or already sent
+        following.heard_at = time.monotonic()
+        if following.resyncing:  # a replay is on its way and will carry the frames
+            if event["final"]:
+                following.final_event = event
+            return
         if event["final"]:
             await self._unfollow(event["message_id"])
             if event["seq"] == following.last_seq:
@@ -196,12 +224,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         following = self.following.get(event["message_id"])
         if following is None or not following.resyncing:
             return
+        following.heard_at = time.monotonic()
         for frame in event["frames"]:
             seq = json.loads(frame)["seq"]
             if seq > following.last_seq:
                 await self._send(frame)
                 following.last_seq = seq
         following.resyncing = False
+        if following.final_event is not None:
+            final_event, following.final_event = following.final_event, None
+            await self.answer_frame(final_event)
 
     async def answer_resync_timeout(self, event: dict) -> None:
         """No runner answered: the answer ended meanwhile, or its process is gone."""

@@ -136,7 +136,24 @@ elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "capacity": 1000},
+            "CONFIG": {
+                # redis-py 8 defaults that fail under load (benchmarks/concurrency.py): socket reads
+                # time out after 5 s, the same 5 s channels_redis blocks in BZPOPMIN, so the reply
+                # loses the race and the consumer dies; and a pool of 100 connections raises
+                # MaxConnectionsError once ~100 answers publish frames at the same moment. The
+                # default capacity (100 messages per process) dropped frames under the same load.
+                "hosts": [
+                    {
+                        "address": CHANNEL_LAYER_URL,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 5,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
+                # Every socket of a process shares one Redis queue, so this bounds the whole process's
+                # backlog (frames beyond it are dropped): room for ~10 s of 2,000 streams' frames.
+                "capacity": 200_000,
+            },
         }
     }
 else:
