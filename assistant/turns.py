@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 
 import httpx
@@ -225,17 +225,22 @@ class TurnRunner:
     async def _generate(self) -> AnswerEnd:
         turn = self.turn or await database_sync_to_async(_load_turn_by_id)(self.answer_id)
         gateway = self.gateway or model_gateway()
-        async for event in respond(turn, gateway):
-            if isinstance(event, AnswerText):
-                self._on_text(event.text)
-            elif isinstance(event, PromptReady):
-                self.prompt_tokens = event.prompt_tokens
-                # Off the path to the first token; awaited before the answer is finished.
-                self.background.append(
-                    asyncio.create_task(database_sync_to_async(services.record_token_counts)(event.new_token_counts))
-                )
-            elif isinstance(event, AnswerEnd):
-                return event
+        # Closed as soon as the answer ends, not when garbage collection gets to it: an open
+        # generator keeps its HTTP response, and so a pooled connection to the model, checked out.
+        async with aclosing(respond(turn, gateway)) as events:
+            async for event in events:
+                if isinstance(event, AnswerText):
+                    self._on_text(event.text)
+                elif isinstance(event, PromptReady):
+                    self.prompt_tokens = event.prompt_tokens
+                    # Off the path to the first token; awaited before the answer is finished.
+                    self.background.append(
+                        asyncio.create_task(
+                            database_sync_to_async(services.record_token_counts)(event.new_token_counts)
+                        )
+                    )
+                elif isinstance(event, AnswerEnd):
+                    return event
         raise ModelError("The model ended without finishing its answer.")
 
     def _on_text(self, text: str) -> None:
