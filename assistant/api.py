@@ -4,6 +4,7 @@ selector, serialise. Shapes are documented in docs/protocol.md."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,12 +13,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant import metrics, selectors, services
-from assistant.errors import AssistantError, ErrorCode
+from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from assistant.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
 
 _STATUS_BY_CODE = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.TURN_IN_PROGRESS: 409,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
 }
 
 
@@ -31,12 +35,16 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
         try:
+            if not request.user.is_authenticated:  # reads the session: the database may be down
+                return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
             return view(request, *args, **kwargs)
         except AssistantError as exc:
             return error_response(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
+        except DEPENDENCY_ERRORS as exc:
+            logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
+            error = dependency_unavailable(exc)
+            return error_response(error.code, error.detail, 503)
 
     return wrapper
 

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from assistant import metrics, selectors, services, turns
-from assistant.errors import AssistantError, ErrorCode
+from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from assistant.frames import frames_after
 from assistant.models import Message
 from assistant.pipeline import Turn
@@ -103,6 +103,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._dispatch(frame)
         except AssistantError as exc:
             await self._send_error(ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id))
+        except DEPENDENCY_ERRORS as exc:
+            logger.error("frame refused, dependency unavailable: %s", exc)
+            error = dependency_unavailable(exc)
+            await self._send_error(ErrorFrame(code=error.code, detail=error.detail, client_id=client_id))
         except Exception:
             logger.exception("frame failed: %.200s", text_data)
             await self._send_error(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side."))

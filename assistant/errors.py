@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import redis
+from django.db import InterfaceError, OperationalError
+
 
 class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"
@@ -17,6 +20,7 @@ class ErrorCode(StrEnum):
     NOT_STREAMING = "not_streaming"
     CONTEXT_TOO_LONG = "context_too_long"
     MODEL_UNAVAILABLE = "model_unavailable"
+    SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL = "internal"
 
 
@@ -27,3 +31,17 @@ class AssistantError(Exception):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+
+
+# A dependency that is down or unreachable (not a bug): the request is refused with a sentence to
+# act on, nothing is half-stored, and the next request tries again (connections are re-opened).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DEPENDENCY_ERRORS = (*DATABASE_ERRORS, redis.ConnectionError, redis.TimeoutError)
+
+
+def dependency_unavailable(exc: BaseException) -> AssistantError:
+    what = "our database" if isinstance(exc, DATABASE_ERRORS) else "our messaging service"
+    return AssistantError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        f"We can't reach {what} right now, so nothing was saved. Please try again in a moment.",
+    )
