@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from assistant.llm import ModelGateway, model_gateway
 from assistant.models import Message
 from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
 from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
+from model_service import log_context
 from model_service.client import ModelError
 from model_service.context import ContextTooLong
 
@@ -129,6 +131,9 @@ class TurnRunner:
     # --- lifecycle ---------------------------------------------------------------
 
     async def run(self) -> None:
+        # A UUID, not the answer id: llama.cpp's server refuses any other X-Request-Id.
+        log_context.turn_id.set(str(uuid.uuid4()))  # in this task's own context
+        logger.info("answer %s: turn started", self.answer_id)
         with metrics.ACTIVE_ANSWERS.track_inprogress():
             await self._run()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from model_service import log_context
 from model_service.chat_formats import ChatMessage
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ class ChatCompletionsClient:
                 await asyncio.sleep(delay)
 
     async def _stream_once(self, body: dict[str, object]) -> AsyncIterator[StreamEvent]:
-        async with self._http.stream("POST", "chat/completions", json=body) as response:
+        # vLLM adopts X-Request-Id as its request id, so its logs line up with ours.
+        headers = {"X-Request-Id": turn} if (turn := log_context.turn_id.get()) else None
+        async with self._http.stream("POST", "chat/completions", json=body, headers=headers) as response:
             if response.status_code in _RETRYABLE_STATUS:
                 raise _RetryableStatus(response.status_code)
             if response.status_code >= 400:

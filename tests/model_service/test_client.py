@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from model_service import log_context
 from model_service.chat_formats import ChatMessage
 from model_service.client import (
     ChatCompletionsClient,
@@ -487,3 +488,16 @@ async def test_llamacpp_token_counter_counts_special_tokens_once(embedded_model:
     # <|im_start|>, "user", "\n", "hi", <|im_end|>, "\n": special tokens parsed, no BOS added.
     assert await counter.count("<|im_start|>user\nhi<|im_end|>\n") == 6
     assert await counter.count("") == 0
+
+
+async def test_the_turn_id_reaches_the_model_server_as_x_request_id(fake: FakeOpenAI, make_client) -> None:
+    turn = "0b6c7a2e-3f51-4c1e-9a7d-2a9f4e0c5b11"
+    token = log_context.turn_id.set(turn)
+    try:
+        await collect(make_client(fake.base_url))
+    finally:
+        log_context.turn_id.reset(token)
+    await collect(make_client(fake.base_url))
+
+    assert fake.requests[0].headers["x-request-id"] == turn
+    assert "x-request-id" not in fake.requests[1].headers
