@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -128,6 +129,12 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
 # --- Channels -----------------------------------------------------------------------
+
+
+def _redis_database(url: str) -> str:
+    return urlsplit(url).path.strip("/") or "0"
+
+
 CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="memory://")
 if CHANNEL_LAYER_URL == "memory://":
     # Room for a few seconds of frames if a socket stalls; the consumer resyncs on any gap.
@@ -135,13 +142,15 @@ if CHANNEL_LAYER_URL == "memory://":
 elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub, not channels_redis' list-based core layer: under load (benchmarks/concurrency.py,
+            # 100 sockets) the core layer left 1-5 % of sockets receiving nothing at all, as every
+            # socket of a process shares one blocking receive loop. Pub/sub held 250 of 250. It keeps
+            # no backlog: a frame missed while a socket was away is resent from the runner or the
+            # database on resync, which the consumer already does for any gap.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 defaults that fail under load (benchmarks/concurrency.py): socket reads
-                # time out after 5 s, the same 5 s channels_redis blocks in BZPOPMIN, so the reply
-                # loses the race and the consumer dies; and a pool of 100 connections raises
-                # MaxConnectionsError once ~100 answers publish frames at the same moment. The
-                # default capacity (100 messages per process) dropped frames under the same load.
+                # redis-py 8 reads time out after 5 s by default and pools 100 connections; both
+                # failed under the same load.
                 "hosts": [
                     {
                         "address": CHANNEL_LAYER_URL,
@@ -150,9 +159,9 @@ elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
                         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
                     }
                 ],
-                # Every socket of a process shares one Redis queue, so this bounds the whole process's
-                # backlog (frames beyond it are dropped): room for ~10 s of 2,000 streams' frames.
-                "capacity": 200_000,
+                # Pub/sub channels ignore Redis database numbers: the number goes into the prefix so
+                # deployments (or test runs) sharing a Redis server never hear each other.
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default=f"asgi-db{_redis_database(CHANNEL_LAYER_URL)}"),
             },
         }
     }
