@@ -7,19 +7,21 @@ import json
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant import metrics, selectors, services
+from assistant import api_keys, metrics, selectors, services
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
-from assistant.models import Conversation, Message
+from assistant.models import ApiKey, Conversation, Message
 
 logger = logging.getLogger(__name__)
 
 _STATUS_BY_CODE = {
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.TURN_IN_PROGRESS: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
 }
@@ -54,9 +56,17 @@ class TitleBody(BaseModel):
     title: str = ""
 
 
-def parse_body(request: HttpRequest) -> TitleBody:
+class KeyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
     try:
-        return TitleBody.model_validate(json.loads(request.body or b"{}"))
+        return schema.model_validate(json.loads(request.body or b"{}"))
     except json.JSONDecodeError as exc:
         raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
     except ValidationError as exc:
@@ -104,7 +114,7 @@ def conversations(request: HttpRequest) -> HttpResponse:
         items = selectors.conversation_list(user=request.user)
         return JsonResponse({"conversations": [conversation_json(c) for c in items]})
     if request.method == "POST":
-        body = parse_body(request)
+        body = parse_body(request, TitleBody)
         conversation = services.create_conversation(user=request.user, title=body.title)
         return JsonResponse(conversation_json(conversation), status=201)
     return _method_not_allowed("GET, POST")
@@ -117,7 +127,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
             conversation_json(selectors.conversation_for(user=request.user, conversation_id=conversation_id))
         )
     if request.method == "PATCH":
-        body = parse_body(request)
+        body = parse_body(request, TitleBody)
         conversation = services.rename_conversation(
             user=request.user, conversation_id=conversation_id, title=body.title
         )
@@ -134,3 +144,32 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpRes
         return _method_not_allowed("GET")
     conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
     return JsonResponse({"messages": [message_json(m) for m in selectors.visible_messages(conversation=conversation)]})
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.pk,
+        "name": key.name,
+        "prefix": key.prefix,
+        "created_at": key.created_at.isoformat(),
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+    }
+
+
+@json_api
+def keys(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's active API keys; POST creates one and shows its secret this once."""
+    if request.method == "GET":
+        return JsonResponse({"keys": [key_json(k) for k in api_keys.active_keys(user=request.user)]})
+    if request.method == "POST":
+        created = api_keys.create_key(user=request.user, name=parse_body(request, KeyBody).name)
+        return JsonResponse({**key_json(created.key), "key": created.secret}, status=201)
+    return _method_not_allowed("GET, POST")
+
+
+@json_api
+def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
+    if request.method != "DELETE":
+        return _method_not_allowed("DELETE")
+    api_keys.revoke_key(user=request.user, key_id=key_id)
+    return HttpResponse(status=204)

@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     NOT_STREAMING = "not_streaming"
     CONTEXT_TOO_LONG = "context_too_long"
     MODEL_UNAVAILABLE = "model_unavailable"
+    MODEL_ERROR = "model_error"
+    FORBIDDEN = "forbidden"
+    LIMIT_REACHED = "limit_reached"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL = "internal"
 

@@ -13,16 +13,34 @@ class User(AbstractUser):
     is_guest = models.BooleanField(default=False)
 
 
+class Channel(models.TextChoices):
+    """Where a conversation happens. Every channel runs the same pipeline."""
+
+    WEB = "web"
+    API = "api"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    TELEGRAM = "telegram"
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
+    # The client's own system instructions (API callers send them), added after the operator's
+    # system prompt; kept so a stored conversation can be read, resumed and reviewed as it ran.
+    instructions = models.TextField(blank=True)
+    api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
     # The client_id of the message that started it: a retried first message finds this conversation.
     client_id = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [models.Index(fields=["owner", "-updated_at"]), models.Index(fields=["channel", "created_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "client_id"],
@@ -93,3 +111,25 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status != self.Status.STREAMING
+
+
+class ApiKey(models.Model):
+    """A secret that lets a program use the OpenAI-compatible API as its owner.
+
+    Only a SHA-256 digest of the secret is stored (the secret is long and random, so a slow hash
+    adds nothing); `prefix` is the visible start of the secret that lets its owner tell keys apart.
+    """
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -7,8 +7,8 @@ stages (input/output safety, search grounding) plug in here, not in channels.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 
 from assistant.llm import ModelGateway
 from model_service.chat_formats import ChatMessage, neutralize_special_tokens
@@ -25,9 +25,20 @@ class HistoryMessage:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """A caller's overrides of the operator's generation settings (the OpenAI-compatible API
+    passes its request's); None keeps the operator's value."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)  # top_p, stop, seed, penalties
+
+
+@dataclass(frozen=True)
 class Turn:
     system_prompt: str
     history: list[HistoryMessage]  # oldest first; the last one is the user message to answer
+    sampling: Sampling = Sampling()
 
 
 @dataclass(frozen=True)
@@ -68,14 +79,16 @@ async def respond(turn: Turn, gateway: ModelGateway) -> AsyncIterator[PipelineEv
     messages = [ChatMessage(m.role, neutralize_special_tokens(m.content, markers)) for m in stored]  # type: ignore[arg-type]
     counts = await _count_blocks(gateway, messages, [m.token_count for m in stored])
     fixed = await gateway.counter.count(fmt.prefix() + fmt.generation_prompt())
-    fitted = fit_to_window(
-        messages, counts, fixed_tokens=fixed, window=gateway.context_window, max_tokens=gateway.max_tokens
-    )
+    sampling = turn.sampling
+    max_tokens = sampling.max_tokens or gateway.max_tokens
+    fitted = fit_to_window(messages, counts, fixed_tokens=fixed, window=gateway.context_window, max_tokens=max_tokens)
     new_counts = {m.id: c for m, c in zip(stored, counts, strict=True) if m.id is not None and m.token_count is None}
     yield PromptReady(fitted.prompt_tokens, fitted.dropped_messages, new_counts)
 
     params = GenerationParams(
-        max_tokens=gateway.max_tokens, temperature=gateway.temperature, extra=dict(gateway.extra_body)
+        max_tokens=max_tokens,
+        temperature=gateway.temperature if sampling.temperature is None else sampling.temperature,
+        extra={**gateway.extra_body, **sampling.extra},
     )
     text_parts: list[str] = []
     async for event in gateway.client.stream(fitted.messages, params):

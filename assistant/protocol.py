@@ -138,6 +138,7 @@ class DoneFrame(ServerFrame):
     finish_reason: FinishReason
     usage: Usage
     error: str | None = None
+    error_code: ErrorCode | None = None  # set with `error`: what kind of failure, for programs
 
 
 class ErrorFrame(ServerFrame):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,10 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assistant.errors import AssistantError, ErrorCode
-from assistant.models import Conversation, Message, User
+from assistant.models import ApiKey, Channel, Conversation, Message, User
 from assistant.selectors import conversation_for, visible_messages
 
 TITLE_MAX_CHARS = 200
+MAX_REQUEST_MESSAGES = 500
 _PROVISIONAL_TITLE_WORDS = 8
 
 
@@ -133,6 +135,49 @@ def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, clien
         )
         answer = _new_answer(conversation, user_message)
     return TurnStart(conversation, user_message, answer, created=True)
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+def _check_request_messages(messages: Sequence[RequestMessage], instructions: str) -> str:
+    """Validate an API request's history; return the cleaned text of the message to answer."""
+    if len(messages) > MAX_REQUEST_MESSAGES:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"A request has at most {MAX_REQUEST_MESSAGES} messages.")
+    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    if len(instructions) > limit:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"The system instructions exceed {limit} characters.")
+    for index, message in enumerate(messages):
+        if len(message.content) > limit:
+            raise AssistantError(
+                ErrorCode.TEXT_TOO_LONG,
+                f"messages[{index}] has {len(message.content)} characters; the limit is {limit}.",
+            )
+    if not messages or messages[-1].role != Message.Role.USER:
+        raise AssistantError(ErrorCode.INVALID_FRAME, "The last message must be the user's message to answer.")
+    return clean_message_text(messages[-1].content)
+
+
+def start_api_turn(*, key: ApiKey, instructions: str, messages: Sequence[RequestMessage]) -> TurnStart:
+    """Record an API request as a conversation of its own (the history it sent, then an empty
+    streaming answer to its last message), so it is stored, counted and reviewable like any other."""
+    question = _check_request_messages(messages, instructions)
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            owner=key.owner,
+            channel=Channel.API,
+            api_key=key,
+            instructions=instructions,
+            title=provisional_title(question),
+        )
+        stored = Message.objects.bulk_create(
+            Message(conversation=conversation, role=m.role, content=m.content) for m in messages
+        )
+        answer = _new_answer(conversation, stored[-1])
+    return TurnStart(conversation, stored[-1], answer, created=True)
 
 
 def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:

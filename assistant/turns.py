@@ -17,6 +17,7 @@ arrives after a quiet interval (the first one included) goes out at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -29,13 +30,14 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from assistant import metrics, selectors, services
+from assistant.errors import ErrorCode
 from assistant.frames import frames_after
 from assistant.llm import ModelGateway, model_gateway
-from assistant.models import Message
+from assistant.models import Conversation, Message
 from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
 from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
 from model_service import log_context
-from model_service.client import ModelError
+from model_service.client import ModelError, ModelUnavailable
 from model_service.context import ContextTooLong
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Ending:
     status: str
     reason: FinishReason
     error: str = ""
+    code: ErrorCode | None = None
     completion_tokens: int | None = None
 
 
@@ -67,7 +70,13 @@ def launch(answer_id: int, turn: Turn | None = None) -> asyncio.Task[None]:
     """Start generating an answer in this process; the task outlives the socket that asked.
 
     `turn` is the prompt history when the caller already loaded it (see load_turn)."""
-    task = asyncio.create_task(TurnRunner(answer_id, turn=turn).run(), name=f"answer-{answer_id}")
+    return launch_runner(TurnRunner(answer_id, turn=turn))
+
+
+def launch_runner(runner: TurnRunner) -> asyncio.Task[None]:
+    # A fresh context: a task started inside an HTTP request would otherwise inherit that request's
+    # thread-sensitive executor (asgiref), which is shut down when the response ends.
+    task = asyncio.create_task(runner.run(), name=f"answer-{runner.answer_id}", context=contextvars.Context())
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
@@ -88,13 +97,18 @@ async def drain(grace_seconds: float) -> None:
         logger.warning("shutdown: %d answer(s) cut off after the grace period", len(unfinished))
 
 
+def system_prompt_for(conversation: Conversation) -> str:
+    """The operator's system prompt, then the client's own instructions (API callers send them)."""
+    return "\n\n".join(p for p in (settings.ASSISTANT_SYSTEM_PROMPT, conversation.instructions) if p)
+
+
 def load_turn(answer: Message) -> Turn:
     """What the model needs to write `answer`: the system prompt and the history it replies to."""
     history = [
         HistoryMessage(id=m.id, role=m.role, content=m.content, token_count=m.token_count)
         for m in selectors.prompt_history(answer=answer)
     ]
-    return Turn(system_prompt=settings.ASSISTANT_SYSTEM_PROMPT, history=history)
+    return Turn(system_prompt=system_prompt_for(answer.conversation), history=history)
 
 
 def _load_turn_by_id(answer_id: int) -> Turn:
@@ -127,6 +141,8 @@ class TurnRunner:
         self.first_token_ms: int | None = None
         self.prompt_tokens: int | None = None
         self.background: list[asyncio.Task[None]] = []
+        self.generation: asyncio.Task[AnswerEnd] | None = None
+        self.watchers: list[asyncio.Queue[TokenFrame | DoneFrame]] = []
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -137,12 +153,27 @@ class TurnRunner:
         with metrics.ACTIVE_ANSWERS.track_inprogress():
             await self._run()
 
+    def watch(self) -> asyncio.Queue[TokenFrame | DoneFrame]:
+        """Every frame of this answer, in order and without loss, for a caller in this process
+        (the channel layer may drop frames under load; a local queue cannot)."""
+        queue: asyncio.Queue[TokenFrame | DoneFrame] = asyncio.Queue()
+        self.watchers.append(queue)
+        return queue
+
+    def stop(self) -> None:
+        """Stop generating and keep the partial answer, like a `turn.stop` from any process."""
+        self.stop_requested = True
+        if self.generation is not None:
+            self.generation.cancel()
+
     async def _run(self) -> None:
         control_channel = await self.layer.new_channel()
         await self.layer.group_add(control_group(self.answer_id), control_channel)
-        generation = asyncio.create_task(self._generate())
+        generation = self.generation = asyncio.create_task(self._generate())
+        if self.stop_requested:
+            generation.cancel()
         helpers = [
-            asyncio.create_task(self._listen(control_channel, generation)),
+            asyncio.create_task(self._listen(control_channel)),
             asyncio.create_task(self._persist_periodically()),
         ]
         try:
@@ -163,12 +194,14 @@ class TurnRunner:
                 raise
             return Ending(Message.Status.CANCELLED, FinishReason.CANCELLED)
         except ContextTooLong:
-            return Ending(Message.Status.ERROR, FinishReason.ERROR, CONTEXT_TOO_LONG_DETAIL)
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, CONTEXT_TOO_LONG_DETAIL, ErrorCode.CONTEXT_TOO_LONG)
         except ModelError as exc:
-            return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail)
+            code = ErrorCode.MODEL_UNAVAILABLE if isinstance(exc, ModelUnavailable) else ErrorCode.MODEL_ERROR
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail, code)
         except Exception:
             logger.exception("answer %s failed", self.answer_id)
-            return Ending(Message.Status.ERROR, FinishReason.ERROR, "Something went wrong on our side.")
+            detail = "Something went wrong on our side."
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, detail, ErrorCode.INTERNAL)
         reason = FinishReason.LENGTH if end.finish_reason == "length" else FinishReason.STOP
         return Ending(Message.Status.COMPLETE, reason, completion_tokens=end.completion_tokens)
 
@@ -207,7 +240,9 @@ class TurnRunner:
                 finish_reason=FinishReason(final.finish_reason),
                 usage=Usage(prompt_tokens=final.prompt_tokens or 0, completion_tokens=final.completion_tokens or 0),
                 error=final.error or None,
+                error_code=ending.code,
             )
+            self._notify(done)
             await self._publish(done.seq, done.dump(), final=True)
         await self.layer.group_discard(control_group(self.answer_id), control_channel)
 
@@ -273,8 +308,13 @@ class TurnRunner:
             seq = len(self.frame_ends)
             self.last_emit = time.monotonic()
             frame = TokenFrame(message_id=self.answer_id, seq=seq, text=text)
+            self._notify(frame)
             # Shielded: a stop must not cut a frame that is already numbered and stored.
             await asyncio.shield(self._publish(seq, frame.dump()))
+
+    def _notify(self, frame: TokenFrame | DoneFrame) -> None:
+        for queue in self.watchers:
+            queue.put_nowait(frame)
 
     async def _publish(self, seq: int, frame: str, *, final: bool = False) -> None:
         await self.layer.group_send(
@@ -284,12 +324,11 @@ class TurnRunner:
 
     # --- control and persistence ------------------------------------------------------
 
-    async def _listen(self, control_channel: str, generation: asyncio.Task[AnswerEnd]) -> None:
+    async def _listen(self, control_channel: str) -> None:
         while True:
             message = await self.layer.receive(control_channel)
             if message["type"] == "turn.stop":
-                self.stop_requested = True
-                generation.cancel()
+                self.stop()
             elif message["type"] == "turn.resync":
                 await self._send_replay(message["reply_channel"], message["after_seq"])
 

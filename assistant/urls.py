@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assistant import api, metrics, views
+from assistant import api, metrics, openai_api, views
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
@@ -10,4 +10,8 @@ urlpatterns = [
     path("api/conversations", api.conversations, name="api-conversations"),
     path("api/conversations/<int:conversation_id>", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<int:conversation_id>/messages", api.conversation_messages, name="api-messages"),
+    path("api/keys", api.keys, name="api-keys"),
+    path("api/keys/<int:key_id>", api.key_detail, name="api-key"),
+    path("v1/models", openai_api.models, name="openai-models"),
+    path("v1/chat/completions", openai_api.chat_completions, name="openai-chat-completions"),
 ]

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "assistant",
+    "search",
+    "imagine",
+    "integrations",
     "frontend",
 ]
 

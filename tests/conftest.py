@@ -45,7 +45,7 @@ def _start_web_server(tmp_path_factory: pytest.TempPathFactory, name: str, **set
     args = web_server_command(port)
     url = f"http://127.0.0.1:{port}"
     with running(args, env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log"):
-        yield ServerAddress(url)
+        yield ServerAddress(url, env=env)
 
 
 @pytest.fixture(scope="session")

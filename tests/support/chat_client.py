@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ FRAME_TIMEOUT_SECONDS = 30
 @dataclass(frozen=True)
 class ServerAddress:
     url: str  # http://127.0.0.1:PORT
+    env: dict[str, str] = field(default_factory=dict, compare=False)  # the server's environment, for manage.py
 
     @property
     def ws_url(self) -> str:

@@ -95,5 +95,11 @@ def product_env(var_dir: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command as the product's processes would; return what it printed."""
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    return done.stdout.decode()
+
+
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    manage(env, "migrate", "-v0")
