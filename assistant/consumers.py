@@ -139,11 +139,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             user_message_id=start.user_message.pk,
             message_id=answer.pk,
         )
-        await self._send(ack.dump())
         if not start.created:  # a retried message: replay what exists instead of generating again
+            await self._send(ack.dump())
             await self._resume(answer.pk, 0)
             return
-        await self._follow(answer.pk, after_seq=0)
+        try:
+            await self._follow(answer.pk, after_seq=0)
+        except DEPENDENCY_ERRORS:
+            # The channel layer is down: the answer could not reach anyone. Undo the turn, so the
+            # error's "nothing was saved" is true and the page's retry starts it afresh.
+            await database_sync_to_async(services.abandon_turn)(start=start)
+            raise
+        await self._send(ack.dump())
         turns.launch(answer.pk, turn)
 
     async def _stop(self, message_id: int) -> None:

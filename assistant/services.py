@@ -180,6 +180,17 @@ def start_api_turn(*, key: ApiKey, instructions: str, messages: Sequence[Request
     return TurnStart(conversation, stored[-1], answer, created=True)
 
 
+def abandon_turn(*, start: TurnStart) -> None:
+    """Undo a turn that could not be started (a dependency failed before anyone saw its answer),
+    so that the user's retry with the same client_id stores and answers it afresh."""
+    with transaction.atomic():
+        start.answer.delete()
+        start.user_message.delete()
+        conversation = start.conversation
+        if conversation.client_id == start.user_message.client_id and not conversation.messages.exists():
+            conversation.delete()
+
+
 def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
     """Answer the last user message again; the previous answers to it are kept but superseded."""
     try:
@@ -245,7 +256,8 @@ def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
         ):
             from assistant.tasks import title_conversation
 
-            transaction.on_commit(lambda: title_conversation.delay(conversation.pk))
+            # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
+            transaction.on_commit(lambda: title_conversation.delay(conversation.pk), robust=True)
 
 
 def mark_interrupted(*, answer_id: int) -> Message:
