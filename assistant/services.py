@@ -61,8 +61,8 @@ def provisional_title(text: str) -> str:
     return (title + ("…" if len(words) > _PROVISIONAL_TITLE_WORDS else ""))[:TITLE_MAX_CHARS]
 
 
-def create_conversation(*, user: User, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=user, title=clean_title(title) if title else "")
+def create_conversation(*, user: User, title: str = "", channel: str = Channel.WEB) -> Conversation:
+    return Conversation.objects.create(owner=user, channel=channel, title=clean_title(title) if title else "")
 
 
 def rename_conversation(*, user: User, conversation_id: int, title: str) -> Conversation:

@@ -254,6 +254,31 @@ ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
 # On SIGTERM, running answers get this long to finish before they are saved as interrupted.
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
 
+# --- Messaging channels (integrations/conf.py reads these) ---------------------------
+# Unset credentials leave a channel off: its webhook refuses every request (403), nothing is sent.
+META_GRAPH_API_BASE_URL = env.str("META_GRAPH_API_BASE_URL", default="https://graph.facebook.com")
+META_GRAPH_API_VERSION = env.str("META_GRAPH_API_VERSION", default="v26.0")
+# Every Meta app's secret (WhatsApp, Messenger and Instagram may be different apps), and the old
+# one while a secret is rotated: a signature made with any of them is accepted.
+META_APP_SECRETS = env.list("META_APP_SECRETS", default=[])
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
+WHATSAPP_SENDER_ID = env.str("WHATSAPP_SENDER_ID", default="")
+MESSENGER_VERIFY_TOKEN = env.str("MESSENGER_VERIFY_TOKEN", default="")
+MESSENGER_ACCESS_TOKEN = env.str("MESSENGER_ACCESS_TOKEN", default="")
+MESSENGER_SENDER_ID = env.str("MESSENGER_SENDER_ID", default="")
+INSTAGRAM_VERIFY_TOKEN = env.str("INSTAGRAM_VERIFY_TOKEN", default="")
+INSTAGRAM_ACCESS_TOKEN = env.str("INSTAGRAM_ACCESS_TOKEN", default="")
+INSTAGRAM_SENDER_ID = env.str("INSTAGRAM_SENDER_ID", default="")
+TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_WEBHOOK_SECRETS = env.list("TELEGRAM_WEBHOOK_SECRETS", default=[])
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+INTEGRATIONS_SEND_TIMEOUT_SECONDS = env.float("INTEGRATIONS_SEND_TIMEOUT_SECONDS", default=10.0)
+INTEGRATIONS_SEND_ATTEMPTS = env.int("INTEGRATIONS_SEND_ATTEMPTS", default=4)
+INTEGRATIONS_SEND_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_BACKOFF_SECONDS", default=1.0)
+INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", default=30.0)
+
 # --- Metrics ------------------------------------------------------------------------
 # /metrics answers only with this bearer token when set (scrapers send it); open otherwise.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("assistant.urls")),
+    path("", include("integrations.urls")),  # /webhooks/<app>
 ]

@@ -1,0 +1,124 @@
+"""Sending one request to an app's API, with retries for transient failures only.
+
+Rate limits and server errors are retried with exponential backoff, honouring the app's own wait
+(a Retry-After header, or Telegram's `parameters.retry_after`); permanent failures (an invalid token,
+a closed 24-hour window, a blocked bot) fail at once. Every failure is logged with the app's code.
+Each app reads its own error body (`ErrorReader`), the loop is shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from integrations import conf
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiFailure:
+    """What an app said when it refused a request."""
+
+    status: int  # HTTP status; 0 when no response came (a network error)
+    code: str  # the app's own error code ("131047", "190", "429"), or the status
+    detail: str
+    transient: bool
+    retry_after: float | None = None  # seconds the app asked us to wait
+
+
+class SendError(Exception):
+    def __init__(self, app: str, failure: ApiFailure) -> None:
+        super().__init__(f"{app}: {failure.code} {failure.detail}")
+        self.app = app
+        self.failure = failure
+
+    @property
+    def transient(self) -> bool:
+        return self.failure.transient
+
+
+ErrorReader = Callable[[httpx.Response], ApiFailure]
+
+
+def retry_after_header(response: httpx.Response) -> float | None:
+    try:
+        return max(float(response.headers["retry-after"]), 0.0)
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date: fall back to our own backoff
+
+
+def response_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class ApiClient:
+    """POSTs JSON to one app's API. `sleep` is a parameter so tests can observe the waits."""
+
+    def __init__(
+        self,
+        app: str,
+        read_error: ErrorReader,
+        *,
+        headers: dict[str, str] | None = None,
+        settings: conf.Delivery | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.app = app
+        self.read_error = read_error
+        self.headers = headers or {}
+        self.settings = settings or conf.delivery()
+        self.sleep = sleep
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        # Built on first use: building one costs ~20 ms (TLS setup), which the webhook's fast
+        # path, which only verifies and parses, must not pay.
+        if self._http is None:
+            self._http = httpx.Client(headers=self.headers, timeout=self.settings.timeout_seconds)
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The app's JSON answer; SendError once retries are spent or on a permanent failure."""
+        attempt = 0
+        while True:
+            attempt += 1
+            result = self._try(url, body)
+            if not isinstance(result, ApiFailure):
+                return result
+            failure = result
+            logger.warning(
+                "%s send failed (attempt %d/%d): code %s, HTTP %s: %s",
+                self.app, attempt, self.settings.attempts, failure.code, failure.status, failure.detail,
+            )  # fmt: skip
+            if not failure.transient or attempt >= self.settings.attempts:
+                raise SendError(self.app, failure)
+            self.sleep(self._wait(attempt, failure))
+
+    def _try(self, url: str, body: dict[str, Any]) -> dict[str, Any] | ApiFailure:
+        try:
+            response = self.http.post(url, json=body)
+        except httpx.TransportError as exc:
+            return ApiFailure(0, "network", f"{type(exc).__name__}: {exc}", transient=True)
+        if response.is_success:
+            return response_json(response)
+        return self.read_error(response)
+
+    def _wait(self, attempt: int, failure: ApiFailure) -> float:
+        backoff = self.settings.backoff_seconds * 2 ** (attempt - 1)
+        wanted = failure.retry_after if failure.retry_after is not None else backoff
+        return min(wanted, self.settings.max_backoff_seconds)

@@ -1,0 +1,261 @@
+"""Writes of the messaging channels: storing inbound events once, binding chats to conversations,
+and replying through the same pipeline as the web chat (start_turn + TurnRunner), once.
+
+The webhook view calls `ingest_events`; the Celery task `integrations.tasks.reply_to_event` calls
+`reply_to_event`, which is safe to run any number of times for the same event: the user message is
+stored under a client_id derived from the event, the answer is generated only while it is still
+streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from assistant.errors import AssistantError, ErrorCode
+from assistant.models import Channel, Message, User
+from assistant.services import create_conversation, provisional_title, start_turn
+from assistant.turns import TurnRunner
+from integrations.adapters import MessagingAdapter, adapter_for
+from integrations.delivery import SendError
+from integrations.events import Event, EventKind
+from integrations.models import ChatBinding, InboundEvent, OutboundMessage
+from integrations.splitting import split_text
+
+logger = logging.getLogger(__name__)
+
+# Longer than one answer takes to generate and send; a worker that died frees the event after it.
+REPLY_LEASE = timedelta(minutes=5)
+UNSUPPORTED_REPLY = "Sorry, I can only read text messages for now. Could you type your question?"
+IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
+FAILED_ANSWER_REPLY = "Sorry, I couldn't answer that just now. Please try again in a moment."
+
+
+class ReplyLater(Exception):
+    """The reply cannot go out now but will be able to: ask again after `seconds`."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyImage:
+    url: str
+    caption: str = ""
+
+
+Reply = ReplyText | ReplyImage
+
+
+# --- ingestion ------------------------------------------------------------------------------------
+
+
+def ingest_events(*, app: Channel, events: Sequence[Event]) -> list[str]:
+    """Store a delivery's events in one transaction; the keys of those stored now that need a reply.
+
+    Events already stored (a redelivery, or a duplicate inside the batch) are skipped. Two deliveries
+    of one event racing each other may both report it; the reply is idempotent, so that costs a
+    task, never a second answer."""
+    unique = list({event.key: event for event in events}.values())
+    with transaction.atomic():
+        known = set(InboundEvent.objects.filter(app=app, key__in=[e.key for e in unique]).values_list("key", flat=True))
+        fresh = [event for event in unique if event.key not in known]
+        InboundEvent.objects.bulk_create(
+            [
+                InboundEvent(
+                    app=app,
+                    key=event.key,
+                    kind=event.kind,
+                    chat_id=event.chat_id,
+                    sender_id=event.sender_id,
+                    payload=event.as_json(),
+                )
+                for event in fresh
+            ],
+            ignore_conflicts=True,
+        )
+    for event in fresh:
+        if event.kind == EventKind.STATUS and event.error_code:
+            logger.warning("%s: message %s failed: code %s", app, event.message_id, event.error_code)
+    return [event.key for event in fresh if event.kind.needs_reply]
+
+
+def forget_events(*, app: Channel, keys: Sequence[str]) -> None:
+    """Remove events stored but never queued for a reply, so that the app's redelivery stores them again."""
+    InboundEvent.objects.filter(app=app, key__in=keys, handled_at__isnull=True, lease_until__isnull=True).delete()
+
+
+# --- chats ------------------------------------------------------------------------------------------
+
+
+def _messaging_user(app: Channel, sender_id: str) -> User:
+    user, created = User.objects.get_or_create(username=f"{app}:{sender_id}"[:150], defaults={"is_guest": False})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def _adopt_legacy_binding(event: Event) -> ChatBinding | None:
+    """A WhatsApp sender first known by phone number who now comes with a BSUID keeps their chat."""
+    if not event.legacy_sender_id:
+        return None
+    legacy = event.legacy_sender_id
+    updated = ChatBinding.objects.filter(app=event.app, chat_id=legacy, sender_id=legacy).update(
+        chat_id=event.chat_id, sender_id=event.sender_id
+    )
+    return _find_binding(event) if updated else None
+
+
+def _find_binding(event: Event) -> ChatBinding | None:
+    query = ChatBinding.objects.filter(app=event.app, chat_id=event.chat_id, sender_id=event.sender_id)
+    return query.select_related("user", "conversation").first()
+
+
+def bind_chat(event: Event) -> ChatBinding:
+    """The user and conversation of the event's (app, chat, sender), created on first contact: each
+    person keeps one conversation per chat (so, in a group, their own)."""
+    if binding := _find_binding(event) or _adopt_legacy_binding(event):
+        return binding
+    try:
+        with transaction.atomic():
+            user = _messaging_user(event.app, event.sender_id)
+            conversation = create_conversation(
+                user=user, channel=event.app, title=provisional_title(event.text) if event.text else ""
+            )
+            return ChatBinding.objects.create(
+                app=event.app, chat_id=event.chat_id, sender_id=event.sender_id, user=user, conversation=conversation
+            )
+    except IntegrityError:
+        binding = _find_binding(event)  # a concurrent first message created it
+        if binding is None:
+            raise
+        return binding
+
+
+# --- replying -----------------------------------------------------------------------------------------
+
+
+def reply_client_id(event: Event) -> str:
+    """The user message's client_id: the same for every run of the task, at most 64 characters."""
+    return hashlib.sha256(f"{event.app}:{event.key}".encode()).hexdigest()[:64]
+
+
+def handle_imagine(*, event: Event, user: User) -> list[Reply]:
+    """The hook for `/imagine <prompt>` (the prompt is `event.text`): Imagine connects here and
+    returns the image(s) to send. Until then it answers that Imagine is not available."""
+    return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
+
+
+def _answer(event: Event, binding: ChatBinding) -> str:
+    """The pipeline's answer to a text event: stored once, generated only while still streaming."""
+    try:
+        turn = start_turn(
+            user=binding.user,
+            conversation_id=binding.conversation_id,
+            text=event.text,
+            client_id=reply_client_id(event),
+        )
+    except AssistantError as exc:
+        if exc.code == ErrorCode.TURN_IN_PROGRESS:
+            raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
+        return exc.detail  # empty or too long: the sentence says what to do
+    answer = turn.answer
+    if answer.status == Message.Status.STREAMING:
+        asyncio.run(TurnRunner(answer.pk).run())
+        answer.refresh_from_db()
+    if answer.status == Message.Status.COMPLETE and answer.content.strip():
+        return answer.content
+    logger.warning("%s event %s: answer %s ended %s: %s", event.app, event.key, answer.pk, answer.status, answer.error)
+    return FAILED_ANSWER_REPLY
+
+
+def _compose(event: Event) -> list[Reply]:
+    if event.kind == EventKind.UNSUPPORTED:
+        return [ReplyText(UNSUPPORTED_REPLY)]
+    binding = bind_chat(event)
+    if event.kind == EventKind.IMAGINE:
+        return handle_imagine(event=event, user=binding.user)
+    return [ReplyText(_answer(event, binding))]
+
+
+def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[OutboundMessage.Kind, str, str]]:
+    """(kind, content, caption) of every message to send, texts split at the app's limit."""
+    parts: list[tuple[OutboundMessage.Kind, str, str]] = []
+    for reply in replies:
+        if isinstance(reply, ReplyImage):
+            parts.append((OutboundMessage.Kind.IMAGE, reply.url, reply.caption))
+        else:
+            parts += [(OutboundMessage.Kind.TEXT, text, "") for text in split_text(reply.text, adapter.text_limit)]
+    return parts
+
+
+def _send_parts(row: InboundEvent, event: Event, adapter: MessagingAdapter, replies: list[Reply]) -> None:
+    sent = set(row.replies.values_list("part", flat=True))
+    in_group = event.chat_id != event.sender_id
+    for index, (kind, content, caption) in enumerate(_parts(replies, adapter)):
+        if index in sent:
+            continue
+        try:
+            if kind == OutboundMessage.Kind.IMAGE:
+                external_id = adapter.send_image(event, content, caption)
+            else:
+                external_id = adapter.send_text(event, content, quote=in_group and index == 0)
+        except SendError as exc:
+            if exc.transient:
+                raise ReplyLater(str(exc), seconds=exc.failure.retry_after or 30) from exc
+            logger.error("%s event %s: reply refused for good: %s", event.app, event.key, exc)
+            row.reply_error = f"{exc.failure.code}: {exc.failure.detail}"[:500]
+            return
+        OutboundMessage.objects.create(event=row, part=index, kind=kind, content=content, external_id=external_id)
+
+
+def _acknowledge(event: Event, adapter: MessagingAdapter) -> None:
+    """Read receipt and typing indicator: nice to have, never worth failing the reply for."""
+    try:
+        adapter.acknowledge(event)
+    except SendError as exc:
+        logger.info("%s event %s: no read receipt/typing indicator: %s", event.app, event.key, exc)
+
+
+def _claim(row: InboundEvent) -> bool:
+    now = timezone.now()
+    return bool(
+        InboundEvent.objects.filter(pk=row.pk, handled_at__isnull=True)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + REPLY_LEASE)
+    )
+
+
+def reply_to_event(*, app: Channel, key: str) -> None:
+    """Answer one stored event, at most once however often it runs. Raises ReplyLater when it must
+    run again later (another worker holds the event, the chat is busy, or the app is failing)."""
+    row = InboundEvent.objects.get(app=app, key=key)
+    event = row.event
+    if row.handled_at is not None or not event.kind.needs_reply:
+        return
+    if not _claim(row):
+        raise ReplyLater("another worker is replying to this event", seconds=30)
+    try:
+        with adapter_for(app) as adapter:
+            if not row.replies.exists():
+                _acknowledge(event, adapter)
+            _send_parts(row, event, adapter, _compose(event))
+        row.handled_at = timezone.now()
+    finally:
+        row.lease_until = None
+        row.save(update_fields=["lease_until", "handled_at", "reply_error"])

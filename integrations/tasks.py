@@ -1,0 +1,22 @@
+"""Celery (queue `default`): replying to messaging events, off the webhook's fast path."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+
+from assistant.models import Channel
+from integrations import services
+
+# Enough re-tries to outlast a reply lease held by a worker that died (5 minutes at 30 s) and an
+# app's rate limit; after that the event stays unhandled and visible in the admin.
+MAX_RETRIES = 30
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def reply_to_event(self: Task, app: str, key: str) -> None:
+    """Answer the stored event (app, key). Safe to run twice: a redelivered task (acks_late) or a
+    duplicate enqueue never stores the question twice nor sends a reply part twice."""
+    try:
+        services.reply_to_event(app=Channel(app), key=key)
+    except services.ReplyLater as exc:
+        raise self.retry(countdown=exc.seconds, exc=exc) from exc

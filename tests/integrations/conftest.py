@@ -1,0 +1,41 @@
+"""Settings that configure every messaging app against the loopback contract fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytest_django.fixtures import Settings
+
+from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
+from tests.support.fake_messaging import FakeMessaging
+
+APP_SECRET = "f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8"
+OLD_APP_SECRET = "0123456789abcdef0123456789abcdef"
+TELEGRAM_SECRET = "tg-secret_0123456789"
+
+
+@pytest.fixture
+def fake_messaging() -> Iterator[FakeMessaging]:
+    with FakeMessaging() as fake:
+        yield fake
+
+
+@pytest.fixture
+def messaging_settings(settings: Settings, fake_messaging: FakeMessaging) -> FakeMessaging:
+    """Every app configured, sending to the fake; retries fast so tests do not sleep for long."""
+    settings.META_GRAPH_API_BASE_URL = fake_messaging.base_url
+    settings.META_GRAPH_API_VERSION = "v26.0"
+    settings.META_APP_SECRETS = [APP_SECRET, OLD_APP_SECRET]
+    for app, sender in (("WHATSAPP", PHONE_NUMBER_ID), ("MESSENGER", PAGE_ID), ("INSTAGRAM", PAGE_ID)):
+        setattr(settings, f"{app}_VERIFY_TOKEN", f"{app.lower()}-verify")
+        setattr(settings, f"{app}_ACCESS_TOKEN", f"{app.lower()}-token")
+        setattr(settings, f"{app}_SENDER_ID", sender)
+    settings.TELEGRAM_API_BASE_URL = fake_messaging.base_url
+    settings.TELEGRAM_BOT_TOKEN = BOT_TOKEN
+    settings.TELEGRAM_WEBHOOK_SECRETS = [TELEGRAM_SECRET]
+    settings.TELEGRAM_BOT_USERNAME = BOT_USERNAME
+    settings.INTEGRATIONS_SEND_ATTEMPTS = 3
+    settings.INTEGRATIONS_SEND_BACKOFF_SECONDS = 0.01
+    settings.INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = 2.0
+    return fake_messaging
