@@ -212,11 +212,26 @@ def record_token_counts(counts: dict[int, int]) -> None:
         Message.objects.filter(pk=message_id).update(token_count=count)
 
 
-def save_answer_progress(*, answer_id: int, content: str, frame_ends: list[int], first_token_ms: int | None) -> None:
-    """Persist a growing answer; a crash loses at most one flush interval of text."""
-    Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
-        content=content, frame_ends=frame_ends, first_token_ms=first_token_ms, updated_at=timezone.now()
-    )
+@dataclass(frozen=True)
+class AnswerProgress:
+    answer_id: int
+    content: str
+    frame_ends: list[int]
+    first_token_ms: int | None
+
+
+def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
+    """Persist growing answers in one transaction; a crash loses at most one flush interval of text.
+    Answers that already ended are left alone: their final state was saved by finish_answer."""
+    now = timezone.now()
+    with transaction.atomic():
+        for answer in progress:
+            Message.objects.filter(pk=answer.answer_id, status=Message.Status.STREAMING).update(
+                content=answer.content,
+                frame_ends=answer.frame_ends,
+                first_token_ms=answer.first_token_ms,
+                updated_at=now,
+            )
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from assistant.frames import frames_after
 from assistant.llm import ModelGateway, model_gateway
 from assistant.models import Conversation, Message
 from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
+from assistant.progress import HEARTBEAT_SECONDS, progress_writer
 from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
 from model_service import log_context
 from model_service.client import ModelError, ModelUnavailable
@@ -42,7 +43,6 @@ from model_service.context import ContextTooLong
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 1.0
 CONTEXT_TOO_LONG_DETAIL = "This conversation is too long for the model. Start a new conversation."
 _running: set[asyncio.Task[None]] = set()
 
@@ -129,7 +129,6 @@ class TurnRunner:
         self.layer = layer or get_channel_layer()
         self.gateway = gateway
         self.frame_interval = settings.ASSISTANT_FRAME_INTERVAL_MS / 1000
-        self.flush_interval = settings.ASSISTANT_FLUSH_INTERVAL_MS / 1000
         self.parts: list[str] = []
         self.frame_ends: list[int] = []
         self.pending = ""
@@ -142,6 +141,8 @@ class TurnRunner:
         self.prompt_tokens: int | None = None
         self.background: list[asyncio.Task[None]] = []
         self.generation: asyncio.Task[AnswerEnd] | None = None
+        self.saved_seq = -1  # frames saved so far (-1: never saved; the first interval saves)
+        self.saved_at = time.monotonic()
         self.watchers: list[asyncio.Queue[TokenFrame | DoneFrame]] = []
 
     # --- lifecycle ---------------------------------------------------------------
@@ -172,10 +173,8 @@ class TurnRunner:
         generation = self.generation = asyncio.create_task(self._generate())
         if self.stop_requested:
             generation.cancel()
-        helpers = [
-            asyncio.create_task(self._listen(control_channel)),
-            asyncio.create_task(self._persist_periodically()),
-        ]
+        helpers = [asyncio.create_task(self._listen(control_channel))]
+        progress_writer().add(self)
         try:
             ending = await self._ending_of(generation)
         except asyncio.CancelledError:
@@ -206,6 +205,7 @@ class TurnRunner:
         return Ending(Message.Status.COMPLETE, reason, completion_tokens=end.completion_tokens)
 
     async def _finish(self, ending: Ending, helpers: list[asyncio.Task[None]], control_channel: str) -> None:
+        progress_writer().discard(self)
         if self.emit_timer is not None:
             with suppress(asyncio.CancelledError):
                 await self.emit_timer  # at most one frame interval; keeps frames before `done`
@@ -345,18 +345,16 @@ class TurnRunner:
                 },
             )
 
-    async def _persist_periodically(self) -> None:
-        saved_seq = -1
-        last_save = time.monotonic()
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            seq = len(self.frame_ends)
-            if seq == saved_seq and time.monotonic() - last_save < HEARTBEAT_SECONDS:
-                continue
-            await database_sync_to_async(services.save_answer_progress)(
-                answer_id=self.answer_id,
-                content="".join(self.parts[:seq]),
-                frame_ends=self.frame_ends[:seq],
-                first_token_ms=self.first_token_ms,
-            )
-            saved_seq, last_save = seq, time.monotonic()
+    def progress_due(self, now: float) -> services.AnswerProgress | None:
+        seq = len(self.frame_ends)
+        if seq == self.saved_seq and now - self.saved_at < HEARTBEAT_SECONDS:
+            return None
+        return services.AnswerProgress(
+            answer_id=self.answer_id,
+            content="".join(self.parts[:seq]),
+            frame_ends=self.frame_ends[:seq],
+            first_token_ms=self.first_token_ms,
+        )
+
+    def progress_saved(self, progress: services.AnswerProgress, at: float) -> None:
+        self.saved_seq, self.saved_at = len(progress.frame_ends), at

@@ -115,7 +115,7 @@ def test_generated_title_does_not_overwrite_a_rename(guest) -> None:
 
 def test_mark_interrupted_keeps_saved_text(guest) -> None:
     start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
-    services.save_answer_progress(answer_id=start.answer.pk, content="Par", frame_ends=[2, 3], first_token_ms=5)
+    services.save_answers_progress([services.AnswerProgress(start.answer.pk, "Par", [2, 3], 5)])
     answer = services.mark_interrupted(answer_id=start.answer.pk)
     assert (answer.status, answer.content, answer.seq, answer.finish_reason) == ("interrupted", "Par", 2, "interrupted")
 
