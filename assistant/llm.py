@@ -32,6 +32,7 @@ def _build_gateway() -> ModelGateway:
         connect_timeout=settings.MODEL_CONNECT_TIMEOUT,
         read_timeout=settings.MODEL_READ_TIMEOUT,
         retries=settings.MODEL_RETRIES,
+        max_connections=settings.MODEL_MAX_CONNECTIONS,
     )
     return ModelGateway(
         client=ChatCompletionsClient(endpoint),

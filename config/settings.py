@@ -141,7 +141,9 @@ def _redis_database(url: str) -> str:
 CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="memory://")
 if CHANNEL_LAYER_URL == "memory://":
     # Room for a few seconds of frames if a socket stalls; the consumer resyncs on any gap.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "config.channel_layers.EmbeddedChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
 elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
     CHANNEL_LAYERS = {
         "default": {
@@ -236,6 +238,8 @@ MODEL_TEMPERATURE = env.float("MODEL_TEMPERATURE", default=0.6)
 MODEL_CONNECT_TIMEOUT = env.float("MODEL_CONNECT_TIMEOUT", default=5.0)
 MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=60.0)
 MODEL_RETRIES = env.int("MODEL_RETRIES", default=2)
+# Concurrent connections (= answers streaming at once) from one process to the model server.
+MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=4096)
 # Extra sampling fields sent with every request, as JSON (e.g. vLLM's {"top_k": 40}).
 MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default={})
 if not isinstance(MODEL_EXTRA_BODY, dict):

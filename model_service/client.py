@@ -37,6 +37,10 @@ class ModelEndpoint:
     read_timeout: float = 60.0
     retries: int = 2
     retry_backoff: float = 0.25
+    # Concurrent requests to the server. Every streaming answer holds one connection; past this
+    # limit answers wait for a free one, and httpcore's pool scans its whole wait queue against
+    # every connection on each change, so a limit far below the concurrency costs quadratic CPU.
+    max_connections: int = 4096
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class ChatCompletionsClient:
             base_url=endpoint.base_url.rstrip("/") + "/",
             headers=headers,
             timeout=httpx.Timeout(endpoint.read_timeout, connect=endpoint.connect_timeout),
+            limits=httpx.Limits(max_connections=endpoint.max_connections, max_keepalive_connections=100),
             transport=transport,
         )
 
