@@ -192,11 +192,16 @@ else:
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Search and Imagine hand their results back to the web process through the result backend: in
+# the embedded mode the in-memory channel layer cannot reach a worker process.
+_celery_results_dir = VAR_DIR / "celery-results"
+_celery_results_dir.mkdir(exist_ok=True)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{_celery_results_dir}")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Named queues so each kind of work scales (and takes GPUs) on its own workers.
 CELERY_TASK_ROUTES = {"search.tasks.*": {"queue": "search"}, "imagine.tasks.*": {"queue": "imagine"}}
-CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
+CELERY_TASK_IGNORE_RESULT = True  # tasks whose caller waits for the result say ignore_result=False
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 # A task is acknowledged when it ends, so a worker killed mid-task leaves it to be delivered again;
 # tasks are written to be safe to run twice.
 CELERY_TASK_ACKS_LATE = True

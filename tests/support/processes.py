@@ -24,10 +24,12 @@ def web_server_command(port: int, *extra: str) -> list[str]:
     return [*uvicorn, "--port", str(port), "--lifespan", "on", *extra]
 
 
-def worker_command() -> list[str]:
-    """A Celery worker on the default queue, as docker-compose's worker service."""
+def worker_command(
+    *, queues: tuple[str, ...] = ("default",), concurrency: int = 1, loglevel: str = "INFO"
+) -> list[str]:
+    """A Celery worker on `queues`, as docker-compose's worker (default, search) or imagine service."""
     celery = [sys.executable, "-m", "celery", "-A", "config", "worker"]
-    return [*celery, "-Q", "default", "--concurrency", "1", "--loglevel", "INFO"]
+    return [*celery, "-Q", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", loglevel]
 
 
 def free_ports(count: int) -> list[int]:

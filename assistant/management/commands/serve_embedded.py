@@ -39,8 +39,8 @@ class Command(BaseCommand):
                     raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
                 self._wait_until_answers("model", settings.MODEL_BASE_URL.rstrip("/") + "/models", children["model"])
-            children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default",
-                                             "--concurrency", "1", "--loglevel", "INFO")  # fmt: skip
+            children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default,search",
+                                             "--concurrency", "2", "--loglevel", "INFO")  # fmt: skip
             children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
                                           "--port", str(options["port"]), "--lifespan", "on")  # fmt: skip
             local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
