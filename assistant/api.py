@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant import api_keys, metrics, selectors, services
+from assistant import api_keys, limits, metrics, moderation, selectors, services
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
-from assistant.models import ApiKey, Conversation, Message
+from assistant.models import ApiKey, Conversation, Message, SearchMode
 
 logger = logging.getLogger(__name__)
 
 _STATUS_BY_CODE = {
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.LIMIT_REACHED: 409,
@@ -27,9 +29,15 @@ _STATUS_BY_CODE = {
 }
 
 
-def error_response(code: str, detail: str, status: int) -> JsonResponse:
+def error_response(code: str, detail: str, status: int, retry_after: int | None = None) -> JsonResponse:
     metrics.ERRORS.labels(code).inc()
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+    response = JsonResponse({"error": body}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -42,7 +50,7 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
             return view(request, *args, **kwargs)
         except AssistantError as exc:
-            return error_response(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
+            return error_response(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400), exc.retry_after)
         except DEPENDENCY_ERRORS as exc:
             logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
             error = dependency_unavailable(exc)
@@ -59,6 +67,16 @@ class TitleBody(BaseModel):
 class KeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
+
+
+class ReportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = ""
+
+
+class SettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    search_mode: SearchMode
 
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -79,6 +97,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "title": conversation.title,
+        "share_url": f"/share/{conversation.share_token}" if conversation.share_token else None,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
     }
@@ -99,6 +118,10 @@ def message_json(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "first_token_ms": message.first_token_ms,
         "duration_ms": message.duration_ms,
+        "sources": [{"number": n, **source} for n, source in enumerate(message.grounding.get("sources", []), start=1)],
+        "search_error": message.grounding.get("error") or None,
+        "invalid_citations": message.grounding.get("invalid_citations", []),
+        "code_warnings": message.code_findings,
     }
 
 
@@ -173,3 +196,45 @@ def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
         return _method_not_allowed("DELETE")
     api_keys.revoke_key(user=request.user, key_id=key_id)
     return HttpResponse(status=204)
+
+
+@json_api
+def conversation_share(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST: share the conversation as it is now (a read-only link); DELETE: turn the link off."""
+    if request.method == "POST":
+        conversation = services.share_conversation(user=request.user, conversation_id=conversation_id)
+        return JsonResponse(conversation_json(conversation))
+    if request.method == "DELETE":
+        services.unshare_conversation(user=request.user, conversation_id=conversation_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("POST, DELETE")
+
+
+@json_api
+def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Report one of your answers for review; reporting again returns the same report."""
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    body = parse_body(request, ReportBody)
+    case = moderation.report_answer(user=request.user, message_id=message_id, reason=body.reason)
+    return JsonResponse({"report_id": case.pk, "state": case.state}, status=201)
+
+
+def settings_json(user: Any) -> dict[str, Any]:
+    return {
+        "search_mode": user.search_mode,
+        "daily_token_quota": limits.daily_quota(user),
+        "tokens_used_today": limits.tokens_used_today(user.pk),
+    }
+
+
+@json_api
+def user_settings(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's preferences, and their quota with today's use."""
+    if request.method == "PATCH":
+        body = parse_body(request, SettingsBody)
+        request.user.search_mode = body.search_mode
+        request.user.save(update_fields=["search_mode"])
+    elif request.method != "GET":
+        return _method_not_allowed("GET, PATCH")
+    return JsonResponse(settings_json(request.user))

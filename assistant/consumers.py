@@ -18,13 +18,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from assistant import metrics, selectors, services, turns
+from assistant import limits, metrics, selectors, services, turns
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from assistant.frames import frames_after
 from assistant.models import Message
 from assistant.pipeline import Turn
 from assistant.protocol import (
     AckFrame,
+    CodeWarning,
     DoneFrame,
     ErrorFrame,
     FinishReason,
@@ -60,6 +61,21 @@ def _start_and_load(
 def _lost_its_process(answer: Message) -> bool:
     """A streaming answer whose runner stopped saving heartbeats."""
     return not answer.is_final and time.time() - answer.updated_at.timestamp() > STALE_ANSWER_SECONDS
+
+
+def stored_done_frame(answer: Message) -> DoneFrame:
+    """The `done` frame of an answer that has ended, from what is stored."""
+    blocked = answer.status == Message.Status.BLOCKED
+    return DoneFrame(
+        message_id=answer.pk,
+        seq=answer.seq,
+        finish_reason=FinishReason(answer.finish_reason or FinishReason.INTERRUPTED),
+        usage=Usage(prompt_tokens=answer.prompt_tokens or 0, completion_tokens=answer.completion_tokens or 0),
+        error=(answer.content if blocked else answer.error) or None,
+        error_code=ErrorCode.BLOCKED if blocked else None,
+        invalid_citations=answer.grounding.get("invalid_citations", []),
+        code_warnings=[CodeWarning(**finding) for finding in answer.code_findings],
+    )
 
 
 @dataclass
@@ -102,7 +118,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             client_id = frame.client_id if isinstance(frame, MessageFrame) else None
             await self._dispatch(frame)
         except AssistantError as exc:
-            await self._send_error(ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id))
+            error = ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id, retry_after=exc.retry_after)
+            await self._send_error(error)
         except DEPENDENCY_ERRORS as exc:
             logger.error("frame refused, dependency unavailable: %s", exc)
             error = dependency_unavailable(exc)
@@ -112,6 +129,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send_error(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side."))
 
     async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
+        if isinstance(frame, MessageFrame | RegenerateFrame):
+            client = self.scope.get("client")
+            ip = client[0] if client else None
+            await database_sync_to_async(limits.hit_both)("message", user_id=self.user.pk, ip=ip)
         if isinstance(frame, MessageFrame):
             start, turn = await _start_and_load(
                 services.start_turn,
@@ -231,11 +252,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif event["seq"] > following.last_seq + 1:
             await self._request_resync(event["message_id"])  # frames were lost on the way
 
+    async def answer_event(self, event: dict) -> None:
+        """A frame outside the numbered sequence (search progress, a retraction): latest state wins."""
+        following = self.following.get(event["message_id"])
+        if following is not None:
+            following.heard_at = time.monotonic()
+            await self._send(event["frame"])
+
     async def answer_replay(self, event: dict) -> None:
         following = self.following.get(event["message_id"])
         if following is None or not following.resyncing:
             return
         following.heard_at = time.monotonic()
+        if event.get("search"):
+            await self._send(event["search"])
         for frame in event["frames"]:
             seq = json.loads(frame)["seq"]
             if seq > following.last_seq:
@@ -267,16 +297,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._request_resync(message_id)
 
     async def _replay_stored(self, answer: Message, after_seq: int) -> None:
+        if answer.grounding:
+            await self._send(turns.search_frame(answer.pk, answer.grounding).dump())
         for seq, text in frames_after(answer.content, answer.frame_ends, after_seq):
             await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
-        done = DoneFrame(
-            message_id=answer.pk,
-            seq=answer.seq,
-            finish_reason=FinishReason(answer.finish_reason or FinishReason.INTERRUPTED),
-            usage=Usage(prompt_tokens=answer.prompt_tokens or 0, completion_tokens=answer.completion_tokens or 0),
-            error=answer.error or None,
-        )
-        await self._send(done.dump())
+        await self._send(stored_done_frame(answer).dump())
 
     async def _send_error(self, frame: ErrorFrame) -> None:
         metrics.ERRORS.labels(frame.code).inc()

@@ -23,17 +23,23 @@ class ErrorCode(StrEnum):
     MODEL_ERROR = "model_error"
     FORBIDDEN = "forbidden"
     LIMIT_REACHED = "limit_reached"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    BLOCKED = "blocked"
+    SAFETY_UNAVAILABLE = "safety_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL = "internal"
 
 
 class AssistantError(Exception):
-    """A request the product refuses, with a sentence a person can act on."""
+    """A request the product refuses, with a sentence a person can act on. `retry_after` (seconds)
+    is set when the same request will be accepted later (rate limits, quotas)."""
 
-    def __init__(self, code: ErrorCode, detail: str) -> None:
+    def __init__(self, code: ErrorCode, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after
 
 
 # A dependency that is down or unreachable (not a bug): the request is refused with a sentence to

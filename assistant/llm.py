@@ -22,6 +22,7 @@ class ModelGateway:
     max_tokens: int
     temperature: float
     extra_body: dict[str, object]
+    builtin_tools: bool = False  # Llama 3.1's brave_search / wolfram_alpha (model_service/builtin_tools.py)
 
 
 def _build_gateway() -> ModelGateway:
@@ -44,6 +45,7 @@ def _build_gateway() -> ModelGateway:
         max_tokens=settings.MODEL_MAX_TOKENS,
         temperature=settings.MODEL_TEMPERATURE,
         extra_body=settings.MODEL_EXTRA_BODY,
+        builtin_tools=settings.MODEL_BUILTIN_TOOLS,
     )
 
 

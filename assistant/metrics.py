@@ -37,6 +37,17 @@ TOKENS_PER_SECOND = Histogram(
 )
 ANSWERS_FINISHED = Counter("assistant_answers_finished_total", "Answers by how they ended.", ["finish_reason"])
 ERRORS = Counter("assistant_errors_total", "Errors returned to clients, by error code.", ["code"])
+BLOCKED_TURNS = Counter(
+    "assistant_blocked_turns_total",
+    "Turns refused by the safety check, by stage and hazard category.",
+    ["stage", "category"],
+)
+GUARD_UNAVAILABLE = Counter(
+    "assistant_guard_unavailable_total",
+    "Safety checks the guard could not answer, by stage and the failure policy applied (open/closed).",
+    ["stage", "policy"],
+)
+SEARCHES = Counter("assistant_searches_total", "Web searches for answers, by outcome (ok/failed).", ["outcome"])
 
 
 def record_answer(

@@ -7,10 +7,23 @@ from django.db import models
 from django.db.models import Q
 
 
+class SearchMode(models.TextChoices):
+    """When answers use the web: `auto` decides per question (see docs/architecture.md)."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 class User(AbstractUser):
-    """A person. Guests are real accounts without a password, bound to one browser session."""
+    """A person. Guests are real accounts without a password, bound to one browser session.
+    Suspending a user is `is_active = False`: sessions and API keys stop working at once."""
 
     is_guest = models.BooleanField(default=False)
+    search_mode = models.CharField(max_length=8, choices=SearchMode.choices, default=SearchMode.AUTO)
+    daily_token_quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens (prompt + answer) per UTC day; empty uses the site default."
+    )
 
 
 class Channel(models.TextChoices):
@@ -36,6 +49,10 @@ class Conversation(models.Model):
     )
     # The client_id of the message that started it: a retried first message finds this conversation.
     client_id = models.CharField(max_length=64, null=True, blank=True)
+    # A read-only share link /share/<token> shows the messages up to `shared_through` (the last
+    # message when it was shared): what is said afterwards stays private until shared again.
+    share_token = models.CharField(max_length=43, unique=True, null=True, blank=True)
+    shared_through = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,7 +67,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        return f"Conversation {self.pk}"  # never the title: users write it, and the admin shows this
 
 
 class Message(models.Model):
@@ -64,6 +81,7 @@ class Message(models.Model):
         CANCELLED = "cancelled"
         ERROR = "error"
         INTERRUPTED = "interrupted"
+        BLOCKED = "blocked"  # the safety check refused the question or the answer; content is the refusal
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -85,11 +103,18 @@ class Message(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # An answer's web grounding: {"query", "sources": [{"title", "url"}], "error", "invalid_citations"}.
+    grounding = models.JSONField(default=dict, blank=True)
+    # Code Shield's findings in the answer's code blocks: [{"rule", "severity", "line", "description"}].
+    code_findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        # Staff see conversations' metadata; reading what people wrote needs this permission, and
+        # every such reading is recorded in the moderation audit trail.
+        permissions = [("read_message_content", "Can read what users and the assistant wrote")]
         constraints = [
             # One answer at a time per conversation, across every process.
             models.UniqueConstraint(
@@ -133,3 +158,65 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ModerationCase(models.Model):
+    """A turn for review: blocked by the safety check, or reported by a user.
+    A blocked answer's original text is kept here only; the conversation shows the refusal."""
+
+    class Kind(models.TextChoices):
+        BLOCKED_INPUT = "blocked_input"
+        BLOCKED_OUTPUT = "blocked_output"
+        REPORT = "report"
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        DISMISSED = "dismissed"
+        ACTIONED = "actioned"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="moderation_cases")
+    author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="moderation_cases")
+    reporter = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    categories = models.JSONField(default=list, blank=True)  # hazard categories, e.g. ["S1", "S10"]
+    original_text = models.TextField(blank=True)
+    reason = models.CharField(max_length=500, blank=True)  # the reporter's words
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "-created_at"])]
+        constraints = [
+            # A user reports an answer once; retried reports find the stored one.
+            models.UniqueConstraint(
+                fields=["message", "reporter"], condition=Q(kind="report"), name="one_report_per_reporter"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class ModerationAction(models.Model):
+    """The audit trail: every moderation decision, who took it and when. Never edited or deleted."""
+
+    class Action(models.TextChoices):
+        DISMISS = "dismiss"
+        WARN = "warn"
+        SUSPEND = "suspend"
+        REINSTATE = "reinstate"
+        VIEW_CONVERSATION = "view_conversation"
+
+    action = models.CharField(max_length=24, choices=Action.choices)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="moderation_actions")
+    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="moderation_history")
+    case = models.ForeignKey(ModerationCase, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target}"

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from assistant import api_keys, metrics, services, turns
+from assistant import api_keys, limits, metrics, services, turns
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from assistant.models import ApiKey
 from assistant.openai_protocol import (
@@ -37,19 +37,26 @@ from assistant.openai_protocol import (
 )
 from assistant.pipeline import Turn
 from assistant.protocol import DoneFrame, FinishReason, TokenFrame
+from assistant.turns import RunnerFrame as Frame
 
 logger = logging.getLogger(__name__)
-
-Frame = TokenFrame | DoneFrame
 
 
 def error_response(error: ApiError) -> JsonResponse:
     metrics.ERRORS.labels(error.code or f"http_{error.status}").inc()
-    return JsonResponse(error.body(), status=error.status)
+    response = JsonResponse(error.body(), status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _from_assistant_error(error: AssistantError) -> ApiError:
-    return ApiError(STATUS_BY_CODE.get(error.code, 400), error.detail, code=OPENAI_CODES.get(error.code, error.code))
+    status = STATUS_BY_CODE.get(error.code, 400)
+    return ApiError(status, error.detail, code=OPENAI_CODES.get(error.code, error.code), retry_after=error.retry_after)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
 
 
 def _check_method(request: HttpRequest, allowed: str) -> None:
@@ -90,14 +97,15 @@ async def models(request: HttpRequest) -> HttpResponse:
 
 
 @database_sync_to_async
-def _record_request(key: ApiKey, body: ChatCompletionRequest) -> tuple[services.TurnStart, Turn]:
+def _record_request(key: ApiKey, body: ChatCompletionRequest, ip: str | None) -> tuple[services.TurnStart, Turn]:
+    limits.hit_both("api", user_id=key.owner_id, ip=ip)
     messages = [services.RequestMessage(role=role, content=text) for role, text in body.conversation()]
     started = services.start_api_turn(key=key, instructions=body.instructions(), messages=messages)
     turn = turns.load_turn(started.answer)
     return started, dataclasses.replace(turn, sampling=body.sampling())
 
 
-async def _start(key: ApiKey, body: ChatCompletionRequest) -> tuple[services.TurnStart, Turn]:
+async def _start(key: ApiKey, body: ChatCompletionRequest, ip: str | None) -> tuple[services.TurnStart, Turn]:
     if body.model != settings.MODEL_NAME:
         raise ApiError(
             404,
@@ -106,7 +114,7 @@ async def _start(key: ApiKey, body: ChatCompletionRequest) -> tuple[services.Tur
             param="model",
         )
     try:
-        return await _record_request(key, body)
+        return await _record_request(key, body, ip)
     except AssistantError as error:
         raise _from_assistant_error(error) from None
     except DEPENDENCY_ERRORS as exc:
@@ -119,7 +127,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         _check_method(request, "POST")
         key = await _authenticate(request)
         body = parse_request(request.body)
-        started, turn = await _start(key, body)
+        started, turn = await _start(key, body, _client_ip(request))
     except ApiError as error:
         return error_response(error)
     runner = turns.TurnRunner(started.answer.pk, turn=turn)
@@ -128,7 +136,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     reply = _Reply(completion_id=f"chatcmpl-{started.answer.pk}", created=int(time.time()), body=body)
     # The first frame decides the status: a model that is down is a 503, not a 200 stream of an error.
     first = await anext(frames)
-    if isinstance(first, DoneFrame) and first.error:
+    if isinstance(first, DoneFrame) and _is_failure(first):
         return error_response(_failure(first))
     if body.stream:
         response = StreamingHttpResponse(reply.events(_prepend(first, frames)), content_type="text/event-stream")
@@ -165,8 +173,16 @@ def _failure(done: DoneFrame) -> ApiError:
     return ApiError(STATUS_BY_CODE.get(code, 500), detail, code=OPENAI_CODES.get(code, code))
 
 
+_OPENAI_FINISH_REASONS = {FinishReason.LENGTH: "length", FinishReason.BLOCKED: "content_filter"}
+
+
 def _finish_reason(done: DoneFrame) -> str:
-    return "length" if done.finish_reason == FinishReason.LENGTH else "stop"
+    return _OPENAI_FINISH_REASONS.get(done.finish_reason, "stop")
+
+
+def _is_failure(done: DoneFrame) -> bool:
+    """An answer that failed; a blocked one is an answer (the refusal, finish_reason content_filter)."""
+    return bool(done.error) and done.finish_reason != FinishReason.BLOCKED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,13 +206,19 @@ class _Reply:
 
     async def events(self, frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
         yield self._chunk({"role": "assistant", "content": ""})
+        streamed = False
         async for frame in frames:
             if isinstance(frame, TokenFrame):
+                streamed = True
                 yield self._chunk({"content": frame.text})
                 continue
-            if frame.error:
+            if not isinstance(frame, DoneFrame):
+                continue  # search progress and retractions have no place in OpenAI's stream
+            if _is_failure(frame):
                 yield sse({"error": _failure(frame).body()["error"]})
                 return
+            if frame.finish_reason == FinishReason.BLOCKED and not streamed:
+                yield self._chunk({"content": frame.error or ""})  # a refused question gets the refusal
             yield self._chunk({}, _finish_reason(frame))
             if self.body.stream_options and self.body.stream_options.include_usage:
                 usage = usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens)
@@ -213,14 +235,17 @@ class _Reply:
             if isinstance(frame, TokenFrame):
                 parts.append(frame.text)
                 continue
-            if frame.error:
+            if not isinstance(frame, DoneFrame):
+                continue
+            if _is_failure(frame):
                 return error_response(_failure(frame))
+            blocked = frame.finish_reason == FinishReason.BLOCKED
             return JsonResponse(
                 completion_object(
                     completion_id=self.completion_id,
                     created=self.created,
                     model=settings.MODEL_NAME,
-                    text="".join(parts),
+                    text=(frame.error or "") if blocked else "".join(parts),
                     finish_reason=_finish_reason(frame),
                     usage=usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens),
                 )

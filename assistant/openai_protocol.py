@@ -26,7 +26,11 @@ _ERROR_TYPES = {
 }
 
 # Product error codes as OpenAI clients know them.
-OPENAI_CODES = {ErrorCode.CONTEXT_TOO_LONG: "context_length_exceeded"}
+OPENAI_CODES = {
+    ErrorCode.CONTEXT_TOO_LONG: "context_length_exceeded",
+    ErrorCode.RATE_LIMITED: "rate_limit_exceeded",
+    ErrorCode.QUOTA_EXCEEDED: "insufficient_quota",
+}
 STATUS_BY_CODE = {
     ErrorCode.CONTEXT_TOO_LONG: 400,
     ErrorCode.TEXT_TOO_LONG: 400,
@@ -36,18 +40,30 @@ STATUS_BY_CODE = {
     ErrorCode.MODEL_UNAVAILABLE: 503,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.MODEL_ERROR: 502,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.SAFETY_UNAVAILABLE: 503,
 }
 
 
 class ApiError(Exception):
     """A refused request, answered as OpenAI's error object."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.param = param
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
         error_type = _ERROR_TYPES.get(self.status, "server_error")

@@ -24,6 +24,7 @@ class FinishReason(StrEnum):
     CANCELLED = "cancelled"
     ERROR = "error"
     INTERRUPTED = "interrupted"
+    BLOCKED = "blocked"
 
 
 class _Frame(BaseModel):
@@ -129,8 +130,49 @@ class Usage(BaseModel):
     completion_tokens: int
 
 
+class SourceRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int  # what the answer cites as [number]
+    title: str
+    url: str
+
+
+class SearchFrame(ServerFrame):
+    """The answer's web grounding: `searching` when it starts, then `done` with the sources (an
+    empty list and `error` when search failed; the answer still comes). Not numbered: a resuming
+    socket gets the latest state again before the replayed tokens."""
+
+    type: Literal["search"] = "search"
+    message_id: int
+    status: Literal["searching", "done"]
+    query: str
+    urls: list[str] = []
+    sources: list[SourceRef] = []
+    error: str | None = None
+
+
+class CodeWarning(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    severity: str
+    line: int
+    description: str
+
+
+class BlockedFrame(ServerFrame):
+    """The safety check refused this turn: the answer shown so far (if any) is retracted and
+    `detail` is shown instead. `done` (finish_reason `blocked`) follows."""
+
+    type: Literal["blocked"] = "blocked"
+    message_id: int
+    detail: str
+
+
 class DoneFrame(ServerFrame):
-    """The answer ended; `seq` is the last token frame's number."""
+    """The answer ended; `seq` is the last token frame's number. A `blocked` answer's text is
+    `error` (the refusal), whatever its token frames held."""
 
     type: Literal["done"] = "done"
     message_id: int
@@ -139,6 +181,8 @@ class DoneFrame(ServerFrame):
     usage: Usage
     error: str | None = None
     error_code: ErrorCode | None = None  # set with `error`: what kind of failure, for programs
+    invalid_citations: list[int] = []  # [n] in the answer with no source n: shown unlinked
+    code_warnings: list[CodeWarning] = []  # Code Shield findings in the answer's code blocks
 
 
 class ErrorFrame(ServerFrame):
@@ -148,3 +192,4 @@ class ErrorFrame(ServerFrame):
     code: ErrorCode
     detail: str
     client_id: str | None = None
+    retry_after: int | None = None  # seconds, for rate_limited and quota_exceeded

@@ -36,7 +36,20 @@ def answer_for(*, user: User, message_id: int) -> Message:
 def prompt_history(*, answer: Message) -> list[Message]:
     """The messages an answer is generated from: the visible ones up to the user message it answers.
 
-    Failed answers with no text carry nothing for the model and are skipped.
+    Failed answers with no text carry nothing for the model and are skipped. Blocked turns (the
+    question and its refusal) leave the model's memory, so one refusal does not colour the rest.
     """
-    messages = visible_messages(conversation=answer.conversation).filter(id__lte=answer.reply_to_id)
-    return [m for m in messages if m.role == Message.Role.USER or m.content]
+    messages = list(visible_messages(conversation=answer.conversation).filter(id__lte=answer.reply_to_id))
+    blocked = {m.id for m in messages if m.status == Message.Status.BLOCKED}
+    blocked |= {m.reply_to_id for m in messages if m.id in blocked}
+    return [m for m in messages if m.id not in blocked and (m.role == Message.Role.USER or m.content)]
+
+
+def shared_conversation(*, token: str) -> tuple[Conversation, list[Message]]:
+    """A shared conversation and the messages its link shows: visible, finished, up to the share."""
+    try:
+        conversation = Conversation.objects.get(share_token=token)
+    except Conversation.DoesNotExist:
+        raise AssistantError(ErrorCode.NOT_FOUND, "This share link does not exist or was turned off.") from None
+    messages = visible_messages(conversation=conversation).filter(id__lte=conversation.shared_through)
+    return conversation, list(messages.exclude(status=Message.Status.STREAMING))

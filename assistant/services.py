@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from assistant import limits
 from assistant.errors import AssistantError, ErrorCode
-from assistant.models import ApiKey, Channel, Conversation, Message, User
+from assistant.models import ApiKey, Channel, Conversation, Message, ModerationCase, User
 from assistant.selectors import conversation_for, visible_messages
 
 TITLE_MAX_CHARS = 200
@@ -72,12 +74,41 @@ def rename_conversation(*, user: User, conversation_id: int, title: str) -> Conv
     return conversation
 
 
+def share_conversation(*, user: User, conversation_id: int) -> Conversation:
+    """Make a read-only link to the conversation as it is now; sharing again moves the link's end
+    to the newest message and keeps its address."""
+    with transaction.atomic():
+        conversation = conversation_for(user=user, conversation_id=conversation_id)
+        last = visible_messages(conversation=conversation).exclude(status=Message.Status.STREAMING).last()
+        if last is None:
+            raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "There is nothing to share in this conversation yet.")
+        conversation.share_token = conversation.share_token or secrets.token_urlsafe(32)
+        conversation.shared_through = last.pk
+        conversation.save(update_fields=["share_token", "shared_through"])
+    return conversation
+
+
+def unshare_conversation(*, user: User, conversation_id: int) -> None:
+    """The link stops working at once; a new share gets a new address."""
+    conversation = conversation_for(user=user, conversation_id=conversation_id)
+    Conversation.objects.filter(pk=conversation.pk).update(share_token=None, shared_through=None)
+
+
 def delete_conversation(*, user: User, conversation_id: int) -> None:
     with transaction.atomic():
         conversation = conversation_for(user=user, conversation_id=conversation_id)
         if conversation.messages.filter(status=Message.Status.STREAMING).exists():
             raise AssistantError(ErrorCode.TURN_IN_PROGRESS, "Stop the answer before deleting the conversation.")
         conversation.delete()
+
+
+def _check_room(conversation: Conversation) -> None:
+    """A conversation holds at most ASSISTANT_MAX_CONVERSATION_MESSAGES messages (a turn adds two)."""
+    limit = settings.ASSISTANT_MAX_CONVERSATION_MESSAGES
+    if conversation.messages.count() + 2 > limit:
+        raise AssistantError(
+            ErrorCode.LIMIT_REACHED, f"This conversation has reached its {limit} messages. Start a new conversation."
+        )
 
 
 def _new_answer(conversation: Conversation, user_message: Message) -> Message:
@@ -111,7 +142,8 @@ def start_turn(*, user: User, conversation_id: int | None, text: str, client_id:
     """Store the user's message and an empty streaming answer; idempotent on `client_id`."""
     cleaned = clean_message_text(text)
     if existing := _existing_turn(user, conversation_id, client_id):
-        return existing
+        return existing  # a retry is answered even past a limit: it was accepted the first time
+    limits.check_quota(user)
     try:
         return _store_new_turn(user, conversation_id, cleaned, client_id)
     except IntegrityError:
@@ -129,6 +161,7 @@ def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, clien
             )
         else:
             conversation = conversation_for(user=user, conversation_id=conversation_id)
+            _check_room(conversation)
             conversation.save(update_fields=["updated_at"])
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=cleaned, client_id=client_id
@@ -165,6 +198,7 @@ def start_api_turn(*, key: ApiKey, instructions: str, messages: Sequence[Request
     """Record an API request as a conversation of its own (the history it sent, then an empty
     streaming answer to its last message), so it is stored, counted and reviewable like any other."""
     question = _check_request_messages(messages, instructions)
+    limits.check_quota(key.owner)
     with transaction.atomic():
         conversation = Conversation.objects.create(
             owner=key.owner,
@@ -193,12 +227,14 @@ def abandon_turn(*, start: TurnStart) -> None:
 
 def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
     """Answer the last user message again; the previous answers to it are kept but superseded."""
+    limits.check_quota(user)
     try:
         with transaction.atomic():
             conversation = conversation_for(user=user, conversation_id=conversation_id)
             user_message = visible_messages(conversation=conversation).filter(role=Message.Role.USER).last()
             if user_message is None:
                 raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "This conversation has no message to answer.")
+            _check_room(conversation)
             user_message.answers.update(superseded=True)
             answer = _new_answer(conversation, user_message)
             conversation.save(update_fields=["updated_at"])
@@ -235,6 +271,13 @@ def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
 
 
 @dataclass(frozen=True)
+class BlockedTurn:
+    stage: str  # "input", "output" or "code"
+    categories: list[str]
+    original_text: str  # kept for review only
+
+
+@dataclass(frozen=True)
 class AnswerOutcome:
     content: str
     frame_ends: list[int]
@@ -245,10 +288,35 @@ class AnswerOutcome:
     completion_tokens: int | None = None
     first_token_ms: int | None = None
     duration_ms: int | None = None
+    grounding: dict = field(default_factory=dict)
+    code_findings: list[dict] = field(default_factory=list)
+    blocked: BlockedTurn | None = None
 
 
 def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
-    updated = Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+    with transaction.atomic():
+        updated = _store_outcome(answer_id, outcome)
+        if updated and outcome.blocked is not None:
+            _open_blocked_case(answer_id, outcome.blocked)
+    if updated:
+        _after_answer(answer_id, outcome)
+
+
+def _open_blocked_case(answer_id: int, blocked: BlockedTurn) -> None:
+    answer = Message.objects.select_related("conversation", "reply_to").get(pk=answer_id)
+    # An input block is about the user's message; an output block about the model's answer.
+    kind = ModerationCase.Kind.BLOCKED_INPUT if blocked.stage == "input" else ModerationCase.Kind.BLOCKED_OUTPUT
+    ModerationCase.objects.create(
+        kind=kind,
+        message=answer.reply_to if blocked.stage == "input" and answer.reply_to else answer,
+        author=answer.conversation.owner,
+        categories=blocked.categories,
+        original_text=blocked.original_text,
+    )
+
+
+def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
+    return Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
         content=outcome.content,
         frame_ends=outcome.frame_ends,
         status=outcome.status,
@@ -258,21 +326,27 @@ def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
         completion_tokens=outcome.completion_tokens,
         first_token_ms=outcome.first_token_ms,
         duration_ms=outcome.duration_ms,
+        grounding=outcome.grounding,
+        code_findings=outcome.code_findings,
         updated_at=timezone.now(),
     )
-    if updated:
-        conversation = Conversation.objects.get(messages__pk=answer_id)
-        conversation.save(update_fields=["updated_at"])
-        if (
-            outcome.status == Message.Status.COMPLETE
-            and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
-            .exclude(pk=answer_id)
-            .exists()
-        ):
-            from assistant.tasks import title_conversation
 
-            # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
-            transaction.on_commit(lambda: title_conversation.delay(conversation.pk), robust=True)
+
+def _after_answer(answer_id: int, outcome: AnswerOutcome) -> None:
+    """Usage counts towards the quota; the first complete answer gets the conversation a title."""
+    conversation = Conversation.objects.get(messages__pk=answer_id)
+    limits.record_tokens(conversation.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
+    conversation.save(update_fields=["updated_at"])
+    if (
+        outcome.status == Message.Status.COMPLETE
+        and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+        .exclude(pk=answer_id)
+        .exists()
+    ):
+        from assistant.tasks import title_conversation
+
+        # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
+        transaction.on_commit(lambda: title_conversation.delay(conversation.pk), robust=True)
 
 
 def mark_interrupted(*, answer_id: int) -> Message:

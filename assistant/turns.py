@@ -30,13 +30,34 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from assistant import metrics, selectors, services
+from assistant.capabilities import Capabilities, default_capabilities
 from assistant.errors import ErrorCode
 from assistant.frames import frames_after
 from assistant.llm import ModelGateway, model_gateway
 from assistant.models import Conversation, Message
-from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
+from assistant.pipeline import (
+    AnswerEnd,
+    AnswerText,
+    Blocked,
+    HistoryMessage,
+    PromptReady,
+    SafetyUnavailable,
+    SearchDone,
+    SearchStarted,
+    Turn,
+    respond,
+)
 from assistant.progress import HEARTBEAT_SECONDS, progress_writer
-from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
+from assistant.protocol import (
+    BlockedFrame,
+    CodeWarning,
+    DoneFrame,
+    FinishReason,
+    SearchFrame,
+    SourceRef,
+    TokenFrame,
+    Usage,
+)
 from model_service import log_context
 from model_service.client import ModelError, ModelUnavailable
 from model_service.context import ContextTooLong
@@ -44,7 +65,20 @@ from model_service.context import ContextTooLong
 logger = logging.getLogger(__name__)
 
 CONTEXT_TOO_LONG_DETAIL = "This conversation is too long for the model. Start a new conversation."
+SAFETY_UNAVAILABLE_DETAIL = (
+    "Our safety check is unavailable right now, so we can't answer. Please try again in a moment."
+)
+# Refusals name no hidden policy: they say what happened and what the person can do.
+REFUSALS = {
+    "input": "I can't help with that, because it could lead to serious harm. "
+    "If you think I got this wrong, you can report it.",
+    "output": "I stopped this answer because it began to include content that could cause harm. "
+    "Try asking in a different way; if you think I got this wrong, you can report it.",
+    "code": "I withdrew this answer because its code has a serious security flaw ({rules}). "
+    "Ask again and I'll try a safer approach.",
+}
 _running: set[asyncio.Task[None]] = set()
+WEB_SCHEMES = ("https://", "http://")
 
 
 @dataclass(frozen=True)
@@ -56,6 +90,30 @@ class Ending:
     error: str = ""
     code: ErrorCode | None = None
     completion_tokens: int | None = None
+    blocked: Blocked | None = None
+    invalid_citations: tuple[int, ...] = ()
+    code_warnings: tuple[CodeWarning, ...] = ()
+
+
+def refusal_for(blocked: Blocked) -> str:
+    return REFUSALS[blocked.stage].format(rules=", ".join(blocked.categories))
+
+
+def search_frame(message_id: int, grounding: dict) -> SearchFrame:
+    """The `search` frame for an answer's stored or live grounding."""
+    listed = grounding.get("sources", [])
+    sources = [SourceRef(number=n, title=s["title"], url=s["url"]) for n, s in enumerate(listed, start=1)]
+    return SearchFrame(
+        message_id=message_id,
+        status="done" if grounding.get("done") else "searching",
+        query=grounding.get("query", ""),
+        urls=grounding.get("urls", []),
+        sources=sources,
+        error=grounding.get("error") or None,
+    )
+
+
+RunnerFrame = TokenFrame | DoneFrame | SearchFrame | BlockedFrame
 
 
 def answer_group(message_id: int) -> str:
@@ -108,7 +166,10 @@ def load_turn(answer: Message) -> Turn:
         HistoryMessage(id=m.id, role=m.role, content=m.content, token_count=m.token_count)
         for m in selectors.prompt_history(answer=answer)
     ]
-    return Turn(system_prompt=system_prompt_for(answer.conversation), history=history)
+    conversation = answer.conversation
+    return Turn(
+        system_prompt=system_prompt_for(conversation), history=history, search_mode=conversation.owner.search_mode
+    )
 
 
 def _load_turn_by_id(answer_id: int) -> Turn:
@@ -123,11 +184,14 @@ class TurnRunner:
         turn: Turn | None = None,
         layer: BaseChannelLayer | None = None,
         gateway: ModelGateway | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self.answer_id = answer_id
         self.turn = turn
         self.layer = layer or get_channel_layer()
         self.gateway = gateway
+        self.capabilities = capabilities
+        self.grounding: dict = {}  # see Message.grounding; "done" is set once the search ended
         self.frame_interval = settings.ASSISTANT_FRAME_INTERVAL_MS / 1000
         self.parts: list[str] = []
         self.frame_ends: list[int] = []
@@ -143,7 +207,7 @@ class TurnRunner:
         self.generation: asyncio.Task[AnswerEnd] | None = None
         self.saved_seq = -1  # frames saved so far (-1: never saved; the first interval saves)
         self.saved_at = time.monotonic()
-        self.watchers: list[asyncio.Queue[TokenFrame | DoneFrame]] = []
+        self.watchers: list[asyncio.Queue[RunnerFrame]] = []
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -154,10 +218,10 @@ class TurnRunner:
         with metrics.ACTIVE_ANSWERS.track_inprogress():
             await self._run()
 
-    def watch(self) -> asyncio.Queue[TokenFrame | DoneFrame]:
+    def watch(self) -> asyncio.Queue[RunnerFrame]:
         """Every frame of this answer, in order and without loss, for a caller in this process
         (the channel layer may drop frames under load; a local queue cannot)."""
-        queue: asyncio.Queue[TokenFrame | DoneFrame] = asyncio.Queue()
+        queue: asyncio.Queue[RunnerFrame] = asyncio.Queue()
         self.watchers.append(queue)
         return queue
 
@@ -184,7 +248,7 @@ class TurnRunner:
             raise
         await self._finish(ending, helpers, control_channel)
 
-    async def _ending_of(self, generation: asyncio.Task[AnswerEnd]) -> Ending:
+    async def _ending_of(self, generation: asyncio.Task[AnswerEnd | Blocked]) -> Ending:
         try:
             end = await generation
         except asyncio.CancelledError:
@@ -194,6 +258,9 @@ class TurnRunner:
             return Ending(Message.Status.CANCELLED, FinishReason.CANCELLED)
         except ContextTooLong:
             return Ending(Message.Status.ERROR, FinishReason.ERROR, CONTEXT_TOO_LONG_DETAIL, ErrorCode.CONTEXT_TOO_LONG)
+        except SafetyUnavailable:
+            detail = SAFETY_UNAVAILABLE_DETAIL
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, detail, ErrorCode.SAFETY_UNAVAILABLE)
         except ModelError as exc:
             code = ErrorCode.MODEL_UNAVAILABLE if isinstance(exc, ModelUnavailable) else ErrorCode.MODEL_ERROR
             return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail, code)
@@ -201,24 +268,46 @@ class TurnRunner:
             logger.exception("answer %s failed", self.answer_id)
             detail = "Something went wrong on our side."
             return Ending(Message.Status.ERROR, FinishReason.ERROR, detail, ErrorCode.INTERNAL)
+        if isinstance(end, Blocked):
+            refusal = refusal_for(end)
+            return Ending(Message.Status.BLOCKED, FinishReason.BLOCKED, refusal, ErrorCode.BLOCKED, blocked=end)
         reason = FinishReason.LENGTH if end.finish_reason == "length" else FinishReason.STOP
-        return Ending(Message.Status.COMPLETE, reason, completion_tokens=end.completion_tokens)
+        return Ending(
+            Message.Status.COMPLETE,
+            reason,
+            completion_tokens=end.completion_tokens,
+            invalid_citations=tuple(end.invalid_citations),
+            code_warnings=tuple(
+                CodeWarning(rule=f.rule, severity=f.severity, line=f.line, description=f.description)
+                for f in end.code_findings
+            ),
+        )
 
     async def _finish(self, ending: Ending, helpers: list[asyncio.Task[None]], control_channel: str) -> None:
         progress_writer().discard(self)
         if self.emit_timer is not None:
             with suppress(asyncio.CancelledError):
                 await self.emit_timer  # at most one frame interval; keeps frames before `done`
-        await self._emit()
+        if ending.blocked is None:
+            await self._emit()
+        else:
+            self.pending = ""  # refused text is never sent
+            await self._send_frame(BlockedFrame(message_id=self.answer_id, detail=ending.error))
         await asyncio.gather(*self.background, return_exceptions=True)
         for helper in helpers:
             helper.cancel()
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*helpers, return_exceptions=True)
         async with self.send_lock:
+            content, frame_ends = "".join(self.parts), list(self.frame_ends)
+            if ending.blocked is not None:  # what was streamed is retracted; the refusal is stored
+                content, frame_ends = ending.error, [len(ending.error)]
+            grounding = (
+                {**self.grounding, "invalid_citations": list(ending.invalid_citations)} if self.grounding else {}
+            )
             final = services.AnswerOutcome(
-                content="".join(self.parts),
-                frame_ends=list(self.frame_ends),
+                content=content,
+                frame_ends=frame_ends,
                 status=ending.status,
                 finish_reason=ending.reason.value,
                 error=ending.error,
@@ -226,6 +315,9 @@ class TurnRunner:
                 completion_tokens=await self._completion_tokens(ending),
                 first_token_ms=self.first_token_ms,
                 duration_ms=int((time.monotonic() - self.started) * 1000),
+                grounding=grounding,
+                code_findings=[w.model_dump() for w in ending.code_warnings],
+                blocked=_blocked_record(ending.blocked),
             )
             await database_sync_to_async(services.finish_answer)(answer_id=self.answer_id, outcome=final)
             metrics.record_answer(
@@ -236,11 +328,13 @@ class TurnRunner:
             )
             done = DoneFrame(
                 message_id=self.answer_id,
-                seq=len(self.frame_ends),
+                seq=len(self.frame_ends),  # what this answer's followers were sent, refused or not
                 finish_reason=FinishReason(final.finish_reason),
                 usage=Usage(prompt_tokens=final.prompt_tokens or 0, completion_tokens=final.completion_tokens or 0),
                 error=final.error or None,
                 error_code=ending.code,
+                invalid_citations=list(ending.invalid_citations),
+                code_warnings=list(ending.code_warnings),
             )
             self._notify(done)
             await self._publish(done.seq, done.dump(), final=True)
@@ -262,12 +356,13 @@ class TurnRunner:
 
     # --- generation -----------------------------------------------------------------
 
-    async def _generate(self) -> AnswerEnd:
+    async def _generate(self) -> AnswerEnd | Blocked:
         turn = self.turn or await database_sync_to_async(_load_turn_by_id)(self.answer_id)
         gateway = self.gateway or model_gateway()
+        capabilities = self.capabilities or default_capabilities()
         # Closed as soon as the answer ends, not when garbage collection gets to it: an open
         # generator keeps its HTTP response, and so a pooled connection to the model, checked out.
-        async with aclosing(respond(turn, gateway)) as events:
+        async with aclosing(respond(turn, gateway, capabilities)) as events:
             async for event in events:
                 if isinstance(event, AnswerText):
                     self._on_text(event.text)
@@ -279,9 +374,31 @@ class TurnRunner:
                             database_sync_to_async(services.record_token_counts)(event.new_token_counts)
                         )
                     )
-                elif isinstance(event, AnswerEnd):
+                elif isinstance(event, SearchStarted | SearchDone):
+                    await self._on_search(event)
+                elif isinstance(event, AnswerEnd | Blocked):
                     return event
         raise ModelError("The model ended without finishing its answer.")
+
+    async def _on_search(self, event: SearchStarted | SearchDone) -> None:
+        if isinstance(event, SearchStarted):
+            self.grounding = {"query": event.query, "urls": list(event.urls), "sources": [], "done": False}
+        else:
+            outcome = event.outcome
+            # Only web links reach pages and apps as hrefs (a local index may hold file:// pages).
+            sources = [
+                {"title": s.title, "url": s.url if s.url.startswith(WEB_SCHEMES) else ""} for s in outcome.sources
+            ]
+            self.grounding = {**self.grounding, "sources": sources, "error": outcome.error, "done": True}
+        await self._send_frame(search_frame(self.answer_id, self.grounding))
+
+    async def _send_frame(self, frame: SearchFrame | BlockedFrame) -> None:
+        """A frame outside the numbered token sequence, to every follower."""
+        self._notify(frame)
+        await self.layer.group_send(
+            answer_group(self.answer_id),
+            {"type": "answer.event", "message_id": self.answer_id, "frame": frame.dump()},
+        )
 
     def _on_text(self, text: str) -> None:
         if self.first_token_ms is None:
@@ -312,7 +429,7 @@ class TurnRunner:
             # Shielded: a stop must not cut a frame that is already numbered and stored.
             await asyncio.shield(self._publish(seq, frame.dump()))
 
-    def _notify(self, frame: TokenFrame | DoneFrame) -> None:
+    def _notify(self, frame: RunnerFrame) -> None:
         for queue in self.watchers:
             queue.put_nowait(frame)
 
@@ -342,6 +459,7 @@ class TurnRunner:
                     "message_id": self.answer_id,
                     "frames": [TokenFrame(message_id=self.answer_id, seq=s, text=t).dump() for s, t in frames],
                     "seq": len(self.frame_ends),
+                    "search": search_frame(self.answer_id, self.grounding).dump() if self.grounding else None,
                 },
             )
 
@@ -358,3 +476,9 @@ class TurnRunner:
 
     def progress_saved(self, progress: services.AnswerProgress, at: float) -> None:
         self.saved_seq, self.saved_at = len(progress.frame_ends), at
+
+
+def _blocked_record(blocked: Blocked | None) -> services.BlockedTurn | None:
+    if blocked is None:
+        return None
+    return services.BlockedTurn(stage=blocked.stage, categories=list(blocked.categories), original_text=blocked.text)

@@ -10,13 +10,15 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from assistant import services
+from assistant import limits, selectors, services
+from assistant.errors import AssistantError
 from config.celery import app as celery_app
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -34,6 +36,32 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "max_message_chars": settings.ASSISTANT_MAX_MESSAGE_CHARS,
     }
     return render(request, "frontend/chat.html", context)
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in, with failed and successful attempts alike counted per client address, so
+    password guessing is slowed to RATE_LIMIT_LOGINS_PER_IP whatever the account."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            limits.hit_both("login", user_id=None, ip=request.META.get("REMOTE_ADDR"))
+        except AssistantError as exc:
+            response = HttpResponse(exc.detail, status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def shared_page(request: HttpRequest, token: str) -> HttpResponse:
+    """A shared conversation, read-only, for anyone with the link: no names, no other conversations."""
+    try:
+        conversation, messages = selectors.shared_conversation(token=token)
+    except AssistantError:
+        return render(request, "frontend/shared.html", {"missing": True}, status=404)
+    response = render(request, "frontend/shared.html", {"title": conversation.title, "messages": messages})
+    response["X-Robots-Tag"] = "noindex"  # shared, not published
+    response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never leak it to linked sites
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

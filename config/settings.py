@@ -82,6 +82,30 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+# Content Security Policy: scripts, styles and connections from this origin only (no inline
+# script, no CDN), images also from data:/blob: (Imagine previews), nothing may frame the app.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Argon2id first: new and changed passwords use it; older hashes are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -249,6 +273,10 @@ MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=4096)
 MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default={})
 if not isinstance(MODEL_EXTRA_BODY, dict):
     raise ImproperlyConfigured("MODEL_EXTRA_BODY must be a JSON object.")
+# Llama 3.1 Instruct was trained to call brave_search and wolfram_alpha itself; other models are not.
+MODEL_BUILTIN_TOOLS = env.bool("MODEL_BUILTIN_TOOLS", default=False)
+if MODEL_BUILTIN_TOOLS and MODEL_PROMPT_FORMAT != "llama3":
+    raise ImproperlyConfigured("MODEL_BUILTIN_TOOLS needs MODEL_PROMPT_FORMAT=llama3 (a Llama 3.1 model).")
 
 # --- Assistant behaviour ------------------------------------------------------------
 ASSISTANT_SYSTEM_PROMPT = env.str(
@@ -262,6 +290,50 @@ ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
 ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
 # On SIGTERM, running answers get this long to finish before they are saved as interrupted.
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
+
+# --- Abuse limits (assistant/limits.py): "LIMIT/SECONDS" per user and per client IP -----
+ASSISTANT_RATE_LIMITS = {
+    "message_per_user": env.str("RATE_LIMIT_MESSAGES_PER_USER", default="20/60"),
+    "message_per_ip": env.str("RATE_LIMIT_MESSAGES_PER_IP", default="60/60"),
+    "api_per_user": env.str("RATE_LIMIT_API_PER_USER", default="60/60"),
+    "api_per_ip": env.str("RATE_LIMIT_API_PER_IP", default="120/60"),
+    # Imagine previews arrive a few times a second while someone types.
+    "imagine_per_user": env.str("RATE_LIMIT_IMAGINE_PER_USER", default="300/60"),
+    "imagine_per_ip": env.str("RATE_LIMIT_IMAGINE_PER_IP", default="600/60"),
+    "login_per_ip": env.str("RATE_LIMIT_LOGINS_PER_IP", default="10/300"),
+}
+ASSISTANT_DAILY_TOKENS = env.int("ASSISTANT_DAILY_TOKENS", default=500_000)  # per user; admin can set one's own
+ASSISTANT_GUEST_DAILY_TOKENS = env.int("ASSISTANT_GUEST_DAILY_TOKENS", default=50_000)
+ASSISTANT_MAX_CONVERSATION_MESSAGES = env.int("ASSISTANT_MAX_CONVERSATION_MESSAGES", default=1000)
+
+# --- Web search (search/conf.py reads the SEARCH_* settings) -------------------------------
+SEARCH_TIMEOUT_SECONDS = env.float("SEARCH_TIMEOUT_SECONDS", default=8.0)  # the answer waits this long at most
+SEARCH_MAX_SOURCES = env.int("SEARCH_MAX_SOURCES", default=3)
+SEARCH_PROVIDER = env.str("SEARCH_PROVIDER", default="local")  # local (FTS5 index) | searxng | brave
+SEARCH_SEARXNG_URL = env.str("SEARCH_SEARXNG_URL", default="")
+SEARCH_BRAVE_API_KEY = env.str("SEARCH_BRAVE_API_KEY", default="")
+SEARCH_WOLFRAM_APP_ID = env.str("SEARCH_WOLFRAM_APP_ID", default="")  # unset: exact sympy math
+SEARCH_CACHE_SECONDS = env.int("SEARCH_CACHE_SECONDS", default=600)
+# host or host:port entries exempt from the fetcher's private-address and port rules (tests, intranets).
+SEARCH_FETCH_ALLOWED_HOSTS = env.list("SEARCH_FETCH_ALLOWED_HOSTS", default=[])
+
+# --- Trust and safety (safety/conf.py reads the SAFETY_* settings) ---------------------------
+# The content guard: Llama Guard 3 on vLLM when SAFETY_GUARD_BASE_URL is set (production), a Llama
+# Guard 3 GGUF when SAFETY_GUARD_GGUF names one, else the embedded CPU stand-in (docs/safety.md).
+SAFETY_CHECKS = env.bool("SAFETY_CHECKS", default=True)  # off only to measure other costs alone
+SAFETY_GUARD_BASE_URL = env.str("SAFETY_GUARD_BASE_URL", default="")
+SAFETY_GUARD_MODEL = env.str("SAFETY_GUARD_MODEL", default="llama-guard-3-1b")
+SAFETY_GUARD_API_KEY = env.str("SAFETY_GUARD_API_KEY", default="")
+SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=10.0)
+SAFETY_GUARD_GGUF = env.str("SAFETY_GUARD_GGUF", default="")
+# Guard down or timed out: refuse (production) or let the turn through (development); logged and counted.
+SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=False)
+SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default="none")  # none | warning | error
+# The embedded stand-in judges questions; judging answers too stops many harmless ones (docs/safety.md).
+SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=False)
+SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=0.6)
+SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=400)  # streamed text between checks
+SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=True)
 
 # --- Messaging channels (integrations/conf.py reads these) ---------------------------
 # Unset credentials leave a channel off: its webhook refuses every request (403), nothing is sent.

@@ -178,10 +178,19 @@ def _answer(event: Event, binding: ChatBinding) -> str:
     if answer.status == Message.Status.STREAMING:
         asyncio.run(TurnRunner(answer.pk).run())
         answer.refresh_from_db()
+    if answer.status == Message.Status.BLOCKED:
+        return answer.content  # the refusal, in plain words
     if answer.status == Message.Status.COMPLETE and answer.content.strip():
-        return answer.content
+        return answer.content + _sources_footer(answer.grounding.get("sources", []))
     logger.warning("%s event %s: answer %s ended %s: %s", event.app, event.key, answer.pk, answer.status, answer.error)
     return FAILED_ANSWER_REPLY
+
+
+def _sources_footer(sources: list[dict[str, str]]) -> str:
+    """Messaging apps show no side panel: the numbered sources follow the answer as links."""
+    if not sources:
+        return ""
+    return "\n\nSources:\n" + "\n".join(f"[{n}] {s['title']} {s['url']}" for n, s in enumerate(sources, start=1))
 
 
 def _compose(event: Event) -> list[Reply]:

@@ -79,7 +79,13 @@ class Llama3Format:
         return "<|begin_of_text|>"
 
     def message_block(self, message: ChatMessage) -> str:
-        return f"<|start_header_id|>{message.role}<|end_header_id|>\n\n{message.content}<|eot_id|>"
+        # A built-in tool call ends with <|eom_id|>: the turn goes on after the tool's answer.
+        end = (
+            "<|eom_id|>"
+            if message.role == "assistant" and message.content.startswith("<|python_tag|>")
+            else "<|eot_id|>"
+        )
+        return f"<|start_header_id|>{message.role}<|end_header_id|>\n\n{message.content}{end}"
 
     def generation_prompt(self) -> str:
         return "<|start_header_id|>assistant<|end_header_id|>\n\n"

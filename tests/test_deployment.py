@@ -68,13 +68,27 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    long_running = {"web", "worker", "imagine", "model", "guard", "redis", "postgres"}
+    long_running = {"web", "worker", "imagine", "model", "guard", "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"
         assert "healthcheck" in services[name], name
     assert services["postgres"]["volumes"]
     assert services["redis"]["volumes"]
+
+
+def test_searxng_serves_the_json_api_the_search_workers_use() -> None:
+    app = compose()["x-app"]["environment"]
+    assert app["SEARCH_PROVIDER"] == "searxng"
+    assert app["SEARCH_SEARXNG_URL"] == "http://searxng:8080"
+    searxng_settings = yaml.safe_load((ROOT / "deploy/searxng/settings.yml").read_text())
+    assert "json" in searxng_settings["search"]["formats"]
+
+
+def test_production_checks_answers_with_llama_guard_and_fails_closed() -> None:
+    app = compose()["x-app"]["environment"]
+    assert app["SAFETY_GUARD_BASE_URL"] == "http://guard:8000/v1"
+    assert app["SAFETY_FAIL_CLOSED"] == "true"
 
 
 def production_environment() -> dict[str, str]:

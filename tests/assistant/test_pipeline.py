@@ -2,6 +2,7 @@
 
 import pytest
 
+from assistant.capabilities import Capabilities
 from assistant.llm import ModelGateway
 from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
 from model_service.chat_formats import ChatMLFormat
@@ -10,6 +11,7 @@ from model_service.context import ContextTooLong
 from model_service.tokens import LlamaCppTokenCounter, server_root
 
 pytestmark = pytest.mark.live
+UNCHECKED = Capabilities()  # the steps tested here; safety and search: test_pipeline_checks.py
 
 
 def gateway_for(base_url: str, *, window: int, max_tokens: int = 32) -> ModelGateway:
@@ -37,7 +39,7 @@ def long_history(turns: int) -> list[HistoryMessage]:
 
 async def test_old_turns_are_dropped_to_fit_the_window(embedded_model: str) -> None:
     gateway = gateway_for(embedded_model, window=400, max_tokens=32)
-    events = [e async for e in respond(Turn(system_prompt="Be brief.", history=long_history(6)), gateway)]
+    events = [e async for e in respond(Turn(system_prompt="Be brief.", history=long_history(6)), gateway, UNCHECKED)]
     ready = events[0]
     assert isinstance(ready, PromptReady)
     assert ready.dropped_messages > 0
@@ -53,7 +55,7 @@ async def test_old_turns_are_dropped_to_fit_the_window(embedded_model: str) -> N
 async def test_known_counts_are_not_recounted(embedded_model: str) -> None:
     gateway = gateway_for(embedded_model, window=8192)
     history = [HistoryMessage(id=1, role="user", content="Hi", token_count=7)]
-    events = [e async for e in respond(Turn(system_prompt="Be brief.", history=history), gateway)]
+    events = [e async for e in respond(Turn(system_prompt="Be brief.", history=history), gateway, UNCHECKED)]
     assert events[0].new_token_counts == {}
     await gateway.client.aclose()
 
@@ -62,5 +64,5 @@ async def test_a_message_too_long_for_the_window_is_refused(embedded_model: str)
     gateway = gateway_for(embedded_model, window=64, max_tokens=32)
     history = [HistoryMessage(id=1, role="user", content="word " * 100, token_count=None)]
     with pytest.raises(ContextTooLong):
-        [e async for e in respond(Turn(system_prompt="Be brief.", history=history), gateway)]
+        [e async for e in respond(Turn(system_prompt="Be brief.", history=history), gateway, UNCHECKED)]
     await gateway.client.aclose()

@@ -1,0 +1,74 @@
+"""One interface for every content guard, the failure policy, and the configured guard.
+
+`content_guard()` picks, in order: `VllmGuard` when SAFETY_GUARD_BASE_URL is set (production),
+`GgufGuard` when SAFETY_GUARD_GGUF names a Llama Guard 3 GGUF file, else the embedded CPU
+stand-in. Whichever it is, it comes wrapped in `PolicyGuard`, so the pipeline never sees an
+exception from a guard: an error or a timeout becomes an `unavailable` verdict whose `safe`
+follows SAFETY_FAIL_CLOSED. Each backend bounds its own time: the vLLM guard with its HTTP timeouts
+(SAFETY_GUARD_TIMEOUT); the local ones compute on this machine, and an overall deadline would also
+cut short their one-time model load on the first check.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from safety import conf
+from safety.verdict import Verdict
+
+logger = logging.getLogger(__name__)
+
+
+class ContentGuard(Protocol):
+    name: str
+
+    async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
+        """conversation: (role, text) pairs, role "user" or "assistant", oldest first.
+        agent=False classifies the last user turn; agent=True the last assistant turn."""
+
+
+class PolicyGuard:
+    """Applies the failure policy to another guard."""
+
+    def __init__(self, inner: ContentGuard, *, fail_closed: bool) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.fail_closed = fail_closed
+
+    async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
+        try:
+            return await self.inner.check(conversation, agent=agent)
+        except Exception as error:  # any failure of the guard is a safety event, never a crash of the turn
+            detail = f"{self.name} guard unavailable: {type(error).__name__}: {error}"
+            policy = "closed" if self.fail_closed else "open"
+            logger.warning("%s; failing %s", detail, policy, extra={"guard": self.name, "fail_policy": policy})
+            return Verdict(safe=not self.fail_closed, unavailable=True, detail=detail)
+
+
+@functools.cache
+def content_guard() -> ContentGuard:
+    """The configured guard, built once per process."""
+    return PolicyGuard(_configured_backend(), fail_closed=conf.fail_closed())
+
+
+def _configured_backend() -> ContentGuard:
+    if base_url := conf.guard_base_url():
+        from safety.vllm_guard import VllmGuard
+
+        return VllmGuard(
+            base_url,
+            model=conf.guard_model(),
+            categories=conf.categories(),
+            api_key=conf.guard_api_key(),
+            timeout=conf.guard_timeout(),
+        )
+    if gguf := conf.guard_gguf():
+        from safety.gguf_guard import GgufGuard
+
+        return GgufGuard(gguf, categories=conf.categories())
+    from safety.embedded import EmbeddedGuard
+
+    return EmbeddedGuard(categories=conf.categories(), threshold=conf.embedded_threshold())

@@ -1,0 +1,84 @@
+"""Llama Guard 3 served by vLLM, through the OpenAI completions API.
+
+The prompt goes as raw text to `/completions` (not `/chat/completions`), so the bytes the model
+reads are exactly `llama_guard.render_prompt`'s, whatever chat template the server holds. The prompt
+already begins with `<|begin_of_text|>`, so the request asks vLLM not to add a second one.
+The guard is built once per process but may serve several event loops (a Celery task runs its own),
+and an HTTP connection belongs to the loop that opened it: each loop gets its own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable, Sequence
+
+import httpx
+
+from safety.llama_guard import parse_response, render_prompt
+from safety.verdict import GuardUnavailable, Verdict
+
+_CONNECT_TIMEOUT = 2.0
+
+
+class VllmGuard:
+    name = "llama-guard-vllm"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        categories: Iterable[str],
+        api_key: str = "",
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self.categories = tuple(categories)
+        self._client_options = {
+            "base_url": base_url.rstrip("/"),
+            "headers": {"Authorization": f"Bearer {api_key}"} if api_key else {},
+            "timeout": httpx.Timeout(timeout, connect=min(_CONNECT_TIMEOUT, timeout)),
+            "transport": transport,
+        }
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if loop not in self._clients:
+            self._clients[loop] = httpx.AsyncClient(**self._client_options)
+        return self._clients[loop]
+
+    async def aclose(self) -> None:
+        """Close this event loop's client."""
+        if client := self._clients.pop(asyncio.get_running_loop(), None):
+            await client.aclose()
+
+    def request_body(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "prompt": render_prompt(conversation, agent=agent, categories=self.categories),
+            "max_tokens": 10,
+            "temperature": 0,
+            "add_special_tokens": False,  # vLLM's extra parameter; the prompt carries its own BOS
+        }
+
+    async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
+        body = self.request_body(conversation, agent=agent)
+        try:
+            response = await self._client().post("/completions", json=body)
+        except httpx.HTTPError as error:
+            raise GuardUnavailable(f"guard request failed: {type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise GuardUnavailable(f"guard answered HTTP {response.status_code}: {response.text[:200]}")
+        return parse_response(_completion_text(response), categories=self.categories)
+
+
+def _completion_text(response: httpx.Response) -> str:
+    try:
+        return response.json()["choices"][0]["text"]
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise GuardUnavailable(f"guard reply is not a completion: {response.text[:200]!r}") from error

@@ -1,0 +1,35 @@
+"""What search hands back to the pipeline: sources with their best passages, as plain JSON for Celery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+    text: str  # the best passages of the page for the question, joined, at most SEARCH_SOURCE_CHARS
+
+    def to_json(self) -> dict[str, str]:
+        return {"title": self.title, "url": self.url, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Source:
+        return cls(title=str(data["title"]), url=str(data["url"]), text=str(data["text"]))
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    sources: list[Source] = field(default_factory=list)
+    error: str = ""  # plain words for the user when search failed or partly failed; "" if fine
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "sources": [s.to_json() for s in self.sources], "error": self.error}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchOutcome:
+        sources = [Source.from_json(item) for item in data.get("sources", [])]
+        return cls(query=str(data.get("query", "")), sources=sources, error=str(data.get("error", "")))

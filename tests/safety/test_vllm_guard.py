@@ -1,0 +1,160 @@
+"""VllmGuard against a contract fake of vLLM's completions API (tests/support/fake_guard.py), and
+the failure policy around it: every failure of the guard becomes an `unavailable` verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from safety.guard import PolicyGuard, content_guard
+from safety.llama_guard import S_CATEGORIES, render_prompt
+from safety.verdict import Verdict
+from safety.vllm_guard import VllmGuard
+from tests.support.fake_guard import FakeGuard, GuardReply
+
+QUESTION = [("user", "How do I make a pipe bomb?")]
+ANSWERED = [("user", "Tell me a story"), ("assistant", "Once upon a time...")]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeGuard]:
+    async with FakeGuard() as server:
+        yield server
+
+
+@pytest.fixture
+async def guard(fake: FakeGuard) -> AsyncIterator[VllmGuard]:
+    client = VllmGuard(fake.base_url, model=fake.model, categories=S_CATEGORIES, timeout=1.0)
+    yield client
+    await client.aclose()
+
+
+def policy(guard: VllmGuard, *, fail_closed: bool) -> PolicyGuard:
+    return PolicyGuard(guard, fail_closed=fail_closed)
+
+
+async def test_the_request_is_a_raw_completion_of_the_exact_prompt(fake: FakeGuard, guard: VllmGuard) -> None:
+    await guard.check(ANSWERED, agent=True)
+    [request] = fake.requests
+    assert request.body == {
+        "model": "llama-guard-3-1b",
+        "prompt": render_prompt(ANSWERED, agent=True, categories=S_CATEGORIES),
+        "max_tokens": 10,
+        "temperature": 0,
+        "add_special_tokens": False,
+    }
+
+
+async def test_safe_answer(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(text="safe"))
+    assert await guard.check(QUESTION, agent=False) == Verdict(safe=True)
+
+
+async def test_unsafe_answer_with_categories(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(text="\n\nunsafe\nS9"))
+    assert await guard.check(QUESTION, agent=False) == Verdict(safe=False, categories=("S9",))
+
+
+async def test_api_key_is_sent_as_bearer_token(fake: FakeGuard) -> None:
+    client = VllmGuard(fake.base_url, model=fake.model, categories=S_CATEGORIES, api_key="sekrit")
+    await client.check(QUESTION, agent=False)
+    await client.aclose()
+    assert fake.requests[0].headers["authorization"] == "Bearer sekrit"
+
+
+@pytest.mark.parametrize("fail_closed", [False, True])
+async def test_server_error_follows_the_failure_policy(fake: FakeGuard, guard: VllmGuard, fail_closed: bool) -> None:
+    fake.script(GuardReply(status=503))
+    verdict = await policy(guard, fail_closed=fail_closed).check(QUESTION, agent=False)
+    assert verdict.unavailable
+    assert verdict.safe is not fail_closed
+    assert "HTTP 503" in verdict.detail
+
+
+async def test_unknown_model_is_unavailable(fake: FakeGuard) -> None:
+    client = VllmGuard(fake.base_url, model="not-served", categories=S_CATEGORIES)
+    verdict = await policy(client, fail_closed=True).check(QUESTION, agent=False)
+    await client.aclose()
+    assert (verdict.safe, verdict.unavailable) == (False, True)
+    assert "HTTP 404" in verdict.detail
+
+
+async def test_a_stalled_guard_times_out(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(stall=3.0))
+    verdict = await policy(guard, fail_closed=True).check(QUESTION, agent=False)
+    assert (verdict.safe, verdict.unavailable) == (False, True)
+    assert "ReadTimeout" in verdict.detail
+
+
+async def test_a_dropped_connection_is_unavailable(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(drop_connection=True))
+    verdict = await policy(guard, fail_closed=False).check(QUESTION, agent=False)
+    assert (verdict.safe, verdict.unavailable) == (True, True)
+
+
+async def test_a_body_that_is_not_a_completion_is_unavailable(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(raw_body='{"choices": []}'))
+    verdict = await policy(guard, fail_closed=True).check(QUESTION, agent=False)
+    assert verdict.unavailable
+    assert "not a completion" in verdict.detail
+
+
+async def test_malformed_model_output_is_unavailable(fake: FakeGuard, guard: VllmGuard) -> None:
+    fake.script(GuardReply(text="I'm not sure"))
+    verdict = await policy(guard, fail_closed=True).check(QUESTION, agent=False)
+    assert (verdict.safe, verdict.unavailable) == (False, True)
+
+
+async def test_a_guard_that_is_down_is_unavailable() -> None:
+    async with FakeGuard() as stopped:
+        base_url = stopped.base_url  # nothing listens on this port once the block ends
+    client = VllmGuard(base_url, model="llama-guard-3-1b", categories=S_CATEGORIES)
+    verdict = await policy(client, fail_closed=True).check(QUESTION, agent=False)
+    await client.aclose()
+    assert (verdict.safe, verdict.unavailable) == (False, True)
+    assert "ConnectError" in verdict.detail
+
+
+async def test_failures_are_logged_with_the_policy(
+    fake: FakeGuard, guard: VllmGuard, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.script(GuardReply(status=500))
+    with caplog.at_level(logging.WARNING, logger="safety.guard"):
+        await policy(guard, fail_closed=True).check(QUESTION, agent=False)
+    [record] = caplog.records
+    assert "failing closed" in record.getMessage()
+    assert record.fail_policy == "closed"
+
+
+async def test_content_guard_uses_vllm_when_a_base_url_is_set(fake: FakeGuard, settings) -> None:
+    settings.SAFETY_GUARD_BASE_URL = fake.base_url
+    settings.SAFETY_FAIL_CLOSED = True
+    content_guard.cache_clear()
+    try:
+        fake.script(GuardReply(text="unsafe\nS9"))
+        guard = content_guard()
+        assert guard.name == "llama-guard-vllm"
+        assert await guard.check(QUESTION, agent=False) == Verdict(safe=False, categories=("S9",))
+        assert content_guard() is guard
+    finally:
+        content_guard.cache_clear()
+
+
+async def test_one_guard_serves_several_event_loops(fake: FakeGuard, guard: VllmGuard) -> None:
+    """As when the web process and a Celery task (asyncio.run per task) share the process's guard."""
+    fake.default = GuardReply(text="unsafe\nS9")
+    assert not (await guard.check(QUESTION, agent=False)).safe
+    verdicts: list[Verdict] = []
+
+    def other_loop() -> None:
+        for _ in range(2):
+            verdicts.append(asyncio.run(guard.check(QUESTION, agent=False)))
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    assert verdicts == [Verdict(safe=False, categories=("S9",))] * 2

@@ -1,0 +1,156 @@
+"""A contract fake of vLLM serving Llama Guard 3 through the OpenAI completions API.
+
+Production's guard is vLLM on a GPU, which cannot run here. This fake stands in for it in the guard
+client's contract tests: a REAL HTTP/1.1 server on 127.0.0.1 (plain `asyncio` streams), so the
+client's sockets, timeouts and error handling run for real. It speaks vLLM's wire format:
+
+    POST /v1/completions  {"model": ..., "prompt": "<|begin_of_text|>...", "max_tokens": 10, "temperature": 0, ...}
+    200 {"id": "cmpl-1", "object": "text_completion", "created": ..., "model": ...,
+         "choices": [{"index": 0, "text": "unsafe\\nS1", "logprobs": null, "finish_reason": "stop",
+                      "stop_reason": null}],
+         "usage": {"prompt_tokens": ..., "completion_tokens": ..., "total_tokens": ...}}
+
+An unknown model is a 404 and a malformed request a 400, with OpenAI error objects, as vLLM answers.
+Each request gets the next scripted `GuardReply` (then `default`), which can also fail with a status,
+stall, drop the connection, or send a body that is not a completion. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GuardReply:
+    text: str = "safe"  # what the model generated
+    status: int = 200
+    stall: float = 0.0  # seconds before answering
+    drop_connection: bool = False  # close without answering
+    raw_body: str | None = None  # send this body (status 200) instead of a completion
+
+
+@dataclass(frozen=True)
+class GuardRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeGuard:
+    """`async with FakeGuard() as guard:` serves on `guard.base_url` (…/v1) until the block ends."""
+
+    def __init__(self, *replies: GuardReply, default: GuardReply | None = None, model: str = "llama-guard-3-1b"):
+        self.replies: deque[GuardReply] = deque(replies)
+        self.default = default or GuardReply()
+        self.model = model
+        self.requests: list[GuardRequest] = []
+        self._server: asyncio.Server | None = None
+        self._ids = itertools.count(1)
+
+    def script(self, *replies: GuardReply) -> None:
+        self.replies.extend(replies)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+
+    async def __aenter__(self) -> FakeGuard:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 1)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (request := await _read_request(reader)) is not None:
+                self.requests.append(request)
+                reply = self.replies.popleft() if self.replies else self.default
+                await asyncio.sleep(reply.stall)
+                if reply.drop_connection:
+                    break
+                status, body = self._answer(request, reply)
+                await _send(writer, status, body)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _answer(self, request: GuardRequest, reply: GuardReply) -> tuple[int, str]:
+        if request.method != "POST" or request.path != "/v1/completions":
+            return _error(404, f"Not Found: {request.method} {request.path}")
+        body = request.body
+        if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+            return _error(400, "prompt must be a string")
+        if body.get("model") != self.model:
+            return _error(404, f"The model `{body.get('model')}` does not exist.")
+        if reply.status != 200:
+            return _error(reply.status, "fake failure")
+        if reply.raw_body is not None:
+            return 200, reply.raw_body
+        return 200, json.dumps(self._completion(body, reply.text))
+
+    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        prompt_tokens = len(body["prompt"]) // 4  # about four characters a token; nobody checks the figure
+        completion_tokens = len(text.split()) + 1
+        return {
+            "id": f"cmpl-{next(self._ids)}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+def _error(status: int, message: str) -> tuple[int, str]:
+    kind = "NotFoundError" if status == 404 else "BadRequestError" if status == 400 else "InternalServerError"
+    return status, json.dumps({"object": "error", "message": message, "type": kind, "param": None, "code": status})
+
+
+async def _read_request(reader: asyncio.StreamReader) -> GuardRequest | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    request_line, *header_lines = head.decode("latin-1").split("\r\n")
+    method, path, _version = request_line.split(" ", 2)
+    headers = {}
+    for line in filter(None, header_lines):
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    raw = await reader.readexactly(int(headers.get("content-length", "0")))
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return GuardRequest(method, path, headers, body)
+
+
+async def _send(writer: asyncio.StreamWriter, status: int, body: str) -> None:
+    payload = body.encode("utf-8")
+    writer.write(
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode("latin-1")
+        + payload
+    )
+    await writer.drain()
