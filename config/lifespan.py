@@ -23,24 +23,33 @@ Receive = Any
 Send = Any
 
 
+WARM_UP_SECONDS = 180
+
+
 async def warm_guard() -> None:
-    """Load the content guard now (the embedded one takes seconds), not on the first user's turn."""
+    """Load the content guard before the server accepts: the embedded one imports torch and trains
+    for seconds, and doing that under traffic would stall every socket of this process meanwhile."""
     guard = default_capabilities().guard
-    if guard is not None:
-        await guard.check([("user", "Hello")], agent=False)
+    if guard is None:
+        return
+    try:
+        verdict = await asyncio.wait_for(guard.check([("user", "Hello")], agent=False), WARM_UP_SECONDS)
+    except TimeoutError:
+        logger.warning("content guard still loading after %ss; serving anyway", WARM_UP_SECONDS)
+        return
+    if verdict.unavailable:
+        logger.warning("content guard unavailable at start-up: %s", verdict.detail)
+    else:
         logger.info("content guard ready")
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
-    warming: asyncio.Task[None] | None = None
     while True:
         event = await receive()
         if event["type"] == "lifespan.startup":
-            warming = asyncio.create_task(warm_guard())  # the server accepts meanwhile
+            await warm_guard()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
-            if warming is not None:
-                warming.cancel()
             await turns.drain(settings.ASSISTANT_SHUTDOWN_GRACE_SECONDS)
             await send({"type": "lifespan.shutdown.complete"})
             return

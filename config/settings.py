@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # <html lang> from the browser's languages
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -120,6 +121,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -332,8 +334,24 @@ SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default="none
 # The embedded stand-in judges questions; judging answers too stops many harmless ones (docs/safety.md).
 SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=False)
 SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=0.6)
+SAFETY_CACHE_DIR = Path(env.str("SAFETY_CACHE_DIR", default=str(BASE_DIR / "var" / "cache")))
 SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=400)  # streamed text between checks
 SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=True)
+
+# --- Imagine (imagine/conf.py reads the IMAGINE_* settings; it lists the rest) ------------------
+# `tiny-random` is a small randomly initialised pipeline built in code: abstract pictures, no
+# download. Production: stabilityai/sd-turbo (or sdxl-turbo) by name or path, on the GPU worker.
+IMAGINE_MODEL = env.str("IMAGINE_MODEL", default="tiny-random")
+IMAGINE_PREVIEW_AUTOENCODER = env.str("IMAGINE_PREVIEW_AUTOENCODER", default="madebyollin/taesd")
+IMAGINE_DEVICE = env.str("IMAGINE_DEVICE", default="auto")
+IMAGINE_DTYPE = env.str("IMAGINE_DTYPE", default="auto")
+IMAGINE_ANIMATE_MODEL = env.str("IMAGINE_ANIMATE_MODEL", default="")  # "": zoom frames through img2img
+IMAGINE_FINAL_STEPS = env.int("IMAGINE_FINAL_STEPS", default=4)
+IMAGINE_PROMPTS_PER_SECOND = env.int("IMAGINE_PROMPTS_PER_SECOND", default=10)
+
+# The address people reach this deployment at (https://chat.example.com): links sent into
+# messaging apps (Imagine pictures) are built on it. Unset, /imagine in an app says it is unavailable.
+ASSISTANT_PUBLIC_URL = env.str("ASSISTANT_PUBLIC_URL", default="")
 
 # --- Messaging channels (integrations/conf.py reads these) ---------------------------
 # Unset credentials leave a channel off: its webhook refuses every request (403), nothing is sent.
@@ -371,7 +389,42 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # WhiteNoise serves the app folders directly, so no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
 
-LANGUAGE_CODE = "en-us"
+# --- Stored files (Imagine renders and clips) -----------------------------------------
+# Local files under var/media by default; an S3-compatible bucket in production (MinIO, R2, S3).
+# Files are served only through the owner-checking views, never straight from the storage.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+
+LANGUAGE_CODE = "en"
+# The web chat's languages; its strings are in frontend/static/frontend/i18n/ (one catalogue each).
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("pt", "Português"),
+    ("hi", "हिन्दी"),
+    ("es", "Español"),
+    ("th", "ไทย"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

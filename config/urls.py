@@ -2,16 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 
 from assistant.admin_views import dashboard_css, dashboard_view
-from assistant.views import ThrottledLoginView
+from assistant.views import ThrottledLoginView, signup
 
 urlpatterns = [
     # Both sign-in forms count attempts per client address (assistant/limits.py).
     path("admin/login/", ThrottledLoginView.as_view(template_name="admin/login.html"), name="admin-login"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/signup/", signup, name="signup"),
     path("admin/dashboard/", dashboard_view, name="admin-dashboard"),
     path("admin/dashboard.css", dashboard_css, name="admin-dashboard-css"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("assistant.urls")),
     path("", include("integrations.urls")),  # /webhooks/<app>
+    path("", include("imagine.urls")),  # /api/imagine
 ]

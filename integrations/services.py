@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +26,10 @@ from assistant.errors import AssistantError, ErrorCode
 from assistant.models import Channel, Message, User
 from assistant.services import create_conversation, provisional_title, start_turn
 from assistant.turns import TurnRunner
+from imagine import moderation as imagine_moderation
+from imagine import services as imagine_services
+from imagine.errors import ImagineError
+from imagine.models import ImagineImage
 from integrations.adapters import MessagingAdapter, adapter_for
 from integrations.delivery import SendError
 from integrations.events import Event, EventKind
@@ -36,6 +42,8 @@ logger = logging.getLogger(__name__)
 REPLY_LEASE = timedelta(minutes=5)
 UNSUPPORTED_REPLY = "Sorry, I can only read text messages for now. Could you type your question?"
 IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
+IMAGINE_CAPTION = "Imagined with AI: {prompt}"
+IMAGINE_CAPTION_CHARS = 1000  # within every app's caption limit
 FAILED_ANSWER_REPLY = "Sorry, I couldn't answer that just now. Please try again in a moment."
 
 
@@ -156,9 +164,28 @@ def reply_client_id(event: Event) -> str:
 
 
 def handle_imagine(*, event: Event, user: User) -> list[Reply]:
-    """The hook for `/imagine <prompt>` (the prompt is `event.text`): Imagine connects here and
-    returns the image(s) to send. Until then it answers that Imagine is not available."""
-    return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
+    """`/imagine <prompt>` (the prompt is `event.text`): a final render, sent as a signed link the
+    app fetches. The prompt passes the same safety check as on the web."""
+    public_url = settings.ASSISTANT_PUBLIC_URL
+    if not public_url:
+        logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
+        return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
+    try:
+        image = asyncio.run(_imagine(event.text, user))
+    except ImagineError as exc:
+        logger.info("%s event %s: /imagine refused: %s", event.app, event.key, exc.code)
+        return [ReplyText(exc.detail)]
+    url = imagine_services.public_file_url(image, "image.png", public_url)
+    return [ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])]
+
+
+async def _imagine(prompt: str, user: User) -> ImagineImage:
+    cleaned = await imagine_moderation.check_prompt(prompt)
+    size = imagine_services.size_named(None)
+    image, _ = await imagine_services.render_final(
+        user_id=user.pk, prompt=cleaned, size=size, seed=secrets.randbelow(2**31)
+    )
+    return image
 
 
 def _answer(event: Event, binding: ChatBinding) -> str:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES
@@ -50,6 +52,12 @@ def fail_closed() -> bool:
 
 def embedded_threshold() -> float:
     return float(getattr(settings, "SAFETY_EMBEDDED_THRESHOLD", 0.6))
+
+
+def cache_dir() -> Path:
+    """Where the embedded guard keeps its trained weights, named by the exemplars' hash, so every
+    process of a machine (and every test server, whatever its own var/ folder) shares them."""
+    return Path(getattr(settings, "SAFETY_CACHE_DIR", Path.cwd() / "var" / "cache"))
 
 
 def code_block_severity() -> str:

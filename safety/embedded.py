@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import importlib.util
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safety import conf
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES, turns_to_classify
 from safety.verdict import Verdict
 
@@ -152,17 +155,24 @@ _training_lock = threading.Lock()
 @functools.cache
 def _trained(path: Path) -> ExemplarClassifier:
     encoder = minilm_encoder()
+    # Trained weights are kept per exemplar file: every later process start skips encoding them all.
+    saved = conf.cache_dir() / f"embedded-guard-{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}.npz"
+    if saved.exists():
+        with np.load(saved) as weights:
+            return ExemplarClassifier(encoder, weights["unsafe"], weights["hazard"])
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = [row["text"] for row in rows]
     features = _with_bias(encoder.encode(texts, normalize_embeddings=True, batch_size=64, show_progress_bar=False))
     labels = [row["label"] for row in rows]
     is_unsafe = np.array([label != SAFE for label in labels], dtype=int)
     hazard_labels = np.array([HAZARDS.index(label) for label in labels if label != SAFE])
-    return ExemplarClassifier(
-        encoder,
-        fit_softmax(features, is_unsafe, 2),
-        fit_softmax(features[is_unsafe == 1], hazard_labels, len(HAZARDS)),
-    )
+    unsafe_weights = fit_softmax(features, is_unsafe, 2)
+    hazard_weights = fit_softmax(features[is_unsafe == 1], hazard_labels, len(HAZARDS))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    partial = saved.with_suffix(f".{os.getpid()}.npz")  # written whole, then renamed: readers never see half
+    np.savez(partial, unsafe=unsafe_weights, hazard=hazard_weights)
+    partial.replace(saved)
+    return ExemplarClassifier(encoder, unsafe_weights, hazard_weights)
 
 
 def trained_classifier(path: Path = EXEMPLARS) -> ExemplarClassifier:

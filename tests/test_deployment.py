@@ -49,7 +49,8 @@ def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
     }
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     assert {settings.CELERY_TASK_DEFAULT_QUEUE, *routed} == consumed
-    assert value_of(services["imagine"]["command"], "--concurrency") == "1"  # one GPU pipeline at a time
+    # One process per GPU: its worker threads hand requests to a single render thread that batches them.
+    assert value_of(services["imagine"]["command"], "--pool") == "threads"
 
 
 def test_web_stop_timeout_outlasts_the_answer_grace_period() -> None:

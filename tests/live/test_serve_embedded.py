@@ -19,7 +19,7 @@ from tests.support.processes import ROOT, free_ports, migrate, product_env
 
 pytestmark = pytest.mark.live
 
-START_TIMEOUT_SECONDS = 90
+START_TIMEOUT_SECONDS = 240  # model, workers, and the web server warming its content guard
 
 
 def wait_for_output(process: subprocess.Popen[bytes], log: Path, needle: str) -> None:

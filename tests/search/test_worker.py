@@ -19,7 +19,7 @@ from tests.support.processes import product_env, running, worker_command
 
 pytestmark = pytest.mark.live
 
-BROKER_DB, RESULTS_DB = 11, 12
+BROKER_DB, RESULTS_DB = 4, 5
 TASK_TIMEOUT = 90  # the first task also pays for the worker's start and the MiniLM model's load
 
 

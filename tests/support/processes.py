@@ -48,7 +48,7 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
-def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

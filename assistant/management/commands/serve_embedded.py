@@ -1,4 +1,4 @@
-"""Run the whole product on one machine: embedded model, Celery worker and ASGI web server.
+"""Run the whole product on one machine: embedded model, Celery workers and ASGI web server.
 
 Used by `make run`. Each process is the same one production runs separately (docker-compose
 wires those); this command only starts them together, waits until the model answers, prints the
@@ -18,11 +18,11 @@ from urllib.request import urlopen
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-START_TIMEOUT_SECONDS = 60
+START_TIMEOUT_SECONDS = 180  # the web server loads the content guard before it accepts
 
 
 class Command(BaseCommand):
-    help = "Start the embedded model, a Celery worker and the web server; stop them together."
+    help = "Start the embedded model, the Celery workers (chat and search; Imagine) and the web server."
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("--host", default="127.0.0.1")
@@ -41,6 +41,9 @@ class Command(BaseCommand):
                 self._wait_until_answers("model", settings.MODEL_BASE_URL.rstrip("/") + "/models", children["model"])
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default,search",
                                              "--concurrency", "2", "--loglevel", "INFO")  # fmt: skip
+            children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",
+                                              "--pool", "threads", "--concurrency", "4", "-n", "imagine@%h",
+                                              "--loglevel", "INFO")  # fmt: skip
             children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
                                           "--port", str(options["port"]), "--lifespan", "on")  # fmt: skip
             local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
@@ -82,7 +85,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
-    """Stop the web server first (no new turns), then the worker, then the model."""
+    """Stop the web server first (no new turns), then the workers, then the model."""
     for child in reversed(children):
         child.terminate()
     for child in children:

@@ -1,0 +1,125 @@
+"""`make bench`: run every benchmark this machine can run, then rewrite docs/benchmarks.md.
+
+    python -m benchmarks.run_all [--only search relay ...] [--out docs/benchmarks.md]
+
+Each benchmark runs as its own process with the command shown in the report (so anyone can rerun
+one), and prints its own figures and the ratios against its baseline measured in the same run;
+this runner records that output with the machine, the date and the time each took. Benchmarks
+that need an NVIDIA GPU are skipped with a line saying so when none is present. What the figures
+mean, and what was changed because of them, is in docs/benchmark-notes.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_SECONDS = 1800
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    what: str
+    args: tuple[str, ...]
+    needs_gpu: bool = False
+
+    @property
+    def command(self) -> str:
+        return " ".join(("python", "-m", f"benchmarks.{self.name}", *self.args))
+
+
+BENCHMARKS = (
+    Benchmark("relay", "What the web path adds to time to first token and tokens/s", ("--runs", "20")),
+    Benchmark("search", "Time to first token with search on (3 local sources) against off", ("--runs", "10")),
+    Benchmark("guard_eval", "The embedded content guard on the labelled set", ()),
+    Benchmark(
+        "imagine_typing", "Imagine while typing: keystroke to image, stale work dropped", ("--typists", "1", "4")
+    ),
+    Benchmark(
+        "concurrency",
+        "Concurrent streaming sockets on one web process (production shape)",
+        ("--sockets", "100,500", "--tokens", "20", "--rate", "10"),
+    ),
+    Benchmark(
+        "webhooks",
+        "Webhook ingestion under load",
+        ("--rate", "100", "--seconds", "5", "--db-pool", "4", "--worker-concurrency", "1"),
+    ),
+    Benchmark("imagine_gpu", "Imagine on the GPU: per-stage preview latency and batched throughput", (), True),
+)
+
+
+def gpu_name() -> str:
+    if shutil.which("nvidia-smi") is None:
+        return ""
+    result = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else ""
+
+
+def machine() -> str:
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    gpu = gpu_name() or "no NVIDIA GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}), {memory_gib:.0f} GiB memory, {gpu}, Python {platform.python_version()}"
+
+
+def run(benchmark: Benchmark, has_gpu: bool) -> str:
+    heading = f"## {benchmark.name}: {benchmark.what}\n\n`{benchmark.command}`\n\n"
+    if benchmark.needs_gpu and not has_gpu:
+        return heading + "Skipped: this machine has no NVIDIA GPU.\n"
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{benchmark.name}", *benchmark.args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        output, status = result.stdout.strip(), f"exit {result.returncode}"
+        if result.returncode:
+            output += "\n" + result.stderr.strip()[-3000:]
+    except subprocess.TimeoutExpired:
+        output, status = "", f"stopped after {TIMEOUT_SECONDS} s"
+    took = time.monotonic() - started
+    return heading + f"{status}, {took:.0f} s\n\n```\n{output}\n```\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
+    has_gpu = bool(gpu_name())
+    sections = []
+    for benchmark in chosen:
+        print(f"running {benchmark.command}", flush=True)
+        sections.append(run(benchmark, has_gpu))
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = (
+        "# Benchmarks\n\n"
+        "Written by `make bench` (`python -m benchmarks.run_all`); do not edit by hand. What the figures\n"
+        "mean, earlier runs and what changed because of them: [benchmark-notes.md](benchmark-notes.md).\n\n"
+        f"- Machine: {machine()}\n- Date: {today}\n"
+        "- Every process (clients, servers, PostgreSQL, Redis) runs on this one machine, over loopback.\n\n"
+    )
+    args.out.write_text(header + "\n".join(sections))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The Imagine WebSocket (`ws/imagine`): authenticate, validate frames, hand work to the scheduler
+and services, forward results. No business logic lives here.
+
+One socket is one Imagine session: its seed is fixed when it connects, so the picture stays
+stable as words are added. Previews older than the newest one shown are dropped. A flood of
+prompts beyond the rate limit is not lost: the newest waits for the next window and is sent then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Coroutine
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from imagine import scheduler, services
+from imagine.errors import ImagineError, ImagineErrorCode
+from imagine.moderation import check_prompt, clean_prompt
+from imagine.protocol import (
+    AnimateFrame,
+    ClipFrame,
+    ErrorFrame,
+    FinalFrame,
+    ImageFrame,
+    ProgressFrame,
+    PromptFrame,
+    parse_client_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED_CLOSE_CODE = 4401
+Job = Coroutine[Any, Any, None]  # a final render, an animation or a held-back prompt
+
+
+class ImagineConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.seed = secrets.randbelow(2**31)
+        self.newest_shown = -1
+        self.deferred: PromptFrame | None = None  # the newest prompt held back by the rate limit
+        self.jobs: set[asyncio.Task[None]] = set()  # final renders and animations of this socket
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
+
+    async def disconnect(self, code: int) -> None:
+        for job in self.jobs:
+            job.cancel()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        seq = None
+        try:
+            if text_data is None:
+                raise ImagineError(ImagineErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
+            frame = parse_client_frame(text_data)
+            seq = getattr(frame, "seq", None)
+            if isinstance(frame, PromptFrame):
+                await self._prompt(frame)
+            elif isinstance(frame, FinalFrame):
+                self._start_job(self._final(frame), seq=frame.seq)
+            else:
+                self._start_job(self._animate(frame), image_id=frame.image_id)
+        except ImagineError as exc:
+            await self._send(ErrorFrame(code=exc.code, detail=exc.detail, seq=seq).dump())
+
+    # --- previews ----------------------------------------------------------------------
+
+    async def _prompt(self, frame: PromptFrame) -> None:
+        size = services.size_named(frame.size)
+        prompt = clean_prompt(frame.prompt)  # refused at once, before a rate token is spent on it
+        if self.deferred is not None:  # a held-back prompt is waiting: this newer one takes its place
+            self.deferred = frame
+            return
+        wait = await sync_to_async(services.take_rate_token)(self.user.pk)
+        if wait:
+            await self._defer(frame, wait)
+            return
+        await scheduler.offer(  # the scheduler runs the safety check on the prompts it renders
+            scheduler.Preview(
+                user_id=self.user.pk,
+                prompt=prompt,
+                seed=self.seed,
+                width=size.width,
+                height=size.height,
+                seq=frame.seq,
+                reply_channel=self.channel_name,
+            )
+        )
+
+    async def _defer(self, frame: PromptFrame, wait: float) -> None:
+        """Hold the prompt until the next rate window; newer prompts replace it meanwhile, so the
+        newest is what goes out and nothing older can overtake it."""
+        self.deferred = frame
+        self._start_job(self._send_deferred_after(wait))
+        detail = "Typing faster than images can follow; the newest prompt is sent in a moment."
+        await self._send(ErrorFrame(code=ImagineErrorCode.RATE_LIMITED, detail=detail, seq=frame.seq).dump())
+
+    async def _send_deferred_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        frame, self.deferred = self.deferred, None
+        await self.receive(text_data=frame.model_dump_json())
+
+    async def imagine_preview(self, event: dict) -> None:
+        """A preview from the user's pump (any web process); older than the newest shown: dropped."""
+        if event["seq"] <= self.newest_shown:
+            return
+        if json.loads(event["frame"])["type"] == "imagine.image":
+            self.newest_shown = event["seq"]
+        await self._send(event["frame"])
+
+    # --- final renders and animations ------------------------------------------------
+
+    def _start_job(self, work: Job, *, seq: int | None = None, image_id: int | None = None) -> None:
+        task = asyncio.create_task(self._reporting_errors(work, seq=seq, image_id=image_id))
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def _reporting_errors(self, work: Job, *, seq: int | None, image_id: int | None) -> None:
+        try:
+            await work
+        except ImagineError as exc:
+            await self._send(ErrorFrame(code=exc.code, detail=exc.detail, seq=seq, image_id=image_id).dump())
+        except Exception:
+            logger.exception("imagine job failed")
+            detail = "Something went wrong on our side."
+            await self._send(ErrorFrame(code="internal", detail=detail, seq=seq, image_id=image_id).dump())
+
+    def _client_ip(self) -> str | None:
+        client = self.scope.get("client")
+        return client[0] if client else None
+
+    async def _final(self, frame: FinalFrame) -> None:
+        size = services.size_named(frame.size)
+        prompt = await check_prompt(frame.prompt)
+        await sync_to_async(services.check_render_limits)(self.user.pk, self._client_ip())
+        image, ms = await services.render_final(
+            user_id=self.user.pk, prompt=prompt, size=size, seed=self.seed, conversation_id=frame.conversation_id
+        )
+        reply = ImageFrame(
+            seq=frame.seq,
+            url=services.file_url(image, "image.png"),
+            width=image.width,
+            height=image.height,
+            ms=ms,
+            seed=image.seed,
+            final=True,
+            image_id=image.pk,
+        )
+        self.newest_shown = max(self.newest_shown, frame.seq)  # a late preview must not replace it
+        await self._send(reply.dump())
+
+    async def _animate(self, frame: AnimateFrame) -> None:
+        async def progress(done: int, total: int) -> None:
+            await self._send(ProgressFrame(image_id=frame.image_id, done=done, total=total).dump())
+
+        await sync_to_async(services.check_render_limits)(self.user.pk, self._client_ip())
+        clip, ms = await services.animate(user_id=self.user.pk, image_id=frame.image_id, on_progress=progress)
+        reply = ClipFrame(
+            image_id=frame.image_id,
+            clip_id=clip.pk,
+            mp4_url=services.file_url(clip, "clip.mp4"),
+            gif_url=services.file_url(clip, "clip.gif"),
+            frames=clip.frames,
+            fps=clip.fps,
+            ms=ms,
+        )
+        await self._send(reply.dump())
+
+    async def _send(self, frame: str) -> None:
+        await self.send(text_data=frame)

@@ -1,0 +1,111 @@
+"""The Imagine wire contract on `ws/imagine`: every frame as a typed model.
+
+Client → server: `imagine.prompt` (while typing), `imagine.final` (on submit), `imagine.animate`.
+Server → client: `imagine.image` (a preview or a final render), `imagine.progress` (an animation
+rendering), `imagine.clip` (an animation), `error`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from imagine.errors import ImagineError, ImagineErrorCode
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+# --- client → server -------------------------------------------------------------
+
+
+class PromptFrame(_Frame):
+    """The prompt as typed so far; sent a few times a second. Later `seq` wins."""
+
+    type: Literal["imagine.prompt"]
+    prompt: str
+    seq: Annotated[int, Field(ge=0)]
+    size: str | None = None
+
+
+class FinalFrame(_Frame):
+    """Render the prompt in full quality and keep it in the gallery (and the conversation)."""
+
+    type: Literal["imagine.final"]
+    prompt: str
+    seq: Annotated[int, Field(ge=0)]
+    size: str | None = None
+    conversation_id: int | None = None
+
+
+class AnimateFrame(_Frame):
+    """Turn a stored image into a short looping clip."""
+
+    type: Literal["imagine.animate"]
+    image_id: int
+
+
+ClientFrame = Annotated[PromptFrame | FinalFrame | AnimateFrame, Field(discriminator="type")]
+_client_frame = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImagineError(ImagineErrorCode.INVALID_FRAME, f"Frames must be JSON: {exc.msg}.") from None
+    try:
+        return _client_frame.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "frame"
+        raise ImagineError(ImagineErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
+
+
+# --- server → client -------------------------------------------------------------
+
+
+class ImageFrame(_Frame):
+    """A rendered image. Previews carry a data: URL and no id; final renders a stored file's URL."""
+
+    type: Literal["imagine.image"] = "imagine.image"
+    seq: int
+    url: str
+    width: int
+    height: int
+    ms: float  # render time on the worker
+    seed: int
+    final: bool = False
+    image_id: int | None = None
+
+
+class ProgressFrame(_Frame):
+    type: Literal["imagine.progress"] = "imagine.progress"
+    image_id: int
+    done: int
+    total: int
+
+
+class ClipFrame(_Frame):
+    type: Literal["imagine.clip"] = "imagine.clip"
+    image_id: int  # the animated image
+    clip_id: int
+    mp4_url: str
+    gif_url: str
+    frames: int
+    fps: int
+    ms: float
+
+
+class ErrorFrame(_Frame):
+    type: Literal["error"] = "error"
+    code: str
+    detail: str
+    seq: int | None = None  # the prompt it answers, when it answers one
+    image_id: int | None = None

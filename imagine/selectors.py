@@ -1,0 +1,19 @@
+"""Reads, always through the owner: another user's image does not exist for you."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from imagine.errors import ImagineError, ImagineErrorCode
+from imagine.models import ImagineImage
+
+
+def gallery(*, user_id: int) -> QuerySet[ImagineImage]:
+    return ImagineImage.objects.filter(owner_id=user_id).order_by("-created")
+
+
+def image_for(*, user_id: int, image_id: int) -> ImagineImage:
+    image = gallery(user_id=user_id).filter(pk=image_id).first()
+    if image is None:
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.")
+    return image

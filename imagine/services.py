@@ -1,0 +1,215 @@
+"""Imagine's operations, shared by the WebSocket consumer and the REST API: check a prompt, render
+a final image and keep it, animate an image. Renders run on the imagine worker (imagine/tasks.py);
+files are written here, through Django's storage API, so the worker needs no database or storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core import signing
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from assistant import limits
+from assistant.errors import AssistantError
+from imagine import selectors
+from imagine.conf import setting
+from imagine.errors import ImagineError, ImagineErrorCode
+from imagine.models import ImagineImage
+from imagine.scheduler import run_task
+
+SIZE_MULTIPLE = 64  # the UNet halves the latent three times; the autoencoder divides by 8
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    width: int
+    height: int
+
+    def final(self) -> Size:
+        scale = setting("IMAGINE_FINAL_SCALE")
+        return Size(self.name, _round_to_multiple(self.width * scale), _round_to_multiple(self.height * scale))
+
+
+def _round_to_multiple(pixels: float) -> int:
+    return max(SIZE_MULTIPLE, round(pixels / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+
+
+def size_named(name: str | None) -> Size:
+    name = name or setting("IMAGINE_DEFAULT_SIZE")
+    sizes = setting("IMAGINE_SIZES")
+    if name not in sizes:
+        known = ", ".join(sorted(sizes))
+        raise ImagineError(ImagineErrorCode.UNKNOWN_SIZE, f"Unknown size {name!r}; choose one of: {known}.")
+    width, height = sizes[name]
+    return Size(name, width, height)
+
+
+def take_rate_token(user_id: int) -> float:
+    """0 when the user may send a prompt now, else seconds until the next one may be sent.
+    A fixed one-second window per user in the shared cache (atomic add + incr)."""
+    now = time.time()
+    window = math.floor(now)
+    key = f"imagine:{user_id}:rate:{window}"
+    cache.add(key, 0, 2)
+    if cache.incr(key) <= setting("IMAGINE_PROMPTS_PER_SECOND"):
+        return 0.0
+    return window + 1 - now
+
+
+def check_render_limits(user_id: int, ip: str | None) -> None:
+    """Final renders and animations count against the site's per-user and per-IP Imagine limits
+    (RATE_LIMIT_IMAGINE_*; previews have their own per-second latest-wins limit above)."""
+    try:
+        limits.hit_both("imagine", user_id=user_id, ip=ip)
+    except AssistantError as exc:
+        raise ImagineError(ImagineErrorCode.RATE_LIMITED, exc.detail) from None
+
+
+def file_url(image: ImagineImage, name: str) -> str:
+    return reverse("imagine-file", kwargs={"image_id": image.pk, "name": name})
+
+
+PUBLIC_LINK_SALT = "imagine.public-file"
+PUBLIC_LINK_SECONDS = 7 * 24 * 3600  # messaging apps fetch the file once, soon after it is sent
+
+
+def public_file_url(image: ImagineImage, name: str, base_url: str) -> str:
+    """An absolute, signed link to one file, for apps that fetch it without a session (WhatsApp,
+    Messenger, Instagram, Telegram). Valid for PUBLIC_LINK_SECONDS; nothing else is reachable by it."""
+    token = signing.dumps([image.pk, name], salt=PUBLIC_LINK_SALT)  # URL-safe: no "/" in it
+    return base_url.rstrip("/") + reverse("imagine-public-file", kwargs={"token": token})
+
+
+def file_for_public_link(token: str) -> tuple[ImagineImage, str]:
+    """The image and file name a public link names; ImagineError NOT_FOUND when forged or expired."""
+    try:
+        image_id, name = signing.loads(token, salt=PUBLIC_LINK_SALT, max_age=PUBLIC_LINK_SECONDS)
+        return ImagineImage.objects.get(pk=int(image_id)), str(name)
+    except (signing.BadSignature, ValueError, TypeError, ImagineImage.DoesNotExist):
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That link does not exist or has expired.") from None
+
+
+# The files of each kind: name in the URL → model field.
+FILE_FIELDS = {
+    ImagineImage.Kind.IMAGE: {"image.png": "file"},
+    ImagineImage.Kind.CLIP: {"clip.mp4": "file", "clip.gif": "gif"},
+}
+
+
+def image_json(image: ImagineImage) -> dict[str, Any]:
+    shape = {
+        "id": image.pk,
+        "kind": image.kind,
+        "prompt": image.prompt,
+        "seed": image.seed,
+        "width": image.width,
+        "height": image.height,
+        "created": image.created.isoformat(),
+    }
+    if image.kind == ImagineImage.Kind.CLIP:
+        return {**shape, "mp4_url": file_url(image, "clip.mp4"), "gif_url": file_url(image, "clip.gif")}
+    return {**shape, "url": file_url(image, "image.png")}
+
+
+async def render_final(
+    *, user_id: int, prompt: str, size: Size, seed: int, conversation_id: int | None = None
+) -> tuple[ImagineImage, float]:
+    """Render in full quality, store it in the user's gallery; (image, render ms)."""
+    from imagine.tasks import render_final as render_final_task
+
+    final = size.final()
+    request = {"prompt": prompt, "seed": seed, "width": final.width, "height": final.height}
+    request["steps"] = setting("IMAGINE_FINAL_STEPS")
+    result = _checked(await run_task(render_final_task, request, wait_seconds=setting("IMAGINE_FINAL_TIMEOUT_SECONDS")))
+    image = await sync_to_async(_store_image)(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        prompt=prompt,
+        seed=seed,
+        result=result,
+    )
+    return image, result["ms"]
+
+
+def _checked(result: dict[str, Any]) -> dict[str, Any]:
+    if not result["ok"]:
+        raise ImagineError(ImagineErrorCode(result["code"]), result["detail"])
+    return result
+
+
+def _store_image(
+    *, user_id: int, conversation_id: int | None, prompt: str, seed: int, result: dict[str, Any]
+) -> ImagineImage:
+    if conversation_id is not None:
+        from assistant.models import Conversation
+
+        if not Conversation.objects.filter(pk=conversation_id, owner_id=user_id).exists():
+            raise ImagineError(ImagineErrorCode.NOT_FOUND, "That conversation does not exist.")
+    image = ImagineImage(
+        owner_id=user_id,
+        conversation_id=conversation_id,
+        prompt=prompt,
+        seed=seed,
+        width=result["width"],
+        height=result["height"],
+    )
+    image.file.save("image.png", ContentFile(base64.b64decode(result["image"])), save=False)
+    image.save()
+    return image
+
+
+async def animate(
+    *, user_id: int, image_id: int, on_progress: Callable[[int, int], Awaitable[None]]
+) -> tuple[ImagineImage, float]:
+    """A looping clip (MP4 + GIF) of one of the user's images, stored beside it; (clip, ms)."""
+    from imagine.tasks import animate as animate_task
+
+    source = await sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
+    if source.kind != ImagineImage.Kind.IMAGE:
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "Only images can be animated.")
+    request = {"prompt": source.prompt, "seed": source.seed, "image": await sync_to_async(_read_base64)(source)}
+
+    async def report(info: dict[str, Any]) -> None:
+        await on_progress(info["done"], info["total"])
+
+    result = _checked(
+        await run_task(
+            animate_task, request, wait_seconds=setting("IMAGINE_ANIMATE_TIMEOUT_SECONDS"), on_progress=report
+        )
+    )
+    clip = await sync_to_async(_store_clip)(source=source, result=result)
+    return clip, result["ms"]
+
+
+def _read_base64(image: ImagineImage) -> str:
+    with image.file.open("rb") as file:
+        return base64.b64encode(file.read()).decode()
+
+
+def _store_clip(*, source: ImagineImage, result: dict[str, Any]) -> ImagineImage:
+    clip = ImagineImage(
+        owner_id=source.owner_id,
+        conversation_id=source.conversation_id,
+        source=source,
+        kind=ImagineImage.Kind.CLIP,
+        prompt=source.prompt,
+        seed=source.seed,
+        width=result["width"],
+        height=result["height"],
+        frames=result["frames"],
+        fps=result["fps"],
+    )
+    clip.file.save("clip.mp4", ContentFile(base64.b64decode(result["mp4"])), save=False)
+    clip.gif.save("clip.gif", ContentFile(base64.b64decode(result["gif"])), save=False)
+    clip.save()
+    return clip

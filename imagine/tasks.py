@@ -1,0 +1,120 @@
+"""Celery tasks on queue `imagine` (a GPU worker: `--pool threads --concurrency 8`, one process per
+GPU). They need no database and no shared storage: each returns its picture or clip through the
+result backend, and the web process stores it (imagine/services.py).
+
+A task never raises for an expected failure: it returns `{"ok": False, "code", "detail"}`, which
+every result backend carries as plain JSON, and the worker stays up (GPU out of memory included).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from celery import Task, shared_task
+from PIL import Image
+
+from imagine.batching import batcher
+from imagine.clips import encode_clip
+from imagine.conf import setting
+from imagine.errors import OUT_OF_MEMORY_DETAIL, ImagineErrorCode
+from imagine.pipelines import RenderRequest, renderer, video_frames
+from imagine.watermark import mark
+
+logger = logging.getLogger(__name__)
+
+
+def _encode(image: Image.Image, image_format: str) -> str:
+    buffer = io.BytesIO()
+    if image_format == "JPEG":
+        image.save(buffer, format="JPEG", quality=88)
+    else:
+        image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _failure(code: ImagineErrorCode, detail: str) -> dict[str, Any]:
+    return {"ok": False, "code": code.value, "detail": detail}
+
+
+def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return work()
+    except torch.cuda.OutOfMemoryError:
+        logger.warning("imagine: GPU out of memory", exc_info=True)
+        torch.cuda.empty_cache()
+        return _failure(ImagineErrorCode.GPU_OUT_OF_MEMORY, OUT_OF_MEMORY_DETAIL)
+    except Exception:
+        logger.exception("imagine: render failed")
+        return _failure(ImagineErrorCode.RENDER_FAILED, "The image could not be rendered. Please try again.")
+
+
+def _render(request: dict[str, Any], *, image_format: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    rendered = batcher().submit(RenderRequest(**request)).result()
+    image = mark(rendered.image, invisible=image_format == "PNG")
+    return {
+        "ok": True,
+        "image": _encode(image, image_format),
+        "format": image_format.lower(),
+        "width": image.width,
+        "height": image.height,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "batch_id": rendered.batch_id,
+        "batch_size": rendered.batch_size,
+        "started": rendered.started,
+        "finished": rendered.finished,
+    }
+
+
+@shared_task(ignore_result=False, acks_late=False)
+def render_preview(request: dict[str, Any]) -> dict[str, Any]:
+    """A preview (JPEG, preview autoencoder). Not acknowledged late: a lost preview is replaced by
+    the next keystroke, never worth rendering twice."""
+    return _guarded(lambda: _render(request, image_format="JPEG"))
+
+
+@shared_task(ignore_result=False)
+def render_final(request: dict[str, Any]) -> dict[str, Any]:
+    """A final render (PNG, which keeps the invisible watermark intact)."""
+    return _guarded(lambda: _render({**request, "final": True}, image_format="PNG"))
+
+
+@shared_task(bind=True, ignore_result=False)
+def animate(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """A looping clip from a stored image; reports PROGRESS (done, total) as frames render."""
+
+    def progress(done: int, total: int) -> None:
+        self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+
+    def work() -> dict[str, Any]:
+        started = time.perf_counter()
+        image = Image.open(io.BytesIO(base64.b64decode(request["image"]))).convert("RGB")
+        frames = _animation_frames(image, prompt=request["prompt"], seed=request["seed"], progress=progress)
+        clip = encode_clip([mark(frame, invisible=False) for frame in frames], fps=setting("IMAGINE_ANIMATE_FPS"))
+        return {
+            "ok": True,
+            "mp4": base64.b64encode(clip.mp4).decode(),
+            "gif": base64.b64encode(clip.gif).decode(),
+            "frames": clip.frames,
+            "fps": clip.fps,
+            "width": image.width,
+            "height": image.height,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+
+    return _guarded(work)
+
+
+def _animation_frames(
+    image: Image.Image, *, prompt: str, seed: int, progress: Callable[[int, int], None]
+) -> list[Image.Image]:
+    frames = setting("IMAGINE_ANIMATE_FRAMES")
+    if setting("IMAGINE_ANIMATE_MODEL"):
+        return video_frames(image, seed=seed, frames=frames, progress=progress)
+    return renderer().zoom_frames(image, prompt=prompt, seed=seed, frames=frames, progress=progress)

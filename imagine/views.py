@@ -1,0 +1,144 @@
+"""Imagine over HTTP: `POST /api/imagine` for non-web channels and the files of the gallery.
+Thin views: authenticate, parse, call one service or selector, serialise."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import secrets
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assistant import api_keys
+from imagine import selectors, services
+from imagine.conf import setting
+from imagine.errors import ImagineError, ImagineErrorCode
+from imagine.models import ImagineImage
+from imagine.moderation import check_prompt
+
+_STATUS_BY_CODE = {
+    ImagineErrorCode.NOT_FOUND: 404,
+    ImagineErrorCode.BLOCKED: 422,
+    ImagineErrorCode.RATE_LIMITED: 429,
+    ImagineErrorCode.GPU_OUT_OF_MEMORY: 503,
+    ImagineErrorCode.WORKER_UNAVAILABLE: 503,
+    ImagineErrorCode.RENDER_FAILED: 502,
+}
+
+
+class ImagineBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str
+    size: str | None = None
+    conversation_id: int | None = None
+
+
+def _error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    """A bearer API key, else the session (whose POSTs must carry the CSRF token)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        key = api_keys.authenticate(header.removeprefix("Bearer ").strip())
+        return key.owner_id if key else None
+    user = getattr(request, "user", AnonymousUser())
+    if not user.is_authenticated:
+        return None
+    if CsrfViewMiddleware(lambda _request: HttpResponse()).process_view(request, None, (), {}) is not None:
+        return None
+    return user.pk
+
+
+def _parse(request: HttpRequest) -> ImagineBody:
+    try:
+        return ImagineBody.model_validate(json.loads(request.body or b"{}"))
+    except (json.JSONDecodeError, ValidationError):
+        raise ImagineError(
+            ImagineErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}."
+        ) from None
+
+
+GALLERY_PAGE = 60
+
+
+@csrf_exempt  # checked in _user_id for session callers; bearer keys are not sent by browsers
+async def imagine(request: HttpRequest) -> JsonResponse:
+    """GET: the caller's gallery, newest first; POST: render a prompt in full quality and keep it."""
+    if request.method == "GET":
+        return await gallery(request)
+    if request.method != "POST":
+        return _error("method_not_allowed", "Use GET or POST.", 405)
+    return await render(request)
+
+
+async def gallery(request: HttpRequest) -> JsonResponse:
+    user_id = await sync_to_async(_user_id)(request)
+    if user_id is None:
+        return _error("unauthenticated", "Send an API key ('Authorization: Bearer <key>') or use a session.", 401)
+    images = await sync_to_async(list)(selectors.gallery(user_id=user_id)[:GALLERY_PAGE])
+    return JsonResponse({"images": [services.image_json(image) for image in images]})
+
+
+async def render(request: HttpRequest) -> JsonResponse:
+    """Render a prompt in full quality and keep it: 201 with the image."""
+    user_id = await sync_to_async(_user_id)(request)
+    if user_id is None:
+        return _error("unauthenticated", "Send an API key ('Authorization: Bearer <key>') or use a session.", 401)
+    try:
+        body = _parse(request)
+        size = services.size_named(body.size)
+        prompt = await check_prompt(body.prompt)
+        await sync_to_async(services.check_render_limits)(user_id, request.META.get("REMOTE_ADDR"))
+        image, ms = await services.render_final(
+            user_id=user_id,
+            prompt=prompt,
+            size=size,
+            seed=secrets.randbelow(2**31),
+            conversation_id=body.conversation_id,
+        )
+    except ImagineError as exc:
+        return _error(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
+    payload: dict[str, Any] = {**services.image_json(image), "ms": ms}
+    return JsonResponse(payload, status=201)
+
+
+def _file_response(image: ImagineImage, name: str) -> FileResponse:
+    field_name = services.FILE_FIELDS[image.kind].get(name)
+    if field_name is None:
+        raise Http404
+    response = FileResponse(getattr(image, field_name).open("rb"), content_type=mimetypes.guess_type(name)[0])
+    response["Cache-Control"] = f"private, max-age={setting('IMAGINE_CACHE_SECONDS')}, immutable"
+    return response
+
+
+@require_GET
+def public_file(request: HttpRequest, token: str) -> FileResponse:
+    """A file named by a signed link (sent to a messaging app), without a session."""
+    try:
+        image, name = services.file_for_public_link(token)
+    except ImagineError:
+        raise Http404 from None
+    return _file_response(image, name)
+
+
+@require_GET
+def image_file(request: HttpRequest, image_id: int, name: str) -> FileResponse:
+    """A gallery file, to its owner only (everyone else gets 404); cacheable privately, never changing.
+    Owners are recognised by session or API key, as for POST."""
+    user_id = _user_id(request)
+    if user_id is None:
+        raise Http404
+    try:
+        image = selectors.image_for(user_id=user_id, image_id=image_id)
+    except ImagineError:
+        raise Http404 from None
+    return _file_response(image, name)

@@ -1,0 +1,66 @@
+"""The imagine worker as production runs it (queue `imagine`, thread pool, one process), on Redis:
+broker on database 6, results and the shared cache on database 7."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from config.celery import app as celery_app
+from tests.support.deployment import REDIS_URL
+from tests.support.processes import product_env, running, worker_command
+
+BROKER_URL = f"{REDIS_URL}/6"
+RESULTS_URL = f"{REDIS_URL}/7"
+CACHE_URL = RESULTS_URL  # Django's cache keys (":1:imagine:…") never meet Celery's ("celery-task-meta-…")
+WORKER_THREADS = 8
+
+
+def flush() -> None:
+    for url in (BROKER_URL, RESULTS_URL):
+        redis.Redis.from_url(url).flushdb()
+
+
+def worker_args() -> list[str]:
+    return [*worker_command(queues=("imagine",), concurrency=WORKER_THREADS), "--pool", "threads"]
+
+
+@contextmanager
+def redis_in_this_process() -> Iterator[None]:
+    """Point this process's Celery app at the worker's broker and result backend, then back."""
+    before = {"broker_url": celery_app.conf.broker_url, "result_backend": celery_app.conf.result_backend}
+    celery_app.close()  # connections are pooled per URL: drop them so the new URLs are used
+    celery_app.conf.update(broker_url=BROKER_URL, result_backend=RESULTS_URL)
+    try:
+        yield
+    finally:
+        celery_app.close()
+        celery_app.conf.update(before)
+
+
+@contextmanager
+def imagine_worker(var_dir: Path) -> Iterator[None]:
+    """A running imagine worker with its pipeline warm."""
+    flush()
+    env = product_env(var_dir, CELERY_BROKER_URL=BROKER_URL, CELERY_RESULT_BACKEND=RESULTS_URL, CACHE_URL=CACHE_URL)
+    with running(worker_args(), env=env, log=var_dir / "imagine-worker.log"), redis_in_this_process():
+        _wait_for_first_render()
+        yield
+
+
+def _wait_for_first_render(timeout: float = 90) -> None:
+    from imagine.tasks import render_preview
+
+    request = {"prompt": "warm up", "seed": 1, "width": 256, "height": 256, "steps": 1}
+    result = render_preview.delay(request)
+    deadline = time.monotonic() + timeout
+    while not result.ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the imagine worker rendered nothing within {timeout}s")
+        time.sleep(0.1)
+    assert result.get()["ok"], result.get()
+    result.forget()
