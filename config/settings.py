@@ -235,6 +235,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING, with the turn id
+# Periodic work, run by `celery beat` (docker-compose's beat service; `make run` embeds it).
+CELERY_BEAT_SCHEDULE = {
+    "requeue-unanswered-messages": {"task": "integrations.tasks.requeue_unanswered", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Redis redelivers a task not acknowledged within this many seconds; longer than the longest task.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 # How often workers look for such tasks (kombu's default scan runs only every ~100 s).
@@ -377,6 +382,10 @@ INTEGRATIONS_SEND_TIMEOUT_SECONDS = env.float("INTEGRATIONS_SEND_TIMEOUT_SECONDS
 INTEGRATIONS_SEND_ATTEMPTS = env.int("INTEGRATIONS_SEND_ATTEMPTS", default=4)
 INTEGRATIONS_SEND_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_BACKOFF_SECONDS", default=1.0)
 INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", default=30.0)
+# Events still unanswered this long after they arrived get their reply task queued again (a lost
+# task), for as long as the apps let a bot reply (WhatsApp: 24 hours after the user's message).
+INTEGRATIONS_REQUEUE_AFTER_SECONDS = env.int("INTEGRATIONS_REQUEUE_AFTER_SECONDS", default=600)
+INTEGRATIONS_REQUEUE_WITHIN_SECONDS = env.int("INTEGRATIONS_REQUEUE_WITHIN_SECONDS", default=24 * 3600)
 
 # --- Metrics ------------------------------------------------------------------------
 # /metrics answers only with this bearer token when set (scrapers send it); open otherwise.

@@ -13,7 +13,9 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 REPLY_LEASE = timedelta(minutes=5)
 UNSUPPORTED_REPLY = "Sorry, I can only read text messages for now. Could you type your question?"
 IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
+TYPING_REFRESH_SHARE = 0.8  # typing is shown again when this share of its time has passed
 IMAGINE_CAPTION = "Imagined with AI: {prompt}"
 IMAGINE_CAPTION_CHARS = 1000  # within every app's caption limit
 FAILED_ANSWER_REPLY = "Sorry, I couldn't answer that just now. Please try again in a moment."
@@ -268,6 +271,30 @@ def _acknowledge(event: Event, adapter: MessagingAdapter) -> None:
         logger.info("%s event %s: no read receipt/typing indicator: %s", event.app, event.key, exc)
 
 
+@contextmanager
+def _typing_shown(event: Event, lasts_seconds: float) -> Iterator[None]:
+    """Keep "typing…" on screen while the answer is written, however long that takes, from a
+    thread with its own connection (the reply's client is not shared across threads)."""
+    done = threading.Event()
+
+    def refresh() -> None:
+        with adapter_for(event.app) as typing:
+            while not done.wait(lasts_seconds * TYPING_REFRESH_SHARE):
+                try:
+                    typing.keep_typing(event)
+                except SendError as exc:
+                    logger.info("%s event %s: typing indicator not refreshed: %s", event.app, event.key, exc)
+                    return
+
+    thread = threading.Thread(target=refresh, name=f"typing-{event.key}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def _claim(row: InboundEvent) -> bool:
     now = timezone.now()
     return bool(
@@ -275,6 +302,18 @@ def _claim(row: InboundEvent) -> bool:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=now + REPLY_LEASE)
     )
+
+
+def unanswered_events(*, quiet_for: timedelta, within: timedelta) -> list[tuple[str, str]]:
+    """(app, key) of events that need a reply, have none, are not being answered, and were received
+    between `within` and `quiet_for` ago: their task was lost (a broker that lost its queue) or
+    ran out of retries. Older ones are left alone: the apps' reply windows have closed."""
+    now = timezone.now()
+    kinds = [kind for kind in EventKind if kind.needs_reply]
+    rows = InboundEvent.objects.filter(
+        handled_at__isnull=True, kind__in=kinds, received_at__lt=now - quiet_for, received_at__gt=now - within
+    ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return list(rows.values_list("app", "key"))
 
 
 def reply_to_event(*, app: Channel, key: str) -> None:
@@ -290,7 +329,9 @@ def reply_to_event(*, app: Channel, key: str) -> None:
         with adapter_for(app) as adapter:
             if not row.replies.exists():
                 _acknowledge(event, adapter)
-            _send_parts(row, event, adapter, _compose(event))
+            with _typing_shown(event, adapter.typing_lasts_seconds):
+                replies = _compose(event)
+            _send_parts(row, event, adapter, replies)
         row.handled_at = timezone.now()
     finally:
         row.lease_until = None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from celery import Task, shared_task
+from django.conf import settings
 
 from assistant.models import Channel
 from integrations import services
+
+logger = logging.getLogger(__name__)
 
 # Enough re-tries to outlast a reply lease held by a worker that died (5 minutes at 30 s) and an
 # app's rate limit; after that the event stays unhandled and visible in the admin.
@@ -20,3 +26,18 @@ def reply_to_event(self: Task, app: str, key: str) -> None:
         services.reply_to_event(app=Channel(app), key=key)
     except services.ReplyLater as exc:
         raise self.retry(countdown=exc.seconds, exc=exc) from exc
+
+
+@shared_task
+def requeue_unanswered() -> int:
+    """Queue the reply task again for events left unanswered (Celery beat runs this every minute).
+    Safe alongside the original tasks: a reply is claimed with a lease and each part is sent once."""
+    events = services.unanswered_events(
+        quiet_for=timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS),
+        within=timedelta(seconds=settings.INTEGRATIONS_REQUEUE_WITHIN_SECONDS),
+    )
+    for app, key in events:
+        reply_to_event.delay(app, key)
+    if events:
+        logger.warning("requeued %d unanswered messaging event(s)", len(events))
+    return len(events)

@@ -69,13 +69,22 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    long_running = {"web", "worker", "imagine", "model", "guard", "searxng", "redis", "postgres"}
+    long_running = {"web", "worker", "beat", "imagine", "model", "guard", "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"
         assert "healthcheck" in services[name], name
     assert services["postgres"]["volumes"]
     assert services["redis"]["volumes"]
+
+
+def test_beat_schedules_only_tasks_that_exist() -> None:
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    assert compose()["services"]["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
 
 
 def test_searxng_serves_the_json_api_the_search_workers_use() -> None:

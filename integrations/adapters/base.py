@@ -67,6 +67,8 @@ def hmac_signature_valid(body: bytes, header: str | None, secrets: Sequence[str]
 class MessagingAdapter(ABC):
     app: ClassVar[Channel]
     text_limit: ClassVar[TextLimit]
+    # How long the app shows "typing…" after one request: long answers send it again before then.
+    typing_lasts_seconds: ClassVar[float]
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
@@ -102,6 +104,10 @@ class MessagingAdapter(ABC):
     @abstractmethod
     def send_image(self, event: Event, url: str, caption: str) -> str:
         """Send the image at `url` (public HTTPS) with a caption; returns the app's message id."""
+
+    @abstractmethod
+    def keep_typing(self, event: Event) -> None:
+        """Show "typing…" again while a long answer is still being written."""
 
     @abstractmethod
     def acknowledge(self, event: Event) -> None:

@@ -80,6 +80,7 @@ class Payload(Wire):
 class MessengerAdapter(MetaAdapter):
     app = Channel.MESSENGER
     text_limit = TextLimit(2000, characters)
+    typing_lasts_seconds = 20  # Meta: typing_on ends after 20 seconds or with the next message
     webhook_object: ClassVar[str] = "page"
 
     @classmethod
@@ -141,6 +142,9 @@ class MessengerAdapter(MetaAdapter):
     def acknowledge(self, event: Event) -> None:
         # One sender action per request.
         self._send(event, {"sender_action": "mark_seen"})
+        self.keep_typing(event)
+
+    def keep_typing(self, event: Event) -> None:
         self._send(event, {"sender_action": "typing_on"})
 
 

@@ -107,6 +107,7 @@ class TelegramAdapter(MessagingAdapter):
     # "1-4096 characters after entities parsing"; counted in UTF-16 units as Telegram counts text,
     # which is never fewer than characters.
     text_limit = TextLimit(4096, utf16_units)
+    typing_lasts_seconds = 5  # Bot API: a chat action shows for 5 seconds or until a message arrives
 
     def __init__(self, settings: conf.TelegramBot, client: ApiClient | None = None) -> None:
         super().__init__(client or ApiClient(self.app, read_bot_api_error))
@@ -201,6 +202,9 @@ class TelegramAdapter(MessagingAdapter):
         """Telegram has no read receipts; a pressed button must be answered or its spinner stays."""
         if event.callback_query_id:
             self.call("answerCallbackQuery", {"callback_query_id": event.callback_query_id})
+        self.keep_typing(event)
+
+    def keep_typing(self, event: Event) -> None:
         self.call("sendChatAction", {"chat_id": int(event.reply_to), "action": "typing"})
 
     def set_webhook(self, url: str, *, drop_pending_updates: bool = False) -> None:

@@ -117,6 +117,7 @@ def _is_phone_number(address: str) -> bool:
 class WhatsAppAdapter(MetaAdapter):
     app = Channel.WHATSAPP
     text_limit = TextLimit(4096, characters)
+    typing_lasts_seconds = 25  # Cloud API: the typing indicator shows for up to 25 seconds
 
     @classmethod
     def from_settings(cls) -> WhatsAppAdapter:
@@ -192,6 +193,9 @@ class WhatsAppAdapter(MetaAdapter):
 
     def send_image(self, event: Event, url: str, caption: str) -> str:
         return self._send(event, {"type": "image", "image": {"link": url, "caption": caption}}, quote=False)
+
+    def keep_typing(self, event: Event) -> None:
+        self.acknowledge(event)  # the Cloud API shows typing only together with a read receipt
 
     def acknowledge(self, event: Event) -> None:
         """One request marks the message read (blue ticks) and shows typing for up to 25 seconds."""

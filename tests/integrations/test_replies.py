@@ -22,6 +22,7 @@ from pytest_django.fixtures import Settings
 from assistant.models import Channel, Conversation, Message
 from assistant.services import start_turn
 from integrations import services, tasks
+from integrations.adapters.telegram import TelegramAdapter
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import utf8_bytes
 from tests.integrations import payloads as p
@@ -253,3 +254,35 @@ def test_telegram_group_members_each_get_their_own_conversation_and_quoted_repli
     assert Conversation.objects.count() == 2
     replies = [r.body for r in apps.sent()]
     assert [r["reply_parameters"]["message_id"] for r in replies] == [801, 802]
+
+
+def test_events_left_unanswered_are_queued_again_once_quiet(
+    fake_model: FakeOpenAI, messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    queued: list[tuple[str, str]] = []
+    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: queued.append((app, key)))
+    deliver("whatsapp", whatsapp_question("wamid.LOST", "Hello?"))
+    deliver("whatsapp", whatsapp_question("wamid.FRESH", "Hi?"))
+    deliver("whatsapp", whatsapp_question("wamid.DONE", "Hey?"))
+    deliver("whatsapp", whatsapp_question("wamid.OLD", "Anyone?"))
+    now = timezone.now()
+    InboundEvent.objects.filter(key__in=["wamid.LOST", "wamid.DONE"]).update(received_at=now - timedelta(minutes=30))
+    InboundEvent.objects.filter(key="wamid.OLD").update(received_at=now - timedelta(days=2))
+    tasks.reply_to_event("whatsapp", "wamid.DONE")
+    queued.clear()
+
+    assert tasks.requeue_unanswered() == 1
+    assert queued == [("whatsapp", "wamid.LOST")]  # not the fresh, the answered, nor the expired one
+
+
+def test_typing_stays_on_screen_while_a_slow_answer_is_written(
+    fake_model: FakeOpenAI, apps: FakeMessaging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(TelegramAdapter, "typing_lasts_seconds", 0.25)  # Telegram's is 5 s
+    fake_model.script(Reply(texts=["Slow", " answer."], stall_before_first=1.5))
+    deliver("telegram", p.telegram_update(801, message=p.telegram_message(31, "Take your time")))
+    tasks.reply_to_event("telegram", "801")
+    typing = [r for r in apps.requests if r.path.endswith("/sendChatAction")]
+    assert len(typing) >= 4  # the first, then one every 0.2 s of the 1.5 s wait
+    assert sent_texts(apps) == ["Slow answer."]
+    assert apps.requests[-1].path.endswith("/sendMessage")  # no typing after the answer

@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
                 self._wait_until_answers("model", settings.MODEL_BASE_URL.rstrip("/") + "/models", children["model"])
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default,search",
-                                             "--concurrency", "2", "--loglevel", "INFO")  # fmt: skip
+                                             "--concurrency", "2", "--beat", "--loglevel", "INFO")  # fmt: skip
             children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",
                                               "--pool", "threads", "--concurrency", "4", "-n", "imagine@%h",
                                               "--loglevel", "INFO")  # fmt: skip
