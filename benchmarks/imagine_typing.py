@@ -4,7 +4,7 @@ imagine worker (Celery, thread pool) rendering with the tiny random pipeline on 
 
     python -m benchmarks.imagine_typing [--typists 1 4 8] [--chars-per-second 10] [--size square]
 
-Needs Redis at 127.0.0.1:6379 (databases 13 and 14, flushed). For every keystroke it measures the
+Needs Redis at 127.0.0.1:6379 (databases 6 and 7, flushed). For every keystroke it measures the
 time until an image of that keystroke or a later one is on the socket (what the typist waits for),
 and counts the prompts that were never rendered because a newer one replaced them (stale work
 dropped). Each typist types the same sentence at a steady pace and waits for the last image.
