@@ -55,6 +55,11 @@ BENCHMARKS = (
         "Webhook ingestion under load",
         ("--rate", "100", "--seconds", "5", "--db-pool", "4", "--worker-concurrency", "1"),
     ),
+    Benchmark(
+        "soak",
+        "Sustained mixed load (chat, webhooks, Imagine): memory and open files over time",
+        ("--minutes", "5", "--chatters", "20", "--deliveries-per-second", "20", "--typists", "2"),
+    ),
     Benchmark("imagine_gpu", "Imagine on the GPU: per-stage preview latency and batched throughput", (), True),
 )
 

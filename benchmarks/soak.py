@@ -1,0 +1,197 @@
+"""Sustained mixed load: chat streams, webhook deliveries and Imagine typists together, for minutes,
+with the memory and open files of every product process sampled as it runs.
+
+    python -m benchmarks.soak [--minutes 5] [--chatters 20] [--deliveries-per-second 20] [--typists 2]
+
+Starts the production shape on loopback (PostgreSQL, Redis broker/cache/layer, one uvicorn web
+process, a Celery worker on `default`, an Imagine worker with the tiny pipeline, a paced model
+server and the Graph API contract fake), then keeps every kind of traffic going until the time
+is up. Every 5 s it samples each process tree's resident memory and open file descriptors. It
+prints the samples' first, middle and last values and the growth over the second half of the run
+(what has not levelled off by then is a leak), and every error seen. Stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import websockets
+
+from benchmarks.webhooks import APP_SECRET, send_load
+from tests.integrations import payloads
+from tests.support.chat_client import ChatSession, ServerAddress, ask
+from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
+from tests.support.fake_messaging import FakeMessaging
+from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
+
+SAMPLE_SECONDS = 5.0
+PROMPT = "a lighthouse on a cliff at dawn"
+
+
+@dataclass
+class Tally:
+    answers: int = 0
+    previews: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Samples:
+    rss_mib: dict[str, list[float]] = field(default_factory=dict)
+    fds: dict[str, list[int]] = field(default_factory=dict)
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def sample(processes: dict[str, int], samples: Samples) -> None:
+    for name, pid in processes.items():
+        members = tree(pid)
+        samples.rss_mib.setdefault(name, []).append(sum(p.memory_info().rss for p in members) / 2**20)
+        samples.fds.setdefault(name, []).append(sum(p.num_fds() for p in members))
+
+
+async def chatter(server: ServerAddress, deadline: float, tally: Tally) -> None:
+    async with ChatSession(server) as session:
+        socket = await session.connect()
+        conversation = None
+        while time.monotonic() < deadline:
+            try:
+                ack = await ask(socket, "Tell me something about lighthouses.", conversation)
+                conversation = ack["conversation_id"]
+                frames = await socket.until_done(ack["message_id"])
+                done = frames[-1]
+                tally.answers += 1
+                if done["finish_reason"] not in {"stop", "length"}:
+                    tally.errors[f"answer {done['finish_reason']}: {done.get('error_code')}"] += 1
+            except (TimeoutError, AssertionError, websockets.ConnectionClosed) as exc:
+                tally.errors[f"chat {type(exc).__name__}"] += 1
+                socket = await session.connect()
+        await socket.close()
+
+
+async def typist(server: ServerAddress, deadline: float, tally: Tally) -> None:
+    async with ChatSession(server) as session:
+        headers = {"Origin": server.url, "Cookie": session.cookie_header}
+        url = server.url.replace("http://", "ws://") + "/ws/imagine"
+        async with websockets.connect(url, additional_headers=headers) as socket:
+            seq = 0
+            while time.monotonic() < deadline:
+                seq += 1
+                prompt = PROMPT[: 1 + seq % len(PROMPT)]
+                await socket.send(json.dumps({"type": "imagine.prompt", "prompt": prompt, "seq": seq}))
+                await asyncio.sleep(0.2)
+                while True:
+                    try:
+                        frame = json.loads(await asyncio.wait_for(socket.recv(), 0.01))
+                    except TimeoutError:
+                        break
+                    if frame["type"] == "imagine.image":
+                        tally.previews += 1
+                    elif frame["type"] == "error" and frame["code"] != "rate_limited":
+                        tally.errors[f"imagine {frame['code']}"] += 1
+
+
+async def sampler(processes: dict[str, int], deadline: float, samples: Samples) -> None:
+    while time.monotonic() < deadline:
+        sample(processes, samples)
+        await asyncio.sleep(SAMPLE_SECONDS)
+    sample(processes, samples)
+
+
+async def soak(server: ServerAddress, processes: dict[str, int], args: argparse.Namespace) -> tuple[Tally, Samples]:
+    seconds = args.minutes * 60
+    deadline = time.monotonic() + seconds
+    tally, samples = Tally(), Samples()
+    webhook_load = send_load(
+        f"{server.url}/webhooks/whatsapp", rate=args.deliveries_per_second, seconds=seconds, duplicates=0.1, senders=50
+    )
+    results = await asyncio.gather(
+        sampler(processes, deadline, samples),
+        webhook_load,
+        *(chatter(server, deadline, tally) for _ in range(args.chatters)),
+        *(typist(server, deadline, tally) for _ in range(args.typists)),
+    )
+    load = results[1]
+    for failure in load.failures:
+        tally.errors[f"webhook {failure}"] += 1
+    return tally, samples
+
+
+def growth(values: list[float]) -> str:
+    half = values[len(values) // 2 :]
+    return f"{(half[-1] - half[0]) / half[0]:+.1%}" if half and half[0] else "n/a"
+
+
+def report(tally: Tally, samples: Samples, args: argparse.Namespace) -> None:
+    print(f"{args.minutes:g} min: {args.chatters} chat streams, {args.deliveries_per_second:g} webhook deliveries/s, "
+          f"{args.typists} Imagine typists; samples every {SAMPLE_SECONDS:g} s")  # fmt: skip
+    print(f"answers finished: {tally.answers}; Imagine previews shown: {tally.previews}")
+    print("process   | RSS MiB first / middle / last | growth, 2nd half | open fds first / last | growth, 2nd half")
+    for name, rss in samples.rss_mib.items():
+        fds = samples.fds[name]
+        middle = rss[len(rss) // 2]
+        print(f"{name:9} | {rss[0]:7.0f} / {middle:7.0f} / {rss[-1]:7.0f}   | {growth(rss):>16} | "
+              f"{fds[0]:5d} / {fds[-1]:5d}         | {growth([float(f) for f in fds]):>16}")  # fmt: skip
+    print(f"errors: {sum(tally.errors.values())}")
+    for error, count in tally.errors.most_common(10):
+        print(f"  {count} × {error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5)
+    parser.add_argument("--chatters", type=int, default=20)
+    parser.add_argument("--deliveries-per-second", type=float, default=20)
+    parser.add_argument("--typists", type=int, default=2)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
+        databases = RedisDatabases(channel_layer=1, broker=2, cache=3)
+        databases.flush()
+        fake_apps = stack.enter_context(FakeMessaging())
+        model_port, web_port = free_port(), free_port()
+        model = [sys.executable, "-m", "tests.support.fake_openai", "--port", str(model_port), "--tokens", "40"]
+        stack.enter_context(running(model, env=product_env(var_dir), log=var_dir / "model.log",
+                                    ready_url=f"http://127.0.0.1:{model_port}/v1/models"))  # fmt: skip
+        env = product_env(
+            var_dir,
+            **production_settings(stack.enter_context(new_postgres_database()), databases),
+            MODEL_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
+            ASSISTANT_MODEL_TITLES="false",
+            META_GRAPH_API_BASE_URL=fake_apps.base_url,
+            META_APP_SECRETS=APP_SECRET,
+            WHATSAPP_VERIFY_TOKEN="soak-verify",
+            WHATSAPP_ACCESS_TOKEN="soak-token",
+            WHATSAPP_SENDER_ID=payloads.PHONE_NUMBER_ID,
+            RATE_LIMIT_MESSAGES_PER_USER="100000/60",
+            RATE_LIMIT_MESSAGES_PER_IP="100000/60",
+            LOG_LEVEL="WARNING",
+        )
+        migrate(env)
+        worker = stack.enter_context(running(worker_command(concurrency=2, loglevel="WARNING"), env=env,
+                                             log=var_dir / "worker.log"))  # fmt: skip
+        imagine_args = [*worker_command(queues=("imagine",), concurrency=4, loglevel="WARNING"), "--pool", "threads"]
+        imagine = stack.enter_context(running(imagine_args, env=env, log=var_dir / "imagine.log"))
+        url = f"http://127.0.0.1:{web_port}"
+        web = stack.enter_context(running(web_server_command(web_port, "--log-level", "warning"), env=env,
+                                          log=var_dir / "web.log", ready_url=f"{url}/healthz"))  # fmt: skip
+        processes = {"web": web.pid, "worker": worker.pid, "imagine": imagine.pid}
+        tally, samples = asyncio.run(soak(ServerAddress(url), processes, args))
+        report(tally, samples, args)
+
+
+if __name__ == "__main__":
+    main()
