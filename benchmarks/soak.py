@@ -16,23 +16,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
-import tempfile
 import time
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 import websockets
 
-from benchmarks.webhooks import APP_SECRET, send_load
-from tests.integrations import payloads
+from benchmarks.shapes import production_shape
+from benchmarks.webhooks import send_load
 from tests.support.chat_client import ChatSession, ServerAddress, ask
-from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
-from tests.support.fake_messaging import FakeMessaging
-from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
+from tests.support.processes import free_port, running, web_server_command, worker_command
 
 SAMPLE_SECONDS = 5.0
 PROMPT = "a lighthouse on a cliff at dawn"
@@ -158,29 +153,16 @@ def main() -> None:
     parser.add_argument("--typists", type=int, default=2)
     args = parser.parse_args()
     with ExitStack() as stack:
-        var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
-        databases = RedisDatabases(channel_layer=1, broker=2, cache=3)
-        databases.flush()
-        fake_apps = stack.enter_context(FakeMessaging())
-        model_port, web_port = free_port(), free_port()
-        model = [sys.executable, "-m", "tests.support.fake_openai", "--port", str(model_port), "--tokens", "40"]
-        stack.enter_context(running(model, env=product_env(var_dir), log=var_dir / "model.log",
-                                    ready_url=f"http://127.0.0.1:{model_port}/v1/models"))  # fmt: skip
-        env = product_env(
-            var_dir,
-            **production_settings(stack.enter_context(new_postgres_database()), databases),
-            MODEL_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
-            ASSISTANT_MODEL_TITLES="false",
-            META_GRAPH_API_BASE_URL=fake_apps.base_url,
-            META_APP_SECRETS=APP_SECRET,
-            WHATSAPP_VERIFY_TOKEN="soak-verify",
-            WHATSAPP_ACCESS_TOKEN="soak-token",
-            WHATSAPP_SENDER_ID=payloads.PHONE_NUMBER_ID,
-            RATE_LIMIT_MESSAGES_PER_USER="100000/60",
-            RATE_LIMIT_MESSAGES_PER_IP="100000/60",
-            LOG_LEVEL="WARNING",
+        unlimited = "100000/60"
+        shape = production_shape(
+            stack,
+            name="soak",
+            answer_tokens=40,
+            RATE_LIMIT_MESSAGES_PER_USER=unlimited,
+            RATE_LIMIT_MESSAGES_PER_IP=unlimited,
         )
-        migrate(env)
+        env, var_dir = shape.env, shape.var_dir
+        web_port = free_port()
         worker = stack.enter_context(running(worker_command(concurrency=2, loglevel="WARNING"), env=env,
                                              log=var_dir / "worker.log"))  # fmt: skip
         imagine_args = [*worker_command(queues=("imagine",), concurrency=4, loglevel="WARNING"), "--pool", "threads"]

@@ -20,22 +20,18 @@ import hmac
 import json
 import random
 import statistics
-import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import psycopg
 
+from benchmarks.shapes import APP_SECRET, production_shape
 from tests.integrations import payloads
-from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
 from tests.support.fake_messaging import FakeMessaging
-from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
+from tests.support.processes import free_port, running, web_server_command, worker_command
 
-APP_SECRET = "benchmark-app-secret"
 DRAIN_STALL_SECONDS = 60  # give up waiting for replies after this long without progress
 
 
@@ -145,28 +141,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-webhooks-")))
-        database_url = stack.enter_context(new_postgres_database())
-        redis_databases = RedisDatabases(channel_layer=1, broker=2, cache=3)
-        redis_databases.flush()
-        fake = stack.enter_context(FakeMessaging())
-        model_port, web_port = free_port(), free_port()
-        model = [sys.executable, "-m", "tests.support.fake_openai", "--port", str(model_port), "--tokens", "8"]
-        stack.enter_context(running(model, env=product_env(var_dir), log=var_dir / "model.log",
-                                    ready_url=f"http://127.0.0.1:{model_port}/v1/models"))  # fmt: skip
-        env = product_env(
-            var_dir,
-            **{**production_settings(database_url, redis_databases), "DATABASE_POOL_MAX_SIZE": str(args.db_pool)},
-            MODEL_BASE_URL=f"http://127.0.0.1:{model_port}/v1",
-            ASSISTANT_MODEL_TITLES="false",
-            META_GRAPH_API_BASE_URL=fake.base_url,
-            META_APP_SECRETS=APP_SECRET,
-            WHATSAPP_VERIFY_TOKEN="bench-verify",
-            WHATSAPP_ACCESS_TOKEN="bench-token",
-            WHATSAPP_SENDER_ID=payloads.PHONE_NUMBER_ID,
-            LOG_LEVEL="WARNING",
-        )
-        migrate(env)
+        shape = production_shape(stack, name="webhooks", answer_tokens=8, DATABASE_POOL_MAX_SIZE=str(args.db_pool))
+        env, var_dir, fake, database_url = shape.env, shape.var_dir, shape.apps, shape.database_url
+        web_port = free_port()
         worker = worker_command(concurrency=args.worker_concurrency, loglevel="WARNING")
         stack.enter_context(running(worker, env=env, log=var_dir / "worker.log"))
         url = f"http://127.0.0.1:{web_port}"

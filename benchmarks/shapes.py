@@ -1,0 +1,65 @@
+"""The production shape that several benchmarks start on loopback: a new PostgreSQL database,
+Redis (databases 1–3), a paced OpenAI-compatible model server (no CPU spent on generation) and
+the Graph API contract fake that receives WhatsApp replies."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integrations import payloads
+from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
+from tests.support.fake_messaging import FakeMessaging
+from tests.support.processes import free_port, migrate, product_env, running
+
+APP_SECRET = "benchmark-app-secret"
+
+
+@dataclass(frozen=True)
+class Shape:
+    var_dir: Path
+    database_url: str
+    env: dict[str, str]  # the environment of every product process
+    apps: FakeMessaging
+
+
+def production_shape(stack: ExitStack, *, name: str, answer_tokens: int, **settings: str) -> Shape:
+    """Start the shared services in `stack` (closed with it) and return the product's environment,
+    migrated; `settings` are added to it."""
+    var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{name}-")))
+    database_url = stack.enter_context(new_postgres_database())
+    databases = RedisDatabases(channel_layer=1, broker=2, cache=3)
+    databases.flush()
+    apps = stack.enter_context(FakeMessaging())
+    model_port = free_port()
+    model = [
+        sys.executable,
+        "-m",
+        "tests.support.fake_openai",
+        "--port",
+        str(model_port),
+        "--tokens",
+        str(answer_tokens),
+    ]
+    stack.enter_context(running(model, env=product_env(var_dir), log=var_dir / "model.log",
+                                ready_url=f"http://127.0.0.1:{model_port}/v1/models"))  # fmt: skip
+    env = product_env(
+        var_dir,
+        **{
+            **production_settings(database_url, databases),
+            "MODEL_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+            "ASSISTANT_MODEL_TITLES": "false",
+            "META_GRAPH_API_BASE_URL": apps.base_url,
+            "META_APP_SECRETS": APP_SECRET,
+            "WHATSAPP_VERIFY_TOKEN": f"{name}-verify",
+            "WHATSAPP_ACCESS_TOKEN": f"{name}-token",
+            "WHATSAPP_SENDER_ID": payloads.PHONE_NUMBER_ID,
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        },
+    )
+    migrate(env)
+    return Shape(var_dir, database_url, env, apps)
