@@ -3,83 +3,20 @@ uvicorn, the WebSocket consumer and the embedded llama.cpp model."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
-import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from tests.e2e.chat_page import ANSWER_TIMEOUT_MS, FINISHED, ask, current_conversation_id, open_chat, stored_messages
 from tests.support.chat_client import ServerAddress
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-ANSWER_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile (a new guest) with the page's script errors collected."""
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"the page raised script errors: {errors}"
-
-
-def open_chat(page: Page, server: ServerAddress) -> None:
-    page.goto(server.url + "/")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
-
-
-def ask(page: Page, text: str) -> Locator:
-    """Type and send a message; returns the assistant message it starts."""
-    page.get_by_test_id("composer").fill(text)
-    page.get_by_test_id("send").click()
-    answer = page.locator("[data-testid=message][data-role=assistant]").last
-    expect(answer).to_have_attribute("data-message-id", re.compile(r"^\d+$"), timeout=ANSWER_TIMEOUT_MS)
-    return answer
-
-
-def stored_messages(page: Page, server: ServerAddress, conversation_id: int) -> list[dict]:
-    """The conversation as the REST API returns it, read with this browser's own session."""
-    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
-    response = httpx.get(f"{server.url}/api/conversations/{conversation_id}/messages", cookies=cookies)
-    response.raise_for_status()
-    return response.json()["messages"]
-
-
-def current_conversation_id(page: Page) -> int:
-    match = re.search(r"#c=(\d+)", page.url)
-    assert match, f"no conversation in the address {page.url}"
-    return int(match.group(1))
 
 
 def test_answer_streams_renders_and_is_kept(page: Page, chat_server: ServerAddress) -> None:
     open_chat(page, chat_server)
     answer = ask(page, "Write two short sentences about the sea.")
     expect(page.get_by_test_id("stop")).to_be_visible()
-    expect(answer).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    expect(answer).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
     expect(page.get_by_test_id("send")).to_be_visible()
     expect(page.get_by_test_id("regenerate")).to_be_visible()
     expect(page.get_by_test_id("conversation-item")).to_have_count(1)
@@ -140,13 +77,13 @@ def test_regenerate_replaces_the_answer(page: Page, chat_server: ServerAddress) 
     open_chat(page, chat_server)
     first = ask(page, "Name a colour.")
     first_id = first.get_attribute("data-message-id")
-    expect(first).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    expect(first).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
 
     page.get_by_test_id("regenerate").click()
     answers = page.locator("[data-testid=message][data-role=assistant]")
     expect(answers).to_have_count(1)
     expect(answers).not_to_have_attribute("data-message-id", first_id, timeout=ANSWER_TIMEOUT_MS)
-    expect(answers).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    expect(answers).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
     stored = stored_messages(page, chat_server, current_conversation_id(page))
     assert [message["role"] for message in stored] == ["user", "assistant"]
     assert str(stored[1]["id"]) != first_id
@@ -154,12 +91,12 @@ def test_regenerate_replaces_the_answer(page: Page, chat_server: ServerAddress) 
 
 def test_new_chat_and_switching_conversations(page: Page, chat_server: ServerAddress) -> None:
     open_chat(page, chat_server)
-    expect(ask(page, "Say hello.")).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    expect(ask(page, "Say hello.")).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
     first_id = current_conversation_id(page)
 
     page.get_by_test_id("new-chat").click()
     expect(page.locator("[data-testid=message]")).to_have_count(0)
-    expect(ask(page, "Say goodbye.")).to_have_attribute("data-status", "complete", timeout=ANSWER_TIMEOUT_MS)
+    expect(ask(page, "Say goodbye.")).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
     assert current_conversation_id(page) != first_id
     expect(page.get_by_test_id("conversation-item")).to_have_count(2)
 
@@ -183,23 +120,29 @@ def test_over_long_message_cannot_be_sent(page: Page, chat_server: ServerAddress
         "[click](javascript:document.body.dataset.pwned='1')",
         '[x](https://example.com" onmouseover="document.body.dataset.pwned=1)',
         "```\n</code></pre><script>document.body.dataset.pwned='1'</script>\n```",
+        "```html\n<svg onload=\"document.body.dataset.pwned='1'\"></svg>\n```",
+        "See [1]<iframe srcdoc=\"<script>parent.document.body.dataset.pwned='1'</script>\"></iframe>",
+        "**<a href=javascript:alert(1)>bold</a>** and `<b onclick=x>`",
     ],
 )
 def test_renderer_never_emits_markup_from_the_text(page: Page, chat_server: ServerAddress, hostile: str) -> None:
-    """Model output is untrusted: the renderer must turn hostile text into inert text."""
+    """Model output is untrusted: the page's answer renderer (markdown, DOMPurify, citations, code
+    blocks with highlighting) must turn hostile text into inert text."""
     open_chat(page, chat_server)
+    assert page.evaluate("window.DOMPurify.isSupported"), "the sanitiser did not load"
     found = page.evaluate(
         """(text) => {
             const box = document.createElement("div");
-            box.innerHTML = window.renderMarkdown(text);
             document.body.appendChild(box);
+            window.renderAnswer(box, text, {final: true, sources: [{number: 1, title: "t", url: "https://a.example/"}]});
             const handlers = [...box.querySelectorAll("*")].flatMap(
                 (el) => [...el.attributes].filter((a) => a.name.startsWith("on")).map((a) => a.name));
             const links = [...box.querySelectorAll("a")].map((a) => a.getAttribute("href"));
-            return {scripts: box.querySelectorAll("script, img").length, handlers, links};
+            return {scripts: box.querySelectorAll("script, img, svg, iframe").length, handlers, links};
         }""",
         hostile,
     )
+    page.wait_for_timeout(100)  # an injected handler would have run by now
     assert found["scripts"] == 0
     assert found["handlers"] == []
     assert all(link.startswith("https://") and '"' not in link for link in found["links"])
@@ -215,4 +158,5 @@ def test_markdown_renders_code_lists_and_links(page: Page, chat_server: ServerAd
     assert "<h1>Title</h1>" in html
     assert "<ul><li><strong>one</strong></li><li><code>two</code></li></ul>" in html
     assert 'href="https://example.com/a?b=1&amp;c=2"' in html
-    assert '<pre><code class="language-python">print(&#39;&lt;hi&gt;&#39;)</code></pre>' in html
+    # DOMPurify re-serialises the HTML: quotes in text come back unescaped, angle brackets stay escaped.
+    assert "<pre><code class=\"language-python\">print('&lt;hi&gt;')</code></pre>" in html

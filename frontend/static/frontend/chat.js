@@ -1,6 +1,8 @@
 /* The web chat page: conversation list (REST), one WebSocket for every answer, streaming
- * rendering, stop / regenerate / resume. The wire contract is docs/protocol.md.
- * Plain script, no dependencies; markdown.js (window.renderMarkdown) loads first.
+ * rendering, stop / regenerate / resume, web sources, safety notes, reports, settings.
+ * The wire contract is docs/protocol.md. Plain script, no build step; theme.js
+ * (window.assistantTheme), i18n.js (window.i18n), vendor/highlight.min.js (window.hljs) and
+ * markdown.js (window.renderMarkdown) load first.
  */
 (function () {
   "use strict";
@@ -13,7 +15,13 @@
   var COUNTER_FROM = 0.8; // show the character counter from this share of the limit on
   var MAX_NOTICES = 4;
   var NEAR_BOTTOM_PX = 80;
-  var FINAL_STATUSES = ["complete", "cancelled", "error", "interrupted"];
+  var FINAL_STATUSES = ["complete", "cancelled", "error", "interrupted", "blocked"];
+  var MAX_ANNOUNCEMENTS = 20; // sentences kept in the screen-reader live region
+  var SENTENCE_END = /[.!?。！？।]["')\]]*(?=\s)|\n\n/g;
+  var COPIED_RESET_MS = 2000;
+  var FRIENDLY_ERRORS = ["model_unavailable", "service_unavailable", "safety_unavailable", "context_too_long"];
+
+  var t = window.i18n.t;
 
   // --- elements and configuration ----------------------------------------------------------
 
@@ -42,6 +50,18 @@
     send: byId("send"),
     stop: byId("stop"),
     counter: byId("composer-counter"),
+    search: byId("conversation-search"),
+    noMatch: byId("conversation-no-match"),
+    announcer: byId("announcer"),
+    themeToggle: byId("theme-toggle"),
+    settingsOpen: byId("settings-open"),
+    settingsDialog: byId("settings-dialog"),
+    languageSelect: byId("language-select"),
+    themeSelect: byId("theme-select"),
+    searchModeSelect: byId("search-mode-select"),
+    settingsStatus: byId("settings-status"),
+    reportDialog: byId("report-dialog"),
+    reportReason: byId("report-reason"),
   };
 
   var maxChars = parseInt(document.body.getAttribute("data-max-message-chars"), 10) || 4000;
@@ -50,7 +70,10 @@
   //
   // An entry is one message on screen or being followed:
   //   {id, role, conversationId, status, text, lastSeq, buffer (seq -> text), finishReason,
-  //    error, el, bodyEl, noteEl, stopRequested, recovering}
+  //    error, errorCode, search (the latest `search` frame), sources, searchError,
+  //    invalidCitations, codeWarnings, blocked (refusal shown instead of the text), reported,
+  //    announced (characters of the shown text already read to screen readers),
+  //    el, bodyEl, noteEl, typingEl, extrasEl, actionsEl, stopRequested, recovering}
   // status: "sending" (user, not acked yet), "pending" (answer placeholder before its ack),
   //         or a stored status: streaming | complete | cancelled | error | interrupted.
 
@@ -92,13 +115,15 @@
         return "cancelled";
       case "error":
         return "error";
+      case "blocked":
+        return "blocked";
       default:
         return "interrupted";
     }
   }
 
   function conversationTitle(conversation) {
-    return (conversation && conversation.title && conversation.title.trim()) || "New conversation";
+    return (conversation && conversation.title && conversation.title.trim()) || t("new_conversation");
   }
 
   function csrfToken() {
@@ -134,15 +159,15 @@
           }
           if (!response.ok) {
             var error = (data && data.error) || {};
-            var detail = error.detail || "The server answered " + response.status + ".";
-            if (response.status === 401) detail = "Your session has ended. Reload the page to start a new one.";
+            var detail = error.detail || t("server_status", { status: response.status });
+            if (response.status === 401) detail = t("session_ended");
             throw new ApiError(response.status, error.code || "http_" + response.status, detail);
           }
           return data;
         });
       },
       function () {
-        throw new ApiError(0, "network", "The server could not be reached. Check your connection and try again.");
+        throw new ApiError(0, "network", t("server_unreachable"));
       }
     );
   }
@@ -165,7 +190,7 @@
     var close = document.createElement("button");
     close.type = "button";
     close.className = "icon-button notice-close";
-    close.setAttribute("aria-label", "Dismiss");
+    close.setAttribute("aria-label", t("dismiss"));
     close.textContent = "×";
     close.addEventListener("click", function () {
       notice.remove();
@@ -206,14 +231,29 @@
     var focusedItem = focused && els.list.contains(focused) ? focused.closest("[data-conversation-id]") : null;
     var focusedId = focusedItem ? focusedItem.getAttribute("data-conversation-id") : null;
     els.list.textContent = "";
-    state.conversations.forEach(function (conversation) {
+    var shown = state.conversations.filter(matchesSearch);
+    shown.forEach(function (conversation) {
       els.list.appendChild(conversationItem(conversation));
     });
     els.listEmpty.hidden = state.conversations.length > 0;
+    els.noMatch.hidden = shown.length > 0 || state.conversations.length === 0;
     if (focusedId) {
       var again = els.list.querySelector('[data-conversation-id="' + focusedId + '"] .conversation-open');
       if (again) again.focus();
     }
+  }
+
+  /** The list filter: every word typed must occur in the title, ignoring case and accents. */
+  function matchesSearch(conversation) {
+    var words = foldForSearch(els.search.value).split(/\s+/).filter(Boolean);
+    var title = foldForSearch(conversationTitle(conversation));
+    return words.every(function (word) {
+      return title.indexOf(word) !== -1;
+    });
+  }
+
+  function foldForSearch(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLocaleLowerCase();
   }
 
   function conversationItem(conversation) {
@@ -238,12 +278,12 @@
 
     var actions = document.createElement("div");
     actions.className = "conversation-actions";
-    var rename = iconButton("conversation-rename", "✎", "Rename “" + title + "”");
+    var rename = iconButton("conversation-rename", "✎", t("rename", { title: title }));
     rename.addEventListener("click", function (event) {
       event.stopPropagation();
       startRename(item, conversation);
     });
-    var remove = iconButton("conversation-delete", "🗑", "Delete “" + title + "”");
+    var remove = iconButton("conversation-delete", "🗑", t("delete", { title: title }));
     remove.addEventListener("click", function (event) {
       event.stopPropagation();
       deleteConversation(conversation);
@@ -282,7 +322,7 @@
     input.className = "conversation-rename-input";
     input.maxLength = 200;
     input.value = conversation.title || "";
-    input.setAttribute("aria-label", "New title for “" + conversationTitle(conversation) + "”");
+    input.setAttribute("aria-label", t("new_title_for", { title: conversationTitle(conversation) }));
     item.replaceChild(input, open);
     item.classList.add("renaming");
     input.focus();
@@ -302,7 +342,7 @@
       };
       if (!save || title === (conversation.title || "")) return done();
       if (title.length < 1 || title.length > 200) {
-        showNotice("A title needs 1 to 200 characters.");
+        showNotice(t("title_length"));
         return done();
       }
       input.disabled = true;
@@ -335,7 +375,7 @@
 
   function deleteConversation(conversation) {
     var title = conversationTitle(conversation);
-    if (!window.confirm("Delete “" + title + "”? This cannot be undone.")) return;
+    if (!window.confirm(t("confirm_delete", { title: title }))) return;
     api("DELETE", "/api/conversations/" + conversation.id).then(
       function () {
         state.conversations = state.conversations.filter(function (c) {
@@ -355,15 +395,15 @@
   }
 
   function updateHeader() {
-    var title = "New chat";
+    var title = t("new_chat");
     if (state.currentId !== null) {
       var conversation = state.conversations.find(function (c) {
         return c.id === state.currentId;
       });
-      title = conversation ? conversationTitle(conversation) : "Conversation";
+      title = conversation ? conversationTitle(conversation) : t("conversation");
     }
     els.title.textContent = title;
-    document.title = title === "New chat" ? "Assistant" : title + " · Assistant";
+    document.title = state.currentId === null ? "Assistant" : title + " · Assistant";
     var items = els.list.querySelectorAll("[data-conversation-id]");
     for (var i = 0; i < items.length; i++) {
       if (Number(items[i].getAttribute("data-conversation-id")) === state.currentId) {
@@ -409,9 +449,21 @@
       buffer: new Map(),
       finishReason: null,
       error: null,
+      errorCode: null,
+      search: null,
+      sources: [],
+      searchError: null,
+      invalidCitations: [],
+      codeWarnings: [],
+      blocked: null,
+      reported: false,
+      announced: 0,
       el: null,
       bodyEl: null,
       noteEl: null,
+      typingEl: null,
+      extrasEl: null,
+      actionsEl: null,
       stopRequested: false,
       recovering: false,
       gapTimer: 0,
@@ -423,15 +475,23 @@
   }
 
   function entryFromRest(message, conversationId) {
+    var blocked = message.status === "blocked";
     return newEntry({
       id: message.id,
       role: message.role,
       conversationId: conversationId,
       status: message.status,
-      text: message.content || "",
+      text: blocked ? "" : message.content || "",
       lastSeq: message.seq || 0,
       finishReason: message.finish_reason,
       error: message.error,
+      sources: message.sources || [],
+      searchError: message.search_error || null,
+      invalidCitations: message.invalid_citations || [],
+      codeWarnings: message.code_warnings || [],
+      blocked: blocked ? message.content || t("note_blocked") : null,
+      // A finished stored answer is not read out again; a resumed one is, from its start.
+      announced: isFinal(message.status) ? Infinity : 0,
     });
   }
 
@@ -441,8 +501,7 @@
     item.setAttribute("data-testid", "message");
     item.setAttribute("data-role", entry.role);
     var who = document.createElement("span");
-    who.className = "visually-hidden";
-    who.textContent = entry.role === "user" ? "You said:" : "Assistant said:";
+    who.className = "visually-hidden message-who";
     var bubble = document.createElement("div");
     bubble.className = "bubble";
     var body = document.createElement("div");
@@ -453,13 +512,45 @@
     note.hidden = true;
     item.appendChild(who);
     item.appendChild(bubble);
-    item.appendChild(note);
     entry.el = item;
     entry.bodyEl = body;
     entry.noteEl = note;
+    if (entry.role === "assistant") {
+      entry.typingEl = typingIndicator();
+      bubble.insertBefore(entry.typingEl, body);
+      entry.extrasEl = document.createElement("div");
+      entry.extrasEl.className = "message-extras";
+      entry.actionsEl = document.createElement("div");
+      entry.actionsEl.className = "message-actions";
+      item.appendChild(entry.extrasEl);
+    }
+    item.appendChild(note);
+    if (entry.actionsEl) item.appendChild(entry.actionsEl);
+    labelMessage(entry);
     updateMessageAttributes(entry);
     renderBody(entry);
     return item;
+  }
+
+  function labelMessage(entry) {
+    entry.el.querySelector(".message-who").textContent = t(entry.role === "user" ? "you_said" : "assistant_said");
+  }
+
+  function typingIndicator() {
+    var typing = document.createElement("span");
+    typing.className = "typing";
+    typing.setAttribute("data-testid", "typing");
+    typing.hidden = true;
+    for (var i = 0; i < 3; i++) {
+      var dot = document.createElement("span");
+      dot.className = "typing-dot";
+      dot.setAttribute("aria-hidden", "true");
+      typing.appendChild(dot);
+    }
+    var label = document.createElement("span");
+    label.className = "visually-hidden typing-label";
+    typing.appendChild(label);
+    return typing;
   }
 
   function updateMessageAttributes(entry) {
@@ -470,12 +561,100 @@
     if (busy) entry.el.setAttribute("aria-busy", "true");
     else entry.el.removeAttribute("aria-busy");
     renderNote(entry);
+    renderExtras(entry);
+    renderActions(entry);
   }
 
   function renderBody(entry) {
     if (!entry.bodyEl) return;
-    if (entry.role === "assistant") entry.bodyEl.innerHTML = window.renderMarkdown(entry.text);
-    else entry.bodyEl.textContent = entry.text;
+    if (entry.role !== "assistant") {
+      entry.bodyEl.textContent = entry.text;
+      return;
+    }
+    if (entry.blocked !== null) {
+      entry.bodyEl.textContent = "";
+      var refusal = document.createElement("p");
+      refusal.className = "blocked";
+      refusal.setAttribute("data-testid", "blocked");
+      refusal.textContent = entry.blocked;
+      entry.bodyEl.appendChild(refusal);
+    } else {
+      renderAnswer(entry.bodyEl, entry.text, {
+        sources: entry.sources,
+        invalidCitations: entry.invalidCitations,
+        final: isFinal(entry.status),
+      });
+    }
+    var busy = entry.status === "pending" || entry.status === "streaming";
+    entry.typingEl.hidden = !busy || entry.text !== "" || entry.blocked !== null;
+    entry.typingEl.querySelector(".typing-label").textContent = t("typing");
+    announceProgress(entry);
+  }
+
+  /** Answer text into `container`: sanitised markdown, citations, code blocks with copy buttons
+   * and (when `options.final`) syntax colours. Also window.renderAnswer, for the browser tests. */
+  function renderAnswer(container, text, options) {
+    container.innerHTML = window.renderMarkdown(text, {
+      sources: options.sources || [],
+      invalidCitations: options.invalidCitations || [],
+      invalidCitationTitle: function (number) {
+        return t("invalid_citation", { number: number });
+      },
+    });
+    decorateCodeBlocks(container, !!options.final);
+  }
+
+  /** A copy button on every code block; syntax colours once the answer is final (not per frame). */
+  function decorateCodeBlocks(body, final) {
+    body.querySelectorAll("pre > code").forEach(function (code) {
+      var pre = code.parentNode;
+      var block = document.createElement("div");
+      block.className = "code-block";
+      pre.parentNode.replaceChild(block, pre);
+      var bar = document.createElement("div");
+      bar.className = "code-bar";
+      var language = document.createElement("span");
+      language.className = "code-language";
+      language.textContent = (code.className.match(/language-([\w+-]+)/) || ["", ""])[1];
+      var copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "icon-button code-copy";
+      copy.setAttribute("data-testid", "copy-code");
+      copy.setAttribute("aria-label", t("copy_code"));
+      copy.textContent = t("copy");
+      bar.appendChild(language);
+      bar.appendChild(copy);
+      block.appendChild(bar);
+      block.appendChild(pre);
+      if (final) highlight(code, language.textContent);
+    });
+  }
+
+  function highlight(code, language) {
+    if (!window.hljs) return;
+    if (language && window.hljs.getLanguage(language)) window.hljs.highlightElement(code);
+    else if (!language) {
+      code.innerHTML = window.hljs.highlightAuto(code.textContent).value; // hljs escapes the text
+      code.classList.add("hljs");
+    }
+  }
+
+  function copyText(button, text) {
+    var done = function (key) {
+      button.textContent = t(key);
+      window.setTimeout(function () {
+        button.textContent = t("copy");
+      }, COPIED_RESET_MS);
+    };
+    if (!navigator.clipboard) return done("copy_failed"); // only secure pages may write it
+    navigator.clipboard.writeText(text).then(
+      function () {
+        done("copied");
+      },
+      function () {
+        done("copy_failed");
+      }
+    );
   }
 
   function renderNote(entry) {
@@ -484,24 +663,172 @@
     var text = "";
     var kind = "";
     if (entry.status === "cancelled") {
-      text = "stopped";
+      text = t("note_stopped");
       kind = "stopped";
     } else if (entry.status === "error") {
-      text = "Error: " + (entry.error || "the answer could not be completed.");
+      text = FRIENDLY_ERRORS.indexOf(entry.errorCode) !== -1
+        ? t(entry.errorCode)
+        : t("note_error", { detail: entry.error || t("error_default") });
       kind = "error";
     } else if (entry.status === "interrupted") {
-      text = "Interrupted: " + (entry.error || "the answer was cut off before it finished.");
+      text = t("note_interrupted", { detail: entry.error || t("interrupted_default") });
       kind = "error";
     } else if (entry.status === "complete" && entry.finishReason === "length") {
-      text = "answer cut at the length limit";
+      text = t("note_length");
       kind = "length";
     } else if (entry.status === "sending") {
-      text = "sending…";
+      text = t("note_sending");
       kind = "sending";
     }
     note.textContent = text;
     note.setAttribute("data-kind", kind);
     note.hidden = !text;
+  }
+
+  /** Search progress, the numbered sources, a failed search and Code Shield's warnings. */
+  function renderExtras(entry) {
+    var box = entry.extrasEl;
+    if (!box) return;
+    box.textContent = "";
+    var busy = entry.status === "pending" || entry.status === "streaming";
+    if (busy && entry.search && entry.search.status === "searching" && !entry.text) {
+      box.appendChild(searchProgress(entry.search));
+    }
+    if (entry.blocked !== null) return;
+    if (entry.sources.length) box.appendChild(sourcesPanel(entry.sources));
+    if (entry.searchError) {
+      // Our sentence in the page's language; the server's reason (in English) on hover.
+      var failed = extraNote("search-error", t("search_failed"));
+      failed.title = entry.searchError;
+      box.appendChild(failed);
+    }
+    if (entry.codeWarnings.length) box.appendChild(codeWarningsNote(entry.codeWarnings));
+  }
+
+  function searchProgress(search) {
+    var urls = search.urls || [];
+    var text = urls.length ? t("reading_link", { link: hostOf(urls[0]) }) : t("searching_web");
+    var status = extraNote("search-status", text);
+    status.setAttribute("role", "status");
+    return status;
+  }
+
+  function sourcesPanel(sources) {
+    var panel = document.createElement("section");
+    panel.className = "sources";
+    panel.setAttribute("data-testid", "sources");
+    var heading = document.createElement("h3");
+    heading.textContent = t("sources");
+    var list = document.createElement("ol");
+    sources.forEach(function (source) {
+      var item = document.createElement("li");
+      item.value = source.number;
+      var safe = /^https?:\/\//i.test(source.url);
+      var link = document.createElement(safe ? "a" : "span");
+      if (safe) {
+        link.href = source.url;
+        link.rel = "noopener noreferrer nofollow";
+        link.target = "_blank";
+      }
+      link.textContent = source.title || source.url;
+      var host = document.createElement("span");
+      host.className = "source-host";
+      host.textContent = hostOf(source.url);
+      item.appendChild(link);
+      item.appendChild(host);
+      list.appendChild(item);
+    });
+    panel.appendChild(heading);
+    panel.appendChild(list);
+    return panel;
+  }
+
+  function codeWarningsNote(warnings) {
+    var box = extraNote("code-warnings", t("code_warnings"));
+    box.setAttribute("data-testid", "code-warnings");
+    var list = document.createElement("ul");
+    warnings.forEach(function (warning) {
+      var item = document.createElement("li");
+      item.textContent = t("code_warning_line", warning);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function extraNote(className, text) {
+    var note = document.createElement("div");
+    note.className = "extra " + className;
+    var paragraph = document.createElement("p");
+    paragraph.textContent = text;
+    note.appendChild(paragraph);
+    return note;
+  }
+
+  function hostOf(url) {
+    try {
+      return new URL(url).hostname;
+    } catch (_) {
+      return url;
+    }
+  }
+
+  /** Copy and Report under every finished answer. */
+  function renderActions(entry) {
+    var bar = entry.actionsEl;
+    if (!bar) return;
+    bar.textContent = "";
+    bar.hidden = entry.id === null || !isFinal(entry.status);
+    if (bar.hidden) return;
+    if (entry.blocked === null && entry.text) {
+      var copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "icon-button answer-copy";
+      copy.textContent = t("copy");
+      copy.addEventListener("click", function () {
+        copyText(copy, entry.text);
+      });
+      bar.appendChild(copy);
+    }
+    var report = document.createElement("button");
+    report.type = "button";
+    report.className = "icon-button report";
+    report.setAttribute("data-testid", "report");
+    report.textContent = t(entry.reported ? "reported" : "report");
+    report.disabled = entry.reported;
+    report.addEventListener("click", function () {
+      openReport(entry);
+    });
+    bar.appendChild(report);
+  }
+
+  // --- screen readers: streamed text is announced once per sentence, not once per frame ----
+
+  function announceProgress(entry) {
+    if (entry.announced === Infinity || !entry.bodyEl || state.view.indexOf(entry) === -1) return;
+    var shown = entry.blocked !== null ? entry.blocked : entry.bodyEl.textContent;
+    var final = isFinal(entry.status);
+    var end = final ? shown.length : lastSentenceEnd(shown, entry.announced);
+    if (end <= entry.announced) return;
+    announce(shown.slice(entry.announced, end));
+    entry.announced = final ? Infinity : end;
+  }
+
+  function lastSentenceEnd(text, from) {
+    var end = from;
+    var match;
+    SENTENCE_END.lastIndex = from;
+    while ((match = SENTENCE_END.exec(text))) end = match.index + match[0].length;
+    return end;
+  }
+
+  function announce(text) {
+    var clean = text.replace(/\s+/g, " ").trim();
+    if (!clean) return;
+    while (els.announcer.children.length >= MAX_ANNOUNCEMENTS) els.announcer.firstElementChild.remove();
+    var line = document.createElement("p");
+    line.textContent = clean;
+    els.announcer.appendChild(line);
   }
 
   var dirty = new Set();
@@ -569,7 +896,7 @@
     els.send.hidden = !!streaming;
     els.stop.hidden = !streaming;
     els.stop.disabled = !!(streaming && streaming.stopRequested);
-    els.stop.textContent = streaming && streaming.stopRequested ? "Stopping…" : "Stop";
+    els.stop.textContent = t(streaming && streaming.stopRequested ? "stopping" : "stop");
     els.messages.setAttribute("aria-busy", streaming ? "true" : "false");
 
     var last = state.view[state.view.length - 1];
@@ -592,9 +919,11 @@
     els.send.disabled = text.trim().length === 0 || tooLong;
     if (count >= maxChars * COUNTER_FROM) {
       els.counter.hidden = false;
-      els.counter.textContent = tooLong
-        ? count + " / " + maxChars + " characters — " + (count - maxChars) + " too many"
-        : count + " / " + maxChars + " characters";
+      els.counter.textContent = t(tooLong ? "characters_over" : "characters", {
+        count: count,
+        max: maxChars,
+        over: count - maxChars,
+      });
       els.counter.classList.toggle("over", tooLong);
     } else {
       els.counter.hidden = true;
@@ -642,7 +971,7 @@
         if (token !== state.loadToken) return;
         els.thread.classList.remove("loading");
         if (error.status === 404) {
-          showNotice("That conversation no longer exists.");
+          showNotice(t("conversation_gone"));
           newChat({ history: "replace" });
           refreshConversations();
         } else {
@@ -747,7 +1076,7 @@
     if (state.currentId === null || !last || last.role !== "assistant" || !isFinal(last.status)) return;
     if (state.regenerating || streamingEntryHere()) return;
     if (!socketOpen()) {
-      showNotice("Not connected. Wait a moment for the connection to come back, then try again.");
+      showNotice(t("not_connected"));
       return;
     }
     var answerEntry = newEntry({ role: "assistant", conversationId: state.currentId, status: "pending" });
@@ -756,7 +1085,7 @@
     state.regenerating = regenerating;
     appendEntry(answerEntry);
     regenerating.timer = window.setTimeout(function () {
-      if (state.regenerating === regenerating) failRegenerate("The server did not answer. Try again.");
+      if (state.regenerating === regenerating) failRegenerate(t("server_no_answer"));
     }, REGENERATE_ACK_TIMEOUT_MS);
     sendFrame({ type: "regenerate", conversation_id: state.currentId });
     updateControls();
@@ -786,6 +1115,10 @@
         return handleDone(frame);
       case "error":
         return handleError(frame);
+      case "search":
+        return handleSearch(frame);
+      case "blocked":
+        return handleBlocked(frame);
       default:
         return undefined; // a newer server may add frame types; ignore them
     }
@@ -869,14 +1202,47 @@
     entry.status = statusFor(frame.finish_reason);
     entry.finishReason = frame.finish_reason;
     entry.error = frame.error || null;
+    entry.errorCode = frame.error_code || null;
+    entry.invalidCitations = frame.invalid_citations || [];
+    entry.codeWarnings = frame.code_warnings || [];
+    if (frame.finish_reason === "blocked") entry.blocked = frame.error || entry.blocked || t("note_blocked");
     entry.stopRequested = false;
     renderNow(entry);
     updateControls();
     if (!wasFinal) refreshConversationsTwice();
   }
 
+  function handleSearch(frame) {
+    var entry = state.answers.get(frame.message_id);
+    if (!entry) return;
+    entry.search = frame;
+    if (frame.status === "done") {
+      entry.sources = frame.sources || [];
+      entry.searchError = frame.error || null;
+      scheduleRender(entry); // citations already shown become links
+    }
+    renderExtras(entry);
+  }
+
+  function handleBlocked(frame) {
+    var entry = state.answers.get(frame.message_id);
+    if (!entry) return;
+    entry.blocked = frame.detail;
+    entry.announced = 0; // what was read out is retracted: read the refusal instead
+    renderNow(entry);
+  }
+
+  /** The sentence to show for a refused frame: our own words where we have them. */
+  function friendlyError(frame) {
+    if ((frame.code === "rate_limited" || frame.code === "quota_exceeded") && frame.retry_after) {
+      return t(frame.code, { when: window.i18n.inSeconds(frame.retry_after) });
+    }
+    if (FRIENDLY_ERRORS.indexOf(frame.code) !== -1) return t(frame.code);
+    return frame.detail || t("request_refused");
+  }
+
   function handleError(frame) {
-    var detail = frame.detail || "The request was refused.";
+    var detail = friendlyError(frame);
     if (frame.client_id) {
       var pending = state.pending.get(frame.client_id);
       if (pending) failPending(pending, detail);
@@ -915,9 +1281,16 @@
     return true;
   }
 
-  function setConnection(stateName, text) {
+  var CONNECTION_LABELS = {
+    connecting: "connecting",
+    open: "connected",
+    reconnecting: "reconnecting",
+    closed: "signed_out",
+  };
+
+  function setConnection(stateName) {
     els.connection.setAttribute("data-state", stateName);
-    els.connection.textContent = text;
+    els.connection.textContent = t(CONNECTION_LABELS[stateName]);
   }
 
   function connect() {
@@ -935,7 +1308,7 @@
     ws.addEventListener("open", function () {
       if (socket !== ws) return;
       reconnectDelay = RECONNECT_MIN_MS;
-      setConnection("open", "Connected");
+      setConnection("open");
       onConnected();
     });
     ws.addEventListener("message", function (event) {
@@ -953,13 +1326,13 @@
       socket = null;
       if (event.code === 4401) {
         sessionGone = true;
-        setConnection("closed", "Signed out");
+        setConnection("closed");
         state.pending.forEach(function (p) {
-          failPending(p, "Your session has ended. Reload the page to start a new one.");
+          failPending(p, t("session_ended"));
         });
         return;
       }
-      setConnection("reconnecting", "Reconnecting…");
+      setConnection("reconnecting");
       scheduleReconnect();
     });
   }
@@ -1000,16 +1373,144 @@
 
   // --- sidebar on small screens ------------------------------------------------------------
 
-  function setSidebar(open) {
+  function setSidebar(open, options) {
     els.app.classList.toggle("sidebar-open", open);
     els.sidebarToggle.setAttribute("aria-expanded", open ? "true" : "false");
-    els.sidebarToggle.setAttribute("aria-label", open ? "Hide conversations" : "Show conversations");
+    els.sidebarToggle.setAttribute("aria-label", t(open ? "hide_conversations" : "show_conversations"));
     els.backdrop.hidden = !open;
-    if (open) els.newChat.focus();
+    if (open && !(options && options.keepFocus)) els.newChat.focus();
   }
 
   function closeSidebarOnSmallScreens() {
     if (els.app.classList.contains("sidebar-open")) setSidebar(false);
+  }
+
+  // --- reports -----------------------------------------------------------------------------
+
+  var reporting = null; // the answer being reported while the report dialog is open
+
+  function openReport(entry) {
+    reporting = entry;
+    els.reportReason.value = "";
+    els.reportDialog.returnValue = ""; // Esc keeps the last value: an old "send" must not count
+    els.reportDialog.showModal();
+    els.reportReason.focus();
+  }
+
+  function sendReport() {
+    var target = reporting;
+    reporting = null;
+    if (!target || els.reportDialog.returnValue !== "send") return;
+    var reason = els.reportReason.value.trim();
+    api("POST", "/api/messages/" + target.id + "/report", reason ? { reason: reason } : {}).then(
+      function () {
+        target.reported = true;
+        renderActions(target);
+        showNotice(t("report_thanks"), "info");
+      },
+      function (error) {
+        showNotice(error.detail);
+      }
+    );
+  }
+
+  // --- settings: theme and language (this browser), search mode (the account) -------------
+
+  function renderThemeToggle() {
+    var dark = window.assistantTheme.effective() === "dark";
+    els.themeToggle.setAttribute("aria-pressed", dark ? "true" : "false");
+    var label = t(dark ? "switch_to_light" : "switch_to_dark");
+    els.themeToggle.setAttribute("aria-label", label);
+    els.themeToggle.title = label;
+    els.themeToggle.querySelector(".theme-icon").textContent = dark ? "☀" : "☾";
+    els.themeSelect.value = window.assistantTheme.saved();
+  }
+
+  function fillLanguageSelect() {
+    els.languageSelect.textContent = "";
+    Object.keys(window.i18n.names).forEach(function (code) {
+      var option = document.createElement("option");
+      option.value = code;
+      option.lang = code;
+      option.textContent = window.i18n.names[code];
+      els.languageSelect.appendChild(option);
+    });
+    els.languageSelect.value = window.i18n.language();
+  }
+
+  function openSettings() {
+    els.settingsStatus.textContent = "";
+    renderThemeToggle();
+    els.languageSelect.value = window.i18n.language();
+    els.settingsDialog.showModal();
+    api("GET", "/api/settings").then(showAccountSettings, function (error) {
+      els.settingsStatus.textContent = error.detail;
+    });
+  }
+
+  function showAccountSettings(settings) {
+    els.searchModeSelect.value = settings.search_mode;
+    els.searchModeSelect.disabled = false;
+    if (settings.daily_token_quota) {
+      els.settingsStatus.textContent = t("tokens_today", {
+        used: settings.tokens_used_today.toLocaleString(window.i18n.language()),
+        quota: settings.daily_token_quota.toLocaleString(window.i18n.language()),
+      });
+    }
+  }
+
+  function saveSearchMode() {
+    els.searchModeSelect.disabled = true;
+    api("PATCH", "/api/settings", { search_mode: els.searchModeSelect.value }).then(
+      function (settings) {
+        showAccountSettings(settings);
+        els.settingsStatus.textContent = t("settings_saved");
+      },
+      function (error) {
+        els.searchModeSelect.disabled = false;
+        els.settingsStatus.textContent = error.detail;
+      }
+    );
+  }
+
+  /** After a language switch: everything this script wrote is written again. */
+  function relabel() {
+    setConnection(els.connection.getAttribute("data-state"));
+    setSidebar(els.app.classList.contains("sidebar-open"), { keepFocus: true });
+    renderThemeToggle();
+    renderConversationList();
+    updateHeader();
+    state.view.forEach(function (entry) {
+      labelMessage(entry);
+      renderBody(entry);
+      updateMessageAttributes(entry);
+    });
+    updateControls();
+  }
+
+  // --- keyboard shortcuts ------------------------------------------------------------------
+
+  function typingInField(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function onShortcut(event) {
+    // Handled already (e.g. Esc in the rename box), or a dialog is open and handles its own keys.
+    if (event.defaultPrevented || document.querySelector("dialog[open]")) return;
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
+      event.preventDefault();
+      newChat({ history: "push" });
+      els.composer.focus();
+    } else if (event.key === "Escape" && els.app.classList.contains("sidebar-open")) {
+      setSidebar(false);
+      els.sidebarToggle.focus();
+    } else if (event.key === "Escape" && streamingEntryHere()) {
+      event.preventDefault();
+      stopAnswer();
+    } else if (event.key === "/" && !typingInField(event.target) && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      els.composer.focus();
+    }
   }
 
   // --- wiring ------------------------------------------------------------------------------
@@ -1038,12 +1539,28 @@
   els.backdrop.addEventListener("click", function () {
     setSidebar(false);
   });
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && els.app.classList.contains("sidebar-open")) {
-      setSidebar(false);
-      els.sidebarToggle.focus();
-    }
+  document.addEventListener("keydown", onShortcut);
+  els.search.addEventListener("input", renderConversationList);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".code-copy");
+    if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent);
   });
+  els.themeToggle.addEventListener("click", function () {
+    window.assistantTheme.set(window.assistantTheme.effective() === "dark" ? "light" : "dark");
+    renderThemeToggle();
+  });
+  els.themeSelect.addEventListener("change", function () {
+    window.assistantTheme.set(els.themeSelect.value);
+    renderThemeToggle();
+  });
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", renderThemeToggle);
+  els.languageSelect.addEventListener("change", function () {
+    window.i18n.setLanguage(els.languageSelect.value);
+  });
+  document.addEventListener("assistant:language", relabel);
+  els.settingsOpen.addEventListener("click", openSettings);
+  els.searchModeSelect.addEventListener("change", saveSearchMode);
+  els.reportDialog.addEventListener("close", sendReport);
   window.addEventListener("popstate", syncFromLocation);
   window.addEventListener("hashchange", syncFromLocation);
   window.addEventListener("online", reconnectNow);
@@ -1051,7 +1568,11 @@
     if (document.visibilityState === "visible") reconnectNow();
   });
 
-  setConnection("connecting", "Connecting…");
+  window.renderAnswer = renderAnswer;
+  setConnection("connecting");
+  setSidebar(false, { keepFocus: true });
+  fillLanguageSelect();
+  renderThemeToggle();
   connect();
   refreshConversations();
   var initialId = idFromHash();

@@ -8,9 +8,17 @@
  *
  * Supported: fenced code blocks (an unclosed fence renders as code, for streaming),
  * inline `code`, **bold**, __bold__, *italic*, _italic_, headings # to ###, unordered and
- * ordered lists, > quotes, --- rules, [text](http…) links, paragraphs and line breaks.
+ * ordered lists, > quotes, --- rules, [text](http…) links, paragraphs and line breaks, and
+ * citations: [n] links to source n of a search-grounded answer; a number with no source is
+ * shown as text and flagged.
  *
- * The only global this file defines is window.renderMarkdown(text) -> HTML string.
+ * Defence in depth: the finished HTML also passes through DOMPurify (vendor/purify.min.js),
+ * allowing only the tags and attributes written here. Without DOMPurify (vendor files not
+ * built) the escape-first output is used alone and a warning is logged once.
+ *
+ * The only global this file defines is
+ *   window.renderMarkdown(text, {sources: [{number, title, url}], invalidCitations: [n],
+ *                                invalidCitationTitle: (n) -> string}) -> HTML string.
  */
 (function () {
   "use strict";
@@ -35,10 +43,20 @@
   var ORDERED = /^[ \t]*(\d{1,9})[.)][ \t]+(.*)$/;
   var QUOTE = /^ {0,3}&gt;[ \t]?(.*)$/;
   var LANGUAGE = /^[a-z0-9+-]+$/;
+  var HTTP_URL = /^https?:\/\//i;
+  var SANITIZER_CONFIG = {
+    ALLOWED_TAGS: [
+      "a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "hr", "li", "ol", "p", "pre", "span", "strong", "ul",
+    ],
+    // DOMPurify's own URI rule stays (it refuses javascript: and the like); links written here are
+    // http(s) only. A custom ALLOWED_URI_REGEXP would also apply to rel and target and drop them.
+    ALLOWED_ATTR: ["class", "data-citation", "href", "rel", "start", "target", "title"],
+  };
+  var warnedNoSanitizer = false;
 
   // --- inline rules (input is already escaped) ------------------------------------------
 
-  function renderInline(escaped) {
+  function renderInline(escaped, citations) {
     var stash = [];
     function keep(html) {
       stash.push(html);
@@ -53,11 +71,17 @@
     // Links: only absolute http(s) targets. The target is escaped text without whitespace,
     // so it cannot close the attribute or add another one.
     out = out.replace(/\[([^\]\n]+)\]\(([^()\s]+)\)/g, function (whole, label, href) {
-      if (!/^https?:\/\//i.test(href)) return whole;
+      if (!HTTP_URL.test(href)) return whole;
       return keep(
         '<a href="' + href + '" rel="noopener noreferrer nofollow" target="_blank">' + emphasis(label) + "</a>"
       );
     });
+
+    if (citations) {
+      out = out.replace(/\[(\d{1,3})\](?!\()/g, function (whole, number) {
+        return keep(citation(Number(number), citations));
+      });
+    }
 
     out = emphasis(out);
     return out.replace(new RegExp(MARK + "(\\d+)" + MARK, "g"), function (_, index) {
@@ -73,10 +97,48 @@
       .replace(/(^|[^\w])_(?=[^\s_])([^_\n]*?[^\s_])_(?!\w)/g, "$1<em>$2</em>");
   }
 
+  /** [n] as a link to source n, or flagged text when the answer has no source n. */
+  function citation(number, citations) {
+    var source = citations.sources.get(number);
+    if (source && HTTP_URL.test(source.url) && !citations.invalid.has(number)) {
+      return (
+        '<a class="citation" data-citation="' + number + '" href="' + escapeHtml(source.url) + '" title="' +
+        escapeHtml(source.title || source.url) + '" rel="noopener noreferrer nofollow" target="_blank">[' + number + "]</a>"
+      );
+    }
+    var title = citations.invalidTitle ? ' title="' + escapeHtml(citations.invalidTitle(number)) + '"' : "";
+    return '<span class="citation-invalid" data-citation="' + number + '"' + title + ">[" + number + "]</span>";
+  }
+
+  /** What citation rendering needs, or null when the answer used no search (then [n] is text). */
+  function citationContext(options) {
+    var sources = (options && options.sources) || [];
+    var invalid = (options && options.invalidCitations) || [];
+    if (!sources.length && !invalid.length) return null;
+    var byNumber = new Map();
+    sources.forEach(function (source) {
+      byNumber.set(Number(source.number), source);
+    });
+    return { sources: byNumber, invalid: new Set(invalid.map(Number)), invalidTitle: options.invalidCitationTitle };
+  }
+
+  function sanitize(html) {
+    if (window.DOMPurify && window.DOMPurify.isSupported) return window.DOMPurify.sanitize(html, SANITIZER_CONFIG);
+    if (!warnedNoSanitizer) {
+      warnedNoSanitizer = true;
+      window.console.warn("DOMPurify is missing (run `node frontend/vendor.mjs`): escape-first rendering only.");
+    }
+    return html;
+  }
+
   // --- blocks ---------------------------------------------------------------------------
 
-  function renderMarkdown(text) {
+  function renderMarkdown(text, options) {
     if (text === null || text === undefined) return "";
+    var citations = citationContext(options);
+    var inline = function (line) {
+      return renderInline(line, citations);
+    };
     var source = String(text).replace(/\u0000/g, "").replace(/\r\n?/g, "\n");
     var lines = escapeHtml(source).split("\n");
     var html = [];
@@ -86,7 +148,7 @@
 
     function flushParagraph() {
       if (paragraph.length) {
-        html.push("<p>" + paragraph.map(renderInline).join("<br>") + "</p>");
+        html.push("<p>" + paragraph.map(inline).join("<br>") + "</p>");
         paragraph = [];
       }
     }
@@ -95,7 +157,7 @@
         var start = list.tag === "ol" && list.start !== 1 ? ' start="' + list.start + '"' : "";
         html.push(
           "<" + list.tag + start + ">" +
-            list.items.map(function (item) { return "<li>" + renderInline(item) + "</li>"; }).join("") +
+            list.items.map(function (item) { return "<li>" + inline(item) + "</li>"; }).join("") +
             "</" + list.tag + ">"
         );
         list = null;
@@ -103,7 +165,7 @@
     }
     function flushQuote() {
       if (quote.length) {
-        html.push("<blockquote><p>" + quote.map(renderInline).join("<br>") + "</p></blockquote>");
+        html.push("<blockquote><p>" + quote.map(inline).join("<br>") + "</p></blockquote>");
         quote = [];
       }
     }
@@ -142,7 +204,7 @@
       if ((match = HEADING.exec(line))) {
         flushAll();
         var level = match[1].length;
-        html.push("<h" + level + ">" + renderInline(match[2]) + "</h" + level + ">");
+        html.push("<h" + level + ">" + inline(match[2]) + "</h" + level + ">");
         continue;
       }
 
@@ -184,7 +246,7 @@
       paragraph.push(line);
     }
     flushAll();
-    return html.join("\n");
+    return sanitize(html.join("\n"));
   }
 
   window.renderMarkdown = renderMarkdown;
