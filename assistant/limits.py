@@ -3,7 +3,8 @@
 Counters live in Django's cache, which is Redis in production, so every web process and worker
 shares them and `incr` is atomic across processes. Rates use fixed windows (a key per window), so
 a refused request can say exactly when to retry. Losing the cache (a Redis restart without
-persistence) forgets the counts: limits then restart from zero, they never refuse wrongly.
+persistence) forgets the counts: limits then restart from zero, they never refuse wrongly. While
+the cache is unreachable (its errors are read as misses) nothing is counted and nothing refused.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def hit(scope: str, who: str, rate: Rate) -> None:
     except ValueError:  # the key expired between add and incr: this is the window's first request
         cache.add(key, 1, timeout=rate.seconds + 1)
         count = 1
-    if count > rate.limit:
+    if isinstance(count, int) and count > rate.limit:  # None: the cache is down, nothing was counted
         retry_after = max(1, int((window + 1) * rate.seconds - now + 0.999))
         raise AssistantError(
             ErrorCode.RATE_LIMITED,
@@ -83,7 +84,7 @@ def daily_quota(user: object) -> int:
 
 
 def tokens_used_today(user_id: int) -> int:
-    return int(cache.get(_quota_key(user_id, _today()), 0))
+    return int(cache.get(_quota_key(user_id, _today())) or 0)
 
 
 def check_quota(user: object) -> None:

@@ -61,7 +61,8 @@ def take_rate_token(user_id: int) -> float:
     window = math.floor(now)
     key = f"imagine:{user_id}:rate:{window}"
     cache.add(key, 0, 2)
-    if cache.incr(key) <= setting("IMAGINE_PROMPTS_PER_SECOND"):
+    count = cache.incr(key)  # None while the cache is unreachable: nothing is counted then
+    if count is None or count <= setting("IMAGINE_PROMPTS_PER_SECOND"):
         return 0.0
     return window + 1 - now
 

@@ -3,6 +3,7 @@ broker on database 6, results and the shared cache on database 7."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,13 +34,23 @@ def worker_args() -> list[str]:
 def redis_in_this_process() -> Iterator[None]:
     """Point this process's Celery app at the worker's broker and result backend, then back."""
     before = {"broker_url": celery_app.conf.broker_url, "result_backend": celery_app.conf.result_backend}
-    celery_app.close()  # connections are pooled per URL: drop them so the new URLs are used
-    celery_app.conf.update(broker_url=BROKER_URL, result_backend=RESULTS_URL)
+    _switch(broker_url=BROKER_URL, result_backend=RESULTS_URL)
     try:
         yield
     finally:
-        celery_app.close()
-        celery_app.conf.update(before)
+        _switch(**before)
+
+
+def _switch(**urls: str) -> None:
+    """Point the app at other URLs. Celery caches its connection pool, its producer pool and its
+    result backend (per thread) from the first use, and has no public way to drop them; earlier
+    tests of this process may have used the app, so the caches are reset here. (`app.close()` is
+    not enough, and worse: it deregisters the app, so task modules imported later go missing.)"""
+    celery_app.conf.update(urls)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    celery_app._backend_cache = None
+    celery_app._local = threading.local()
 
 
 @contextmanager

@@ -105,7 +105,7 @@ async def test_metrics_follow_sockets_answers_errors_and_queues(deployment: Depl
     assert grew("assistant_time_to_first_token_seconds_count") == 1
     assert grew("assistant_answer_tokens_per_second_count") == 1
 
-    producer = Celery(broker=deployment.env["CELERY_BROKER_URL"])
+    producer = Celery(broker=deployment.env["CELERY_BROKER_URL"], set_as_current=False)
     for _ in range(3):  # nothing consumes `imagine` in this deployment
         producer.send_task("imagine.tasks.render", queue="imagine")
     depths = {dict(labels)["queue"]: value for (name, labels), value in scrape(web).items()

@@ -70,7 +70,7 @@ def title_of(env: dict[str, str], conversation_id: int) -> str:
 
 
 def send_title_task(conversation_id: int) -> None:
-    producer = Celery(broker=BROKER_URL)
+    producer = Celery(broker=BROKER_URL, set_as_current=False)
     producer.send_task(TITLE_TASK, args=[conversation_id], queue="default")
     producer.close()
 

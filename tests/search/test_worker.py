@@ -55,7 +55,7 @@ def client(site: FakeWeb, var_dir: Path) -> Iterator[Celery]:
         SEARCH_FETCH_ALLOWED_HOSTS=site.host,
         SEARCH_CACHE_SECONDS="0",
     )
-    app = Celery("search-tests", broker=broker, backend=backend)
+    app = Celery("search-tests", broker=broker, backend=backend, set_as_current=False)
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
     with running(worker_command(queues=("search",)), env=env, log=var_dir / "worker.log"):
         yield app
