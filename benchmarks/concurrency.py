@@ -26,6 +26,7 @@ from pathlib import Path
 
 import websockets
 
+from benchmarks.shapes import UNLIMITED
 from tests.support.chat_client import ChatSession, ServerAddress
 from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
 from tests.support.processes import free_port, migrate, product_env, running, web_server_command
@@ -138,6 +139,7 @@ def main() -> None:
             MODEL_MAX_TOKENS=str(args.tokens),
             ASSISTANT_MODEL_TITLES="false",
             LOG_LEVEL="WARNING",
+            **UNLIMITED,
         )
         migrate(env)
         web_port = free_port()

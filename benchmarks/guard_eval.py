@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")  # the guard reads its settings
 
 from safety.embedded import DEFAULT_THRESHOLD, EmbeddedGuard, trained_classifier
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES

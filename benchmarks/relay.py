@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.shapes import UNLIMITED
 from tests.support.chat_client import ChatSession, ServerAddress
 from tests.support.processes import NEVER_STOP_BIAS, free_port, migrate, product_env, running, web_server_command
 
@@ -208,6 +209,7 @@ def main() -> None:
             ASSISTANT_SYSTEM_PROMPT=SYSTEM_PROMPT,
             ASSISTANT_MODEL_TITLES="false",
             LOG_LEVEL="WARNING",
+            **UNLIMITED,
         )
         migrate(env)
         web_port = free_port()  # only now: the model server holds its port, so the two cannot collide

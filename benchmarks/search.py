@@ -23,6 +23,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from benchmarks.shapes import UNLIMITED
 from tests.support.chat_client import ChatSession, ServerAddress, ask
 from tests.support.processes import free_port, manage, migrate, product_env, running, web_server_command, worker_command
 
@@ -113,6 +114,7 @@ def main() -> None:
             ASSISTANT_MODEL_TITLES="false",
             SAFETY_CHECKS="false",
             SEARCH_CACHE_SECONDS="0",
+            **UNLIMITED,
         )
         migrate(env)
         manage(env, "search_index", "--folder", str(pages), "--base-url", "https://news.example.org/")

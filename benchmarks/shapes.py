@@ -16,6 +16,18 @@ from tests.support.fake_messaging import FakeMessaging
 from tests.support.processes import free_port, migrate, product_env, running
 
 APP_SECRET = "benchmark-app-secret"
+# A load generator is one address, often one user: the product's abuse limits would refuse it.
+UNLIMITED = {
+    name: "1000000/60"
+    for name in (
+        "RATE_LIMIT_MESSAGES_PER_USER",
+        "RATE_LIMIT_MESSAGES_PER_IP",
+        "RATE_LIMIT_API_PER_USER",
+        "RATE_LIMIT_API_PER_IP",
+        "RATE_LIMIT_IMAGINE_PER_USER",
+        "RATE_LIMIT_IMAGINE_PER_IP",
+    )
+}
 
 
 @dataclass(frozen=True)
