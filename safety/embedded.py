@@ -22,7 +22,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,40 @@ class _Scored:
     categories: tuple[str, ...]
 
 
+BATCH_WINDOW_SECONDS = 0.005  # how long the first check of a batch waits for others
+
+
+class _Batch:
+    """Collects the texts checked within BATCH_WINDOW_SECONDS and classifies them in one thread
+    call: one MiniLM pass over many texts costs far less CPU than one pass each."""
+
+    def __init__(self, classify_many: Callable[[list[str]], list[Verdict]]) -> None:
+        self.classify_many = classify_many
+        self.pending: list[tuple[str, asyncio.Future[Verdict]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def classify(self, text: str) -> Verdict:
+        verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self.pending.append((text, verdict))
+        if self.flushing is None:
+            self.flushing = asyncio.create_task(self._flush_soon())
+        return await verdict
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(BATCH_WINDOW_SECONDS)
+        batch, self.pending, self.flushing = self.pending, [], None
+        try:
+            verdicts = await asyncio.to_thread(self.classify_many, [text for text, _ in batch])
+        except Exception as error:  # every waiting check fails the same way (the policy decides)
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(error)
+            return
+        for (_, waiting), verdict in zip(batch, verdicts, strict=True):
+            if not waiting.done():
+                waiting.set_result(verdict)
+
+
 class EmbeddedGuard:
     name = "embedded-minilm"
 
@@ -87,15 +122,30 @@ class EmbeddedGuard:
         self.categories = tuple(categories)
         self.threshold = threshold
         self.exemplars = exemplars
+        # Checks arriving together (many turns starting at once) share one encoder call per loop.
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
 
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
         text = turns_to_classify(conversation, agent=agent)[-1][1]
-        return await asyncio.to_thread(self.classify, text)
+        loop = asyncio.get_running_loop()
+        if loop not in self._batches:
+            self._batches[loop] = _Batch(self.classify_many)
+        return await self._batches[loop].classify(text)
 
     def classify(self, text: str) -> Verdict:
-        """The verdict on one text (blocking: runs the encoder): unsafe when some window of it is,
-        in a checked category; the categories of every unsafe window, the most certain first."""
-        scored = sorted(self._score(windows(text)), key=lambda s: s.unsafe, reverse=True)
+        """The verdict on one text (blocking: runs the encoder)."""
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: list[str]) -> list[Verdict]:
+        """Verdicts on several texts with one encoder call (blocking): a text is unsafe when some
+        window of it is, in a checked category; the categories of every unsafe window, the most
+        certain first."""
+        per_text = [windows(text) for text in texts]
+        scored = iter(self._score([window for text_windows in per_text for window in text_windows]))
+        return [self._verdict([next(scored) for _ in text_windows]) for text_windows in per_text]
+
+    def _verdict(self, scored: list[_Scored]) -> Verdict:
+        scored = sorted(scored, key=lambda s: s.unsafe, reverse=True)
         unsafe_windows = (s for s in scored if s.unsafe >= self.threshold)
         flagged = tuple(dict.fromkeys(c for s in unsafe_windows for c in s.categories if c in self.categories))
         detail = f"p_unsafe={scored[0].unsafe:.2f}"
