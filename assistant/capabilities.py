@@ -8,9 +8,9 @@ without blocking the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -117,12 +117,7 @@ def _build_capabilities() -> Capabilities:
     )
 
 
-# The guard's HTTP client belongs to one event loop (as the model gateway's does).
-_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Capabilities] = weakref.WeakKeyDictionary()
-
-
+@functools.cache
 def default_capabilities() -> Capabilities:
-    loop = asyncio.get_running_loop()
-    if loop not in _per_loop:
-        _per_loop[loop] = _build_capabilities()
-    return _per_loop[loop]
+    """Built once per process: the guards keep their own per-event-loop state (HTTP clients, batches)."""
+    return _build_capabilities()

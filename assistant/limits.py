@@ -36,19 +36,24 @@ class Rate:
         return rate
 
 
+def count(key: str, *, by: int = 1, timeout: int) -> int | None:
+    """Add `by` to the counter at `key` (created with `timeout` seconds to live) and return its new
+    value, atomic across processes; None while the cache is unreachable (nothing was counted)."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key, by)
+    except ValueError:  # the key expired between add and incr: this is its first count
+        cache.add(key, by, timeout=timeout)
+        return by
+
+
 def hit(scope: str, who: str, rate: Rate) -> None:
     """Count one request of `who` (e.g. "user:12", "ip:10.0.0.1") against `rate`; refuse it
     with when to retry once the window's limit is used up."""
     now = time.time()
     window = int(now // rate.seconds)
-    key = f"rate:{scope}:{who}:{window}"
-    cache.add(key, 0, timeout=rate.seconds + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr: this is the window's first request
-        cache.add(key, 1, timeout=rate.seconds + 1)
-        count = 1
-    if isinstance(count, int) and count > rate.limit:  # None: the cache is down, nothing was counted
+    requests = count(f"rate:{scope}:{who}:{window}", timeout=rate.seconds + 1)
+    if requests is not None and requests > rate.limit:
         retry_after = max(1, int((window + 1) * rate.seconds - now + 0.999))
         raise AssistantError(
             ErrorCode.RATE_LIMITED,
@@ -106,9 +111,4 @@ def check_quota(user: object) -> None:
 def record_tokens(user_id: int, tokens: int) -> None:
     if tokens <= 0:
         return
-    key = _quota_key(user_id, _today())
-    cache.add(key, 0, timeout=QUOTA_KEY_SECONDS)
-    try:
-        cache.incr(key, tokens)
-    except ValueError:
-        cache.add(key, tokens, timeout=QUOTA_KEY_SECONDS)
+    count(_quota_key(user_id, _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)

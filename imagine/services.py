@@ -14,7 +14,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core import signing
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
@@ -59,10 +58,8 @@ def take_rate_token(user_id: int) -> float:
     A fixed one-second window per user in the shared cache (atomic add + incr)."""
     now = time.time()
     window = math.floor(now)
-    key = f"imagine:{user_id}:rate:{window}"
-    cache.add(key, 0, 2)
-    count = cache.incr(key)  # None while the cache is unreachable: nothing is counted then
-    if count is None or count <= setting("IMAGINE_PROMPTS_PER_SECOND"):
+    prompts = limits.count(f"imagine:{user_id}:rate:{window}", timeout=2)
+    if prompts is None or prompts <= setting("IMAGINE_PROMPTS_PER_SECOND"):
         return 0.0
     return window + 1 - now
 
