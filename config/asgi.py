@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, lifespan for graceful shutdown."""
+"""ASGI entry point: HTTP through Django (webhook deliveries through their fast path first), WebSockets
+through Channels, lifespan for graceful shutdown."""
 
 import os
 
@@ -14,10 +15,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from assistant.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from config.lifespan import lifespan  # noqa: E402
 from imagine.routing import websocket_urlpatterns as imagine_sockets  # noqa: E402
+from integrations.asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": WebhookFastPath(django_http),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*chat_sockets, *imagine_sockets]))),
         "lifespan": lifespan,
     }

@@ -1,7 +1,7 @@
 """Writes of the messaging channels: storing inbound events once, binding chats to conversations,
 and replying through the same pipeline as the web chat (start_turn + TurnRunner), once.
 
-The webhook view calls `ingest_events`; the Celery task `integrations.tasks.reply_to_event` calls
+Webhook intake (`integrations.intake`) calls `ingest_events`; the Celery task `integrations.tasks.reply_to_event` calls
 `reply_to_event`, which is safe to run any number of times for the same event: the user message is
 stored under a client_id derived from the event, the answer is generated only while it is still
 streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -39,6 +39,9 @@ from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import split_text
 
 logger = logging.getLogger(__name__)
+
+# What a new InboundEvent is given at ingestion; the other columns keep their defaults (NULL).
+_INSERTED_COLUMNS = ("app", "key", "kind", "chat_id", "sender_id", "payload", "received_at", "reply_error")
 
 # Longer than one answer takes to generate and send; a worker that died frees the event after it.
 REPLY_LEASE = timedelta(minutes=5)
@@ -75,39 +78,51 @@ Reply = ReplyText | ReplyImage
 # --- ingestion ------------------------------------------------------------------------------------
 
 
-def ingest_events(*, app: Channel, events: Sequence[Event]) -> list[str]:
-    """Store a delivery's events in one transaction; the keys of those stored now that need a reply.
+def ingest_events(events: Sequence[Event]) -> list[Event]:
+    """Store events, from one delivery or several, in one transaction; those stored now, in order.
 
-    Events already stored (a redelivery, or a duplicate inside the batch) are skipped. Two deliveries
-    of one event racing each other may both report it; the reply is idempotent, so that costs a
-    task, never a second answer."""
-    unique = list({event.key: event for event in events}.values())
-    with transaction.atomic():
-        known = set(InboundEvent.objects.filter(app=app, key__in=[e.key for e in unique]).values_list("key", flat=True))
-        fresh = [event for event in unique if event.key not in known]
-        InboundEvent.objects.bulk_create(
-            [
-                InboundEvent(
-                    app=app,
-                    key=event.key,
-                    kind=event.kind,
-                    chat_id=event.chat_id,
-                    sender_id=event.sender_id,
-                    payload=event.as_json(),
-                )
-                for event in fresh
-            ],
-            ignore_conflicts=True,
-        )
+    Events already stored (a redelivery, or a repeat inside the batch) are skipped: one statement
+    inserts what is new and reports it (`ON CONFLICT DO NOTHING RETURNING`), so two deliveries of one
+    event racing each other store and report it exactly once."""
+    unique = list({(event.app, event.key): event for event in events}.values())
+    if not unique:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(*_insert_new_events(unique))
+        stored = {(app, key) for app, key in cursor.fetchall()}
+    fresh = [event for event in unique if (event.app, event.key) in stored]
     for event in fresh:
         if event.kind == EventKind.STATUS and event.error_code:
-            logger.warning("%s: message %s failed: code %s", app, event.message_id, event.error_code)
-    return [event.key for event in fresh if event.kind.needs_reply]
+            logger.warning("%s: message %s failed: code %s", event.app, event.message_id, event.error_code)
+    return fresh
 
 
-def forget_events(*, app: Channel, keys: Sequence[str]) -> None:
+def _insert_new_events(events: Sequence[Event]) -> tuple[str, list[object]]:
+    """One INSERT of every event that skips those already stored and returns the (app, key) of the rest."""
+    fields = [InboundEvent._meta.get_field(name) for name in _INSERTED_COLUMNS]
+    received_at = timezone.now()
+    params: list[object] = []
+    for event in events:
+        values = (event.app, event.key, event.kind, event.chat_id, event.sender_id, event.as_json(), received_at, "")
+        params += [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(InboundEvent._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(events))} "
+        f"ON CONFLICT ({quote('app')}, {quote('key')}) DO NOTHING RETURNING {quote('app')}, {quote('key')}"
+    )
+    return sql, params
+
+
+def forget_events(events: Sequence[Event]) -> None:
     """Remove events stored but never queued for a reply, so that the app's redelivery stores them again."""
-    InboundEvent.objects.filter(app=app, key__in=keys, handled_at__isnull=True, lease_until__isnull=True).delete()
+    if not events:
+        return
+    which = Q()
+    for event in events:
+        which |= Q(app=event.app, key=event.key)
+    InboundEvent.objects.filter(which, handled_at__isnull=True, lease_until__isnull=True).delete()
 
 
 # --- chats ------------------------------------------------------------------------------------------

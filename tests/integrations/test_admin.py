@@ -24,7 +24,7 @@ def test_channel_statuses_count_events_replies_and_errors(
     messaging_settings: FakeMessaging, settings: Settings
 ) -> None:
     settings.TELEGRAM_BOT_TOKEN = ""
-    ingest_events(app=Channel.WHATSAPP, events=[
+    ingest_events([
         _event("q1", EventKind.TEXT, text="hi"),
         _event("q2", EventKind.TEXT, text="hello"),
         _event("s1:failed", EventKind.STATUS, detail="failed", error_code="131026"),
