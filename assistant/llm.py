@@ -32,6 +32,7 @@ def _build_gateway() -> ModelGateway:
         api_key=settings.MODEL_API_KEY,
         connect_timeout=settings.MODEL_CONNECT_TIMEOUT,
         read_timeout=settings.MODEL_READ_TIMEOUT,
+        first_token_timeout=settings.MODEL_FIRST_TOKEN_TIMEOUT,
         retries=settings.MODEL_RETRIES,
         max_connections=settings.MODEL_MAX_CONNECTIONS,
     )

@@ -273,6 +273,7 @@ MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=1024)
 MODEL_TEMPERATURE = env.float("MODEL_TEMPERATURE", default=0.6)
 MODEL_CONNECT_TIMEOUT = env.float("MODEL_CONNECT_TIMEOUT", default=5.0)
 MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=60.0)
+MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=60.0)
 MODEL_RETRIES = env.int("MODEL_RETRIES", default=2)
 # Concurrent connections (= answers streaming at once) from one process to the model server.
 MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=4096)

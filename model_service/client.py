@@ -4,8 +4,11 @@ Production talks to vLLM; the embedded default talks to llama.cpp's server. Beha
 rest of the product relies on:
 
 - connect and read timeouts (the read timeout bounds the gap between two chunks);
-- retries with backoff for connection failures, 429 and 5xx, but only before the first token:
-  after that a retry would repeat text the user has already seen;
+- retries with backoff for connection failures, read timeouts, 429 and 5xx, but only before the
+  first token: after that a retry would repeat text the user has already seen;
+- one deadline for the first token, retries and backoff included, so a server that accepts
+  requests and then stalls fails the answer after `first_token_timeout`, not after every retry's
+  read timeout in turn;
 - cancelling the consumer (task cancellation or closing the iterator) closes the HTTP response
   at once. vLLM and llama.cpp both abort a generation whose connection closes.
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import httpx
@@ -35,6 +39,7 @@ class ModelEndpoint:
     api_key: str = ""
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    first_token_timeout: float = 60.0  # from the request to the first event, retries included
     retries: int = 2
     retry_backoff: float = 0.25
     # Concurrent requests to the server. Every streaming answer holds one connection; past this
@@ -132,18 +137,42 @@ class ChatCompletionsClient:
 
     async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
         """Yield text deltas, then exactly one StreamEnd."""
-        body = self.request_body(messages, params)
+        first, events = await self._first_event(self.request_body(messages, params))
+        async with aclosing(events):
+            yield first
+            try:
+                async for event in events:
+                    yield event
+            except httpx.TimeoutException as exc:
+                silence = self.endpoint.read_timeout
+                raise ModelStreamBroken(
+                    f"The model service sent nothing for {silence:g} seconds in the middle of the answer."
+                ) from exc
+            except httpx.TransportError as exc:
+                raise ModelStreamBroken("The model service stopped in the middle of the answer.") from exc
+
+    async def _first_event(self, body: dict[str, object]) -> tuple[StreamEvent, AsyncGenerator[StreamEvent]]:
+        """Start the stream and wait for its first event (the first text, or the end of an empty
+        answer), retrying failures, all within `first_token_timeout`."""
+        try:
+            async with asyncio.timeout(self.endpoint.first_token_timeout):
+                return await self._first_event_with_retries(body)
+        except TimeoutError as exc:
+            wait = self.endpoint.first_token_timeout
+            raise ModelUnavailable(
+                f"The model service did not start answering within {wait:g} seconds. Please try again shortly."
+            ) from exc
+
+    async def _first_event_with_retries(
+        self, body: dict[str, object]
+    ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent]]:
         attempt = 0
         while True:
-            produced_text = False
+            # An exception out of anext() has already finished the generator and closed its response.
+            events = self._stream_once(body)
             try:
-                async for event in self._stream_once(body):
-                    produced_text = produced_text or isinstance(event, TextDelta)
-                    yield event
-                return
+                return await anext(events), events
             except (httpx.TransportError, _RetryableStatus) as exc:
-                if produced_text:
-                    raise ModelStreamBroken("The model service stopped in the middle of the answer.") from exc
                 if attempt >= self.endpoint.retries:
                     raise ModelUnavailable("The model service is not answering. Please try again shortly.") from exc
                 delay = self.endpoint.retry_backoff * 2**attempt
@@ -151,7 +180,7 @@ class ChatCompletionsClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    async def _stream_once(self, body: dict[str, object]) -> AsyncIterator[StreamEvent]:
+    async def _stream_once(self, body: dict[str, object]) -> AsyncGenerator[StreamEvent]:
         # vLLM adopts X-Request-Id as its request id, so its logs line up with ours.
         headers = {"X-Request-Id": turn} if (turn := log_context.turn_id.get()) else None
         async with self._http.stream("POST", "chat/completions", json=body, headers=headers) as response:

@@ -273,6 +273,20 @@ async def test_read_timeout_before_the_first_chunk_gives_unavailable_after_retri
         assert not request.completed
 
 
+async def test_first_token_deadline_covers_every_retry(fake: FakeOpenAI, make_client) -> None:
+    fake.default = Reply(stall_before_first=5.0)
+    client = make_client(fake.base_url, read_timeout=0.4, first_token_timeout=0.6, retries=5)
+
+    events, error = await collect_until_error(client)
+
+    assert type(error) is ModelUnavailable
+    assert error.detail.startswith("The model service did not start answering within 0.6 seconds.")
+    assert events == []
+    assert len(fake.requests) < 6  # the deadline ended it, not the retries running out
+    for request in fake.requests:
+        await asyncio.wait_for(request.disconnected.wait(), 1.0)
+
+
 # --- failures after the first token: never retried --------------------------------------------
 
 

@@ -19,6 +19,7 @@ errors inside the stream are `data: {"error": {"message": ...}}` events, as vLLM
 Each request is answered by the next scripted `Reply` (then by `default`), which can fail with a
 status, drop the connection at several points, stall, or send an error event. Every request is
 recorded as a `ReceivedRequest`, including whether the client disconnected before the reply ended.
+`GET /v1/models` (what readiness checks ask) lists the model; it is neither scripted nor recorded.
 
 As a process (`python -m tests.support.fake_openai --port 8101 --tokens 128 --rate 150`) it answers
 every request with --tokens chunks at --rate per second: a model server that spends none of this
@@ -92,6 +93,7 @@ class FakeOpenAI:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._arrivals = asyncio.Condition()
 
     # --- scripting -------------------------------------------------------------------
 
@@ -100,6 +102,12 @@ class FakeOpenAI:
 
     def fail_first(self, n: int, status: int = 503) -> None:
         self.replies.extend(Reply(status=status) for _ in range(n))
+
+    async def until_requests(self, count: int) -> list[ReceivedRequest]:
+        """Wait until `count` requests have arrived; the requests so far."""
+        async with self._arrivals:
+            await self._arrivals.wait_for(lambda: len(self.requests) >= count)
+        return self.requests
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -139,7 +147,12 @@ class FakeOpenAI:
         self._handlers.add(task)
         try:
             while (request := await self._read_request(reader)) is not None:
+                if request.method == "GET" and request.path.rstrip("/") == "/v1/models":
+                    await self._send_json(writer, 200, self._model_list())
+                    continue
                 self.requests.append(request)
+                async with self._arrivals:
+                    self._arrivals.notify_all()
                 reply = self.replies.popleft() if self.replies else self.default
                 if not await self._respond(request, reply, reader, writer):
                     break
@@ -287,6 +300,10 @@ class FakeOpenAI:
             await send(json.dumps(chunk([], usage=usage)))
         await end_stream()
         return True
+
+    def _model_list(self) -> dict[str, Any]:
+        model = {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
+        return {"object": "list", "data": [model]}
 
     @staticmethod
     async def _send_json(writer: asyncio.StreamWriter, status: int, body: dict[str, Any] | str) -> None:
