@@ -11,6 +11,7 @@ django_http = get_asgi_application()  # sets up Django before the consumers impo
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from assistant.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from config.lifespan import lifespan  # noqa: E402
@@ -19,7 +20,7 @@ from integrations.asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WebhookFastPath(django_http),
+        "http": WebhookFastPath(django_http) if settings.INTEGRATIONS_WEBHOOK_FAST_PATH else django_http,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*chat_sockets, *imagine_sockets]))),
         "lifespan": lifespan,
     }

@@ -379,6 +379,9 @@ TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.te
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_WEBHOOK_SECRETS = env.list("TELEGRAM_WEBHOOK_SECRETS", default=[])
 TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+# Webhook deliveries answered before Django's middleware (integrations/asgi.py); off sends them
+# through the middleware like every other request (say, for a middleware of your own that must see them).
+INTEGRATIONS_WEBHOOK_FAST_PATH = env.bool("INTEGRATIONS_WEBHOOK_FAST_PATH", default=True)
 INTEGRATIONS_SEND_TIMEOUT_SECONDS = env.float("INTEGRATIONS_SEND_TIMEOUT_SECONDS", default=10.0)
 INTEGRATIONS_SEND_ATTEMPTS = env.int("INTEGRATIONS_SEND_ATTEMPTS", default=4)
 INTEGRATIONS_SEND_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_BACKOFF_SECONDS", default=1.0)

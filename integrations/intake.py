@@ -71,35 +71,25 @@ def read_delivery(app: Channel, body: bytes, headers: Mapping[str, str], client:
 
 
 def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> list[Ack]:
-    """Store the events of these deliveries in one transaction and queue their replies; one Ack each.
+    """Store the events of these deliveries (one INSERT, so one transaction) and queue their
+    replies with one broker message; the same Ack for each delivery.
 
-    A delivery whose replies could not all be queued forgets the events it stored (so that the app's
-    redelivery stores them again) and gets 503, as does every delivery after it in the batch."""
+    If the replies cannot be queued, the events just stored are forgotten again, so that the apps'
+    redeliveries store them anew, and every delivery gets 503."""
     try:
         fresh = services.ingest_events([event for events in deliveries for event in events])
     except DatabaseError:
         logger.exception("webhook: could not store %d deliveries; asking the apps to redeliver", len(deliveries))
         return [TRY_AGAIN_LATER] * len(deliveries)
-    new_replies = {(event.app, event.key) for event in fresh if event.kind.needs_reply}
-    acks: list[Ack] = []
-    for index, events in enumerate(deliveries):
-        if not _queue_replies([event for event in events if (event.app, event.key) in new_replies]):
-            unqueued = [e for later in deliveries[index:] for e in later if (e.app, e.key) in new_replies]
-            services.forget_events(unqueued)
-            return acks + [TRY_AGAIN_LATER] * (len(deliveries) - index)
-        new_replies.difference_update((event.app, event.key) for event in events)
-        acks.append(ACCEPTED)
-    return acks
-
-
-def _queue_replies(events: Sequence[Event]) -> bool:
-    for event in events:
+    replies = [event for event in fresh if event.kind.needs_reply]
+    if replies:
         try:
-            tasks.reply_to_event.delay(event.app.value, event.key)
+            tasks.reply_to_events.delay([(event.app.value, event.key) for event in replies])
         except (BrokerError, OSError):
-            logger.exception("%s webhook: could not queue replies; asking the app to redeliver", event.app)
-            return False
-    return True
+            logger.exception("webhook: could not queue %d replies; asking the apps to redeliver", len(replies))
+            services.forget_events(replies)
+            return [TRY_AGAIN_LATER] * len(deliveries)
+    return [ACCEPTED] * len(deliveries)
 
 
 class GroupCommit:

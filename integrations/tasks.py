@@ -29,6 +29,15 @@ def reply_to_event(self: Task, app: str, key: str) -> None:
 
 
 @shared_task
+def reply_to_events(events: list[tuple[str, str]]) -> None:
+    """Queue one reply task per (app, key): the webhook queues this once per batch of deliveries,
+    so its acknowledgements wait for one broker round trip, not one per message. Run twice (a
+    redelivery after a worker died), it queues replies that are idempotent."""
+    for app, key in events:
+        reply_to_event.delay(app, key)
+
+
+@shared_task
 def requeue_unanswered() -> int:
     """Queue the reply task again for events left unanswered (Celery beat runs this every minute).
     Safe alongside the original tasks: a reply is claimed with a lease and each part is sent once."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_django.fixtures import Settings
 
+from integrations import tasks
 from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
 from tests.support.fake_messaging import FakeMessaging
 
@@ -39,3 +40,12 @@ def messaging_settings(settings: Settings, fake_messaging: FakeMessaging) -> Fak
     settings.INTEGRATIONS_SEND_BACKOFF_SECONDS = 0.01
     settings.INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = 2.0
     return fake_messaging
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging) -> list[tuple[str, str]]:
+    """The replies the webhooks queue, as (app, key), instead of a broker message; the tests run
+    the reply tasks they need themselves."""
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: calls.extend(map(tuple, events)))
+    return calls

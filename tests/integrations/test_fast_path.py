@@ -4,6 +4,7 @@ middleware, several sharing one transaction, with the same checks and answers as
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -41,13 +42,6 @@ def signed(payload: Any) -> tuple[bytes, dict[str, str]]:
 
 def text_delivery(message_id: str) -> dict[str, Any]:
     return p.whatsapp_delivery(p.whatsapp_value(p.whatsapp_text(message_id, f"Question {message_id}?")))
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging) -> list[tuple[str, str]]:
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: calls.append((app, key)))
-    return calls
 
 
 class RecordingGroupCommit(intake.GroupCommit):
@@ -159,22 +153,20 @@ async def test_a_failed_transaction_answers_503_to_all_waiting_and_the_writer_li
 
 
 @pytest.mark.django_db
-def test_a_broker_failure_mid_batch_forgets_the_unqueued_deliveries_only(
-    monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging
+def test_a_broker_failure_answers_503_to_the_batch_and_forgets_only_its_new_events(
+    monkeypatch: pytest.MonkeyPatch, queued: list[tuple[str, str]]
 ) -> None:
-    first, second, third = (parsed_event(f"wamid.B{n}") for n in range(3))
-    queued: list[str] = []
+    earlier, first, second = (parsed_event(f"wamid.B{n}") for n in range(3))
+    assert [ack.status for ack in intake.store_deliveries([[earlier]])] == [200]
 
-    def broker_fails_on_second(app: str, key: str) -> None:
-        if key == second.key:
-            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-        queued.append(key)
+    def broker_down(events: list[tuple[str, str]]) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.reply_to_event, "delay", broker_fails_on_second)
-    acks = intake.store_deliveries([[first], [second], [third]])
-    assert [ack.status for ack in acks] == [200, 503, 503]
-    assert queued == [first.key]
-    assert list(InboundEvent.objects.values_list("key", flat=True)) == [first.key]
+    monkeypatch.setattr(tasks.reply_to_events, "delay", broker_down)
+    acks = intake.store_deliveries([[first], [earlier, second]])
+    assert [ack.status for ack in acks] == [503, 503]
+    assert list(InboundEvent.objects.values_list("key", flat=True)) == [earlier.key]
+    assert queued == [("whatsapp", earlier.key)]
 
 
 def parsed_event(message_id: str) -> Event:
@@ -222,9 +214,21 @@ async def test_concurrent_deliveries_on_postgresql_are_stored_and_queued_once(
                                      ["wamid.PG7"]).fetchone()  # fmt: skip
     assert sorted(keys) == sorted(f"wamid.PG{n}" for n in range(40))
     assert payload == ("Question wamid.PG7?",)  # stored as JSON the database can query
-    queued = [json.loads(m)["headers"]["argsrepr"] for m in broker.lrange("default", 0, -1)]
-    assert sorted(queued) == sorted(repr(("whatsapp", f"wamid.PG{n}")) for n in range(40))
+    messages = [json.loads(m) for m in broker.lrange("default", 0, -1)]
+    assert {m["headers"]["task"] for m in messages} == {"integrations.tasks.reply_to_events"}
+    assert len(messages) < 40  # deliveries that arrived together were queued together
+    batches = [json.loads(base64.b64decode(m["body"]))[0][0] for m in messages]
+    assert sorted(tuple(pair) for batch in batches for pair in batch) == sorted(
+        ("whatsapp", f"wamid.PG{n}") for n in range(40)
+    )
     assert (
         'assistant_http_request_duration_seconds_count{method="POST",route="/webhooks/whatsapp",status="200"} 50.0'
         in metrics
     )
+
+
+def test_a_batch_of_replies_fans_out_to_one_task_per_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    queued: list[tuple[str, str]] = []
+    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: queued.append((app, key)))
+    tasks.reply_to_events([("whatsapp", "wamid.A"), ("telegram", "42")])
+    assert queued == [("whatsapp", "wamid.A"), ("telegram", "42")]

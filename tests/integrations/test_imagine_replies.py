@@ -35,7 +35,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 def apps(messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch) -> FakeMessaging:
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: None)
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
     return messaging_settings
 
 

@@ -29,7 +29,7 @@ def test_real_model_answers_a_whatsapp_question_once(
     settings.MODEL_MAX_TOKENS = 64
     settings.ASSISTANT_MODEL_TITLES = False
     queued: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: queued.append((app, key)))
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: queued.extend(map(tuple, events)))
     body = json.dumps(
         p.whatsapp_delivery(p.whatsapp_value(p.whatsapp_text("wamid.LIVE1", "Name three colours.")))
     ).encode()

@@ -52,7 +52,7 @@ def fake_model(settings: Settings) -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def apps(messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessaging]:
     """The apps' fake, with webhooks that only store (the tests run each reply task themselves)."""
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: None)
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
     return messaging_settings
 
 
@@ -259,6 +259,7 @@ def test_telegram_group_members_each_get_their_own_conversation_and_quoted_repli
 def test_events_left_unanswered_are_queued_again_once_quiet(
     fake_model: FakeOpenAI, messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
     queued: list[tuple[str, str]] = []
     monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: queued.append((app, key)))
     deliver("whatsapp", whatsapp_question("wamid.LOST", "Hello?"))

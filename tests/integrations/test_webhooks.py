@@ -20,14 +20,6 @@ from tests.support.fake_messaging import FakeMessaging
 pytestmark = [pytest.mark.django_db]
 
 
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging) -> list[tuple[str, str]]:
-    """The reply tasks queued, as (app, key)."""
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: calls.append((app, key)))
-    return calls
-
-
 def meta_post(path: str, payload: Any, *, secret: str | None = APP_SECRET, raw: bytes | None = None) -> Any:
     body = raw if raw is not None else json.dumps(payload).encode()
     headers = {}
@@ -177,13 +169,13 @@ def test_telegram_update_is_stored_under_its_update_id(queued: list[tuple[str, s
 def test_broker_outage_answers_503_and_the_redelivery_is_new_again(
     monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging
 ) -> None:
-    def broker_down(app: str, key: str) -> None:
+    def broker_down(events: list[tuple[str, str]]) -> None:
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.reply_to_event, "delay", broker_down)
+    monkeypatch.setattr(tasks.reply_to_events, "delay", broker_down)
     assert meta_post("/webhooks/whatsapp", text_delivery("wamid.X1")).status_code == 503
     assert not InboundEvent.objects.exists()
     calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(tasks.reply_to_event, "delay", lambda app, key: calls.append((app, key)))
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: calls.extend(map(tuple, events)))
     assert meta_post("/webhooks/whatsapp", text_delivery("wamid.X1")).status_code == 200
     assert calls == [("whatsapp", "wamid.X1")]
