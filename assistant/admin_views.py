@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from assistant import dashboard
 from assistant.models import ModerationCase
@@ -30,9 +31,10 @@ def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
         start = dt.date.fromisoformat(request.GET.get("start", ""))
         end = dt.date.fromisoformat(request.GET.get("end", "")) if request.GET.get("end") else today
     except ValueError:
-        return (*default[:2], "Dates must look like 2026-11-28; showing the last 14 days.")
+        return (*default[:2], _("Dates must look like 2026-11-28; showing the last 14 days."))
     if (end - start).days >= dashboard.MAX_DAYS:
-        return end - dt.timedelta(days=dashboard.MAX_DAYS - 1), end, f"At most {dashboard.MAX_DAYS} days are shown."
+        too_long = _("At most %(days)d days are shown.") % {"days": dashboard.MAX_DAYS}
+        return end - dt.timedelta(days=dashboard.MAX_DAYS - 1), end, too_long
     return start, end, ""
 
 
@@ -49,7 +51,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     days = dashboard.date_range(start, end)
     context = {
         **admin.site.each_context(request),
-        "title": "Dashboard",
+        "title": _("Dashboard"),
         "start": days[0],
         "end": days[-1],
         "range_error": range_error,

@@ -7,14 +7,16 @@ import json
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant import api_keys, limits, metrics, moderation, selectors, services
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
-from assistant.models import ApiKey, Conversation, Message, SearchMode
+from assistant.models import ApiKey, Conversation, Message, SearchMode, Theme
+from imagine.thread import answer_image
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +76,17 @@ class ReportBody(BaseModel):
     reason: str = ""
 
 
+# "" follows the browser's Accept-Language; the rest are the page's languages.
+LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
+
+
 class SettingsBody(BaseModel):
+    """A PATCH names only the settings it changes: the defaults are never written (exclude_unset)."""
+
     model_config = ConfigDict(extra="forbid")
-    search_mode: SearchMode
+    search_mode: SearchMode = SearchMode.AUTO
+    language: LanguageChoice = ""
+    theme: Theme = Theme.SYSTEM
 
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -87,6 +97,8 @@ def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
         return schema.model_validate(json.loads(request.body or b"{}"))
     except json.JSONDecodeError as exc:
         raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
+    except UnicodeDecodeError:  # json.loads decodes bytes itself, and raises this before parsing
+        raise AssistantError(ErrorCode.INVALID_JSON, "The body is not valid JSON: it is not UTF-8 text.") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -122,6 +134,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "search_error": message.grounding.get("error") or None,
         "invalid_citations": message.grounding.get("invalid_citations", []),
         "code_warnings": message.code_findings,
+        "image": image.model_dump() if (image := answer_image(message)) else None,
     }
 
 
@@ -223,6 +236,8 @@ def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
 def settings_json(user: Any) -> dict[str, Any]:
     return {
         "search_mode": user.search_mode,
+        "language": user.language,
+        "theme": user.theme,
         "daily_token_quota": limits.daily_quota(user),
         "tokens_used_today": limits.tokens_used_today(user.pk),
     }
@@ -232,9 +247,10 @@ def settings_json(user: Any) -> dict[str, Any]:
 def user_settings(request: HttpRequest) -> HttpResponse:
     """The signed-in user's preferences, and their quota with today's use."""
     if request.method == "PATCH":
-        body = parse_body(request, SettingsBody)
-        request.user.search_mode = body.search_mode
-        request.user.save(update_fields=["search_mode"])
+        changes = parse_body(request, SettingsBody).model_dump(mode="json", exclude_unset=True)
+        for field, value in changes.items():
+            setattr(request.user, field, value)
+        request.user.save(update_fields=list(changes))
     elif request.method != "GET":
         return _method_not_allowed("GET, PATCH")
     return JsonResponse(settings_json(request.user))

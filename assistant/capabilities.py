@@ -1,6 +1,7 @@
-"""What the pipeline uses besides the model: the content guard, web search and Code Shield.
+"""What the pipeline uses besides the model: the content guard, web search, Code Shield and
+Imagine's final renders (for `/imagine <prompt>` turns).
 
-The pipeline sees three small protocols; `default_capabilities()` builds them from settings. Web
+The pipeline sees four small protocols; `default_capabilities()` builds them from settings. Web
 search runs on a Celery worker (queue `search`) and comes back through the result backend, polled
 without blocking the event loop.
 """
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from assistant.protocol import ImageRef
 from safety.codeshield import CodeReport, scan_code
 from safety.guard import content_guard
 from safety.verdict import Verdict
@@ -47,11 +49,28 @@ class CodeScanner(Protocol):
 
 
 @dataclass(frozen=True)
+class ImageRequest:
+    prompt: str  # as `imagine.commands.imagine_prompt` read it from the message
+    owner_id: int
+    conversation_id: int
+
+
+class ImageMaker(Protocol):
+    """Imagine's final renders. Both raise AssistantError with a sentence to show."""
+
+    def clean(self, prompt: str) -> str: ...
+
+    async def render(self, request: ImageRequest) -> ImageRef:
+        """Render and keep it in the owner's gallery, tied to the conversation."""
+
+
+@dataclass(frozen=True)
 class Capabilities:
     guard: ContentGuard | None = None  # None: nothing is checked (tests of other steps only)
     check_output: bool = True  # the guard also judges answers (off for the embedded stand-in by default)
     web: WebTools | None = None
     code: CodeScanner | None = None
+    imagine: ImageMaker | None = None  # None: `/imagine <prompt>` is text for the model
 
 
 class WorkerTools:
@@ -109,11 +128,14 @@ def _judges_answers() -> bool:
 
 
 def _build_capabilities() -> Capabilities:
+    from imagine.thread import FinalRenders  # imagine's services build on this module's types
+
     return Capabilities(
         guard=content_guard() if settings.SAFETY_CHECKS else None,
         check_output=_judges_answers(),
         web=WorkerTools(settings.SEARCH_TIMEOUT_SECONDS, settings.SEARCH_MAX_SOURCES),
         code=CodeShield() if settings.SAFETY_CODE_SHIELD else None,
+        imagine=FinalRenders(),
     )
 
 

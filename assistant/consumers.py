@@ -29,6 +29,7 @@ from assistant.protocol import (
     DoneFrame,
     ErrorFrame,
     FinishReason,
+    ImageRef,
     MessageFrame,
     RegenerateFrame,
     ResumeFrame,
@@ -37,6 +38,7 @@ from assistant.protocol import (
     Usage,
     parse_client_frame,
 )
+from imagine.thread import answer_image
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,8 @@ def _lost_its_process(answer: Message) -> bool:
     return not answer.is_final and time.time() - answer.updated_at.timestamp() > STALE_ANSWER_SECONDS
 
 
-def stored_done_frame(answer: Message) -> DoneFrame:
-    """The `done` frame of an answer that has ended, from what is stored."""
+def stored_done_frame(answer: Message, image: ImageRef | None = None) -> DoneFrame:
+    """The `done` frame of an answer that has ended, from what is stored (`image`: its picture)."""
     blocked = answer.status == Message.Status.BLOCKED
     return DoneFrame(
         message_id=answer.pk,
@@ -75,6 +77,7 @@ def stored_done_frame(answer: Message) -> DoneFrame:
         error_code=ErrorCode.BLOCKED if blocked else None,
         invalid_citations=answer.grounding.get("invalid_citations", []),
         code_warnings=[CodeWarning(**finding) for finding in answer.code_findings],
+        image=image,
     )
 
 
@@ -301,7 +304,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send(turns.search_frame(answer.pk, answer.grounding).dump())
         for seq, text in frames_after(answer.content, answer.frame_ends, after_seq):
             await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
-        await self._send(stored_done_frame(answer).dump())
+        image = await database_sync_to_async(answer_image)(answer)
+        await self._send(stored_done_frame(answer, image).dump())
 
     async def _send_error(self, frame: ErrorFrame) -> None:
         metrics.ERRORS.labels(frame.code).inc()

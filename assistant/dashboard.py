@@ -17,6 +17,7 @@ import httpx
 from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext as _
 
 from assistant.models import Message, ModerationCase
 
@@ -138,14 +139,14 @@ def charts(days: list[dt.date]) -> list[Chart]:
     failed = answers.filter(status__in=[Message.Status.ERROR, Message.Status.INTERRUPTED])
     errors = failed.values("day", "status").annotate(n=Count("id"))
     result = [
-        Chart("Daily active users", _daily_active_users(questions, days), days),
-        Chart("Messages per channel", _by_day(per_channel, "conversation__channel", "n", days), days),
-        Chart("Tokens in / out", _tokens(answers, days), days),
-        Chart("Time to first token (ms)", _time_to_first_token(answers, days), days),
-        Chart("Blocked turns by hazard category", _blocked(days), days),
-        Chart("Failed answers", _by_day(errors, "status", "n", days), days),
+        Chart(_("Daily active users"), _daily_active_users(questions, days), days),
+        Chart(_("Messages per channel"), _by_day(per_channel, "conversation__channel", "n", days), days),
+        Chart(_("Tokens in / out"), _tokens(answers, days), days),
+        Chart(_("Time to first token (ms)"), _time_to_first_token(answers, days), days),
+        Chart(_("Blocked turns by hazard category"), _blocked(days), days),
+        Chart(_("Failed answers"), _by_day(errors, "status", "n", days), days),
     ]
-    return [*result, Chart("Imagine renders", _imagine_renders(days), days)]
+    return [*result, Chart(_("Imagine renders"), _imagine_renders(days), days)]
 
 
 @dataclass(frozen=True)

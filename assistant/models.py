@@ -15,12 +15,24 @@ class SearchMode(models.TextChoices):
     OFF = "off"
 
 
+class Theme(models.TextChoices):
+    """The page's colours: `system` follows the device's light or dark setting."""
+
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+
+
 class User(AbstractUser):
     """A person. Guests are real accounts without a password, bound to one browser session.
     Suspending a user is `is_active = False`: sessions and API keys stop working at once."""
 
     is_guest = models.BooleanField(default=False)
     search_mode = models.CharField(max_length=8, choices=SearchMode.choices, default=SearchMode.AUTO)
+    # One of settings.LANGUAGES (checked where it is written: adding a language needs no migration);
+    # empty follows the browser's Accept-Language.
+    language = models.CharField(max_length=8, blank=True, default="")
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
     daily_token_quota = models.PositiveIntegerField(
         null=True, blank=True, help_text="Tokens (prompt + answer) per UTC day; empty uses the site default."
     )
@@ -107,6 +119,10 @@ class Message(models.Model):
     grounding = models.JSONField(default=dict, blank=True)
     # Code Shield's findings in the answer's code blocks: [{"rule", "severity", "line", "description"}].
     code_findings = models.JSONField(default=list, blank=True)
+    # An answer to `/imagine <prompt>`: the final render it shows (kept in its owner's gallery).
+    image = models.ForeignKey(
+        "imagine.ImagineImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

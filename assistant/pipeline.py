@@ -3,7 +3,8 @@
 input safety check → web grounding (search, shared links) → prompt building (untrusted text
 neutralised, exact token counts) → context-window fitting → streamed generation with incremental
 output safety checks → final output check, Code Shield and citation check. Every channel consumes
-these events; none re-implements a step.
+these events; none re-implements a step. A `/imagine <prompt>` turn is answered by a final render
+instead of text, its prompt checked as the Imagine panel checks it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
 from assistant import metrics
-from assistant.capabilities import Capabilities, ContentGuard, WebTools
+from assistant.capabilities import Capabilities, ContentGuard, ImageMaker, ImageRequest, WebTools
 from assistant.grounding import SearchPlan, invalid_citations, plan_search, sources_block
 from assistant.llm import ModelGateway
 from assistant.models import SearchMode
+from assistant.protocol import ImageRef
 from model_service.builtin_tools import ToolCall, may_become_tool_call, parse_tool_call, system_prompt_with_tools
 from model_service.chat_formats import ChatMessage, neutralize_special_tokens
 from model_service.client import GenerationParams, StreamEnd, TextDelta
@@ -56,6 +58,7 @@ class Turn:
     history: list[HistoryMessage]  # oldest first; the last one is the user message to answer
     sampling: Sampling = Sampling()
     search_mode: str = SearchMode.AUTO
+    image_request: ImageRequest | None = None  # the last message is `/imagine <prompt>`
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,14 @@ class Blocked:
     text: str
 
 
-PipelineEvent = PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked
+@dataclass(frozen=True)
+class ImageReady:
+    """The answer to `/imagine <prompt>`: a stored final render. AnswerEnd follows."""
+
+    image: ImageRef
+
+
+PipelineEvent = PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked | ImageReady
 
 
 @dataclass(frozen=True)
@@ -175,8 +185,12 @@ async def _count_blocks(gateway: ModelGateway, messages: list[ChatMessage], know
 
 async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities) -> AsyncIterator[PipelineEvent]:
     """Answer the last message of `turn`. Raises ContextTooLong, SafetyUnavailable or
-    model_service.ModelError."""
+    model_service.ModelError (and AssistantError from Imagine)."""
     question = turn.history[-1].content
+    if turn.image_request is not None and capabilities.imagine is not None:
+        async for event in _imagine(turn.image_request, capabilities.imagine, capabilities.guard, question):
+            yield event
+        return
     guard = capabilities.guard
     if guard is not None:
         verdict = await guard.check([(m.role, m.content) for m in turn.history[-5:]], agent=False)
@@ -208,6 +222,21 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     finally:
         if watch is not None:
             watch.close()
+
+
+async def _imagine(
+    request: ImageRequest, maker: ImageMaker, guard: ContentGuard | None, question: str
+) -> AsyncIterator[PipelineEvent]:
+    """`/imagine <prompt>`: the prompt alone through the input check, as the Imagine panel checks
+    it (a refusal is an ordinary blocked turn), then one final render instead of text."""
+    prompt = maker.clean(request.prompt)
+    if guard is not None:
+        verdict = await guard.check([("user", prompt)], agent=False)
+        if not _allowed(verdict, "input"):
+            yield Blocked("input", verdict.categories, question)
+            return
+    yield ImageReady(await maker.render(replace(request, prompt=prompt)))
+    yield AnswerEnd("stop", completion_tokens=0)
 
 
 @dataclass

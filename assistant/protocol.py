@@ -170,9 +170,23 @@ class BlockedFrame(ServerFrame):
     detail: str
 
 
+class ImageRef(BaseModel):
+    """A picture an answer shows: the final render of `/imagine <prompt>`. `url` serves it to the
+    conversation's owner only (a share page links it through its share token instead)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    url: str
+    prompt: str  # the picture's alt text
+    width: int
+    height: int
+
+
 class DoneFrame(ServerFrame):
     """The answer ended; `seq` is the last token frame's number. A `blocked` answer's text is
-    `error` (the refusal), whatever its token frames held."""
+    `error` (the refusal), whatever its token frames held. An answer to `/imagine` has no text and
+    carries its picture in `image`."""
 
     type: Literal["done"] = "done"
     message_id: int
@@ -183,6 +197,7 @@ class DoneFrame(ServerFrame):
     error_code: ErrorCode | None = None  # set with `error`: what kind of failure, for programs
     invalid_citations: list[int] = []  # [n] in the answer with no source n: shown unlinked
     code_warnings: list[CodeWarning] = []  # Code Shield findings in the answer's code blocks
+    image: ImageRef | None = None
 
 
 class ErrorFrame(ServerFrame):

@@ -291,6 +291,7 @@ class AnswerOutcome:
     grounding: dict = field(default_factory=dict)
     code_findings: list[dict] = field(default_factory=list)
     blocked: BlockedTurn | None = None
+    image_id: int | None = None  # the final render answering `/imagine <prompt>`
 
 
 def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
@@ -328,6 +329,7 @@ def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
         duration_ms=outcome.duration_ms,
         grounding=outcome.grounding,
         code_findings=outcome.code_findings,
+        image_id=outcome.image_id,
         updated_at=timezone.now(),
     )
 

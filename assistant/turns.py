@@ -30,16 +30,17 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from assistant import metrics, selectors, services
-from assistant.capabilities import Capabilities, default_capabilities
-from assistant.errors import ErrorCode
+from assistant.capabilities import Capabilities, ImageRequest, default_capabilities
+from assistant.errors import AssistantError, ErrorCode
 from assistant.frames import frames_after
 from assistant.llm import ModelGateway, model_gateway
-from assistant.models import Conversation, Message
+from assistant.models import Channel, Conversation, Message
 from assistant.pipeline import (
     AnswerEnd,
     AnswerText,
     Blocked,
     HistoryMessage,
+    ImageReady,
     PromptReady,
     SafetyUnavailable,
     SearchDone,
@@ -53,11 +54,13 @@ from assistant.protocol import (
     CodeWarning,
     DoneFrame,
     FinishReason,
+    ImageRef,
     SearchFrame,
     SourceRef,
     TokenFrame,
     Usage,
 )
+from imagine.commands import imagine_prompt
 from model_service import log_context
 from model_service.client import ModelError, ModelUnavailable
 from model_service.context import ContextTooLong
@@ -168,8 +171,21 @@ def load_turn(answer: Message) -> Turn:
     ]
     conversation = answer.conversation
     return Turn(
-        system_prompt=system_prompt_for(conversation), history=history, search_mode=conversation.owner.search_mode
+        system_prompt=system_prompt_for(conversation),
+        history=history,
+        search_mode=conversation.owner.search_mode,
+        image_request=_image_request(conversation, history),
     )
+
+
+def _image_request(conversation: Conversation, history: list[HistoryMessage]) -> ImageRequest | None:
+    """A picture for `/imagine <prompt>`, except on the /v1 API, whose answers are text only."""
+    if conversation.channel == Channel.API or not history or history[-1].role != Message.Role.USER:
+        return None
+    prompt = imagine_prompt(history[-1].content)
+    if prompt is None:
+        return None
+    return ImageRequest(prompt=prompt, owner_id=conversation.owner_id, conversation_id=conversation.pk)
 
 
 def _load_turn_by_id(answer_id: int) -> Turn:
@@ -192,6 +208,7 @@ class TurnRunner:
         self.gateway = gateway
         self.capabilities = capabilities
         self.grounding: dict = {}  # see Message.grounding; "done" is set once the search ended
+        self.image: ImageRef | None = None  # the answer to `/imagine <prompt>`
         self.frame_interval = settings.ASSISTANT_FRAME_INTERVAL_MS / 1000
         self.parts: list[str] = []
         self.frame_ends: list[int] = []
@@ -264,6 +281,8 @@ class TurnRunner:
         except ModelError as exc:
             code = ErrorCode.MODEL_UNAVAILABLE if isinstance(exc, ModelUnavailable) else ErrorCode.MODEL_ERROR
             return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail, code)
+        except AssistantError as exc:  # Imagine refused or failed a `/imagine` render
+            return Ending(Message.Status.ERROR, FinishReason.ERROR, exc.detail, exc.code)
         except Exception:
             logger.exception("answer %s failed", self.answer_id)
             detail = "Something went wrong on our side."
@@ -318,6 +337,7 @@ class TurnRunner:
                 grounding=grounding,
                 code_findings=[w.model_dump() for w in ending.code_warnings],
                 blocked=_blocked_record(ending.blocked),
+                image_id=self.image.id if self.image is not None else None,
             )
             await database_sync_to_async(services.finish_answer)(answer_id=self.answer_id, outcome=final)
             metrics.record_answer(
@@ -335,6 +355,7 @@ class TurnRunner:
                 error_code=ending.code,
                 invalid_citations=list(ending.invalid_citations),
                 code_warnings=list(ending.code_warnings),
+                image=self.image,
             )
             self._notify(done)
             await self._publish(done.seq, done.dump(), final=True)
@@ -376,6 +397,8 @@ class TurnRunner:
                     )
                 elif isinstance(event, SearchStarted | SearchDone):
                     await self._on_search(event)
+                elif isinstance(event, ImageReady):
+                    self.image = event.image
                 elif isinstance(event, AnswerEnd | Blocked):
                     return event
         raise ModelError("The model ended without finishing its answer.")

@@ -77,10 +77,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",  # <html lang> from the browser's languages
+    "django.middleware.locale.LocaleMiddleware",  # the browser's language, for visitors without a choice
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "assistant.i18n.AccountLanguageMiddleware",  # the account's language, over the browser's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -427,7 +428,8 @@ if MEDIA_S3_BUCKET:
     }
 
 LANGUAGE_CODE = "en"
-# The web chat's languages; its strings are in frontend/static/frontend/i18n/ (one catalogue each).
+# The web chat's languages; their catalogues are locale/<lang>/LC_MESSAGES/django.po (templates) and
+# djangojs.po (the scripts' strings), compiled to .mo files kept beside them.
 LANGUAGES = [
     ("en", "English"),
     ("de", "Deutsch"),
@@ -438,6 +440,7 @@ LANGUAGES = [
     ("es", "Español"),
     ("th", "ไทย"),
 ]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from assistant.admin_views import dashboard_css, dashboard_view
+from assistant.i18n import javascript_catalogue
 from assistant.views import ThrottledLoginView, signup
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/dashboard.css", dashboard_css, name="admin-dashboard-css"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("jsi18n/<str:language>/", javascript_catalogue, name="javascript-catalog"),
     path("", include("assistant.urls")),
     path("", include("integrations.urls")),  # /webhooks/<app>
     path("", include("imagine.urls")),  # /api/imagine

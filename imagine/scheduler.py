@@ -36,6 +36,7 @@ from asgiref.sync import sync_to_async
 from celery.result import AsyncResult
 from channels.layers import get_channel_layer
 from django.core.cache import cache
+from kombu.exceptions import DecodeError
 from kombu.exceptions import OperationalError as BrokerError
 
 from imagine.conf import setting
@@ -186,7 +187,12 @@ async def run_task(
 
 
 def _state_of(result: AsyncResult) -> tuple[str, Any]:
-    meta = result.backend.get_task_meta(result.id)
+    try:
+        meta = result.backend.get_task_meta(result.id)
+    except DecodeError:
+        # The embedded filesystem result backend writes a result file in place, not atomically: a
+        # poll can read half of a large image. The next poll reads the whole file.
+        return "PENDING", None
     return meta["status"], meta.get("result")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from assistant.errors import AssistantError
+from assistant.selectors import shared_conversation
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 
@@ -17,3 +19,15 @@ def image_for(*, user_id: int, image_id: int) -> ImagineImage:
     if image is None:
         raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.")
     return image
+
+
+def shared_image(*, token: str, image_id: int) -> ImagineImage:
+    """A picture shown on the share page of `token`: one answering a message that page shows.
+    Nothing else of the owner's gallery is reachable with the token."""
+    try:
+        _, messages = shared_conversation(token=token)
+    except AssistantError:
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.") from None
+    if image_id not in {message.image_id for message in messages}:
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.")
+    return ImagineImage.objects.get(pk=image_id)

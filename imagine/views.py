@@ -61,7 +61,7 @@ def _user_id(request: HttpRequest) -> int | None:
 def _parse(request: HttpRequest) -> ImagineBody:
     try:
         return ImagineBody.model_validate(json.loads(request.body or b"{}"))
-    except (json.JSONDecodeError, ValidationError):
+    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
         raise ImagineError(
             ImagineErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}."
         ) from None
@@ -125,6 +125,16 @@ def public_file(request: HttpRequest, token: str) -> FileResponse:
     """A file named by a signed link (sent to a messaging app), without a session."""
     try:
         image, name = services.file_for_public_link(token)
+    except ImagineError:
+        raise Http404 from None
+    return _file_response(image, name)
+
+
+@require_GET
+def shared_file(request: HttpRequest, token: str, image_id: int, name: str) -> FileResponse:
+    """A picture on a conversation's share page, to anyone with the link, as long as it is shared."""
+    try:
+        image = selectors.shared_image(token=token, image_id=image_id)
     except ImagineError:
         raise Http404 from None
     return _file_response(image, name)

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 
 from assistant.models import Channel
+from imagine.commands import imagine_prompt
 
 
 class EventKind(models.TextChoices):
@@ -52,13 +53,10 @@ class Event:
         return cls(**{**data, "app": Channel(data["app"]), "kind": EventKind(data["kind"])})
 
 
-IMAGINE_COMMAND = "/imagine"
-
-
 def text_event(**fields: Any) -> Event:
     """A typed message: `/imagine <prompt>` becomes an IMAGINE event, anything else a TEXT event."""
     text = str(fields.pop("text")).strip()
-    command, _, prompt = text.partition(" ")
-    if command.lower() == IMAGINE_COMMAND or command.lower().startswith(IMAGINE_COMMAND + "@"):
-        return Event(kind=EventKind.IMAGINE, text=prompt.strip(), **fields)
+    prompt = imagine_prompt(text)
+    if prompt is not None:
+        return Event(kind=EventKind.IMAGINE, text=prompt, **fields)
     return Event(kind=EventKind.TEXT, text=text, **fields)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,9 +27,8 @@ from assistant.errors import AssistantError, ErrorCode
 from assistant.models import Channel, Message, User
 from assistant.services import create_conversation, provisional_title, start_turn
 from assistant.turns import TurnRunner
-from imagine import moderation as imagine_moderation
 from imagine import services as imagine_services
-from imagine.errors import ImagineError
+from imagine.commands import IMAGINE_COMMAND
 from imagine.models import ImagineImage
 from integrations.adapters import MessagingAdapter, adapter_for
 from integrations.delivery import SendError
@@ -181,54 +179,38 @@ def reply_client_id(event: Event) -> str:
     return hashlib.sha256(f"{event.app}:{event.key}".encode()).hexdigest()[:64]
 
 
-def handle_imagine(*, event: Event, user: User) -> list[Reply]:
-    """`/imagine <prompt>` (the prompt is `event.text`): a final render, sent as a signed link the
-    app fetches. The prompt passes the same safety check as on the web."""
-    public_url = settings.ASSISTANT_PUBLIC_URL
-    if not public_url:
-        logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
-        return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
-    try:
-        image = asyncio.run(_imagine(event.text, user))
-    except ImagineError as exc:
-        logger.info("%s event %s: /imagine refused: %s", event.app, event.key, exc.code)
-        return [ReplyText(exc.detail)]
-    url = imagine_services.public_file_url(image, "image.png", public_url)
-    return [ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])]
-
-
-async def _imagine(prompt: str, user: User) -> ImagineImage:
-    cleaned = await imagine_moderation.check_prompt(prompt)
-    size = imagine_services.size_named(None)
-    image, _ = await imagine_services.render_final(
-        user_id=user.pk, prompt=cleaned, size=size, seed=secrets.randbelow(2**31)
-    )
-    return image
-
-
-def _answer(event: Event, binding: ChatBinding) -> str:
-    """The pipeline's answer to a text event: stored once, generated only while still streaming."""
+def _answer(event: Event, binding: ChatBinding) -> list[Reply]:
+    """The pipeline's answer to a question or an `/imagine` command: stored once, generated only
+    while still streaming, and sent as the app can show it."""
+    text = event.text if event.kind == EventKind.TEXT else f"{IMAGINE_COMMAND} {event.text}"
     try:
         turn = start_turn(
-            user=binding.user,
-            conversation_id=binding.conversation_id,
-            text=event.text,
-            client_id=reply_client_id(event),
+            user=binding.user, conversation_id=binding.conversation_id, text=text, client_id=reply_client_id(event)
         )
     except AssistantError as exc:
         if exc.code == ErrorCode.TURN_IN_PROGRESS:
             raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
-        return exc.detail  # empty or too long: the sentence says what to do
+        return [ReplyText(exc.detail)]  # empty or too long: the sentence says what to do
     answer = turn.answer
     if answer.status == Message.Status.STREAMING:
         asyncio.run(TurnRunner(answer.pk).run())
         answer.refresh_from_db()
     if answer.status == Message.Status.BLOCKED:
-        return answer.content  # the refusal, in plain words
+        return [ReplyText(answer.content)]  # the refusal, in plain words
+    if answer.status == Message.Status.COMPLETE and answer.image is not None:
+        return [_picture(answer.image)]
     if answer.status == Message.Status.COMPLETE and answer.content.strip():
-        return answer.content + _sources_footer(answer.grounding.get("sources", []))
+        return [ReplyText(answer.content + _sources_footer(answer.grounding.get("sources", [])))]
     logger.warning("%s event %s: answer %s ended %s: %s", event.app, event.key, answer.pk, answer.status, answer.error)
-    return FAILED_ANSWER_REPLY
+    if event.kind == EventKind.IMAGINE and answer.error:
+        return [ReplyText(answer.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
+    return [ReplyText(FAILED_ANSWER_REPLY)]
+
+
+def _picture(image: ImagineImage) -> ReplyImage:
+    """A final render as the apps take pictures: a signed link they fetch, with a caption."""
+    url = imagine_services.public_file_url(image, "image.png", settings.ASSISTANT_PUBLIC_URL)
+    return ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])
 
 
 def _sources_footer(sources: list[dict[str, str]]) -> str:
@@ -241,10 +223,10 @@ def _sources_footer(sources: list[dict[str, str]]) -> str:
 def _compose(event: Event) -> list[Reply]:
     if event.kind == EventKind.UNSUPPORTED:
         return [ReplyText(UNSUPPORTED_REPLY)]
-    binding = bind_chat(event)
-    if event.kind == EventKind.IMAGINE:
-        return handle_imagine(event=event, user=binding.user)
-    return [ReplyText(_answer(event, binding))]
+    if event.kind == EventKind.IMAGINE and not settings.ASSISTANT_PUBLIC_URL:
+        logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
+        return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
+    return _answer(event, bind_chat(event))
 
 
 def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[OutboundMessage.Kind, str, str]]:

@@ -19,6 +19,15 @@ def open_chat(page: Page, server: ServerAddress) -> None:
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
 
 
+def choose_language(page: Page, language: str) -> None:
+    """Picks `language` in the settings dialog: the account keeps it and the page reloads in it."""
+    page.get_by_test_id("settings-open").click()
+    with page.expect_navigation():
+        page.get_by_test_id("language-select").select_option(language)
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+
+
 def ask(page: Page, text: str) -> Locator:
     """Type and send a message; returns the assistant message it starts."""
     page.get_by_test_id("composer").fill(text)

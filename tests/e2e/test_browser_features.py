@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.e2e.chat_page import (
     ANSWER_TIMEOUT_MS,
     FINISHED,
     ask,
+    choose_language,
     current_conversation_id,
     open_chat,
     session_client,
@@ -48,6 +49,11 @@ def render_answer(page: Page, text: str, **options: object) -> None:
 
 def background(page: Page) -> str:
     return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+
+def saved_settings(response: Response) -> bool:
+    """The page's PATCH /api/settings answered successfully."""
+    return response.url.endswith("/api/settings") and response.request.method == "PATCH" and response.ok
 
 
 def create_conversation(page: Page, server: ServerAddress, title: str) -> int:
@@ -108,11 +114,12 @@ def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(
     expect(toggle).to_have_attribute("aria-pressed", "true")
     screenshot(page, "dark")
 
-    toggle.click()
+    with page.expect_response(saved_settings):
+        toggle.click()
     assert background(page) == LIGHT_BACKGROUND
     expect(toggle).to_have_attribute("aria-pressed", "false")
     page.reload()
-    assert background(page) == LIGHT_BACKGROUND, "the choice was not kept"
+    assert background(page) == LIGHT_BACKGROUND, "the account did not keep the choice"
 
     page.emulate_media(color_scheme="light")
     toggle.click()
@@ -125,41 +132,56 @@ def test_language_switch_translates_the_page_and_is_remembered(
 ) -> None:
     open_chat(page, chat_server)
     expect(page.get_by_test_id("new-chat")).to_have_text("+ New chat")
-    page.get_by_test_id("settings-open").click()
-    page.get_by_test_id("language-select").select_option("de")
-    expect(page.get_by_test_id("settings-dialog").locator("h2")).to_have_text("Einstellungen")
-    page.get_by_test_id("settings-close").click()
+    choose_language(page, "de")  # saved on the account, then one reload
 
-    expect(page.get_by_test_id("new-chat")).to_have_text("+ Neuer Chat")
-    expect(page.locator("#connection")).to_have_text("Verbunden")
-    assert page.evaluate("document.documentElement.lang") == "de"
+    expect(page.get_by_test_id("new-chat")).to_have_text("+ Neuer Chat")  # the template
+    expect(page.locator("#connection")).to_have_text("Verbunden")  # the script's catalogue
     expect(page.get_by_test_id("composer")).to_have_attribute("placeholder", re.compile("^Nachricht an"))
+    expect(page.get_by_test_id("language-select")).to_have_value("de")
     page.reload()
     expect(page.get_by_test_id("send")).to_have_text("Senden")
+    expect(page.get_by_test_id("theme-toggle")).to_have_attribute("aria-label", "Zum dunklen Design wechseln")
     screenshot(page, "german")
 
-    page.get_by_test_id("settings-open").click()
-    page.get_by_test_id("language-select").select_option("th")
-    page.get_by_test_id("settings-close").click()
+    choose_language(page, "th")
     expect(page.get_by_test_id("send")).to_have_text("ส่ง")
+    expect(page.locator("#connection")).to_have_text("เชื่อมต่อแล้ว")
     screenshot(page, "thai")
 
 
-def test_every_language_has_every_string(page: Page, chat_server: ServerAddress) -> None:
-    open_chat(page, chat_server)
-    gaps = page.evaluate(
-        """() => {
-            const all = window.assistantCatalogues;
-            const keys = Object.keys(all.en);
-            return Object.fromEntries(Object.entries(all).map(([lang, table]) => [
-                lang,
-                keys.filter((k) => !(k in table) || table[k] === "")
-                    .concat(Object.keys(table).filter((k) => !(k in all.en))),
-            ]));
-        }"""
-    )
-    assert sorted(gaps) == ["de", "en", "es", "fr", "hi", "it", "pt", "th"]
-    assert all(missing == [] for missing in gaps.values()), gaps
+def test_language_and_theme_follow_the_account_to_another_browser(
+    browser: Browser, page: Page, chat_server: ServerAddress, screenshot: Screenshot
+) -> None:
+    page.goto(chat_server.url + "/accounts/signup/")
+    page.get_by_label("Username").fill("wanderer")
+    page.locator("input[name=password1]").fill("a roaming passphrase 9")
+    page.locator("input[name=password2]").fill("a roaming passphrase 9")
+    page.get_by_test_id("signup-submit").click()
+    expect(page.locator(".sidebar-foot .user-label")).to_have_text("wanderer")
+    choose_language(page, "de")
+    page.get_by_test_id("settings-open").click()
+    with page.expect_response(saved_settings) as saved:
+        page.get_by_test_id("theme-select").select_option("dark")
+    assert saved.value.json()["theme"] == "dark"
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.get_by_test_id("settings-close").click()
+
+    other = browser.new_context(color_scheme="light", locale="fr-FR")  # its own wishes lose to the account's
+    try:
+        laptop = other.new_page()
+        laptop.goto(chat_server.url + "/accounts/login/")
+        expect(laptop.locator("h1")).to_have_text("Se connecter")  # no account yet: the browser's language
+        laptop.get_by_label("Nom d’utilisateur").fill("wanderer")
+        laptop.get_by_label("Mot de passe").fill("a roaming passphrase 9")
+        laptop.locator("form.auth-form button[type=submit]").click()
+        expect(laptop.locator("#connection")).to_have_text("Verbunden")
+        assert laptop.evaluate("document.documentElement.lang") == "de"
+        expect(laptop.locator("html")).to_have_attribute("data-theme", "dark")
+        assert background(laptop) == DARK_BACKGROUND
+        expect(laptop.get_by_test_id("new-chat")).to_have_text("+ Neuer Chat")
+        screenshot(laptop, "second-browser")
+    finally:
+        other.close()
 
 
 def test_rename_and_delete_a_conversation(page: Page, chat_server: ServerAddress) -> None:
@@ -329,7 +351,9 @@ def test_phone_layout_hides_the_list_in_a_drawer(
 
 def test_sign_in_page_uses_the_chosen_language_and_theme(page: Page, chat_server: ServerAddress) -> None:
     open_chat(page, chat_server)
-    page.evaluate("window.i18n.setLanguage('fr'); window.assistantTheme.set('dark')")
+    choose_language(page, "fr")
+    with page.expect_response(saved_settings):
+        page.get_by_test_id("theme-toggle").click()  # light system scheme: the toggle picks dark
     page.goto(chat_server.url + "/accounts/login/")
     expect(page.locator("h1")).to_have_text("Se connecter")
     expect(page.get_by_text("Continuer en tant qu’invité")).to_be_visible()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.chat_page import open_chat, session_client
+from tests.e2e.chat_page import ask, choose_language, open_chat, session_client
 from tests.support.chat_client import ServerAddress
 
 pytestmark = pytest.mark.e2e
@@ -142,6 +142,35 @@ def test_animate_shows_progress_then_a_looping_clip(
     screenshot(page, "animated")
 
 
+def test_imagine_in_the_chat_puts_the_picture_in_the_thread_and_keeps_it(
+    browser: Browser, page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    open_chat(page, imagine_server)
+    answer = ask(page, "/imagine a red bicycle")
+    picture = answer.locator("[data-testid=thread-image] img")
+    expect(picture).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(answer).to_have_attribute("data-status", "complete")
+    expect(picture).to_have_attribute("alt", "a red bicycle")
+    assert picture.evaluate("(img) => img.complete && img.naturalWidth > 0"), "the picture did not load"
+    src = picture.get_attribute("src") or ""
+    assert re.fullmatch(r"/api/imagine/\d+/image\.png", src), src
+    expect(answer.get_by_test_id("thread-image-download")).to_have_attribute("href", src)
+    screenshot(page, "in-thread")
+
+    page.reload()
+    kept = page.locator("[data-testid=message][data-role=assistant] [data-testid=thread-image] img")
+    expect(kept).to_have_attribute("src", src)
+    expect(kept).to_have_attribute("alt", "a red bicycle")
+    assert kept.evaluate("(img) => img.complete && img.naturalWidth > 0"), "the kept picture did not load"
+    screenshot(page, "after-reload")
+
+    other = browser.new_context()
+    try:
+        assert other.request.get(imagine_server.url + src).status == 404  # the owner's only
+    finally:
+        other.close()
+
+
 def test_a_guest_who_signs_up_keeps_their_conversations(
     page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
 ) -> None:
@@ -170,8 +199,9 @@ def test_a_guest_who_signs_up_keeps_their_conversations(
 
 
 def test_an_error_is_shown_inline_in_the_users_language(page: Page, imagine_server: ServerAddress) -> None:
+    open_chat(page, imagine_server)
+    choose_language(page, "de")
     open_imagine(page, imagine_server)
-    page.evaluate("window.i18n.setLanguage('de')")
     # A shape this server does not offer: the consumer answers with an `unknown_size` error frame.
     page.locator("input[name=imagine-size][value=landscape]").evaluate("(radio) => { radio.value = 'panorama'; }")
     page.get_by_text("Querformat").click()

@@ -455,6 +455,7 @@
       searchError: null,
       invalidCitations: [],
       codeWarnings: [],
+      image: null,
       blocked: null,
       reported: false,
       announced: 0,
@@ -489,6 +490,7 @@
       searchError: message.search_error || null,
       invalidCitations: message.invalid_citations || [],
       codeWarnings: message.code_warnings || [],
+      image: message.image || null,
       blocked: blocked ? message.content || t("note_blocked") : null,
       // A finished stored answer is not read out again; a resumed one is, from its start.
       announced: isFinal(message.status) ? Infinity : 0,
@@ -584,11 +586,33 @@
         invalidCitations: entry.invalidCitations,
         final: isFinal(entry.status),
       });
+      if (entry.image) entry.bodyEl.appendChild(imageFigure(entry.image));
     }
     var busy = entry.status === "pending" || entry.status === "streaming";
     entry.typingEl.hidden = !busy || entry.text !== "" || entry.blocked !== null;
     entry.typingEl.querySelector(".typing-label").textContent = t("typing");
     announceProgress(entry);
+  }
+
+  /** The picture answering `/imagine <prompt>`: alt text is the prompt; it can be downloaded. */
+  function imageFigure(image) {
+    var figure = document.createElement("figure");
+    figure.className = "thread-image";
+    figure.setAttribute("data-testid", "thread-image");
+    var picture = document.createElement("img");
+    picture.src = image.url;
+    picture.alt = image.prompt;
+    picture.width = image.width;
+    picture.height = image.height;
+    var download = document.createElement("a");
+    download.className = "thread-image-download";
+    download.setAttribute("data-testid", "thread-image-download");
+    download.href = image.url;
+    download.download = "imagine-" + image.id + ".png";
+    download.textContent = t("download_image");
+    figure.appendChild(picture);
+    figure.appendChild(download);
+    return figure;
   }
 
   /** Answer text into `container`: sanitised markdown, citations, code blocks with copy buttons
@@ -1205,6 +1229,7 @@
     entry.errorCode = frame.error_code || null;
     entry.invalidCitations = frame.invalid_citations || [];
     entry.codeWarnings = frame.code_warnings || [];
+    entry.image = frame.image || null;
     if (frame.finish_reason === "blocked") entry.blocked = frame.error || entry.blocked || t("note_blocked");
     entry.stopRequested = false;
     renderNow(entry);
@@ -1414,7 +1439,7 @@
     );
   }
 
-  // --- settings: theme and language (this browser), search mode (the account) -------------
+  // --- settings: theme, language and search mode, all kept on the account ------------------
 
   function renderThemeToggle() {
     var dark = window.assistantTheme.effective() === "dark";
@@ -1426,22 +1451,9 @@
     els.themeSelect.value = window.assistantTheme.saved();
   }
 
-  function fillLanguageSelect() {
-    els.languageSelect.textContent = "";
-    Object.keys(window.i18n.names).forEach(function (code) {
-      var option = document.createElement("option");
-      option.value = code;
-      option.lang = code;
-      option.textContent = window.i18n.names[code];
-      els.languageSelect.appendChild(option);
-    });
-    els.languageSelect.value = window.i18n.language();
-  }
-
   function openSettings() {
     els.settingsStatus.textContent = "";
     renderThemeToggle();
-    els.languageSelect.value = window.i18n.language();
     els.settingsDialog.showModal();
     api("GET", "/api/settings").then(showAccountSettings, function (error) {
       els.settingsStatus.textContent = error.detail;
@@ -1473,19 +1485,27 @@
     );
   }
 
-  /** After a language switch: everything this script wrote is written again. */
-  function relabel() {
-    setConnection(els.connection.getAttribute("data-state"));
-    setSidebar(els.app.classList.contains("sidebar-open"), { keepFocus: true });
+  /** The server renders pages and this page's catalogue in the account's language: one reload. */
+  function saveLanguage() {
+    els.languageSelect.disabled = true;
+    api("PATCH", "/api/settings", { language: els.languageSelect.value }).then(
+      function () {
+        window.location.reload();
+      },
+      function (error) {
+        els.languageSelect.disabled = false;
+        els.settingsStatus.textContent = error.detail;
+      }
+    );
+  }
+
+  /** Applied at once, then saved so the account's other browsers open with it too. */
+  function chooseTheme(theme) {
+    window.assistantTheme.set(theme);
     renderThemeToggle();
-    renderConversationList();
-    updateHeader();
-    state.view.forEach(function (entry) {
-      labelMessage(entry);
-      renderBody(entry);
-      updateMessageAttributes(entry);
+    api("PATCH", "/api/settings", { theme: theme }).catch(function (error) {
+      showNotice(error.detail);
     });
-    updateControls();
   }
 
   // --- keyboard shortcuts ------------------------------------------------------------------
@@ -1546,18 +1566,13 @@
     if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent);
   });
   els.themeToggle.addEventListener("click", function () {
-    window.assistantTheme.set(window.assistantTheme.effective() === "dark" ? "light" : "dark");
-    renderThemeToggle();
+    chooseTheme(window.assistantTheme.effective() === "dark" ? "light" : "dark");
   });
   els.themeSelect.addEventListener("change", function () {
-    window.assistantTheme.set(els.themeSelect.value);
-    renderThemeToggle();
+    chooseTheme(els.themeSelect.value);
   });
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", renderThemeToggle);
-  els.languageSelect.addEventListener("change", function () {
-    window.i18n.setLanguage(els.languageSelect.value);
-  });
-  document.addEventListener("assistant:language", relabel);
+  els.languageSelect.addEventListener("change", saveLanguage);
   els.settingsOpen.addEventListener("click", openSettings);
   els.searchModeSelect.addEventListener("change", saveSearchMode);
   els.reportDialog.addEventListener("close", sendReport);
@@ -1571,7 +1586,6 @@
   window.renderAnswer = renderAnswer;
   setConnection("connecting");
   setSidebar(false, { keepFocus: true });
-  fillLanguageSelect();
   renderThemeToggle();
   connect();
   refreshConversations();

@@ -1,57 +1,28 @@
-/* The UI language: picks a catalogue (i18n/<lang>.js, loaded before this file), translates the
- * page's marked elements, and offers window.i18n to the other scripts.
+/* The strings the page's scripts write, in the page's language, as window.i18n.
  *
- * Markup: data-i18n="key" sets an element's text; data-i18n-attr="placeholder:key aria-label:key"
- * sets attributes; data-i18n-name fills {name} in those strings. The language is the one saved in
- * localStorage, else the page's <html lang> when it has a catalogue, else the browser's, else en.
+ * The server renders the page in the account's language (Django templates; <html lang> says
+ * which) and serves this language's catalogue at /jsi18n/<lang>/ (Django's JavaScriptCatalog,
+ * loaded just before this file, defines window.django). Catalogue msgids are keys
+ * (locale/en/LC_MESSAGES/djangojs.po holds the English text); a key a language lacks gets the
+ * English text, which Django merges under every catalogue; a key missing even there shows itself.
+ *
+ * Markup built by scripts can carry data-i18n="key" (its text), data-i18n-attr="placeholder:key
+ * aria-label:key" (attributes) and data-i18n-name (fills {name}); apply(root) translates it.
+ * Changing the language saves it on the account and reloads the page (chat.js, settings).
  */
 (function () {
   "use strict";
 
-  var STORAGE_KEY = "assistant.language";
-  var FALLBACK = "en";
-  var NAMES = {
-    en: "English",
-    de: "Deutsch",
-    fr: "Français",
-    it: "Italiano",
-    pt: "Português",
-    hi: "हिन्दी",
-    es: "Español",
-    th: "ไทย",
-  };
-  var catalogues = window.assistantCatalogues || {};
+  var catalogue = window.django;
+  var current = document.documentElement.lang || "en";
 
-  function supported(tag) {
-    var base = String(tag || "").toLowerCase().split("-")[0];
-    return NAMES[base] && catalogues[base] ? base : null;
+  function lookup(key) {
+    return catalogue ? catalogue.gettext(key) : key; // catalogue unreachable: keys beat a broken page
   }
 
-  function savedLanguage() {
-    try {
-      return window.localStorage.getItem(STORAGE_KEY);
-    } catch (_) {
-      return null;
-    }
-  }
-
-  function initialLanguage() {
-    var candidates = [savedLanguage(), document.documentElement.lang].concat(navigator.languages || []);
-    for (var i = 0; i < candidates.length; i++) {
-      var found = supported(candidates[i]);
-      if (found) return found;
-    }
-    return FALLBACK;
-  }
-
-  var current = initialLanguage();
-
-  /** The string for `key` in the current language with {name} placeholders filled in. */
+  /** The string for `key` in the page's language with {name} placeholders filled in. */
   function t(key, params) {
-    var table = catalogues[current] || {};
-    var text = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : catalogues[FALLBACK][key];
-    if (text === undefined) return key;
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+    return lookup(key).replace(/\{(\w+)\}/g, function (whole, name) {
       return params && params[name] !== undefined ? String(params[name]) : whole;
     });
   }
@@ -69,21 +40,7 @@
     });
   }
 
-  function setLanguage(language) {
-    var found = supported(language);
-    if (!found) return;
-    current = found;
-    try {
-      window.localStorage.setItem(STORAGE_KEY, found);
-    } catch (_) {
-      // not saved, but used on this page
-    }
-    document.documentElement.lang = found;
-    apply(document);
-    document.dispatchEvent(new CustomEvent("assistant:language", { detail: { language: found } }));
-  }
-
-  /** "in 30 seconds", "in 2 hours" in the current language. */
+  /** "in 30 seconds", "in 2 hours" in the page's language. */
   function inSeconds(seconds) {
     var units = [
       ["day", 86400],
@@ -97,14 +54,10 @@
     return format.format(Math.max(1, Math.ceil(seconds)), "second");
   }
 
-  document.documentElement.lang = current;
-  apply(document);
   window.i18n = {
     t: t,
     apply: apply,
-    setLanguage: setLanguage,
     inSeconds: inSeconds,
-    names: NAMES,
     language: function () {
       return current;
     },

@@ -425,5 +425,4 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) createFinal(event);
   });
   els.animate.addEventListener("click", startAnimation);
-  document.addEventListener("assistant:language", showProgressText);
 })();

@@ -1,42 +1,58 @@
-/* Applies the saved theme before the first paint (loaded without defer in <head>), and offers
- * window.assistantTheme to read and change it. "system" follows prefers-color-scheme. */
+/* The theme before the first paint (loaded without defer in <head>), and window.assistantTheme
+ * to read and change it. "system" follows prefers-color-scheme.
+ *
+ * The account's theme is on <html data-theme> as the server rendered it; localStorage only caches
+ * it for pages without an account (the sign-in page after signing out). Saving a change on the
+ * account is the caller's (chat.js, PATCH /api/settings). */
 (function () {
   "use strict";
 
   var STORAGE_KEY = "assistant.theme";
   var THEMES = ["system", "light", "dark"];
+  var root = document.documentElement;
 
-  function saved() {
+  function valid(theme) {
+    return THEMES.indexOf(theme) !== -1;
+  }
+
+  function cached() {
     try {
-      var value = window.localStorage.getItem(STORAGE_KEY);
-      return THEMES.indexOf(value) === -1 ? "system" : value;
+      return window.localStorage.getItem(STORAGE_KEY);
     } catch (_) {
-      return "system"; // storage blocked (privacy mode): the system setting still applies
+      return null; // storage blocked (privacy mode): the account's theme still applies
     }
   }
 
-  function apply(theme) {
-    if (theme === "system") document.documentElement.removeAttribute("data-theme");
-    else document.documentElement.setAttribute("data-theme", theme);
-  }
-
-  function set(theme) {
-    if (THEMES.indexOf(theme) === -1) return;
+  function cache(theme) {
     try {
       window.localStorage.setItem(STORAGE_KEY, theme);
     } catch (_) {
-      // not saved, but applied to this page
+      // not cached; the account keeps it
     }
-    apply(theme);
+  }
+
+  var current = [root.getAttribute("data-theme"), cached()].filter(valid)[0] || "system";
+
+  function apply(theme) {
+    current = theme;
+    root.setAttribute("data-theme", theme);
+    cache(theme);
+  }
+
+  function saved() {
+    return current;
+  }
+
+  function set(theme) {
+    if (valid(theme)) apply(theme);
   }
 
   /** The theme in effect now: "light" or "dark". */
   function effective() {
-    var theme = saved();
-    if (theme !== "system") return theme;
+    if (current !== "system") return current;
     return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
   }
 
-  apply(saved());
+  apply(current);
   window.assistantTheme = { themes: THEMES, saved: saved, set: set, effective: effective };
 })();

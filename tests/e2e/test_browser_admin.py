@@ -1,0 +1,96 @@
+"""The operators' dashboard (/admin/dashboard/) in a real browser: a staff member signs in, every
+chart draws visible bars for seeded data, a wider date range changes the figures, in light and dark
+colours. The server is the Imagine one (tests/e2e/conftest.py), so the Imagine chart counts a real
+render; the rest is stored through the product's services (tests/e2e/dashboard_data.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.e2e import dashboard_data as data
+from tests.support.chat_client import ServerAddress
+from tests.support.processes import manage
+
+pytestmark = pytest.mark.e2e
+
+WHITE = "rgb(255, 255, 255)"
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(imagine_server: ServerAddress) -> ServerAddress:
+    manage(imagine_server.env, "shell", "-c", "from tests.e2e.dashboard_data import seed; seed()")
+    return imagine_server
+
+
+def sign_in_to_dashboard(page: Page, server: ServerAddress, query: str = "") -> None:
+    page.goto(f"{server.url}/admin/login/?next=/admin/dashboard/{query}")
+    page.locator("#id_username").fill(data.STAFF_USERNAME)
+    page.locator("#id_password").fill(data.STAFF_PASSWORD)
+    page.locator("#login-form [type=submit]").click()
+    expect(page.locator("#dashboard")).to_be_visible()
+
+
+def charts(page: Page) -> Locator:
+    return page.locator("#dashboard section.chart")
+
+
+def totals(page: Page, title: str) -> dict[str, float]:
+    """A chart's totals per series, as the page writes them ("web: 3.0")."""
+    series = page.locator(f"#dashboard section.chart[aria-label='{title}'] .chart-totals span").all_inner_texts()
+    return {name: float(value) for name, value in (text.rsplit(": ", 1) for text in series)}
+
+
+def assert_every_chart_has_visible_bars(page: Page) -> None:
+    count = charts(page).count()
+    assert count >= 7, f"only {count} charts"
+    for index in range(count):
+        chart = charts(page).nth(index)
+        title = chart.get_attribute("aria-label")
+        sizes = chart.locator("svg rect").evaluate_all(
+            "(rects) => rects.map((r) => { const b = r.getBoundingClientRect(); return [b.width, b.height]; })"
+        )
+        visible = [size for size in sizes if size[0] > 0 and size[1] > 0]
+        assert visible, f"the chart {title!r} draws no visible bar"
+
+
+def test_dashboard_draws_every_chart_and_follows_the_date_range(
+    page: Page, dashboard_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    sign_in_to_dashboard(page, dashboard_server)
+    assert_every_chart_has_visible_bars(page)
+    recent = totals(page, "Messages per channel")
+    assert recent == {"web": data.WEB_TODAY, "whatsapp": data.WHATSAPP_TODAY}, recent
+    assert totals(page, "Blocked turns by hazard category") == {"S2": 1}
+    assert totals(page, "Failed answers") == {"error": 1}
+    assert totals(page, "Imagine renders")["image"] >= 1
+    screenshot(page, "light")
+
+    today = dt.datetime.now(dt.UTC).date()
+    page.locator("#dashboard input[name=start]").fill((today - dt.timedelta(days=data.OLD_DAYS_AGO + 5)).isoformat())
+    page.locator("#dashboard .dashboard-range [type=submit]").click()
+    expect(page).to_have_url(re.compile(r"start=\d{4}-\d\d-\d\d"))
+    wider = totals(page, "Messages per channel")
+    assert wider == {"web": data.WEB_TODAY + data.WEB_OLD, "whatsapp": data.WHATSAPP_TODAY}, wider
+    assert_every_chart_has_visible_bars(page)
+    screenshot(page, "wider-range")
+
+
+def test_dashboard_in_dark_colours(
+    browser: Browser, dashboard_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    context = browser.new_context(color_scheme="dark")
+    try:
+        page = context.new_page()
+        sign_in_to_dashboard(page, dashboard_server)
+        assert_every_chart_has_visible_bars(page)
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        assert background != WHITE, "the admin ignored the dark colour scheme"
+        screenshot(page, "dark")
+    finally:
+        context.close()
