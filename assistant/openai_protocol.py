@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assistant.errors import ErrorCode
 from assistant.pipeline import Sampling
+from assistant.protocol import NUL_REFUSAL, contains_nul
 
 # OpenAI's error types, by HTTP status.
 _ERROR_TYPES = {
@@ -160,6 +161,8 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
         raise ApiError(400, f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", code="invalid_json")
+    if contains_nul(data):
+        raise ApiError(400, NUL_REFUSAL)
     try:
         return ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:

@@ -74,6 +74,19 @@ class FrameError(AssistantError):
     """A client frame that cannot be accepted."""
 
 
+# PostgreSQL text cannot hold a NUL character: storing one fails the whole request. Every channel
+# refuses it where it parses, as a client error.
+NUL_REFUSAL = "Text may not contain NUL (\\u0000) characters."
+
+
+def contains_nul(value: object) -> bool:
+    """Whether a parsed JSON value holds a NUL character in any string inside it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(contains_nul(item) for item in items)
+
+
 def parse_client_frame(raw: str) -> MessageFrame | StopFrame | RegenerateFrame | ResumeFrame:
     """Validate one text frame from the browser, or raise FrameError with a precise reason."""
     try:
@@ -82,6 +95,8 @@ def parse_client_frame(raw: str) -> MessageFrame | StopFrame | RegenerateFrame |
         raise FrameError(ErrorCode.INVALID_JSON, f"Frame is not valid JSON: {exc.msg}.") from exc
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.INVALID_FRAME, "Frame must be a JSON object.")
+    if contains_nul(data):
+        raise FrameError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
     frame_type = data.get("type")
     if frame_type not in CLIENT_FRAME_TYPES:
         raise FrameError(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant import api_keys
+from assistant.protocol import NUL_REFUSAL, contains_nul
 from imagine import selectors, services
 from imagine.conf import setting
 from imagine.errors import ImagineError, ImagineErrorCode
@@ -60,7 +61,10 @@ def _user_id(request: HttpRequest) -> int | None:
 
 def _parse(request: HttpRequest) -> ImagineBody:
     try:
-        return ImagineBody.model_validate(json.loads(request.body or b"{}"))
+        data = json.loads(request.body or b"{}")
+        if contains_nul(data):
+            raise ImagineError(ImagineErrorCode.INVALID_FRAME, NUL_REFUSAL)
+        return ImagineBody.model_validate(data)
     except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
         raise ImagineError(
             ImagineErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}."

@@ -1,0 +1,528 @@
+"""The published OpenAPI 3.1 document of the REST API (`/api`) and the OpenAI-compatible API (`/v1`),
+served at `GET /api/openapi.json`.
+
+Built, never hand-written: request bodies are the pydantic models the views validate with, so the
+schema cannot promise a field the view refuses; responses are the models below, which
+tests/assistant/test_openapi.py holds to the views' serialisers and the schemathesis run
+(tests/live/test_schemathesis.py) holds to the live server. `ROUTES` says, per path and method,
+which body, answer, errors and credentials apply; the same test checks it against the URL resolver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from assistant.api import KeyBody, LanguageChoice, ReportBody, SettingsBody, TitleBody
+from assistant.models import Message, ModerationCase, SearchMode, Theme
+from assistant.openai_protocol import ChatCompletionRequest
+from assistant.protocol import ImageRef
+from imagine.views import ImagineBody
+
+# --- response shapes (what the views' serialisers return) --------------------------------------
+
+
+class _Shape(BaseModel):
+    # Closed objects: a field a serialiser adds without a change here fails the conformance checks.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Conversation(_Shape):
+    id: int
+    title: str
+    share_url: str | None
+    created_at: str
+    updated_at: str
+
+
+class ConversationList(_Shape):
+    conversations: list[Conversation]
+
+
+class Source(BaseModel):
+    """A numbered web source of an answer; besides `number`, the fields the search provider gave."""
+
+    model_config = ConfigDict(extra="allow")
+    number: int
+    title: str
+    url: str
+
+
+class MessageOut(_Shape):
+    id: int
+    role: Message.Role
+    content: str
+    status: Message.Status
+    seq: int
+    finish_reason: str | None
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    model: str | None
+    created_at: str
+    first_token_ms: int | None
+    duration_ms: int | None
+    sources: list[Source]
+    search_error: str | None
+    invalid_citations: list[int]
+    code_warnings: list[dict[str, Any]]
+    image: ImageRef | None  # the picture an `/imagine` answer shows
+
+
+class MessageList(_Shape):
+    messages: list[MessageOut]
+
+
+class ApiKeyOut(_Shape):
+    id: int
+    name: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+
+
+class NewApiKey(ApiKeyOut):
+    key: str  # the secret, shown this once
+
+
+class ApiKeyList(_Shape):
+    keys: list[ApiKeyOut]
+
+
+class Report(_Shape):
+    report_id: int
+    state: ModerationCase.State
+
+
+class UserSettings(_Shape):
+    search_mode: SearchMode
+    language: LanguageChoice
+    theme: Theme
+    daily_token_quota: int
+    tokens_used_today: int
+
+
+class ImagineImageOut(_Shape):
+    id: int
+    kind: Literal["image", "clip"]
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    created: str
+    url: str | None = None  # an image
+    mp4_url: str | None = None  # a clip
+    gif_url: str | None = None
+
+
+class ImagineGallery(_Shape):
+    images: list[ImagineImageOut]
+
+
+class ImagineRendered(ImagineImageOut):
+    ms: float  # time on the worker
+
+
+class ErrorDetail(_Shape):
+    code: str
+    detail: str
+    retry_after: int | None = None  # seconds, with the Retry-After header, when a retry will succeed
+
+
+class Error(_Shape):
+    """Every refusal of `/api`: `code` is from docs/protocol.md's list."""
+
+    error: ErrorDetail
+
+
+class ModelObject(_Shape):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(_Shape):
+    object: Literal["list"]
+    data: list[ModelObject]
+
+
+class CompletionMessage(_Shape):
+    role: Literal["assistant"]
+    content: str
+    refusal: None
+
+
+class CompletionChoice(_Shape):
+    index: int
+    message: CompletionMessage
+    logprobs: None
+    finish_reason: Literal["stop", "length", "content_filter"]
+
+
+class Usage(_Shape):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(_Shape):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    system_fingerprint: None
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+class Delta(_Shape):
+    role: Literal["assistant"] | None = None  # the first chunk only
+    content: str | None = None
+
+
+class ChunkChoice(_Shape):
+    index: int
+    delta: Delta
+    logprobs: None
+    finish_reason: Literal["stop", "length", "content_filter"] | None
+
+
+class ChatCompletionChunk(_Shape):
+    """One `data:` event of a stream; with `include_usage`, `usage` is null but on the last chunk,
+    whose `choices` is empty."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    system_fingerprint: None
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+
+
+class OpenAIErrorDetail(_Shape):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(_Shape):
+    """Every refusal of `/v1`, in OpenAI's error shape."""
+
+    error: OpenAIErrorDetail
+
+
+# --- the route table ---------------------------------------------------------------------------
+
+
+class Auth(Enum):
+    NONE = "none"
+    SESSION = "session"  # the session cookie; unsafe methods also need the CSRF header
+    API_KEY = "api_key"  # Authorization: Bearer sk-asst-…
+    SESSION_OR_API_KEY = "either"
+
+
+class Family(Enum):
+    """Which error shape and common refusals an operation has."""
+
+    REST = "rest"
+    OPENAI = "openai"
+    FILE = "file"  # a stored file: everything that is not the file is Django's 404 page
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    description: str
+    shape: type[BaseModel] | None = None  # None: no body (204) or not JSON (see media)
+    media: tuple[str, ...] = ("application/json",)
+    events: type[BaseModel] | None = None  # text/event-stream: the JSON of each `data:` line
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    answer: Answer
+    family: Family = Family.REST
+    auth: Auth = Auth.SESSION
+    body: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()  # besides the family's common ones
+
+
+NO_CONTENT = Answer(204, "Done; no body.")
+IMAGE_FILE = Answer(200, "The file.", media=("image/png", "video/mp4", "image/gif"))
+
+ROUTES: dict[str, dict[str, Operation]] = {
+    "/api/openapi.json": {
+        "get": Operation("This document.", Answer(200, "The OpenAPI 3.1 document."), auth=Auth.NONE),
+    },
+    "/api/conversations": {
+        "get": Operation("Your conversations, most recently active first.", Answer(200, "", ConversationList)),
+        "post": Operation("Start a conversation.", Answer(201, "Created.", Conversation), body=TitleBody),
+    },
+    "/api/conversations/{conversation_id}": {
+        "get": Operation("One conversation.", Answer(200, "", Conversation), errors=(404,)),
+        "patch": Operation("Rename it.", Answer(200, "", Conversation), body=TitleBody, errors=(404,)),
+        "delete": Operation("Delete it.", NO_CONTENT, errors=(404, 409)),
+    },
+    "/api/conversations/{conversation_id}/messages": {
+        "get": Operation("Its messages, oldest first.", Answer(200, "", MessageList), errors=(404,)),
+    },
+    "/api/conversations/{conversation_id}/share": {
+        "post": Operation("Share it as a read-only link.", Answer(200, "", Conversation), errors=(400, 404)),
+        "delete": Operation("Turn the link off.", NO_CONTENT, errors=(404,)),
+    },
+    "/api/messages/{message_id}/report": {
+        "post": Operation("Report one of your answers.", Answer(201, "", Report), body=ReportBody, errors=(404,)),
+    },
+    "/api/settings": {
+        "get": Operation("Your preferences and today's quota.", Answer(200, "", UserSettings)),
+        "patch": Operation("Change your search mode.", Answer(200, "", UserSettings), body=SettingsBody),
+    },
+    "/api/keys": {
+        "get": Operation("Your active API keys (never their secrets).", Answer(200, "", ApiKeyList)),
+        "post": Operation(
+            "Create an API key; its secret is shown this once.",
+            Answer(201, "", NewApiKey),
+            body=KeyBody,
+            errors=(409,),
+        ),
+    },
+    "/api/keys/{key_id}": {
+        "delete": Operation("Revoke a key (again: 204).", NO_CONTENT, errors=(404,)),
+    },
+    "/api/imagine": {
+        "get": Operation(
+            "Your Imagine gallery, newest first.", Answer(200, "", ImagineGallery), auth=Auth.SESSION_OR_API_KEY
+        ),
+        "post": Operation(
+            "Render a prompt in full quality and keep it.",
+            Answer(201, "Rendered.", ImagineRendered),
+            auth=Auth.SESSION_OR_API_KEY,
+            body=ImagineBody,
+            errors=(404, 422, 429, 502),
+        ),
+    },
+    "/api/imagine/{image_id}/{name}": {
+        "get": Operation("A gallery file, to its owner only.", IMAGE_FILE, Family.FILE, Auth.SESSION_OR_API_KEY),
+    },
+    "/api/imagine/shared/{token}/{image_id}/{name}": {
+        "get": Operation("A picture of a shared conversation.", IMAGE_FILE, Family.FILE, Auth.NONE),
+    },
+    "/api/imagine/public/{token}": {
+        "get": Operation("A file named by a signed link.", IMAGE_FILE, Family.FILE, Auth.NONE),
+    },
+    "/v1/models": {
+        "get": Operation("The served model.", Answer(200, "", ModelList), Family.OPENAI, Auth.API_KEY),
+    },
+    "/v1/chat/completions": {
+        "post": Operation(
+            "One turn through the assistant's pipeline.",
+            Answer(
+                200,
+                "A `chat.completion` object; with `stream: true`, a text/event-stream of `chat.completion.chunk` "
+                'events ending with `data: [DONE]`, or with `data: {"error": …}` when the answer fails after its '
+                "first token.",
+                ChatCompletion,
+                media=("application/json", "text/event-stream"),
+                events=ChatCompletionChunk,
+            ),
+            Family.OPENAI,
+            Auth.API_KEY,
+            body=ChatCompletionRequest,
+            errors=(400, 404, 429, 502),
+        ),
+    },
+}
+
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "conversation_id": {"type": "integer"},
+    "message_id": {"type": "integer"},
+    "key_id": {"type": "integer"},
+    "image_id": {"type": "integer"},
+    "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
+    "token": {"type": "string"},
+}
+
+_ERROR_REASONS = {
+    400: "Not answerable as sent: a body that is not JSON or not the shape above, or nothing to share yet.",
+    401: "No session or API key, or a revoked one.",
+    403: "A missing or wrong CSRF token (Django's page), or something guests cannot do (`forbidden`).",
+    404: "Not found, or not yours.",
+    405: "Another method is needed.",
+    409: "A conflict (`turn_in_progress`, `limit_reached`).",
+    422: "The prompt failed the safety check (`blocked`).",
+    429: "Too many requests, or today's tokens are used up.",
+    502: "The model or the renderer failed the request.",
+    503: "A dependency (database, Redis, model, worker, safety check) is unreachable; retry later.",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds until the request will be accepted.", "schema": {"type": "integer"}}
+}
+_HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_UNSAFE = {"post", "patch", "put", "delete"}
+
+
+# --- building the document ---------------------------------------------------------------------
+
+
+def _operations() -> list[Operation]:
+    return [op for methods in ROUTES.values() for op in methods.values()]
+
+
+def _components() -> tuple[dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]], dict[str, Any]]:
+    """Each model's reference, and the definitions they point to: bodies as the views validate them,
+    everything else as it is serialised."""
+    bodies = [op.body for op in _operations() if op.body]
+    answers = [shape for op in _operations() for shape in (op.answer.shape, op.answer.events) if shape]
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        *((body, "validation") for body in dict.fromkeys(bodies)),
+        *((shape, "serialization") for shape in dict.fromkeys([*answers, Error, OpenAIError])),
+    ]
+    refs, definitions = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
+    return refs, definitions.get("$defs", {})
+
+
+def _security(auth: Auth, method: str) -> list[dict[str, list[str]]]:
+    session = {"session": [], "csrf": []} if method in _UNSAFE else {"session": []}
+    return {
+        Auth.NONE: [],
+        Auth.SESSION: [session],
+        Auth.API_KEY: [{"apiKey": []}],
+        Auth.SESSION_OR_API_KEY: [session, {"apiKey": []}],
+    }[auth]
+
+
+def _statuses(op: Operation, method: str, has_path_parameters: bool) -> set[int]:
+    if op.family is Family.FILE:
+        return {404}
+    common = {405, 503} | ({401} if op.auth is not Auth.NONE else set())
+    if op.body:
+        common.add(400)
+    if op.family is Family.REST and method in _UNSAFE:
+        common.add(403)
+    if has_path_parameters:
+        common.add(404)
+    return common | set(op.errors)
+
+
+def _error_response(status: int, op: Operation, error_ref: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": _ERROR_REASONS[status], "content": _error_content(status, op, error_ref)}
+    if status == 429 and op.family is Family.OPENAI:
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+def _error_content(status: int, op: Operation, error_ref: dict[str, Any]) -> dict[str, Any]:
+    if op.family is Family.FILE:
+        return _HTML_PAGE
+    content: dict[str, Any] = {"application/json": {"schema": error_ref}}
+    # Django's own pages: a path that matches no route (404), a missing or wrong CSRF token (403).
+    if op.family is Family.REST and status in (403, 404):
+        content |= _HTML_PAGE
+    return content
+
+
+def _success(answer: Answer, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    if answer.status == 204:
+        return {"description": answer.description}
+    content = {media: {"schema": _answer_schema(answer, media, refs)} for media in answer.media}
+    return {"description": answer.description or "OK.", "content": content}
+
+
+def _answer_schema(answer: Answer, media: str, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    if media == "application/json":
+        return refs[(answer.shape, "serialization")] if answer.shape else {"type": "object"}
+    if media == "text/event-stream" and answer.events:
+        return _event(refs[(answer.events, "serialization")], refs[(OpenAIError, "serialization")])
+    return {"type": "string", "contentMediaType": media}
+
+
+def _event(data_ref: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    """One server-sent event: `data` is `[DONE]`, or JSON that is a chunk or the error that ends the stream."""
+    json_data = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {"anyOf": [data_ref, error_ref]},
+    }
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"anyOf": [{"const": "[DONE]"}, json_data]}},
+    }
+
+
+def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    error_ref = refs[(OpenAIError if op.family is Family.OPENAI else Error, "serialization")]
+    responses = {
+        str(op.answer.status): _success(op.answer, refs),
+        **{
+            str(status): _error_response(status, op, error_ref) for status in sorted(_statuses(op, method, bool(names)))
+        },
+    }
+    document: dict[str, Any] = {
+        "operationId": re.sub(r"\W+", "_", f"{method} {path}").strip("_"),
+        "summary": op.summary,
+        "security": _security(op.auth, method),
+        "responses": responses,
+    }
+    if names:
+        document["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]} for name in names
+        ]
+    if op.body:
+        body_schema = refs[(op.body, "validation")]
+        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+    return document
+
+
+def build_document() -> dict[str, Any]:
+    refs, schemas = _components()
+    paths = {
+        path: {method: _operation(path, method, op, refs) for method, op in methods.items()}
+        for path, methods in ROUTES.items()
+    }
+    paths["/v1/chat/completions"]["post"]["requestBody"]["content"]["application/json"]["example"] = _chat_example()
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Llama Assistant API",
+            "version": "1",
+            "description": "REST (`/api`) and OpenAI-compatible (`/v1`) APIs; see docs/protocol.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME},
+                "csrf": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRFToken",
+                    "description": "The value of the csrftoken cookie; needed by unsafe methods with a session.",
+                },
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "sk-asst-… from POST /api/keys."},
+            },
+        },
+    }
+
+
+def _chat_example() -> dict[str, Any]:
+    """A request that is answered, not refused: clients (and fuzzers) learn the served model's name."""
+    return {"model": settings.MODEL_NAME, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+
+
+@require_GET
+def openapi_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(build_document())
