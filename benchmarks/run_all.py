@@ -2,6 +2,9 @@
 
     python -m benchmarks.run_all [--only search relay ...] [--out docs/benchmarks.md]
 
+With --only, the other benchmarks' sections of the existing report are kept as they were (each
+section carries the date it was measured).
+
 Each benchmark runs as its own process with the command shown in the report (so anyone can rerun
 one), and prints its own figures and the ratios against its baseline measured in the same run;
 this runner records that output with the machine, the date and the time each took. Benchmarks
@@ -16,6 +19,7 @@ import datetime as dt
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -53,12 +57,24 @@ BENCHMARKS = (
     Benchmark(
         "webhooks",
         "Webhook ingestion under load",
-        ("--rate", "100", "--seconds", "5", "--db-pool", "4", "--worker-concurrency", "1"),
+        (
+            "--compare",
+            "--rate",
+            "500",
+            "--seconds",
+            "20",
+            "--db-pool",
+            "4",
+            "--worker-concurrency",
+            "4",
+            "--drain-minutes",
+            "5",
+        ),
     ),
     Benchmark(
         "soak",
         "Sustained mixed load (chat, webhooks, Imagine): memory and open files over time",
-        ("--minutes", "3", "--chatters", "20", "--deliveries-per-second", "20", "--typists", "2"),
+        ("--minutes", "8", "--chatters", "20", "--deliveries-per-second", "20", "--typists", "2"),
     ),
     Benchmark("imagine_gpu", "Imagine on the GPU: per-stage preview latency and batched throughput", (), True),
 )
@@ -85,22 +101,36 @@ def run(benchmark: Benchmark, has_gpu: bool) -> str:
     if benchmark.needs_gpu and not has_gpu:
         return heading + "Skipped: this machine has no NVIDIA GPU.\n"
     started = time.monotonic()
+    # A session of its own: on timeout the whole tree goes (servers, workers), not just the
+    # benchmark's own process, so nothing left behind runs into the next benchmark.
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"benchmarks.{benchmark.name}", *benchmark.args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", f"benchmarks.{benchmark.name}", *benchmark.args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
-        output, status = result.stdout.strip(), f"exit {result.returncode}"
-        if result.returncode:
-            output += "\n" + result.stderr.strip()[-3000:]
+        stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
+        output, status = stdout.strip(), f"exit {process.returncode}"
+        if process.returncode:
+            output += "\n" + stderr.strip()[-3000:]
     except subprocess.TimeoutExpired:
-        output, status = "", f"stopped after {TIMEOUT_SECONDS} s"
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, _ = process.communicate()  # what it printed until then still counts
+        output, status = stdout.strip(), f"stopped after {TIMEOUT_SECONDS} s"
     took = time.monotonic() - started
-    return heading + f"{status}, {took:.0f} s\n\n```\n{output}\n```\n"
+    measured = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return heading + f"{status}, {took:.0f} s, measured {measured}\n\n```\n{output}\n```\n"
+
+
+def earlier_sections(report: Path) -> dict[str, str]:
+    """The sections of an existing report by benchmark name (the text from its `## name:` heading)."""
+    if not report.exists():
+        return {}
+    parts = report.read_text().split("\n## ")[1:]
+    return {part.split(":", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
 
 
 def main() -> None:
@@ -110,19 +140,20 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
     has_gpu = bool(gpu_name())
-    sections = []
+    sections = earlier_sections(args.out) if args.only else {}
     for benchmark in chosen:
         print(f"running {benchmark.command}", flush=True)
-        sections.append(run(benchmark, has_gpu))
+        sections[benchmark.name] = run(benchmark, has_gpu)
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         "# Benchmarks\n\n"
         "Written by `make bench` (`python -m benchmarks.run_all`); do not edit by hand. What the figures\n"
         "mean, earlier runs and what changed because of them: [benchmark-notes.md](benchmark-notes.md).\n\n"
-        f"- Machine: {machine()}\n- Date: {today}\n"
+        f"- Machine: {machine()}\n- Written: {today} (each section says when it was measured)\n"
         "- Every process (clients, servers, PostgreSQL, Redis) runs on this one machine, over loopback.\n\n"
     )
-    args.out.write_text(header + "\n".join(sections))
+    ordered = [sections[b.name] for b in BENCHMARKS if b.name in sections]
+    args.out.write_text(header + "\n".join(ordered))
     print(f"wrote {args.out}")
 
 

@@ -18,15 +18,20 @@ from tests.support.processes import free_port, migrate, product_env, running
 APP_SECRET = "benchmark-app-secret"
 # A load generator is one address, often one user: the product's abuse limits would refuse it.
 UNLIMITED = {
-    name: "1000000/60"
-    for name in (
-        "RATE_LIMIT_MESSAGES_PER_USER",
-        "RATE_LIMIT_MESSAGES_PER_IP",
-        "RATE_LIMIT_API_PER_USER",
-        "RATE_LIMIT_API_PER_IP",
-        "RATE_LIMIT_IMAGINE_PER_USER",
-        "RATE_LIMIT_IMAGINE_PER_IP",
-    )
+    **{
+        name: "1000000/60"
+        for name in (
+            "RATE_LIMIT_MESSAGES_PER_USER",
+            "RATE_LIMIT_MESSAGES_PER_IP",
+            "RATE_LIMIT_API_PER_USER",
+            "RATE_LIMIT_API_PER_IP",
+            "RATE_LIMIT_IMAGINE_PER_USER",
+            "RATE_LIMIT_IMAGINE_PER_IP",
+        )
+    },
+    # A guest's daily tokens run out within minutes of soak: each turn resends a growing history.
+    "ASSISTANT_DAILY_TOKENS": "1000000000",
+    "ASSISTANT_GUEST_DAILY_TOKENS": "1000000000",
 }
 
 

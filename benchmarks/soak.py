@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import psutil
 import websockets
@@ -72,7 +73,8 @@ async def chatter(server: ServerAddress, deadline: float, tally: Tally) -> None:
                 if done["finish_reason"] not in {"stop", "length"}:
                     tally.errors[f"answer {done['finish_reason']}: {done.get('error_code')}"] += 1
             except (TimeoutError, AssertionError, websockets.ConnectionClosed) as exc:
-                tally.errors[f"chat {type(exc).__name__}"] += 1
+                tally.errors[f"chat {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                await socket.close()  # not left open on the server while a new one is made
                 socket = await session.connect()
         await socket.close()
 
@@ -119,8 +121,9 @@ async def soak(server: ServerAddress, processes: dict[str, int], args: argparse.
     seconds = args.minutes * 60
     deadline = time.monotonic() + seconds
     tally, samples = Tally(), Samples()
+    address = urlsplit(server.url)
     webhook_load = send_load(
-        f"{server.url}/webhooks/whatsapp", rate=args.deliveries_per_second, seconds=seconds, duplicates=0.1, senders=50
+        address.hostname, address.port, rate=args.deliveries_per_second, seconds=seconds, duplicates=0.1, senders=50
     )
     results = await asyncio.gather(
         sampler(processes, deadline, samples),

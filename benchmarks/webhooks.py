@@ -163,18 +163,26 @@ def stored_events(database_url: str) -> int:
         return connection.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
 
 
-def wait_for_replies(fake: FakeMessaging, expected: int) -> tuple[int, float]:
-    """Replies sent once the worker stops making progress (or all arrived), and the seconds waited."""
+def wait_for_replies(fake: FakeMessaging, expected: int, deadline_minutes: float | None) -> tuple[int, float]:
+    """Replies sent once all arrived, the worker stopped making progress, or the deadline passed;
+    and the seconds waited."""
     started = last_change = time.monotonic()
+    deadline = started + deadline_minutes * 60 if deadline_minutes else float("inf")
     seen = -1
-    while time.monotonic() - last_change < DRAIN_STALL_SECONDS:
+    while time.monotonic() - last_change < DRAIN_STALL_SECONDS and time.monotonic() < deadline:
         count = len(fake.sent())
         if count != seen:
             seen, last_change = count, time.monotonic()
         if count >= expected:
             break
         time.sleep(0.5)
-    return seen, time.monotonic() - started
+    return len(fake.sent()), time.monotonic() - started
+
+
+def answered_events(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        query = "SELECT count(*) FROM integrations_inboundevent WHERE handled_at IS NOT NULL"
+        return connection.execute(query).fetchone()[0]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -218,8 +226,11 @@ def run(args: argparse.Namespace, *, fast_path: bool, drain: bool) -> Load:
         if drain:
             if not args.worker_during_load:
                 stack.enter_context(running(worker, env=env, log=var_dir / "worker.log"))
-            replies, seconds = wait_for_replies(shape.apps, load.unique)
-            print(f"  replies sent: {replies} (expected {load.unique}), the last {seconds:.1f} s after the load")
+            replies, seconds = wait_for_replies(shape.apps, load.unique, args.drain_minutes)
+            answered = answered_events(shape.database_url)
+            print(f"  replies sent: {replies} (expected {load.unique}) {seconds:.0f} s after the load, "
+                  f"{replies / seconds:.1f}/s; events answered in the database: {answered}"
+                  + (" (= replies: none sent twice)" if answered == replies else " (≠ replies)"))  # fmt: skip
     return load
 
 
@@ -232,6 +243,7 @@ def main() -> None:
     parser.add_argument("--db-pool", type=int, default=20, help="the web process's PostgreSQL pool size")
     parser.add_argument("--worker-concurrency", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--worker-during-load", action="store_true", help="answer while the load runs")
+    parser.add_argument("--drain-minutes", type=float, help="stop counting replies after this long")
     parser.add_argument("--compare", action="store_true", help="first the same load through Django's "
                         "middleware (INTEGRATIONS_WEBHOOK_FAST_PATH=false), then the fast path")  # fmt: skip
     args = parser.parse_args()
