@@ -85,8 +85,8 @@ class KeepAliveClient:
             writer.write(request)
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial:
+            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+                if getattr(exc, "partial", b""):
                     raise
                 # The server closed this connection while it sat idle (uvicorn's keep-alive timeout)
                 # and never read the request: send it again on a new one, as HTTP clients do.
