@@ -5,10 +5,13 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from kombu.transport import TRANSPORT_ALIASES
 
 from model_service import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# filesystem:// (the embedded mode's broker) with messages written whole: see config/celery_filesystem.py.
+TRANSPORT_ALIASES["filesystem"] = "config.celery_filesystem:Transport"
 
 app = Celery("assistant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
