@@ -70,9 +70,9 @@ def read_delivery(app: Channel, body: bytes, headers: Mapping[str, str], client:
             return Ack(400, f"Malformed payload: {exc}")
 
 
-def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> list[Ack]:
+def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> Ack:
     """Store the events of these deliveries (one INSERT, so one transaction) and queue their
-    replies with one broker message; the same Ack for each delivery.
+    replies with one broker message; the Ack every one of them gets.
 
     If the replies cannot be queued, the events just stored are forgotten again, so that the apps'
     redeliveries store them anew, and every delivery gets 503."""
@@ -80,7 +80,7 @@ def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> list[Ack]:
         fresh = services.ingest_events([event for events in deliveries for event in events])
     except DatabaseError:
         logger.exception("webhook: could not store %d deliveries; asking the apps to redeliver", len(deliveries))
-        return [TRY_AGAIN_LATER] * len(deliveries)
+        return TRY_AGAIN_LATER
     replies = [event for event in fresh if event.kind.needs_reply]
     if replies:
         try:
@@ -88,8 +88,8 @@ def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> list[Ack]:
         except (BrokerError, OSError):
             logger.exception("webhook: could not queue %d replies; asking the apps to redeliver", len(replies))
             services.forget_events(replies)
-            return [TRY_AGAIN_LATER] * len(deliveries)
-    return [ACCEPTED] * len(deliveries)
+            return TRY_AGAIN_LATER
+    return ACCEPTED
 
 
 class GroupCommit:
@@ -98,7 +98,7 @@ class GroupCommit:
     Batches form by themselves: alone, a delivery is written at once; under load, everything that
     arrived during one write goes into the next. There is no wait to tune."""
 
-    def __init__(self, write: Callable[[list[Sequence[Event]]], list[Ack]] = store_deliveries) -> None:
+    def __init__(self, write: Callable[[list[Sequence[Event]]], Ack] = store_deliveries) -> None:
         self._write = write
         self._pending: list[tuple[Sequence[Event], asyncio.Future[Ack]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -118,15 +118,15 @@ class GroupCommit:
             batch = self._pending[:GROUP_COMMIT_MAX_DELIVERIES]
             del self._pending[: len(batch)]
             try:
-                acks = await loop.run_in_executor(self._thread, self._write_now, [events for events, _ in batch])
+                ack = await loop.run_in_executor(self._thread, self._write_now, [events for events, _ in batch])
             except Exception:  # the writer must live on: every waiting delivery gets an answer
                 logger.exception("webhook: group commit of %d deliveries failed", len(batch))
-                acks = [TRY_AGAIN_LATER] * len(batch)
-            for (_, future), ack in zip(batch, acks, strict=True):
+                ack = TRY_AGAIN_LATER
+            for _, future in batch:
                 if not future.done():  # the request may have been cancelled meanwhile
                     future.set_result(ack)
 
-    def _write_now(self, deliveries: list[Sequence[Event]]) -> list[Ack]:
+    def _write_now(self, deliveries: list[Sequence[Event]]) -> Ack:
         # A long-lived thread outside Django's request cycle: drop connections that broke or aged,
         # as each request does, so a database restart heals here too.
         close_old_connections()

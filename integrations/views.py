@@ -19,7 +19,7 @@ def _response(ack: intake.Ack) -> HttpResponse:
 
 def _delivery(request: HttpRequest, app: Channel) -> intake.Ack:
     events = intake.read_delivery(app, request.body, request.headers, request.META.get("REMOTE_ADDR", "?"))
-    return events if isinstance(events, intake.Ack) else intake.store_deliveries([events])[0]
+    return events if isinstance(events, intake.Ack) else intake.store_deliveries([events])
 
 
 def webhook_view(app: Channel) -> Callable[[HttpRequest], HttpResponse]:
