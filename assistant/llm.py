@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -25,6 +26,15 @@ class ModelGateway:
     builtin_tools: bool = False  # Llama 3.1's brave_search / wolfram_alpha (model_service/builtin_tools.py)
 
 
+@functools.lru_cache(maxsize=4)
+def shared_token_counter(kind: str, base_url: str, model: str) -> TokenCounter:
+    """One counter per process and setting, shared by every event loop's gateway. A Celery worker
+    answers each message on a new loop; building the tokenizer there each time cost CPU and leaked:
+    llama.cpp's vocabulary objects sit in reference cycles that hold tens of MiB of arrays until a
+    rare full garbage collection (the soak's worker grew ~1.3 MiB a reply)."""
+    return CachedTokenCounter(token_counter(kind, base_url=base_url, model=model))
+
+
 def _build_gateway() -> ModelGateway:
     endpoint = ModelEndpoint(
         base_url=settings.MODEL_BASE_URL,
@@ -39,9 +49,7 @@ def _build_gateway() -> ModelGateway:
     return ModelGateway(
         client=ChatCompletionsClient(endpoint),
         prompt_format=prompt_format(settings.MODEL_PROMPT_FORMAT),
-        counter=CachedTokenCounter(
-            token_counter(settings.MODEL_TOKENIZER, base_url=settings.MODEL_BASE_URL, model=settings.MODEL_NAME)
-        ),
+        counter=shared_token_counter(settings.MODEL_TOKENIZER, settings.MODEL_BASE_URL, settings.MODEL_NAME),
         context_window=settings.MODEL_CONTEXT_WINDOW,
         max_tokens=settings.MODEL_MAX_TOKENS,
         temperature=settings.MODEL_TEMPERATURE,

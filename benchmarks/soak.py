@@ -6,9 +6,12 @@ with the memory and open files of every product process sampled as it runs.
 Starts the production shape on loopback (PostgreSQL, Redis broker/cache/layer, one uvicorn web
 process, a Celery worker on `default`, an Imagine worker with the tiny pipeline, a paced model
 server and the Graph API contract fake), then keeps every kind of traffic going until the time
-is up. Every 5 s it samples each process tree's resident memory and open file descriptors. It
-prints the samples' first, middle and last values and the growth over the second half of the run
-(what has not levelled off by then is a leak), and every error seen. Stops by itself.
+is up. Every 5 s it samples each process tree's resident memory (RSS, and PSS, which splits the
+pages a prefork worker's children share with their parent instead of counting them in each), its
+open file descriptors, the replies waiting in the worker's queue and the replies sent. It prints
+the samples' first, middle and last values, the growth over the second half of the run (what has
+not levelled off by then is a leak), a minute-by-minute timeline and every error seen. Stops by
+itself.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psutil
+import redis
 import websockets
 
-from benchmarks.shapes import UNLIMITED, production_shape
+from benchmarks.shapes import UNLIMITED, Shape, production_shape
 from benchmarks.webhooks import send_load
 from tests.support.chat_client import ChatSession, ServerAddress, ask
 from tests.support.processes import free_port, running, web_server_command, worker_command
@@ -43,8 +47,20 @@ class Tally:
 
 @dataclass
 class Samples:
+    seconds: list[float] = field(default_factory=list)
     rss_mib: dict[str, list[float]] = field(default_factory=dict)
+    pss_mib: dict[str, list[float]] = field(default_factory=dict)
     fds: dict[str, list[int]] = field(default_factory=dict)
+    reply_backlog: list[int] = field(default_factory=list)  # tasks waiting in the `default` queue
+    replies_sent: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Watched:
+    processes: dict[str, int]  # name → pid of the root of its process tree
+    broker: redis.Redis
+    shape: Shape
+    started: float
 
 
 def tree(pid: int) -> list[psutil.Process]:
@@ -52,11 +68,15 @@ def tree(pid: int) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def sample(processes: dict[str, int], samples: Samples) -> None:
-    for name, pid in processes.items():
-        members = tree(pid)
-        samples.rss_mib.setdefault(name, []).append(sum(p.memory_info().rss for p in members) / 2**20)
-        samples.fds.setdefault(name, []).append(sum(p.num_fds() for p in members))
+def sample(watched: Watched, samples: Samples) -> None:
+    samples.seconds.append(time.monotonic() - watched.started)
+    for name, pid in watched.processes.items():
+        memory = [p.memory_full_info() for p in tree(pid)]
+        samples.rss_mib.setdefault(name, []).append(sum(m.rss for m in memory) / 2**20)
+        samples.pss_mib.setdefault(name, []).append(sum(m.pss for m in memory) / 2**20)
+        samples.fds.setdefault(name, []).append(sum(p.num_fds() for p in tree(pid)))
+    samples.reply_backlog.append(watched.broker.llen("default"))
+    samples.replies_sent.append(len(watched.shape.apps.sent()))
 
 
 async def chatter(server: ServerAddress, deadline: float, tally: Tally) -> None:
@@ -110,23 +130,23 @@ async def type_one_key(socket: websockets.ClientConnection, seq: int, tally: Tal
             tally.errors[f"imagine {frame['code']}"] += 1
 
 
-async def sampler(processes: dict[str, int], deadline: float, samples: Samples) -> None:
+async def sampler(watched: Watched, deadline: float, samples: Samples) -> None:
     while time.monotonic() < deadline:
-        sample(processes, samples)
+        sample(watched, samples)
         await asyncio.sleep(SAMPLE_SECONDS)
-    sample(processes, samples)
+    sample(watched, samples)
 
 
-async def soak(server: ServerAddress, processes: dict[str, int], args: argparse.Namespace) -> tuple[Tally, Samples]:
+async def soak(server: ServerAddress, watched: Watched, args: argparse.Namespace) -> tuple[Tally, Samples]:
     seconds = args.minutes * 60
-    deadline = time.monotonic() + seconds
+    deadline = watched.started + seconds
     tally, samples = Tally(), Samples()
     address = urlsplit(server.url)
     webhook_load = send_load(
         address.hostname, address.port, rate=args.deliveries_per_second, seconds=seconds, duplicates=0.1, senders=50
     )
     results = await asyncio.gather(
-        sampler(processes, deadline, samples),
+        sampler(watched, deadline, samples),
         webhook_load,
         *(chatter(server, deadline, tally) for _ in range(args.chatters)),
         *(typist(server, deadline, tally) for _ in range(args.typists)),
@@ -146,15 +166,33 @@ def report(tally: Tally, samples: Samples, args: argparse.Namespace) -> None:
     print(f"{args.minutes:g} min: {args.chatters} chat streams, {args.deliveries_per_second:g} webhook deliveries/s, "
           f"{args.typists} Imagine typists; samples every {SAMPLE_SECONDS:g} s")  # fmt: skip
     print(f"answers finished: {tally.answers}; Imagine previews shown: {tally.previews}")
-    print("process   | RSS MiB first / middle / last | growth, 2nd half | open fds first / last | growth, 2nd half")
+    print("process   | memory MiB   first / middle / last | growth, 2nd half | "
+          "open fds first / last | growth, 2nd half")  # fmt: skip
     for name, rss in samples.rss_mib.items():
         fds = samples.fds[name]
-        middle = rss[len(rss) // 2]
-        print(f"{name:9} | {rss[0]:7.0f} / {middle:7.0f} / {rss[-1]:7.0f}   | {growth(rss):>16} | "
-              f"{fds[0]:5d} / {fds[-1]:5d}         | {growth([float(f) for f in fds]):>16}")  # fmt: skip
+        for kind, values in (("RSS", rss), ("PSS", samples.pss_mib[name])):
+            middle = values[len(values) // 2]
+            print(f"{name:9} | {kind} {values[0]:7.0f} / {middle:7.0f} / {values[-1]:7.0f}     | "
+                  f"{growth(values):>16} | {fds[0]:5d} / {fds[-1]:5d}         | "
+                  f"{growth([float(f) for f in fds]):>16}")  # fmt: skip
+    timeline(samples)
     print(f"errors: {sum(tally.errors.values())}")
     for error, count in tally.errors.most_common(10):
         print(f"  {count} × {error}")
+
+
+def timeline(samples: Samples) -> None:
+    """One row a minute: whether memory settles can be read off the shape, not only its ends."""
+    names = list(samples.pss_mib)
+    print("minute | " + " | ".join(f"{name} PSS MiB" for name in names) + " | replies waiting | replies sent")
+    minute = -1
+    for index, seconds in enumerate(samples.seconds):
+        if int(seconds // 60) == minute and index != len(samples.seconds) - 1:
+            continue
+        minute = int(seconds // 60)
+        memory = " | ".join(f"{samples.pss_mib[name][index]:{len(name) + 8}.0f}" for name in names)
+        replies = f"{samples.reply_backlog[index]:15d} | {samples.replies_sent[index]:12d}"
+        print(f"{seconds / 60:6.1f} | {memory} | {replies}")
 
 
 def main() -> None:
@@ -175,8 +213,10 @@ def main() -> None:
         url = f"http://127.0.0.1:{web_port}"
         web = stack.enter_context(running(web_server_command(web_port, "--log-level", "warning"), env=env,
                                           log=var_dir / "web.log", ready_url=f"{url}/healthz"))  # fmt: skip
+        broker = stack.enter_context(redis.Redis.from_url(env["CELERY_BROKER_URL"]))
         processes = {"web": web.pid, "worker": worker.pid, "imagine": imagine.pid}
-        tally, samples = asyncio.run(soak(ServerAddress(url), processes, args))
+        watched = Watched(processes, broker, shape, started=time.monotonic())
+        tally, samples = asyncio.run(soak(ServerAddress(url), watched, args))
         report(tally, samples, args)
 
 

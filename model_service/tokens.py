@@ -14,6 +14,7 @@ tokens as one token each, exactly as the server will.
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,6 +65,10 @@ class GgufTokenCounter:
 
         self.vocab = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
         self.special_markers = _gguf_special_markers(self.vocab)
+        # Freed with the counter, or at exit while llama.cpp is still loaded: a Llama left to the
+        # garbage collector holds its arrays in reference cycles, and one freed during interpreter
+        # teardown fails noisily.
+        weakref.finalize(self, self.vocab.close)
 
     async def count(self, text: str) -> int:
         return len(self.vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
