@@ -28,10 +28,10 @@ class ModelGateway:
 
 @functools.lru_cache(maxsize=4)
 def shared_token_counter(kind: str, base_url: str, model: str) -> TokenCounter:
-    """One counter per process and setting, shared by every event loop's gateway. A Celery worker
-    answers each message on a new loop; building the tokenizer there each time cost CPU and leaked:
-    llama.cpp's vocabulary objects sit in reference cycles that hold tens of MiB of arrays until a
-    rare full garbage collection (the soak's worker grew ~1.3 MiB a reply)."""
+    """One counter per process and setting, shared by every event loop's gateway. Built per loop, a
+    worker that ran each reply on a new loop loaded the tokenizer for each one, and leaked: llama.cpp's
+    vocabulary objects sit in reference cycles that hold tens of MiB of arrays until a rare full
+    garbage collection (the soak's worker grew ~1.3 MiB a reply)."""
     return CachedTokenCounter(token_counter(kind, base_url=base_url, model=model))
 
 
@@ -58,12 +58,29 @@ def _build_gateway() -> ModelGateway:
     )
 
 
-# httpx connection pools belong to one event loop, so each loop gets its own gateway.
-_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ModelGateway] = weakref.WeakKeyDictionary()
+def _gateway_settings() -> tuple[object, ...]:
+    return tuple(getattr(settings, name) for name in _GATEWAY_SETTINGS)
+
+
+_GATEWAY_SETTINGS = (
+    "MODEL_BASE_URL", "MODEL_NAME", "MODEL_API_KEY", "MODEL_CONNECT_TIMEOUT", "MODEL_READ_TIMEOUT",
+    "MODEL_FIRST_TOKEN_TIMEOUT", "MODEL_RETRIES", "MODEL_MAX_CONNECTIONS", "MODEL_PROMPT_FORMAT", "MODEL_TOKENIZER",
+    "MODEL_CONTEXT_WINDOW", "MODEL_MAX_TOKENS", "MODEL_TEMPERATURE", "MODEL_EXTRA_BODY", "MODEL_BUILTIN_TOOLS",
+)  # fmt: skip
+
+# httpx connection pools belong to one event loop, so each loop gets its own gateway. A loop can
+# outlive a settings change (a worker thread's loop, assistant/event_loop.py; tests), so the gateway
+# remembers the settings it was built from.
+_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[object, ...], ModelGateway]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def model_gateway() -> ModelGateway:
     loop = asyncio.get_running_loop()
-    if loop not in _gateways:
-        _gateways[loop] = _build_gateway()
-    return _gateways[loop]
+    current = _gateway_settings()
+    built_from, gateway = _gateways.get(loop, ((), None))
+    if gateway is None or built_from != current:
+        gateway = _build_gateway()
+        _gateways[loop] = (current, gateway)
+    return gateway

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from celery import shared_task
 from django.conf import settings
 
+from assistant.event_loop import run_sync
 from assistant.llm import model_gateway
 from assistant.models import Conversation, Message
 from assistant.services import TITLE_MAX_CHARS, provisional_title, set_generated_title
@@ -45,6 +44,6 @@ def title_conversation(conversation_id: int) -> None:
     provisional = provisional_title(first.content)
     if not Conversation.objects.filter(pk=conversation_id, title=provisional).exists():
         return
-    title = asyncio.run(_generate_title(first.content))
+    title = run_sync(_generate_title(first.content))
     if title:
         set_generated_title(conversation_id=conversation_id, title=title, provisional=provisional)

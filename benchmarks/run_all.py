@@ -74,7 +74,7 @@ BENCHMARKS = (
     Benchmark(
         "soak",
         "Sustained mixed load (chat, webhooks, Imagine): memory and open files over time",
-        ("--minutes", "8", "--chatters", "20", "--deliveries-per-second", "20", "--typists", "2"),
+        ("--minutes", "8", "--chatters", "20", "--deliveries-per-second", "2", "--typists", "2"),
     ),
     Benchmark("imagine_gpu", "Imagine on the GPU: per-stage preview latency and batched throughput", (), True),
 )

@@ -9,7 +9,6 @@ streaming, and each reply part is recorded when the app accepts it, so a re-run 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import threading
@@ -24,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from assistant.errors import AssistantError, ErrorCode
+from assistant.event_loop import run_sync
 from assistant.models import Channel, Message, User
 from assistant.services import create_conversation, provisional_title, start_turn
 from assistant.turns import TurnRunner
@@ -193,7 +193,7 @@ def _answer(event: Event, binding: ChatBinding) -> list[Reply]:
         return [ReplyText(exc.detail)]  # empty or too long: the sentence says what to do
     answer = turn.answer
     if answer.status == Message.Status.STREAMING:
-        asyncio.run(TurnRunner(answer.pk).run())
+        run_sync(TurnRunner(answer.pk).run())
         answer.refresh_from_db()
     if answer.status == Message.Status.BLOCKED:
         return [ReplyText(answer.content)]  # the refusal, in plain words
