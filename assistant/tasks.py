@@ -23,13 +23,11 @@ async def _generate_title(first_question: str) -> str:
         ChatMessage("user", neutralize_special_tokens(first_question[:2000], gateway.counter.special_markers)),
     ]
     parts = []
-    try:
-        params = GenerationParams(max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
-        async for event in gateway.client.stream(messages, params):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-    finally:
-        await gateway.client.aclose()
+    params = GenerationParams(max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
+    # The client stays open: the worker thread's loop keeps it for the next task (event_loop.py).
+    async for event in gateway.client.stream(messages, params):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
     return " ".join("".join(parts).strip().strip("\"'*#").split())[:TITLE_MAX_CHARS]
 
 
