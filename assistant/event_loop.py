@@ -23,7 +23,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to completion on this thread's loop. Not from inside a running loop."""
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     # A forked child (Celery's prefork pool) must not share its parent's selector.
-    if loop is None or loop.is_closed() or getattr(_local, "pid", None) != os.getpid():
+    if loop is None or getattr(_local, "pid", None) != os.getpid():
         loop = _local.loop = asyncio.new_event_loop()
         _local.pid = os.getpid()
     return loop.run_until_complete(coroutine)

@@ -8,6 +8,8 @@ import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from model_service.chat_formats import PromptFormat, prompt_format
 from model_service.client import ChatCompletionsClient, ModelEndpoint
@@ -58,29 +60,20 @@ def _build_gateway() -> ModelGateway:
     )
 
 
-def _gateway_settings() -> tuple[object, ...]:
-    return tuple(getattr(settings, name) for name in _GATEWAY_SETTINGS)
+# httpx connection pools belong to one event loop, so each loop gets its own gateway.
+_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ModelGateway] = weakref.WeakKeyDictionary()
 
 
-_GATEWAY_SETTINGS = (
-    "MODEL_BASE_URL", "MODEL_NAME", "MODEL_API_KEY", "MODEL_CONNECT_TIMEOUT", "MODEL_READ_TIMEOUT",
-    "MODEL_FIRST_TOKEN_TIMEOUT", "MODEL_RETRIES", "MODEL_MAX_CONNECTIONS", "MODEL_PROMPT_FORMAT", "MODEL_TOKENIZER",
-    "MODEL_CONTEXT_WINDOW", "MODEL_MAX_TOKENS", "MODEL_TEMPERATURE", "MODEL_EXTRA_BODY", "MODEL_BUILTIN_TOOLS",
-)  # fmt: skip
-
-# httpx connection pools belong to one event loop, so each loop gets its own gateway. A loop can
-# outlive a settings change (a worker thread's loop, assistant/event_loop.py; tests), so the gateway
-# remembers the settings it was built from.
-_gateways: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[object, ...], ModelGateway]] = (
-    weakref.WeakKeyDictionary()
-)
+@receiver(setting_changed)
+def _forget_gateways(*, setting: str, **kwargs: object) -> None:
+    """A loop can outlive a change to the model settings (a worker thread's loop kept by
+    assistant/event_loop.py, in tests): its next gateway is built from the new ones."""
+    if setting.startswith("MODEL_"):
+        _gateways.clear()
 
 
 def model_gateway() -> ModelGateway:
     loop = asyncio.get_running_loop()
-    current = _gateway_settings()
-    built_from, gateway = _gateways.get(loop, ((), None))
-    if gateway is None or built_from != current:
-        gateway = _build_gateway()
-        _gateways[loop] = (current, gateway)
-    return gateway
+    if loop not in _gateways:
+        _gateways[loop] = _build_gateway()
+    return _gateways[loop]

@@ -71,10 +71,11 @@ def tree(pid: int) -> list[psutil.Process]:
 def sample(watched: Watched, samples: Samples) -> None:
     samples.seconds.append(time.monotonic() - watched.started)
     for name, pid in watched.processes.items():
-        memory = [p.memory_full_info() for p in tree(pid)]
+        members = tree(pid)
+        memory = [p.memory_full_info() for p in members]
         samples.rss_mib.setdefault(name, []).append(sum(m.rss for m in memory) / 2**20)
         samples.pss_mib.setdefault(name, []).append(sum(m.pss for m in memory) / 2**20)
-        samples.fds.setdefault(name, []).append(sum(p.num_fds() for p in tree(pid)))
+        samples.fds.setdefault(name, []).append(sum(p.num_fds() for p in members))
     samples.reply_backlog.append(watched.broker.llen("default"))
     samples.replies_sent.append(len(watched.shape.apps.sent()))
 

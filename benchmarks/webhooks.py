@@ -158,9 +158,11 @@ async def send_load(host: str, port: int, *, rate: float, seconds: float, duplic
     return load
 
 
-def stored_events(database_url: str) -> int:
+def stored_events(database_url: str, *, answered: bool = False) -> int:
+    """Inbound events in the database; with `answered`, those whose reply has been sent."""
+    query = "SELECT count(*) FROM integrations_inboundevent" + (" WHERE handled_at IS NOT NULL" if answered else "")
     with psycopg.connect(database_url) as connection:
-        return connection.execute("SELECT count(*) FROM integrations_inboundevent").fetchone()[0]
+        return connection.execute(query).fetchone()[0]
 
 
 def wait_for_replies(fake: FakeMessaging, expected: int, deadline_minutes: float | None) -> tuple[int, float]:
@@ -177,12 +179,6 @@ def wait_for_replies(fake: FakeMessaging, expected: int, deadline_minutes: float
             break
         time.sleep(0.5)
     return len(fake.sent()), time.monotonic() - started
-
-
-def answered_events(database_url: str) -> int:
-    with psycopg.connect(database_url) as connection:
-        query = "SELECT count(*) FROM integrations_inboundevent WHERE handled_at IS NOT NULL"
-        return connection.execute(query).fetchone()[0]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -227,7 +223,7 @@ def run(args: argparse.Namespace, *, fast_path: bool, drain: bool) -> Load:
             if not args.worker_during_load:
                 stack.enter_context(running(worker, env=env, log=var_dir / "worker.log"))
             replies, seconds = wait_for_replies(shape.apps, load.unique, args.drain_minutes)
-            answered = answered_events(shape.database_url)
+            answered = stored_events(shape.database_url, answered=True)
             print(f"  replies sent: {replies} (expected {load.unique}) {seconds:.0f} s after the load, "
                   f"{replies / seconds:.1f}/s; events answered in the database: {answered}"
                   + (" (= replies: none sent twice)" if answered == replies else " (≠ replies)"))  # fmt: skip
