@@ -21,6 +21,8 @@ def open_chat(page: Page, server: ServerAddress) -> None:
 
 def choose_language(page: Page, language: str) -> None:
     """Picks `language` in the settings dialog: the account keeps it and the page reloads in it."""
+    # A click before the page's script has run opens nothing; the live socket says it has.
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
     page.get_by_test_id("settings-open").click()
     with page.expect_navigation():
         page.get_by_test_id("language-select").select_option(language)

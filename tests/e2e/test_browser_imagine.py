@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.chat_page import ask, choose_language, open_chat, session_client
 from tests.support.chat_client import ServerAddress
@@ -142,6 +142,11 @@ def test_animate_shows_progress_then_a_looping_clip(
     screenshot(page, "animated")
 
 
+def wait_until_loaded(picture: Locator) -> None:
+    """Visible is not loaded: the image's bytes arrive after its element shows. Fails on timeout."""
+    picture.page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+
+
 def test_imagine_in_the_chat_puts_the_picture_in_the_thread_and_keeps_it(
     browser: Browser, page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
 ) -> None:
@@ -151,7 +156,7 @@ def test_imagine_in_the_chat_puts_the_picture_in_the_thread_and_keeps_it(
     expect(picture).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(answer).to_have_attribute("data-status", "complete")
     expect(picture).to_have_attribute("alt", "a red bicycle")
-    assert picture.evaluate("(img) => img.complete && img.naturalWidth > 0"), "the picture did not load"
+    wait_until_loaded(picture)
     src = picture.get_attribute("src") or ""
     assert re.fullmatch(r"/api/imagine/\d+/image\.png", src), src
     expect(answer.get_by_test_id("thread-image-download")).to_have_attribute("href", src)
@@ -161,7 +166,7 @@ def test_imagine_in_the_chat_puts_the_picture_in_the_thread_and_keeps_it(
     kept = page.locator("[data-testid=message][data-role=assistant] [data-testid=thread-image] img")
     expect(kept).to_have_attribute("src", src)
     expect(kept).to_have_attribute("alt", "a red bicycle")
-    assert kept.evaluate("(img) => img.complete && img.naturalWidth > 0"), "the kept picture did not load"
+    wait_until_loaded(kept)
     screenshot(page, "after-reload")
 
     other = browser.new_context()
