@@ -174,8 +174,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # error's "nothing was saved" is true and the page's retry starts it afresh.
             await database_sync_to_async(services.abandon_turn)(start=start)
             raise
+        turns.launch(answer.pk, turn)  # first: a stored message is answered even if this socket is closing
         await self._send(ack.dump())
-        turns.launch(answer.pk, turn)
 
     async def _stop(self, message_id: int) -> None:
         answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
@@ -312,4 +312,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(frame.dump())
 
     async def _send(self, frame: str) -> None:
-        await self.send(text_data=frame)
+        try:
+            await self.send(text_data=frame)
+        except OSError:
+            # The ASGI server's answer to a send on a socket that closed meanwhile (a server
+            # shutting down, a client gone). Nothing is lost: the client resumes from what is stored.
+            logger.debug("socket closed; frame not sent")

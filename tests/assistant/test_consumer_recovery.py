@@ -4,6 +4,7 @@ same groups a TurnRunner uses. (Under load a Redis channel layer delivers exactl
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 
 from assistant import consumers, services, turns
+from assistant.models import Message
 from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
 from assistant.services import AnswerOutcome
 
@@ -126,3 +128,41 @@ async def test_a_silent_answer_is_checked_and_its_stored_end_replayed(streaming_
 
     assert await browser.received(4) == [("token", 1), ("token", 2), ("token", 3), ("done", 3)]
     await browser.close()
+
+
+def closed_while_handling(app: Any) -> Any:
+    """The server side of a socket that closes while the consumer handles a frame (a server shutting
+    down, say): as the ASGI spec asks, the server's send() raises an OSError from then on."""
+
+    async def application(scope: dict, receive: Any, send: Any) -> None:
+        async def send_on_closed_socket(message: dict) -> None:
+            if message["type"] == "websocket.send":
+                raise OSError("the socket closed")
+            await send(message)
+
+        await app(scope, receive, send_on_closed_socket)
+
+    return application
+
+
+@pytest.mark.live
+async def test_a_message_stored_as_its_socket_closes_is_still_answered(embedded_model, settings) -> None:
+    settings.MODEL_BASE_URL = embedded_model
+    user = await sync_to_async(services.create_guest)()
+    scope = {"type": "websocket", "path": "/ws/chat", "headers": [], "query_string": b"", "user": user}
+    socket = ApplicationCommunicator(closed_while_handling(consumers.ChatConsumer.as_asgi()), scope)
+    await socket.send_input({"type": "websocket.connect"})
+    assert (await socket.receive_output(5))["type"] == "websocket.accept"
+    frame = {"type": "message", "conversation_id": None, "text": "Say hello.", "client_id": "c1"}
+    await socket.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
+    await socket.send_input({"type": "websocket.disconnect", "code": 1012})
+    await socket.wait(5)  # the consumer ends cleanly: no ack could be sent, and none is owed
+
+    answer = await sync_to_async(Message.objects.get)(role=Message.Role.ASSISTANT, conversation__owner=user)
+    for _ in range(100):
+        if answer.is_final:
+            break
+        await asyncio.sleep(0.1)
+        await sync_to_async(answer.refresh_from_db)()
+    assert (answer.status, answer.finish_reason) in {("complete", "stop"), ("complete", "length")}
+    assert answer.content, "the answer was never generated"
