@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from assistant import limits, metrics, selectors, services, turns
 from assistant.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
@@ -38,6 +37,7 @@ from assistant.protocol import (
     Usage,
     parse_client_frame,
 )
+from assistant.websocket import SocketConsumer
 from imagine.thread import answer_image
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Following:
     final_event: dict | None = None
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(SocketConsumer):
     counted_in_metrics = False  # set once accepted, so a refused handshake is never counted down
 
     async def connect(self) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.urls import reverse
@@ -129,7 +130,7 @@ async def render_final(
     request = {"prompt": prompt, "seed": seed, "width": final.width, "height": final.height}
     request["steps"] = setting("IMAGINE_FINAL_STEPS")
     result = _checked(await run_task(render_final_task, request, wait_seconds=setting("IMAGINE_FINAL_TIMEOUT_SECONDS")))
-    image = await sync_to_async(_store_image)(
+    image = await database_sync_to_async(_store_image)(
         user_id=user_id,
         conversation_id=conversation_id,
         prompt=prompt,
@@ -172,7 +173,7 @@ async def animate(
     """A looping clip (MP4 + GIF) of one of the user's images, stored beside it; (clip, ms)."""
     from imagine.tasks import animate as animate_task
 
-    source = await sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
+    source = await database_sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
     if source.kind != ImagineImage.Kind.IMAGE:
         raise ImagineError(ImagineErrorCode.NOT_FOUND, "Only images can be animated.")
     request = {"prompt": source.prompt, "seed": source.seed, "image": await sync_to_async(_read_base64)(source)}
@@ -185,7 +186,7 @@ async def animate(
             animate_task, request, wait_seconds=setting("IMAGINE_ANIMATE_TIMEOUT_SECONDS"), on_progress=report
         )
     )
-    clip = await sync_to_async(_store_clip)(source=source, result=result)
+    clip = await database_sync_to_async(_store_clip)(source=source, result=result)
     return clip, result["ms"]
 
 

@@ -1,0 +1,23 @@
+"""The base of this project's WebSocket consumers."""
+
+from __future__ import annotations
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+
+class SocketConsumer(AsyncWebsocketConsumer):
+    """Handles each message without first closing stale database connections.
+
+    Channels does that before every handler, through the process's one thread for synchronous
+    work: each frame a client sends and each token an answer publishes waited there behind every
+    other socket's database writes, and a socket not read for its queued frames stops being read
+    by the server altogether, keepalive pongs included. Consumers here reach the database only
+    through `database_sync_to_async`, which closes stale connections around each call itself.
+    """
+
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
