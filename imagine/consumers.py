@@ -2,8 +2,11 @@
 and services, forward results. No business logic lives here.
 
 One socket is one Imagine session: its seed is fixed when it connects, so the picture stays
-stable as words are added. Previews older than the newest one shown are dropped. A flood of
-prompts beyond the rate limit is not lost: the newest waits for the next window and is sent then.
+stable as words are added. Every frame is read at once: a typed prompt only replaces the one
+waiting to be offered, and one task per socket offers the newest (so a fast typist never backs the
+socket up; the server stops reading a socket whose frames wait, its keepalive pongs included).
+A flood of prompts beyond the rate limit is not lost: the newest waits for the next window and is
+sent then. Previews older than the newest one shown are dropped.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
+from assistant.websocket import SocketConsumer
 from imagine import scheduler, services
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt, clean_prompt
@@ -35,16 +38,17 @@ from imagine.protocol import (
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
-Job = Coroutine[Any, Any, None]  # a final render, an animation or a held-back prompt
+Job = Coroutine[Any, Any, None]  # offering typed prompts, a final render or an animation
 
 
-class ImagineConsumer(AsyncWebsocketConsumer):
+class ImagineConsumer(SocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.seed = secrets.randbelow(2**31)
         self.newest_shown = -1
-        self.deferred: PromptFrame | None = None  # the newest prompt held back by the rate limit
-        self.jobs: set[asyncio.Task[None]] = set()  # final renders and animations of this socket
+        self.waiting_prompt: scheduler.Preview | None = None  # typed, not yet offered
+        self.offering: asyncio.Task[None] | None = None  # the task that offers the waiting prompt
+        self.jobs: set[asyncio.Task[None]] = set()  # this socket's offering, final renders and animations
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
@@ -61,7 +65,7 @@ class ImagineConsumer(AsyncWebsocketConsumer):
             frame = parse_client_frame(text_data)
             seq = getattr(frame, "seq", None)
             if isinstance(frame, PromptFrame):
-                await self._prompt(frame)
+                self._prompt(frame)
             elif isinstance(frame, FinalFrame):
                 self._start_job(self._final(frame), seq=frame.seq)
             else:
@@ -71,40 +75,34 @@ class ImagineConsumer(AsyncWebsocketConsumer):
 
     # --- previews ----------------------------------------------------------------------
 
-    async def _prompt(self, frame: PromptFrame) -> None:
+    def _prompt(self, frame: PromptFrame) -> None:
         size = services.size_named(frame.size)
-        prompt = clean_prompt(frame.prompt)  # refused at once, before a rate token is spent on it
-        if self.deferred is not None:  # a held-back prompt is waiting: this newer one takes its place
-            self.deferred = frame
-            return
-        wait = await sync_to_async(services.take_rate_token)(self.user.pk)
-        if wait:
-            await self._defer(frame, wait)
-            return
-        await scheduler.offer(  # the scheduler runs the safety check on the prompts it renders
-            scheduler.Preview(
-                user_id=self.user.pk,
-                prompt=prompt,
-                seed=self.seed,
-                width=size.width,
-                height=size.height,
-                seq=frame.seq,
-                reply_channel=self.channel_name,
-            )
+        preview = scheduler.Preview(
+            user_id=self.user.pk,
+            prompt=clean_prompt(frame.prompt),  # refused at once, before a rate token is spent on it
+            seed=self.seed,
+            width=size.width,
+            height=size.height,
+            seq=frame.seq,
+            reply_channel=self.channel_name,
         )
+        self.waiting_prompt = preview  # replaces an older one not offered yet
+        if self.offering is None or self.offering.done():
+            self.offering = self._start_job(self._offer_waiting_prompts())
 
-    async def _defer(self, frame: PromptFrame, wait: float) -> None:
-        """Hold the prompt until the next rate window; newer prompts replace it meanwhile, so the
-        newest is what goes out and nothing older can overtake it."""
-        self.deferred = frame
-        self._start_job(self._send_deferred_after(wait))
-        detail = "Typing faster than images can follow; the newest prompt is sent in a moment."
-        await self._send(ErrorFrame(code=ImagineErrorCode.RATE_LIMITED, detail=detail, seq=frame.seq).dump())
-
-    async def _send_deferred_after(self, wait: float) -> None:
-        await asyncio.sleep(wait)
-        frame, self.deferred = self.deferred, None
-        await self.receive(text_data=frame.model_dump_json())
+    async def _offer_waiting_prompts(self) -> None:
+        """Offer the newest typed prompt until none waits. Over the rate limit it is held until the
+        next window; newer prompts replace it meanwhile, so nothing older can overtake it."""
+        while (preview := self.waiting_prompt) is not None:
+            self.waiting_prompt = None
+            wait = await sync_to_async(services.take_rate_token)(self.user.pk)
+            if not wait:
+                await scheduler.offer(preview)  # the scheduler runs the safety check on what it renders
+                continue
+            self.waiting_prompt = self.waiting_prompt or preview
+            detail = "Typing faster than images can follow; the newest prompt is sent in a moment."
+            await self._send(ErrorFrame(code=ImagineErrorCode.RATE_LIMITED, detail=detail, seq=preview.seq).dump())
+            await asyncio.sleep(wait)
 
     async def imagine_preview(self, event: dict) -> None:
         """A preview from the user's pump (any web process); older than the newest shown: dropped."""
@@ -114,12 +112,13 @@ class ImagineConsumer(AsyncWebsocketConsumer):
             self.newest_shown = event["seq"]
         await self._send(event["frame"])
 
-    # --- final renders and animations ------------------------------------------------
+    # --- jobs: offering prompts, final renders and animations ------------------------
 
-    def _start_job(self, work: Job, *, seq: int | None = None, image_id: int | None = None) -> None:
+    def _start_job(self, work: Job, *, seq: int | None = None, image_id: int | None = None) -> asyncio.Task[None]:
         task = asyncio.create_task(self._reporting_errors(work, seq=seq, image_id=image_id))
         self.jobs.add(task)
         task.add_done_callback(self.jobs.discard)
+        return task
 
     async def _reporting_errors(self, work: Job, *, seq: int | None, image_id: int | None) -> None:
         try:

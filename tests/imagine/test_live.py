@@ -7,6 +7,7 @@ import asyncio
 import io
 import itertools
 import tempfile
+import time
 
 import imageio_ffmpeg
 import pytest
@@ -57,6 +58,25 @@ async def test_burst_from_several_users_shows_only_ever_newer_images_and_ends_on
         assert {error["code"] for error in errors} == {"rate_limited"}, errors
         assert images[-1]["url"].startswith("data:image/jpeg;base64,")
         assert (images[-1]["width"], images[-1]["height"]) == (256, 256)
+
+
+async def test_keys_are_read_while_the_server_is_busy_and_only_the_newest_waits(make_user, connect):
+    """Each prompt takes a rate token and an offer through the process's one thread for synchronous
+    work, which a loaded server keeps busy (other sockets' database writes). Frames are read
+    meanwhile: a server stops reading a socket whose frames wait, its keepalive pongs included."""
+    socket = await connect(await sync_to_async(make_user)())
+    busy = asyncio.create_task(sync_to_async(time.sleep)(3))  # that same thread, busy for 3 s
+    await asyncio.sleep(0.1)
+    for seq in range(1, len(TYPED) + 1):
+        await socket.send_json_to({"type": "imagine.prompt", "prompt": TYPED[:seq], "seq": seq})
+    await socket.communicator.send_input({"type": "websocket.receive", "bytes": b"not text"})
+
+    await receive_until(socket, lambda f: f["type"] == "error" and f["code"] == "invalid_frame")
+    assert not busy.done(), "the frame after the keys was read only once the busy thread was free"
+    await busy
+    frames = await receive_until(socket, lambda f: f["type"] == "imagine.image" and f["seq"] == len(TYPED))
+    rendered = [frame["seq"] for frame in frames if frame["type"] == "imagine.image"]
+    assert set(rendered) <= {1, len(TYPED)}, "keys replaced while waiting were offered anyway"
 
 
 async def _collect_renders(channel: str, last_seq: int) -> list[tuple[float, float]]:
