@@ -310,11 +310,3 @@ class ChatConsumer(SocketConsumer):
     async def _send_error(self, frame: ErrorFrame) -> None:
         metrics.ERRORS.labels(frame.code).inc()
         await self._send(frame.dump())
-
-    async def _send(self, frame: str) -> None:
-        try:
-            await self.send(text_data=frame)
-        except OSError:
-            # The ASGI server's answer to a send on a socket that closed meanwhile (a server
-            # shutting down, a client gone). Nothing is lost: the client resumes from what is stored.
-            logger.debug("socket closed; frame not sent")

@@ -170,6 +170,3 @@ class ImagineConsumer(SocketConsumer):
             ms=ms,
         )
         await self._send(reply.dump())
-
-    async def _send(self, frame: str) -> None:
-        await self.send(text_data=frame)

@@ -71,15 +71,21 @@ class Browser:
     """The socket side of the ASGI WebSocket protocol, speaking to the consumer directly
     (channels.testing's communicator would pull in daphne)."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, application: Any = None) -> None:
         scope = {"type": "websocket", "path": "/ws/chat", "headers": [], "query_string": b"", "user": user}
-        self.asgi = ApplicationCommunicator(consumers.ChatConsumer.as_asgi(), scope)
+        self.asgi = ApplicationCommunicator(application or consumers.ChatConsumer.as_asgi(), scope)
 
-    async def connect_and_resume(self, answer_id: int) -> None:
+    async def connect(self) -> None:
         await self.asgi.send_input({"type": "websocket.connect"})
         assert (await self.asgi.receive_output(5))["type"] == "websocket.accept"
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.asgi.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    async def connect_and_resume(self, answer_id: int) -> None:
+        await self.connect()
         resume = {"type": "resume", "message_id": answer_id, "after_seq": 0}
-        await self.asgi.send_input({"type": "websocket.receive", "text": json.dumps(resume)})
+        await self.send(resume)
 
     async def received(self, count: int) -> list[tuple[str, int]]:
         frames = [json.loads((await self.asgi.receive_output(5))["text"]) for _ in range(count)]
@@ -149,14 +155,10 @@ def closed_while_handling(app: Any) -> Any:
 async def test_a_message_stored_as_its_socket_closes_is_still_answered(embedded_model, settings) -> None:
     settings.MODEL_BASE_URL = embedded_model
     user = await sync_to_async(services.create_guest)()
-    scope = {"type": "websocket", "path": "/ws/chat", "headers": [], "query_string": b"", "user": user}
-    socket = ApplicationCommunicator(closed_while_handling(consumers.ChatConsumer.as_asgi()), scope)
-    await socket.send_input({"type": "websocket.connect"})
-    assert (await socket.receive_output(5))["type"] == "websocket.accept"
-    frame = {"type": "message", "conversation_id": None, "text": "Say hello.", "client_id": "c1"}
-    await socket.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
-    await socket.send_input({"type": "websocket.disconnect", "code": 1012})
-    await socket.wait(5)  # the consumer ends cleanly: no ack could be sent, and none is owed
+    browser = Browser(user, closed_while_handling(consumers.ChatConsumer.as_asgi()))
+    await browser.connect()
+    await browser.send({"type": "message", "conversation_id": None, "text": "Say hello.", "client_id": "c1"})
+    await browser.close()  # the consumer ends cleanly: no ack could be sent, and none is owed
 
     answer = await sync_to_async(Message.objects.get)(role=Message.Role.ASSISTANT, conversation__owner=user)
     for _ in range(100):
