@@ -6,8 +6,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from assistant import limits, moderation
+from assistant.chat import moderation
 from assistant.models import ApiKey, Conversation, Message, ModerationAction, ModerationCase, User
+from core import limits
 
 
 @admin.register(User)
@@ -171,5 +172,5 @@ class ModerationActionAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.index_template = "admin/assistant_index.html"  # links the dashboard (assistant/admin_views.py)
+admin.site.index_template = "admin/assistant_index.html"  # links the dashboard (assistant/ops/admin_views.py)
 admin.site.site_header = "Assistant administration"

@@ -177,12 +177,14 @@ class ApiKey(models.Model):
 
 
 class ModerationCase(models.Model):
-    """A turn for review: blocked by the safety check, or reported by a user.
+    """A turn for review: blocked by the safety check, or reported by a user; or an Imagine prompt
+    the safety check refused, which belongs to no message (a refused prompt is never stored).
     A blocked answer's original text is kept here only; the conversation shows the refusal."""
 
     class Kind(models.TextChoices):
         BLOCKED_INPUT = "blocked_input"
         BLOCKED_OUTPUT = "blocked_output"
+        BLOCKED_IMAGINE = "blocked_imagine"
         REPORT = "report"
 
     class State(models.TextChoices):
@@ -192,7 +194,9 @@ class ModerationCase(models.Model):
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="moderation_cases")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="moderation_cases"
+    )  # null for a blocked Imagine prompt
     author = models.ForeignKey(User, on_delete=models.CASCADE, related_name="moderation_cases")
     reporter = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
     categories = models.JSONField(default=list, blank=True)  # hazard categories, e.g. ["S1", "S10"]

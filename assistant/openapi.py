@@ -21,10 +21,10 @@ from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from assistant.api import KeyBody, LanguageChoice, ReportBody, SettingsBody, TitleBody
 from assistant.models import Message, ModerationCase, SearchMode, Theme
-from assistant.openai_protocol import ChatCompletionRequest
-from assistant.protocol import ImageRef
+from assistant.openai_compat.protocol import ChatCompletionRequest
+from assistant.web.api import KeyBody, LanguageChoice, ReportBody, SettingsBody, TitleBody
+from core.images import ImageRef
 from imagine.views import ImagineBody
 
 # --- response shapes (what the views' serialisers return) --------------------------------------

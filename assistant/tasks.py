@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from assistant.event_loop import run_sync
-from assistant.llm import model_gateway
+from assistant.chat.services import TITLE_MAX_CHARS, provisional_title, set_generated_title
+from assistant.engine.capabilities import default_capabilities
+from assistant.engine.llm import model_gateway
 from assistant.models import Conversation, Message
-from assistant.services import TITLE_MAX_CHARS, provisional_title, set_generated_title
+from core.event_loop import run_sync
 from model_service.chat_formats import ChatMessage, neutralize_special_tokens
 from model_service.client import GenerationParams, TextDelta
 
@@ -31,9 +32,30 @@ async def _generate_title(first_question: str) -> str:
     return " ".join("".join(parts).strip().strip("\"'*#").split())[:TITLE_MAX_CHARS]
 
 
+async def _title_allowed(question: str, title: str) -> bool:
+    """A title is an answer the person sees in their list: it passes the same output check."""
+    capabilities = default_capabilities()
+    if capabilities.guard is None or not capabilities.check_output:
+        return True
+    verdict = await capabilities.guard.check([("user", question), ("assistant", title)], agent=True)
+    return verdict.safe
+
+
+def _answered_question(conversation_id: int, answer_id: int | None) -> str | None:
+    """The question of the conversation's first complete answer: a refused one is never titled."""
+    answers = Message.objects.filter(
+        conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
+    )
+    if answer_id is not None:
+        answers = answers.filter(pk=answer_id)
+    answer = answers.select_related("reply_to").order_by("id").first()
+    return answer.reply_to.content if answer is not None and answer.reply_to is not None else None
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
-def title_conversation(conversation_id: int) -> None:
-    """Give a new conversation a short title written by the model (after its first answer)."""
+def title_conversation(conversation_id: int, answer_id: int | None = None) -> None:
+    """Give a new conversation a short title written by the model, after its first complete answer
+    (`answer_id`), from the question that answer replies to."""
     first = Message.objects.filter(conversation_id=conversation_id, role=Message.Role.USER).order_by("id").first()
     if first is None or not settings.ASSISTANT_MODEL_TITLES:
         return
@@ -42,6 +64,9 @@ def title_conversation(conversation_id: int) -> None:
     provisional = provisional_title(first.content)
     if not Conversation.objects.filter(pk=conversation_id, title=provisional).exists():
         return
-    title = run_sync(_generate_title(first.content))
-    if title:
+    question = _answered_question(conversation_id, answer_id)
+    if question is None:
+        return
+    title = run_sync(_generate_title(question))
+    if title and run_sync(_title_allowed(question, title)):
         set_generated_title(conversation_id=conversation_id, title=title, provisional=provisional)

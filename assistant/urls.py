@@ -1,6 +1,9 @@
 from django.urls import path
 
-from assistant import api, metrics, openai_api, openapi, views
+from assistant import openapi
+from assistant.openai_compat import serving as openai_api
+from assistant.ops import metrics
+from assistant.web import api, shared_images, views
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
@@ -13,6 +16,11 @@ urlpatterns = [
     path("api/conversations/<int:conversation_id>/messages", api.conversation_messages, name="api-messages"),
     path("api/conversations/<int:conversation_id>/share", api.conversation_share, name="api-share"),
     path("share/<str:token>", views.shared_page, name="share"),
+    path(
+        "api/imagine/shared/<str:token>/<int:image_id>/<str:name>",
+        shared_images.shared_image_file,
+        name="imagine-shared-file",
+    ),
     path("api/messages/<int:message_id>/report", api.report_message, name="api-report"),
     path("api/settings", api.user_settings, name="api-settings"),
     path("api/keys", api.keys, name="api-keys"),

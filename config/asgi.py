@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from assistant.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
+from assistant.web.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from config.lifespan import lifespan  # noqa: E402
 from imagine.routing import websocket_urlpatterns as imagine_sockets  # noqa: E402
 from integrations.asgi import WebhookFastPath  # noqa: E402

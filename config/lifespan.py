@@ -13,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 
-from assistant import turns
-from assistant.capabilities import default_capabilities
+from assistant.engine import turns
+from assistant.engine.capabilities import default_capabilities
 
 logger = logging.getLogger(__name__)
 

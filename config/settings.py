@@ -73,7 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "assistant.metrics.RequestMetricsMiddleware",  # outermost: times everything below it
+    "assistant.ops.metrics.RequestMetricsMiddleware",  # outermost: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "assistant.i18n.AccountLanguageMiddleware",  # the account's language, over the browser's
+    "assistant.web.i18n.AccountLanguageMiddleware",  # the account's language, over the browser's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -299,13 +299,17 @@ ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
 ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
 # On SIGTERM, running answers get this long to finish before they are saved as interrupted.
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
+# Looks up a bearer API key for core/auth.py (every HTTP surface), named by path: core imports no app.
+API_KEY_AUTHENTICATOR = "assistant.chat.api_keys.authenticate"
 
-# --- Abuse limits (assistant/limits.py): "LIMIT/SECONDS" per user and per client IP -----
+# --- Abuse limits (core/limits.py): "LIMIT/SECONDS" per user and per client IP -----
 ASSISTANT_RATE_LIMITS = {
     "message_per_user": env.str("RATE_LIMIT_MESSAGES_PER_USER", default="20/60"),
     "message_per_ip": env.str("RATE_LIMIT_MESSAGES_PER_IP", default="60/60"),
     "api_per_user": env.str("RATE_LIMIT_API_PER_USER", default="60/60"),
     "api_per_ip": env.str("RATE_LIMIT_API_PER_IP", default="120/60"),
+    # Messaging apps: per person (the app's sender id); their webhooks come from the app's servers.
+    "messaging_per_user": env.str("RATE_LIMIT_MESSAGING_PER_USER", default="20/60"),
     # Imagine previews arrive a few times a second while someone types.
     "imagine_per_user": env.str("RATE_LIMIT_IMAGINE_PER_USER", default="300/60"),
     "imagine_per_ip": env.str("RATE_LIMIT_IMAGINE_PER_IP", default="600/60"),
@@ -355,6 +359,8 @@ IMAGINE_DTYPE = env.str("IMAGINE_DTYPE", default="auto")
 IMAGINE_ANIMATE_MODEL = env.str("IMAGINE_ANIMATE_MODEL", default="")  # "": zoom frames through img2img
 IMAGINE_FINAL_STEPS = env.int("IMAGINE_FINAL_STEPS", default=4)
 IMAGINE_PROMPTS_PER_SECOND = env.int("IMAGINE_PROMPTS_PER_SECOND", default=10)
+# An Imagine prompt the safety check refuses opens a moderation case; named by path: imagine imports no assistant.
+IMAGINE_ON_BLOCKED_PROMPT = "assistant.chat.moderation.record_blocked_prompt"
 
 # The address people reach this deployment at (https://chat.example.com): links sent into
 # messaging apps (Imagine pictures) are built on it. Unset, /imagine in an app says it is unavailable.

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from assistant.admin_views import dashboard_css, dashboard_view
-from assistant.i18n import javascript_catalogue
-from assistant.views import ThrottledLoginView, signup
+from assistant.ops.admin_views import dashboard_css, dashboard_view
+from assistant.web.i18n import javascript_catalogue
+from assistant.web.views import ThrottledLoginView, signup
 
 urlpatterns = [
-    # Both sign-in forms count attempts per client address (assistant/limits.py).
+    # Both sign-in forms count attempts per client address (core/limits.py).
     path("admin/login/", ThrottledLoginView.as_view(template_name="admin/login.html"), name="admin-login"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/signup/", signup, name="signup"),

@@ -1,5 +1,5 @@
 """The `/imagine <prompt>` command, recognised in one place for every channel: the web chat's
-turns (assistant/turns.py) and the messaging apps' inbound events (integrations/events.py)."""
+turns (assistant/engine/turns.py) and the messaging apps' inbound events (integrations/events.py)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,8 @@
 | `IMAGINE_ANIMATE_FRAMES` | `16` | frames of a clip |
 | `IMAGINE_ANIMATE_FPS` | `8` | frames per second of a clip |
 | `IMAGINE_CACHE_SECONDS` | `86400` | `Cache-Control: private, max-age` of served files (they never change) |
+| `IMAGINE_ON_BLOCKED_PROMPT` | `""` | dotted path of `f(*, user_id, prompt, categories)`, called when the safety |
+| | | check refuses a submitted prompt (the project's moderation queue); `""`: none |
 """
 
 from __future__ import annotations
@@ -64,4 +66,5 @@ _DEFAULTS: dict[str, Any] = {
     "IMAGINE_ANIMATE_FRAMES": 16,
     "IMAGINE_ANIMATE_FPS": 8,
     "IMAGINE_CACHE_SECONDS": 86400,
+    "IMAGINE_ON_BLOCKED_PROMPT": "",
 }

@@ -20,7 +20,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from assistant.websocket import SocketConsumer
+from core.websocket import SocketConsumer
 from imagine import scheduler, services
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt, clean_prompt
@@ -136,7 +136,7 @@ class ImagineConsumer(SocketConsumer):
 
     async def _final(self, frame: FinalFrame) -> None:
         size = services.size_named(frame.size)
-        prompt = await check_prompt(frame.prompt)
+        prompt = await check_prompt(frame.prompt, submitted_by=self.user.pk)
         await sync_to_async(services.check_render_limits)(self.user.pk, self._client_ip())
         image, ms = await services.render_final(
             user_id=self.user.pk, prompt=prompt, size=size, seed=self.seed, conversation_id=frame.conversation_id

@@ -12,6 +12,7 @@ class ImagineErrorCode(StrEnum):
     UNKNOWN_SIZE = "unknown_size"
     RATE_LIMITED = "rate_limited"
     BLOCKED = "blocked"
+    SAFETY_UNAVAILABLE = "safety_unavailable"  # the guard cannot answer and the policy is to refuse
     NOT_FOUND = "not_found"
     GPU_OUT_OF_MEMORY = "gpu_out_of_memory"
     WORKER_UNAVAILABLE = "worker_unavailable"

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.text import NUL_REFUSAL, contains_nul
 from imagine.errors import ImagineError, ImagineErrorCode
 
 
@@ -60,6 +61,8 @@ def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImagineError(ImagineErrorCode.INVALID_FRAME, f"Frames must be JSON: {exc.msg}.") from None
+    if contains_nul(data):
+        raise ImagineError(ImagineErrorCode.INVALID_FRAME, NUL_REFUSAL)
     try:
         return _client_frame.validate_python(data)
     except ValidationError as exc:

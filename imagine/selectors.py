@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from assistant.errors import AssistantError
-from assistant.selectors import shared_conversation
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 
@@ -21,13 +19,9 @@ def image_for(*, user_id: int, image_id: int) -> ImagineImage:
     return image
 
 
-def shared_image(*, token: str, image_id: int) -> ImagineImage:
-    """A picture shown on the share page of `token`: one answering a message that page shows.
-    Nothing else of the owner's gallery is reachable with the token."""
-    try:
-        _, messages = shared_conversation(token=token)
-    except AssistantError:
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.") from None
-    if image_id not in {message.image_id for message in messages}:
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.")
-    return ImagineImage.objects.get(pk=image_id)
+def require_conversation(*, user_id: int, conversation_id: int) -> None:
+    """A conversation an image is tied to must be the user's. Its model is whichever the image's
+    `conversation` field names, so Imagine imports no chat code."""
+    conversations = ImagineImage._meta.get_field("conversation").related_model.objects
+    if not conversations.filter(pk=conversation_id, owner_id=user_id).exists():
+        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That conversation does not exist.")

@@ -18,8 +18,8 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from assistant import limits
-from assistant.errors import AssistantError
+from core import limits
+from core.errors import AssistantError
 from imagine import selectors
 from imagine.conf import setting
 from imagine.errors import ImagineError, ImagineErrorCode
@@ -150,10 +150,7 @@ def _store_image(
     *, user_id: int, conversation_id: int | None, prompt: str, seed: int, result: dict[str, Any]
 ) -> ImagineImage:
     if conversation_id is not None:
-        from assistant.models import Conversation
-
-        if not Conversation.objects.filter(pk=conversation_id, owner_id=user_id).exists():
-            raise ImagineError(ImagineErrorCode.NOT_FOUND, "That conversation does not exist.")
+        selectors.require_conversation(user_id=user_id, conversation_id=conversation_id)
     image = ImagineImage(
         owner_id=user_id,
         conversation_id=conversation_id,

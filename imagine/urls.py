@@ -6,5 +6,4 @@ urlpatterns = [
     path("api/imagine", views.imagine, name="imagine"),
     path("api/imagine/<int:image_id>/<str:name>", views.image_file, name="imagine-file"),
     path("api/imagine/public/<str:token>", views.public_file, name="imagine-public-file"),
-    path("api/imagine/shared/<str:token>/<int:image_id>/<str:name>", views.shared_file, name="imagine-shared-file"),
 ]

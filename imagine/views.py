@@ -16,8 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant import api_keys
-from assistant.protocol import NUL_REFUSAL, contains_nul
+from core import auth
+from core.text import NUL_REFUSAL, contains_nul
 from imagine import selectors, services
 from imagine.conf import setting
 from imagine.errors import ImagineError, ImagineErrorCode
@@ -27,6 +27,7 @@ from imagine.moderation import check_prompt
 _STATUS_BY_CODE = {
     ImagineErrorCode.NOT_FOUND: 404,
     ImagineErrorCode.BLOCKED: 422,
+    ImagineErrorCode.SAFETY_UNAVAILABLE: 503,
     ImagineErrorCode.RATE_LIMITED: 429,
     ImagineErrorCode.GPU_OUT_OF_MEMORY: 503,
     ImagineErrorCode.WORKER_UNAVAILABLE: 503,
@@ -47,9 +48,9 @@ def _error(code: str, detail: str, status: int) -> JsonResponse:
 
 def _user_id(request: HttpRequest) -> int | None:
     """A bearer API key, else the session (whose POSTs must carry the CSRF token)."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        key = api_keys.authenticate(header.removeprefix("Bearer ").strip())
+    secret = auth.bearer_secret(request)
+    if secret is not None:
+        key = auth.find_api_key(secret)
         return key.owner_id if key else None
     user = getattr(request, "user", AnonymousUser())
     if not user.is_authenticated:
@@ -100,7 +101,7 @@ async def render(request: HttpRequest) -> JsonResponse:
     try:
         body = _parse(request)
         size = services.size_named(body.size)
-        prompt = await check_prompt(body.prompt)
+        prompt = await check_prompt(body.prompt, submitted_by=user_id)
         await sync_to_async(services.check_render_limits)(user_id, request.META.get("REMOTE_ADDR"))
         image, ms = await services.render_final(
             user_id=user_id,
@@ -115,7 +116,8 @@ async def render(request: HttpRequest) -> JsonResponse:
     return JsonResponse(payload, status=201)
 
 
-def _file_response(image: ImagineImage, name: str) -> FileResponse:
+def file_response(image: ImagineImage, name: str) -> FileResponse:
+    """One of an image's files (`name`: image.png, clip.mp4 or clip.gif), cacheable privately."""
     field_name = services.FILE_FIELDS[image.kind].get(name)
     if field_name is None:
         raise Http404
@@ -131,17 +133,7 @@ def public_file(request: HttpRequest, token: str) -> FileResponse:
         image, name = services.file_for_public_link(token)
     except ImagineError:
         raise Http404 from None
-    return _file_response(image, name)
-
-
-@require_GET
-def shared_file(request: HttpRequest, token: str, image_id: int, name: str) -> FileResponse:
-    """A picture on a conversation's share page, to anyone with the link, as long as it is shared."""
-    try:
-        image = selectors.shared_image(token=token, image_id=image_id)
-    except ImagineError:
-        raise Http404 from None
-    return _file_response(image, name)
+    return file_response(image, name)
 
 
 @require_GET
@@ -155,4 +147,4 @@ def image_file(request: HttpRequest, image_id: int, name: str) -> FileResponse:
         image = selectors.image_for(user_id=user_id, image_id=image_id)
     except ImagineError:
         raise Http404 from None
-    return _file_response(image, name)
+    return file_response(image, name)

@@ -15,8 +15,8 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from django.conf import settings
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from assistant.metrics import HTTP_REQUEST_SECONDS
 from assistant.models import Channel
+from assistant.ops.metrics import HTTP_REQUEST_SECONDS
 from integrations import intake
 from integrations.adapters import MESSAGING_APPS
 

@@ -15,6 +15,8 @@ from django.db import models
 from assistant.models import Channel
 from imagine.commands import imagine_prompt
 
+NUL_TEXT = "text with a NUL character"  # an UNSUPPORTED event's detail, answered with the NUL refusal
+
 
 class EventKind(models.TextChoices):
     TEXT = "text"  # a question to answer (typed text, a button or list choice, a postback, an edit)
@@ -46,16 +48,24 @@ class Event:
     callback_query_id: str = ""  # Telegram: the pressed button to answer
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The event as stored; a NUL in a name or id (PostgreSQL cannot store one) becomes U+FFFD."""
+        return {name: _storable(value) for name, value in asdict(self).items()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Event:
         return cls(**{**data, "app": Channel(data["app"]), "kind": EventKind(data["kind"])})
 
 
+def _storable(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 def text_event(**fields: Any) -> Event:
-    """A typed message: `/imagine <prompt>` becomes an IMAGINE event, anything else a TEXT event."""
+    """A typed message: `/imagine <prompt>` becomes an IMAGINE event, anything else a TEXT event.
+    Text with a NUL character is refused as every surface refuses it (answered with why)."""
     text = str(fields.pop("text")).strip()
+    if "\x00" in text:
+        return Event(kind=EventKind.UNSUPPORTED, detail=NUL_TEXT, **fields)
     prompt = imagine_prompt(text)
     if prompt is not None:
         return Event(kind=EventKind.IMAGINE, text=prompt, **fields)

@@ -1,5 +1,5 @@
 """Writes of the messaging channels: storing inbound events once, binding chats to conversations,
-and replying through the same pipeline as the web chat (start_turn + TurnRunner), once.
+and replying through the same door as the web chat (`assistant.door.answer_in_full`), once.
 
 Webhook intake (`integrations.intake`) calls `ingest_events`; the Celery task `integrations.tasks.reply_to_event` calls
 `reply_to_event`, which is safe to run any number of times for the same event: the user message is
@@ -22,17 +22,18 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from assistant.errors import AssistantError, ErrorCode
-from assistant.event_loop import run_sync
+from assistant.chat.services import create_conversation, provisional_title
+from assistant.door import TurnRequest, answer_in_full
+from assistant.engine.outcome import text_reply
 from assistant.models import Channel, Message, User
-from assistant.services import create_conversation, provisional_title, start_turn
-from assistant.turns import TurnRunner
+from core.errors import AssistantError, ErrorCode
+from core.event_loop import run_sync
+from core.text import NUL_REFUSAL
 from imagine import services as imagine_services
-from imagine.commands import IMAGINE_COMMAND
 from imagine.models import ImagineImage
 from integrations.adapters import MessagingAdapter, adapter_for
 from integrations.delivery import SendError
-from integrations.events import Event, EventKind
+from integrations.events import NUL_TEXT, Event, EventKind
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import split_text
 
@@ -179,31 +180,34 @@ def reply_client_id(event: Event) -> str:
     return hashlib.sha256(f"{event.app}:{event.key}".encode()).hexdigest()[:64]
 
 
+def _turn_request(event: Event, binding: ChatBinding) -> TurnRequest:
+    fields = {
+        "channel": event.app,
+        "user": binding.user,
+        "conversation_id": binding.conversation_id,
+        "client_id": reply_client_id(event),
+    }
+    if event.kind == EventKind.IMAGINE:
+        return TurnRequest.imagine(prompt=event.text, **fields)
+    return TurnRequest(text=event.text, **fields)
+
+
 def _answer(event: Event, binding: ChatBinding) -> list[Reply]:
     """The pipeline's answer to a question or an `/imagine` command: stored once, generated only
     while still streaming, and sent as the app can show it."""
-    text = event.text if event.kind == EventKind.TEXT else f"{IMAGINE_COMMAND} {event.text}"
     try:
-        turn = start_turn(
-            user=binding.user, conversation_id=binding.conversation_id, text=text, client_id=reply_client_id(event)
-        )
+        outcome = run_sync(answer_in_full(_turn_request(event, binding)))
     except AssistantError as exc:
         if exc.code == ErrorCode.TURN_IN_PROGRESS:
             raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
-        return [ReplyText(exc.detail)]  # empty or too long: the sentence says what to do
-    answer = turn.answer
-    if answer.status == Message.Status.STREAMING:
-        run_sync(TurnRunner(answer.pk).run())
-        answer.refresh_from_db()
-    if answer.status == Message.Status.BLOCKED:
-        return [ReplyText(answer.content)]  # the refusal, in plain words
-    if answer.status == Message.Status.COMPLETE and answer.image is not None:
-        return [_picture(answer.image)]
-    if answer.status == Message.Status.COMPLETE and answer.content.strip():
-        return [ReplyText(answer.content + _sources_footer(answer.grounding.get("sources", [])))]
-    logger.warning("%s event %s: answer %s ended %s: %s", event.app, event.key, answer.pk, answer.status, answer.error)
-    if event.kind == EventKind.IMAGINE and answer.error:
-        return [ReplyText(answer.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
+        return [ReplyText(exc.detail)]  # empty, too long, too many: the sentence says what to do
+    if outcome.status == Message.Status.COMPLETE and outcome.image is not None:
+        return [_picture(ImagineImage.objects.get(pk=outcome.image.id))]
+    if (text := text_reply(outcome)) is not None:
+        return [ReplyText(text)]
+    logger.warning("%s event %s: the answer ended %s: %s", event.app, event.key, outcome.status, outcome.error)
+    if event.kind == EventKind.IMAGINE and outcome.error:
+        return [ReplyText(outcome.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
     return [ReplyText(FAILED_ANSWER_REPLY)]
 
 
@@ -213,16 +217,9 @@ def _picture(image: ImagineImage) -> ReplyImage:
     return ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])
 
 
-def _sources_footer(sources: list[dict[str, str]]) -> str:
-    """Messaging apps show no side panel: the numbered sources follow the answer as links."""
-    if not sources:
-        return ""
-    return "\n\nSources:\n" + "\n".join(f"[{n}] {s['title']} {s['url']}" for n, s in enumerate(sources, start=1))
-
-
 def _compose(event: Event) -> list[Reply]:
     if event.kind == EventKind.UNSUPPORTED:
-        return [ReplyText(UNSUPPORTED_REPLY)]
+        return [ReplyText(NUL_REFUSAL if event.detail == NUL_TEXT else UNSUPPORTED_REPLY)]
     if event.kind == EventKind.IMAGINE and not settings.ASSISTANT_PUBLIC_URL:
         logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
         return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]

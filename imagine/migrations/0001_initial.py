@@ -10,8 +10,11 @@ import imagine.models
 class Migration(migrations.Migration):
     initial = True
 
+    # Only assistant's first migration (the user model and Conversation), never a later one: assistant's
+    # migrations build on Imagine's (Message.image), so Imagine must not wait for theirs. Existing
+    # databases applied 0003 before this anyway; the schema this creates is unchanged.
     dependencies = [
-        ("assistant", "0003_safety_search_moderation"),
+        ("assistant", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,8 +9,8 @@ from django.test import Client, RequestFactory
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
-from assistant.i18n import AccountLanguageMiddleware
 from assistant.models import User
+from assistant.web.i18n import AccountLanguageMiddleware
 from tests.assistant.test_api import call
 
 pytestmark = pytest.mark.django_db

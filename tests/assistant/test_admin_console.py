@@ -4,7 +4,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from assistant import moderation, services
+from assistant.chat import moderation, services
+from assistant.engine import recorder
+from assistant.engine.outcome import AnswerOutcome
 from assistant.models import ModerationAction, ModerationCase, User
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,7 @@ def staff_client(*, read_content: bool, superuser: bool = False) -> tuple[Client
 def conversation_with_answer(first_token_ms: int = 120) -> services.TurnStart:
     user = services.create_guest()
     start = services.start_turn(user=user, conversation_id=None, text=SECRET_WORDS, client_id="a")
-    outcome = services.AnswerOutcome(
+    outcome = AnswerOutcome(
         content="Noted.",
         frame_ends=[6],
         status="complete",
@@ -42,7 +44,7 @@ def conversation_with_answer(first_token_ms: int = 120) -> services.TurnStart:
         completion_tokens=3,
         first_token_ms=first_token_ms,
     )
-    services.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
     return start
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from assistant import services
+from assistant.chat import services
 from assistant.models import User
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,12 @@ from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 
-from assistant import consumers, services, turns
+from assistant.chat import services
+from assistant.engine import recorder, sinks
+from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame, Usage
+from assistant.engine.outcome import AnswerOutcome
 from assistant.models import Message
-from assistant.protocol import DoneFrame, FinishReason, TokenFrame, Usage
-from assistant.services import AnswerOutcome
+from assistant.web import consumers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +32,7 @@ class PlayedRunner:
 
     async def start(self) -> None:
         self.control = await self.layer.new_channel()
-        await self.layer.group_add(turns.control_group(self.answer_id), self.control)
+        await self.layer.group_add(sinks.control_group(self.answer_id), self.control)
 
     async def next_request(self) -> dict[str, Any]:
         return await self.layer.receive(self.control)
@@ -57,7 +59,7 @@ class PlayedRunner:
 
     async def _group_send(self, seq: int, frame: str, *, final: bool) -> None:
         event = {"type": "answer.frame", "message_id": self.answer_id, "seq": seq, "frame": frame, "final": final}
-        await self.layer.group_send(turns.answer_group(self.answer_id), event)
+        await self.layer.group_send(sinks.answer_group(self.answer_id), event)
 
 
 @pytest.fixture
@@ -127,7 +129,7 @@ async def test_a_silent_answer_is_checked_and_its_stored_end_replayed(streaming_
     await runner.replay(await runner.next_request(), [])
     await runner.publish(1, "a")
     outcome = AnswerOutcome(content="abc", frame_ends=[1, 2, 3], status="complete", finish_reason="stop")
-    await sync_to_async(services.finish_answer)(answer_id=answer_id, outcome=outcome)
+    await sync_to_async(recorder.finish_answer)(answer_id=answer_id, outcome=outcome)
 
     request = await runner.next_request()  # the silence check asks the runner, which no longer answers
     assert (request["type"], request["after_seq"]) == ("turn.resync", 1)

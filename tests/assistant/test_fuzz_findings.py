@@ -14,9 +14,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from assistant.errors import ErrorCode
-from assistant.openai_protocol import ApiError, parse_request
-from assistant.protocol import FrameError, parse_client_frame
+from assistant.openai_compat.protocol import ApiError, parse_request
+from assistant.web.protocol import FrameError, parse_client_frame
+from core.errors import ErrorCode
 from tests.assistant.test_api import call
 
 pytestmark = pytest.mark.django_db

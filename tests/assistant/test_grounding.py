@@ -1,6 +1,12 @@
 """When answers search, how sources enter the prompt, and which citations hold."""
 
-from assistant.grounding import SEARCH_FAILED_NOTE, SOURCES_PREAMBLE, invalid_citations, plan_search, sources_block
+from assistant.engine.grounding import (
+    SEARCH_FAILED_NOTE,
+    SOURCES_PREAMBLE,
+    invalid_citations,
+    plan_search,
+    sources_block,
+)
 from assistant.models import SearchMode
 from search.sources import Source
 

@@ -11,8 +11,9 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from assistant import limits, services
-from assistant.errors import AssistantError, ErrorCode
+from assistant.chat import services
+from core import limits
+from core.errors import AssistantError, ErrorCode
 from tests.support.deployment import REDIS_URL
 
 pytestmark = pytest.mark.django_db
@@ -86,8 +87,8 @@ HAMMER = """
 import django, os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 django.setup()
-from assistant import limits
-from assistant.errors import AssistantError
+from core import limits
+from core.errors import AssistantError
 accepted = 0
 for _ in range(int(sys.argv[2])):
     try:

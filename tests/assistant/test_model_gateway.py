@@ -4,8 +4,8 @@ process; synchronous callers (Celery tasks) keep one loop per thread."""
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from assistant.event_loop import run_sync
-from assistant.llm import ModelGateway, model_gateway
+from assistant.engine.llm import ModelGateway, model_gateway
+from core.event_loop import run_sync
 
 
 async def current_gateway() -> ModelGateway:

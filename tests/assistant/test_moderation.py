@@ -2,9 +2,11 @@
 
 import pytest
 
-from assistant import moderation, selectors, services
-from assistant.errors import AssistantError, ErrorCode
+from assistant.chat import moderation, selectors, services
+from assistant.engine import recorder
+from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import Message, ModerationAction, ModerationCase, User
+from core.errors import AssistantError, ErrorCode
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +28,9 @@ def staff() -> User:
 
 def answered(user: User, text: str = "Hello", content: str = "Hi!", **outcome) -> Message:
     start = services.start_turn(user=user, conversation_id=None, text=text, client_id=text[:60])
-    services.finish_answer(
+    recorder.finish_answer(
         answer_id=start.answer.pk,
-        outcome=services.AnswerOutcome(
+        outcome=AnswerOutcome(
             content=content, frame_ends=[len(content)], status="complete", finish_reason="stop", **outcome
         ),
     )
@@ -38,10 +40,10 @@ def answered(user: User, text: str = "Hello", content: str = "Hi!", **outcome) -
 def test_a_blocked_answer_keeps_its_original_only_in_the_case(guest) -> None:
     refusal = "I stopped this answer."
     start = services.start_turn(user=guest, conversation_id=None, text="question", client_id="q")
-    blocked = services.BlockedTurn(stage="output", categories=["S2"], original_text="harmful text")
-    services.finish_answer(
+    blocked = BlockedTurn(stage="output", categories=["S2"], original_text="harmful text")
+    recorder.finish_answer(
         answer_id=start.answer.pk,
-        outcome=services.AnswerOutcome(
+        outcome=AnswerOutcome(
             content=refusal, frame_ends=[len(refusal)], status="blocked", finish_reason="blocked", blocked=blocked
         ),
     )
@@ -54,10 +56,10 @@ def test_a_blocked_answer_keeps_its_original_only_in_the_case(guest) -> None:
 
 def test_a_blocked_question_is_recorded_against_the_users_message(guest) -> None:
     start = services.start_turn(user=guest, conversation_id=None, text="bad question", client_id="b")
-    blocked = services.BlockedTurn(stage="input", categories=["S9"], original_text="bad question")
-    services.finish_answer(
+    blocked = BlockedTurn(stage="input", categories=["S9"], original_text="bad question")
+    recorder.finish_answer(
         answer_id=start.answer.pk,
-        outcome=services.AnswerOutcome(
+        outcome=AnswerOutcome(
             content="No.", frame_ends=[3], status="blocked", finish_reason="blocked", blocked=blocked
         ),
     )
@@ -68,9 +70,9 @@ def test_a_blocked_question_is_recorded_against_the_users_message(guest) -> None
 
 def test_blocked_turns_leave_the_prompt_history(guest) -> None:
     first = services.start_turn(user=guest, conversation_id=None, text="bad question", client_id="b")
-    services.finish_answer(
+    recorder.finish_answer(
         answer_id=first.answer.pk,
-        outcome=services.AnswerOutcome(content="No.", frame_ends=[3], status="blocked", finish_reason="blocked"),
+        outcome=AnswerOutcome(content="No.", frame_ends=[3], status="blocked", finish_reason="blocked"),
     )
     second = services.start_turn(user=guest, conversation_id=first.conversation.pk, text="fine one", client_id="f")
     history = selectors.prompt_history(answer=second.answer)

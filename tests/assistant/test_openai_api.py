@@ -17,7 +17,8 @@ from django.core.asgi import get_asgi_application
 from django.test import AsyncClient
 from pytest_django.fixtures import Settings
 
-from assistant import api_keys, turns
+from assistant.chat import api_keys
+from assistant.engine import turns
 from assistant.models import ApiKey, Channel, Conversation, Message, User
 from tests.support.fake_openai import FakeOpenAI, Reply
 

@@ -13,16 +13,19 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from pydantic import BaseModel
 
-from assistant import api_keys, openapi, services
-from assistant.api import KeyBody, ReportBody, SettingsBody, TitleBody
+from assistant import openapi
+from assistant.chat import api_keys, services
+from assistant.engine import recorder
+from assistant.engine.outcome import AnswerOutcome, Grounding
 from assistant.models import User
-from assistant.openai_protocol import (
+from assistant.openai_compat.protocol import (
     ChatCompletionRequest,
     chunk_object,
     completion_object,
     usage_chunk,
     usage_object,
 )
+from assistant.web.api import KeyBody, ReportBody, SettingsBody, TitleBody
 from imagine.views import ImagineBody
 from tests.assistant.test_api import call
 from tests.support.schemathesis_tool import MISSING, TOOL_BIN, validation_error
@@ -109,10 +112,10 @@ def test_rest_answers_have_the_documented_shapes() -> None:
     user.save(update_fields=["is_guest"])
     start = services.start_turn(user=user, conversation_id=None, text="Lisbon?", client_id="c1")
     grounding = {"sources": [{"title": "Lisbon", "url": "https://example.org/"}], "invalid_citations": [2]}
-    outcome = services.AnswerOutcome(
-        content="Sunny [1].", frame_ends=[10], status="complete", finish_reason="stop", grounding=grounding
+    outcome = AnswerOutcome(
+        content="Sunny [1].", frame_ends=[10], status="complete", finish_reason="stop", grounding=Grounding(**grounding)
     )
-    services.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
     conversation_id = start.answer.conversation_id
 
     conforms(openapi.ConversationList, client.get("/api/conversations").json())

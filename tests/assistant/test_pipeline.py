@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.capabilities import Capabilities
-from assistant.llm import ModelGateway
-from assistant.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
+from assistant.engine.capabilities import Capabilities
+from assistant.engine.llm import ModelGateway
+from assistant.engine.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
 from model_service.chat_formats import ChatMLFormat
 from model_service.client import ChatCompletionsClient, ModelEndpoint
 from model_service.context import ContextTooLong

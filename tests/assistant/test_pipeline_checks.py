@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.capabilities import Capabilities
-from assistant.llm import ModelGateway
-from assistant.pipeline import (
+from assistant.engine.capabilities import Capabilities
+from assistant.engine.llm import ModelGateway
+from assistant.engine.pipeline import (
     AnswerEnd,
     AnswerText,
     Blocked,

@@ -7,7 +7,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
 
-from assistant import progress, services
+from assistant.chat import services
+from assistant.engine import progress, recorder
+from assistant.engine.outcome import AnswerOutcome
 from assistant.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,12 +23,12 @@ class Answer:
         self.text = text
         self.saved: list[float] = []
 
-    def progress_due(self, now: float) -> services.AnswerProgress | None:
+    def progress_due(self, now: float) -> recorder.AnswerProgress | None:
         if self.saved:
             return None
-        return services.AnswerProgress(self.answer_id, self.text, [len(self.text)], first_token_ms=7)
+        return recorder.AnswerProgress(self.answer_id, self.text, [len(self.text)], first_token_ms=7)
 
-    def progress_saved(self, progress: services.AnswerProgress, at: float) -> None:
+    def progress_saved(self, progress: recorder.AnswerProgress, at: float) -> None:
         self.saved.append(at)
 
 
@@ -47,9 +49,9 @@ def stored(answer_id: int) -> tuple[str, str]:
 
 async def test_all_due_answers_are_saved_together_and_finished_ones_are_left_alone() -> None:
     first, second, finished = await streaming_answers(3)
-    await sync_to_async(services.finish_answer)(
+    await sync_to_async(recorder.finish_answer)(
         answer_id=finished,
-        outcome=services.AnswerOutcome(content="Final", frame_ends=[5], status="complete", finish_reason="stop"),
+        outcome=AnswerOutcome(content="Final", frame_ends=[5], status="complete", finish_reason="stop"),
     )
     writer = progress.ProgressWriter(interval_seconds=60)
     answers = [Answer(first, "One"), Answer(second, "Two"), Answer(finished, "Stale")]
@@ -70,17 +72,17 @@ async def test_progress_that_could_not_be_saved_is_saved_next_time(monkeypatch: 
     answer = Answer(answer_id, "Kept")
     writer = progress.ProgressWriter(interval_seconds=60)
     writer.add(answer)
-    real_save = services.save_answers_progress
+    real_save = recorder.save_answers_progress
 
-    def database_down(batch: list[services.AnswerProgress]) -> None:
+    def database_down(batch: list[recorder.AnswerProgress]) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(services, "save_answers_progress", database_down)
+    monkeypatch.setattr(recorder, "save_answers_progress", database_down)
     await writer.write_due()
     assert answer.saved == []
     assert await stored(answer_id) == ("streaming", "")
 
-    monkeypatch.setattr(services, "save_answers_progress", real_save)
+    monkeypatch.setattr(recorder, "save_answers_progress", real_save)
     await writer.write_due()
     assert len(answer.saved) == 1
     assert await stored(answer_id) == ("streaming", "Kept")

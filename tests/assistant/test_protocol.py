@@ -1,16 +1,8 @@
 import pytest
 
-from assistant.errors import ErrorCode
-from assistant.protocol import (
-    DoneFrame,
-    FinishReason,
-    FrameError,
-    MessageFrame,
-    ResumeFrame,
-    TokenFrame,
-    Usage,
-    parse_client_frame,
-)
+from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame, Usage
+from assistant.web.protocol import FrameError, MessageFrame, ResumeFrame, parse_client_frame
+from core.errors import ErrorCode
 
 
 def test_message_frame_parses_with_defaults() -> None:

@@ -2,10 +2,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import selectors, services
-from assistant.errors import AssistantError, ErrorCode
-from assistant.frames import frames_after
+from assistant.chat import selectors, services
+from assistant.engine import recorder
+from assistant.engine.frames import frames_after
+from assistant.engine.outcome import AnswerOutcome
 from assistant.models import Message
+from core.errors import AssistantError, ErrorCode
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +18,8 @@ def guest():
 
 
 def finish(answer: Message, content: str = "Answer.") -> None:
-    outcome = services.AnswerOutcome(
-        content=content, frame_ends=[len(content)], status="complete", finish_reason="stop"
-    )
-    services.finish_answer(answer_id=answer.pk, outcome=outcome)
+    outcome = AnswerOutcome(content=content, frame_ends=[len(content)], status="complete", finish_reason="stop")
+    recorder.finish_answer(answer_id=answer.pk, outcome=outcome)
 
 
 @pytest.fixture(autouse=True)
@@ -77,9 +77,9 @@ def test_regenerate_without_user_message_is_refused(guest) -> None:
 
 def test_prompt_history_skips_empty_failed_answers(guest) -> None:
     first = services.start_turn(user=guest, conversation_id=None, text="One", client_id="a")
-    services.finish_answer(
+    recorder.finish_answer(
         answer_id=first.answer.pk,
-        outcome=services.AnswerOutcome(content="", frame_ends=[], status="error", finish_reason="error"),
+        outcome=AnswerOutcome(content="", frame_ends=[], status="error", finish_reason="error"),
     )
     second = services.start_turn(user=guest, conversation_id=first.conversation.pk, text="Two", client_id="b")
     history = selectors.prompt_history(answer=second.answer)
@@ -115,8 +115,8 @@ def test_generated_title_does_not_overwrite_a_rename(guest) -> None:
 
 def test_mark_interrupted_keeps_saved_text(guest) -> None:
     start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
-    services.save_answers_progress([services.AnswerProgress(start.answer.pk, "Par", [2, 3], 5)])
-    answer = services.mark_interrupted(answer_id=start.answer.pk)
+    recorder.save_answers_progress([recorder.AnswerProgress(start.answer.pk, "Par", [2, 3], 5)])
+    answer = recorder.mark_interrupted(answer_id=start.answer.pk)
     assert (answer.status, answer.content, answer.seq, answer.finish_reason) == ("interrupted", "Par", 2, "interrupted")
 
 

@@ -4,7 +4,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from assistant import services
+from assistant.chat import services
+from assistant.engine import recorder
+from assistant.engine.outcome import AnswerOutcome
 from assistant.models import Message, ModerationCase, User
 from tests.assistant.test_api import call
 
@@ -25,8 +27,8 @@ def signed_in() -> tuple[Client, User]:
 
 def answered_turn(user: User, text: str, answer: str, conversation_id: int | None = None) -> services.TurnStart:
     start = services.start_turn(user=user, conversation_id=conversation_id, text=text, client_id=text)
-    outcome = services.AnswerOutcome(content=answer, frame_ends=[len(answer)], status="complete", finish_reason="stop")
-    services.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+    outcome = AnswerOutcome(content=answer, frame_ends=[len(answer)], status="complete", finish_reason="stop")
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
     return start
 
 
@@ -112,11 +114,9 @@ def test_rate_limited_rest_answers_429_with_retry_after(settings) -> None:
 def test_blocked_answers_are_served_as_their_refusal() -> None:
     client, user = signed_in()
     start = services.start_turn(user=user, conversation_id=None, text="q", client_id="q")
-    services.finish_answer(
+    recorder.finish_answer(
         answer_id=start.answer.pk,
-        outcome=services.AnswerOutcome(
-            content="I can't help.", frame_ends=[13], status="blocked", finish_reason="blocked"
-        ),
+        outcome=AnswerOutcome(content="I can't help.", frame_ends=[13], status="blocked", finish_reason="blocked"),
     )
     messages = client.get(f"/api/conversations/{start.conversation.pk}/messages").json()["messages"]
     assert messages[-1]["status"] == Message.Status.BLOCKED

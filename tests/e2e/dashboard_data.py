@@ -9,7 +9,9 @@ import datetime as dt
 
 from django.utils import timezone
 
-from assistant import services
+from assistant.chat import services
+from assistant.engine import recorder
+from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import Channel, Message, User
 
 STAFF_USERNAME = "operator"
@@ -18,15 +20,15 @@ OLD_DAYS_AGO = 20  # outside the dashboard's default 14 days
 WEB_TODAY, WHATSAPP_TODAY, WEB_OLD = 3, 1, 4  # questions (a blocked one and a failed one among today's web)
 
 
-def _turn(user: User, channel: str, text: str, outcome: services.AnswerOutcome) -> Message:
+def _turn(user: User, channel: str, text: str, outcome: AnswerOutcome) -> Message:
     conversation = services.create_conversation(user=user, channel=channel)
     start = services.start_turn(user=user, conversation_id=conversation.pk, text=text, client_id=text[:64])
-    services.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
     return start.user_message
 
 
-def _answered(tokens: int, first_token_ms: int) -> services.AnswerOutcome:
-    return services.AnswerOutcome(
+def _answered(tokens: int, first_token_ms: int) -> AnswerOutcome:
+    return AnswerOutcome(
         content="Here you are.",
         frame_ends=[13],
         status=Message.Status.COMPLETE,
@@ -37,14 +39,14 @@ def _answered(tokens: int, first_token_ms: int) -> services.AnswerOutcome:
     )
 
 
-BLOCKED = services.AnswerOutcome(
+BLOCKED = AnswerOutcome(
     content="I can't help with that.",
     frame_ends=[23],
     status=Message.Status.BLOCKED,
     finish_reason="blocked",
-    blocked=services.BlockedTurn(stage="input", categories=["S2"], original_text="how do I pick a lock"),
+    blocked=BlockedTurn(stage="input", categories=["S2"], original_text="how do I pick a lock"),
 )
-FAILED = services.AnswerOutcome(
+FAILED = AnswerOutcome(
     content="", frame_ends=[], status=Message.Status.ERROR, finish_reason="error", error="The model is unavailable."
 )
 

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
+from assistant.chat.services import create_guest
 from assistant.models import User
-from assistant.services import create_guest
 from imagine.consumers import ImagineConsumer
 from imagine.moderation import check_prompt
 from tests.imagine.support import CACHE_URL, imagine_worker

@@ -15,9 +15,9 @@ from asgiref.testing import ApplicationCommunicator
 from django.test import AsyncClient
 from PIL import Image
 
-from assistant import services
-from assistant.consumers import ChatConsumer
+from assistant.chat import services
 from assistant.models import Message, ModerationCase, User
+from assistant.web.consumers import ChatConsumer
 from imagine.models import ImagineImage
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("warm_guard", "worker", "imagine_settings")]

@@ -17,7 +17,7 @@ from django.core.files.storage import default_storage
 from django.test import AsyncClient
 from PIL import Image
 
-from assistant import api_keys
+from assistant.chat import api_keys
 from assistant.models import User
 from imagine import scheduler
 from imagine.models import ImagineImage

@@ -15,12 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from assistant.chat.services import start_turn
 from assistant.models import Channel, Conversation, Message
-from assistant.services import start_turn
+from core.text import NUL_REFUSAL
 from integrations import services, tasks
 from integrations.adapters.telegram import TelegramAdapter
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
@@ -287,3 +289,31 @@ def test_typing_stays_on_screen_while_a_slow_answer_is_written(
     assert len(typing) >= 4  # the first, then one every 0.2 s of the 1.5 s wait
     assert sent_texts(apps) == ["Slow answer."]
     assert apps.requests[-1].path.endswith("/sendMessage")  # no typing after the answer
+
+
+def test_a_question_with_a_nul_character_is_stored_once_and_answered_with_why(
+    fake_model: FakeOpenAI, apps: FakeMessaging
+) -> None:
+    deliver("whatsapp", whatsapp_question("wamid.N1", "hi\x00there"))
+    deliver("whatsapp", whatsapp_question("wamid.N1", "hi\x00there"))  # the app's redelivery
+    tasks.reply_to_event("whatsapp", "wamid.N1")
+    assert sent_texts(apps) == [NUL_REFUSAL]
+    assert InboundEvent.objects.filter(key="wamid.N1").count() == 1
+    assert fake_model.requests == []
+    assert not Message.objects.exists()
+
+
+def test_questions_past_the_messaging_limit_are_answered_with_when_to_retry(
+    fake_model: FakeOpenAI, apps: FakeMessaging, settings: Settings
+) -> None:
+    year = 365 * 24 * 3600  # one window for the whole test: it cannot straddle two
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "messaging_per_user": f"1/{year}"}
+    cache.clear()
+    for key in ("wamid.L1", "wamid.L2"):
+        deliver("whatsapp", whatsapp_question(key, "Say hello"))
+        tasks.reply_to_event("whatsapp", key)
+    answered, refused = sent_texts(apps)
+    assert answered == "Hello, world!"
+    assert refused.startswith(f"Too many requests: at most 1 every {year} seconds.")
+    assert len(fake_model.requests) == 1
+    assert Message.objects.filter(role=Message.Role.USER).count() == 1

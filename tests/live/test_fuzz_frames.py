@@ -14,7 +14,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import ErrorCode
+from core.errors import ErrorCode
 from tests.support.chat_client import ServerAddress
 
 pytestmark = pytest.mark.live

@@ -11,7 +11,7 @@ import redis
 from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
-from assistant.services import provisional_title
+from assistant.chat.services import provisional_title
 from tests.support.chat_client import ChatSession, ServerAddress, ask, joined_tokens
 from tests.support.deployment import Deployment
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.services import provisional_title
+from assistant.chat.services import provisional_title
 from tests.support.chat_client import ChatSession, ServerAddress, ask, joined_tokens
 from tests.support.processes import ROOT, free_ports, migrate, product_env
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.services import provisional_title
+from assistant.chat.services import provisional_title
 from tests.support.chat_client import ChatSession, ServerAddress
 from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
 

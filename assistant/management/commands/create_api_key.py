@@ -11,9 +11,9 @@ from argparse import ArgumentParser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from assistant import api_keys
-from assistant.errors import AssistantError
+from assistant.chat import api_keys
 from assistant.models import User
+from core.errors import AssistantError
 
 
 class Command(BaseCommand):

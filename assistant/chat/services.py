@@ -1,0 +1,255 @@
+"""Writes. Each state change of a conversation is one function here, in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from assistant.chat.selectors import conversation_for, visible_messages
+from assistant.models import ApiKey, Channel, Conversation, Message, User
+from core import limits
+from core.errors import AssistantError, ErrorCode
+
+TITLE_MAX_CHARS = 200
+MAX_REQUEST_MESSAGES = 500
+_PROVISIONAL_TITLE_WORDS = 8
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    conversation: Conversation
+    user_message: Message
+    answer: Message
+    created: bool  # False when a retried client_id found the turn already stored
+
+
+def create_guest() -> User:
+    user = User(username=f"guest-{uuid.uuid4().hex[:16]}", is_guest=True)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def clean_message_text(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise AssistantError(ErrorCode.EMPTY_TEXT, "The message is empty.")
+    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    if len(cleaned) > limit:
+        raise AssistantError(
+            ErrorCode.TEXT_TOO_LONG, f"The message has {len(cleaned)} characters; the limit is {limit}."
+        )
+    return cleaned
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise AssistantError(ErrorCode.EMPTY_TEXT, "The title is empty.")
+    if len(cleaned) > TITLE_MAX_CHARS:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"A title has at most {TITLE_MAX_CHARS} characters.")
+    return cleaned
+
+
+def provisional_title(text: str) -> str:
+    words = text.split()
+    title = " ".join(words[:_PROVISIONAL_TITLE_WORDS])
+    return (title + ("…" if len(words) > _PROVISIONAL_TITLE_WORDS else ""))[:TITLE_MAX_CHARS]
+
+
+def create_conversation(*, user: User, title: str = "", channel: str = Channel.WEB) -> Conversation:
+    return Conversation.objects.create(owner=user, channel=channel, title=clean_title(title) if title else "")
+
+
+def rename_conversation(*, user: User, conversation_id: int, title: str) -> Conversation:
+    conversation = conversation_for(user=user, conversation_id=conversation_id)
+    conversation.title = clean_title(title)
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def share_conversation(*, user: User, conversation_id: int) -> Conversation:
+    """Make a read-only link to the conversation as it is now; sharing again moves the link's end
+    to the newest message and keeps its address."""
+    with transaction.atomic():
+        conversation = conversation_for(user=user, conversation_id=conversation_id)
+        last = visible_messages(conversation=conversation).exclude(status=Message.Status.STREAMING).last()
+        if last is None:
+            raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "There is nothing to share in this conversation yet.")
+        conversation.share_token = conversation.share_token or secrets.token_urlsafe(32)
+        conversation.shared_through = last.pk
+        conversation.save(update_fields=["share_token", "shared_through"])
+    return conversation
+
+
+def unshare_conversation(*, user: User, conversation_id: int) -> None:
+    """The link stops working at once; a new share gets a new address."""
+    conversation = conversation_for(user=user, conversation_id=conversation_id)
+    Conversation.objects.filter(pk=conversation.pk).update(share_token=None, shared_through=None)
+
+
+def delete_conversation(*, user: User, conversation_id: int) -> None:
+    with transaction.atomic():
+        conversation = conversation_for(user=user, conversation_id=conversation_id)
+        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+            raise AssistantError(ErrorCode.TURN_IN_PROGRESS, "Stop the answer before deleting the conversation.")
+        conversation.delete()
+
+
+def _check_room(conversation: Conversation) -> None:
+    """A conversation holds at most ASSISTANT_MAX_CONVERSATION_MESSAGES messages (a turn adds two)."""
+    limit = settings.ASSISTANT_MAX_CONVERSATION_MESSAGES
+    if conversation.messages.count() + 2 > limit:
+        raise AssistantError(
+            ErrorCode.LIMIT_REACHED, f"This conversation has reached its {limit} messages. Start a new conversation."
+        )
+
+
+def _new_answer(conversation: Conversation, user_message: Message) -> Message:
+    # The one_streaming_answer_per_conversation constraint refuses a second answer in progress.
+    return Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        reply_to=user_message,
+        model_name=settings.MODEL_NAME,
+    )
+
+
+_TURN_IN_PROGRESS = AssistantError(ErrorCode.TURN_IN_PROGRESS, "An answer is still being written in this conversation.")
+
+
+def _existing_turn(user: User, conversation_id: int | None, client_id: str) -> TurnStart | None:
+    query = Message.objects.filter(conversation__owner=user, client_id=client_id, role=Message.Role.USER)
+    if conversation_id is not None:
+        query = query.filter(conversation_id=conversation_id)
+    user_message = query.select_related("conversation").first()
+    if user_message is None:
+        return None
+    answer = user_message.answers.order_by("-id").first()
+    if answer is None:
+        return None
+    return TurnStart(user_message.conversation, user_message, answer, created=False)
+
+
+def _admit_any() -> None:
+    return None
+
+
+def start_turn(
+    *, user: User, conversation_id: int | None, text: str, client_id: str, admit: Callable[[], None] = _admit_any
+) -> TurnStart:
+    """Store the user's message and an empty streaming answer; idempotent on `client_id`.
+    `admit` (the caller's rate limits) runs for a new turn only, before the quota check."""
+    cleaned = clean_message_text(text)
+    if existing := _existing_turn(user, conversation_id, client_id):
+        return existing  # a retry is answered even past a limit: it was accepted the first time
+    admit()
+    limits.check_quota(user)
+    try:
+        return _store_new_turn(user, conversation_id, cleaned, client_id)
+    except IntegrityError:
+        # Either a concurrent retry of the same client_id won the race, or an answer is in progress.
+        if existing := _existing_turn(user, conversation_id, client_id):
+            return existing
+        raise _TURN_IN_PROGRESS from None
+
+
+def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, client_id: str) -> TurnStart:
+    with transaction.atomic():
+        if conversation_id is None:
+            conversation = Conversation.objects.create(
+                owner=user, client_id=client_id, title=provisional_title(cleaned)
+            )
+        else:
+            conversation = conversation_for(user=user, conversation_id=conversation_id)
+            _check_room(conversation)
+            conversation.save(update_fields=["updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=cleaned, client_id=client_id
+        )
+        answer = _new_answer(conversation, user_message)
+    return TurnStart(conversation, user_message, answer, created=True)
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+def _check_request_messages(messages: Sequence[RequestMessage], instructions: str) -> str:
+    """Validate an API request's history; return the cleaned text of the message to answer."""
+    if len(messages) > MAX_REQUEST_MESSAGES:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"A request has at most {MAX_REQUEST_MESSAGES} messages.")
+    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    if len(instructions) > limit:
+        raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"The system instructions exceed {limit} characters.")
+    for index, message in enumerate(messages):
+        if len(message.content) > limit:
+            raise AssistantError(
+                ErrorCode.TEXT_TOO_LONG,
+                f"messages[{index}] has {len(message.content)} characters; the limit is {limit}.",
+            )
+    if not messages or messages[-1].role != Message.Role.USER:
+        raise AssistantError(ErrorCode.INVALID_FRAME, "The last message must be the user's message to answer.")
+    return clean_message_text(messages[-1].content)
+
+
+def start_api_turn(*, key: ApiKey, instructions: str, messages: Sequence[RequestMessage]) -> TurnStart:
+    """Record an API request as a conversation of its own (the history it sent, then an empty
+    streaming answer to its last message), so it is stored, counted and reviewable like any other."""
+    question = _check_request_messages(messages, instructions)
+    limits.check_quota(key.owner)
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            owner=key.owner,
+            channel=Channel.API,
+            api_key=key,
+            instructions=instructions,
+            title=provisional_title(question),
+        )
+        stored = Message.objects.bulk_create(
+            Message(conversation=conversation, role=m.role, content=m.content) for m in messages
+        )
+        answer = _new_answer(conversation, stored[-1])
+    return TurnStart(conversation, stored[-1], answer, created=True)
+
+
+def abandon_turn(*, start: TurnStart) -> None:
+    """Undo a turn that could not be started (a dependency failed before anyone saw its answer),
+    so that the user's retry with the same client_id stores and answers it afresh."""
+    with transaction.atomic():
+        start.answer.delete()
+        start.user_message.delete()
+        conversation = start.conversation
+        if conversation.client_id == start.user_message.client_id and not conversation.messages.exists():
+            conversation.delete()
+
+
+def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
+    """Answer the last user message again; the previous answers to it are kept but superseded."""
+    limits.check_quota(user)
+    try:
+        with transaction.atomic():
+            conversation = conversation_for(user=user, conversation_id=conversation_id)
+            user_message = visible_messages(conversation=conversation).filter(role=Message.Role.USER).last()
+            if user_message is None:
+                raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "This conversation has no message to answer.")
+            _check_room(conversation)
+            user_message.answers.update(superseded=True)
+            answer = _new_answer(conversation, user_message)
+            conversation.save(update_fields=["updated_at"])
+    except IntegrityError:
+        raise _TURN_IN_PROGRESS from None
+    return TurnStart(conversation, user_message, answer, created=True)
+
+
+def set_generated_title(*, conversation_id: int, title: str, provisional: str) -> None:
+    """Replace the provisional title, unless the user renamed the conversation meanwhile."""
+    Conversation.objects.filter(pk=conversation_id, title=provisional).update(title=clean_title(title))

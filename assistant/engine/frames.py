@@ -1,0 +1,120 @@
+"""An answer's frames: the typed events every listener of an answer receives (sockets through the
+channel layer, `/v1` through a local queue), and the numbered token frames as (content,
+frame_ends): the one representation that the generating process, the database and every resuming
+socket share. `docs/protocol.md` documents the same shapes for client authors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from core.errors import ErrorCode
+from core.images import ImageRef
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+    BLOCKED = "blocked"
+
+
+class ServerFrame(BaseModel):
+    """A frame the server sends, serialised on the way out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def dump(self) -> str:
+        return self.model_dump_json()
+
+
+class TokenFrame(ServerFrame):
+    """Text appended to an answer. `seq` counts a message's frames from 1 with no gaps."""
+
+    type: Literal["token"] = "token"
+    message_id: int
+    seq: int
+    text: str
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class SourceRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int  # what the answer cites as [number]
+    title: str
+    url: str
+
+
+class SearchFrame(ServerFrame):
+    """The answer's web grounding: `searching` when it starts, then `done` with the sources (an
+    empty list and `error` when search failed; the answer still comes). Not numbered: a resuming
+    socket gets the latest state again before the replayed tokens."""
+
+    type: Literal["search"] = "search"
+    message_id: int
+    status: Literal["searching", "done"]
+    query: str
+    urls: list[str] = []
+    sources: list[SourceRef] = []
+    error: str | None = None
+
+
+class CodeWarning(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    severity: str
+    line: int
+    description: str
+
+
+class BlockedFrame(ServerFrame):
+    """The safety check refused this turn: the answer shown so far (if any) is retracted and
+    `detail` is shown instead. `done` (finish_reason `blocked`) follows."""
+
+    type: Literal["blocked"] = "blocked"
+    message_id: int
+    detail: str
+
+
+class DoneFrame(ServerFrame):
+    """The answer ended; `seq` is the last token frame's number. A `blocked` answer's text is
+    `error` (the refusal), whatever its token frames held. An answer to `/imagine` has no text and
+    carries its picture in `image`."""
+
+    type: Literal["done"] = "done"
+    message_id: int
+    seq: int
+    finish_reason: FinishReason
+    usage: Usage
+    error: str | None = None
+    error_code: ErrorCode | None = None  # set with `error`: what kind of failure, for programs
+    invalid_citations: list[int] = []  # [n] in the answer with no source n: shown unlinked
+    code_warnings: list[CodeWarning] = []  # Code Shield findings in the answer's code blocks
+    image: ImageRef | None = None
+
+    @property
+    def failed(self) -> bool:
+        """It ended in an error; a blocked answer is an answer (its text is the refusal)."""
+        return bool(self.error) and self.finish_reason != FinishReason.BLOCKED
+
+
+AnswerFrame = TokenFrame | SearchFrame | BlockedFrame | DoneFrame
+
+
+def frames_after(content: str, frame_ends: Sequence[int], after_seq: int) -> list[tuple[int, str]]:
+    """(seq, text) of every frame numbered above `after_seq`; frame n is content[ends[n-2]:ends[n-1]]."""
+    starts = [0, *frame_ends]
+    return [(seq, content[starts[seq - 1] : starts[seq]]) for seq in range(after_seq + 1, len(frame_ends) + 1)]

@@ -1,0 +1,148 @@
+"""Persistence of an answer while it is written: progress as it grows, a heartbeat while it does
+not, and its outcome once, with what follows an outcome (a moderation case for a blocked turn,
+usage against the quota, a title for a new conversation).
+
+A `Recorder` is one running answer's side of this; the process's `ProgressWriter`
+(`assistant.engine.progress`) saves every recorder that is due in one database trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from assistant.engine.coalescer import Coalescer
+from assistant.engine.outcome import AnswerOutcome, BlockedTurn
+from assistant.models import Conversation, Message, ModerationCase
+from core import limits
+
+HEARTBEAT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AnswerProgress:
+    answer_id: int
+    content: str
+    frame_ends: list[int]
+    first_token_ms: int | None
+
+
+class Recorder:
+    """Keeps one answer's row in step with the frames its coalescer numbered."""
+
+    def __init__(self, answer_id: int, frames: Coalescer) -> None:
+        self.answer_id = answer_id
+        self.frames = frames
+        self.first_token_ms: int | None = None
+        self.saved_seq = -1  # frames saved so far (-1: never saved; the first interval saves)
+        self.saved_at = time.monotonic()
+
+    def progress_due(self, now: float) -> AnswerProgress | None:
+        """What to save now, or None when nothing changed and a heartbeat is not due yet."""
+        seq = self.frames.seq
+        if seq == self.saved_seq and now - self.saved_at < HEARTBEAT_SECONDS:
+            return None
+        return AnswerProgress(
+            answer_id=self.answer_id,
+            content=self.frames.content(seq),
+            frame_ends=self.frames.frame_ends[:seq],
+            first_token_ms=self.first_token_ms,
+        )
+
+    def progress_saved(self, progress: AnswerProgress, at: float) -> None:
+        self.saved_seq, self.saved_at = len(progress.frame_ends), at
+
+    async def finish(self, outcome: AnswerOutcome) -> None:
+        await database_sync_to_async(finish_answer)(answer_id=self.answer_id, outcome=outcome)
+
+
+def record_token_counts(counts: dict[int, int]) -> None:
+    for message_id, count in counts.items():
+        Message.objects.filter(pk=message_id).update(token_count=count)
+
+
+def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
+    """Persist growing answers in one transaction; a crash loses at most one flush interval of text.
+    Answers that already ended are left alone: their final state was saved by finish_answer."""
+    now = timezone.now()
+    with transaction.atomic():
+        for answer in progress:
+            Message.objects.filter(pk=answer.answer_id, status=Message.Status.STREAMING).update(
+                content=answer.content,
+                frame_ends=answer.frame_ends,
+                first_token_ms=answer.first_token_ms,
+                updated_at=now,
+            )
+
+
+def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
+    with transaction.atomic():
+        updated = _store_outcome(answer_id, outcome)
+        if updated and outcome.blocked is not None:
+            _open_blocked_case(answer_id, outcome.blocked)
+    if updated:
+        _after_answer(answer_id, outcome)
+
+
+def _open_blocked_case(answer_id: int, blocked: BlockedTurn) -> None:
+    answer = Message.objects.select_related("conversation", "reply_to").get(pk=answer_id)
+    # An input block is about the user's message; an output block about the model's answer.
+    kind = ModerationCase.Kind.BLOCKED_INPUT if blocked.stage == "input" else ModerationCase.Kind.BLOCKED_OUTPUT
+    ModerationCase.objects.create(
+        kind=kind,
+        message=answer.reply_to if blocked.stage == "input" and answer.reply_to else answer,
+        author=answer.conversation.owner,
+        categories=blocked.categories,
+        original_text=blocked.original_text,
+    )
+
+
+def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
+    return Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+        content=outcome.content,
+        frame_ends=outcome.frame_ends,
+        status=outcome.status,
+        finish_reason=outcome.finish_reason,
+        error=outcome.error[:500],
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        first_token_ms=outcome.first_token_ms,
+        duration_ms=outcome.duration_ms,
+        grounding=outcome.grounding.model_dump() if outcome.grounding else {},
+        code_findings=[warning.model_dump() for warning in outcome.code_warnings],
+        image_id=outcome.image.id if outcome.image else None,
+        updated_at=timezone.now(),
+    )
+
+
+def _after_answer(answer_id: int, outcome: AnswerOutcome) -> None:
+    """Usage counts towards the quota; the first complete answer gets the conversation a title."""
+    conversation = Conversation.objects.get(messages__pk=answer_id)
+    limits.record_tokens(conversation.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
+    conversation.save(update_fields=["updated_at"])
+    if (
+        outcome.status == Message.Status.COMPLETE
+        and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+        .exclude(pk=answer_id)
+        .exists()
+    ):
+        from assistant.tasks import title_conversation  # the task module builds on the engine
+
+        # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
+        transaction.on_commit(lambda: title_conversation.delay(conversation.pk, answer_id), robust=True)
+
+
+def mark_interrupted(*, answer_id: int) -> Message:
+    """An answer whose generating process died: keep the text saved so far, end it as interrupted."""
+    Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.INTERRUPTED,
+        finish_reason="interrupted",
+        error="The server restarted while writing this answer.",
+        updated_at=timezone.now(),
+    )
+    return Message.objects.get(pk=answer_id)

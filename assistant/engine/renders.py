@@ -1,0 +1,70 @@
+"""Imagine inside a conversation: `/imagine <prompt>` answered with a final render (the pipeline's
+`imagine` capability), and the link that shows that picture to its owner. The chat engine's adapter
+to Imagine: the assistant knows Imagine, never the reverse."""
+
+from __future__ import annotations
+
+import secrets
+
+from asgiref.sync import sync_to_async
+
+from assistant.engine.capabilities import ImageRequest
+from assistant.models import Message
+from core.errors import AssistantError, ErrorCode
+from core.images import ImageRef
+from imagine import services
+from imagine.errors import ImagineError, ImagineErrorCode
+from imagine.models import ImagineImage
+from imagine.moderation import clean_prompt
+
+# Imagine's reasons in the product's vocabulary (the sentence itself is kept).
+_CHAT_CODES = {
+    ImagineErrorCode.EMPTY_PROMPT: ErrorCode.EMPTY_TEXT,
+    ImagineErrorCode.PROMPT_TOO_LONG: ErrorCode.TEXT_TOO_LONG,
+    ImagineErrorCode.RATE_LIMITED: ErrorCode.RATE_LIMITED,
+    ImagineErrorCode.NOT_FOUND: ErrorCode.NOT_FOUND,
+    ImagineErrorCode.GPU_OUT_OF_MEMORY: ErrorCode.SERVICE_UNAVAILABLE,
+    ImagineErrorCode.WORKER_UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
+}
+IMAGE_FILE = "image.png"
+
+
+def _as_chat_error(exc: ImagineError) -> AssistantError:
+    return AssistantError(_CHAT_CODES.get(exc.code, ErrorCode.INTERNAL), exc.detail)
+
+
+class FinalRenders:
+    """Renders like the Imagine panel's Create button: the default size, a fresh seed, the same
+    per-user limits, kept in the gallery and tied to the conversation."""
+
+    def clean(self, prompt: str) -> str:
+        try:
+            return clean_prompt(prompt)
+        except ImagineError as exc:
+            raise _as_chat_error(exc) from None
+
+    async def render(self, request: ImageRequest) -> ImageRef:
+        try:
+            # No client address here: the chat message that asked was limited per address already.
+            await sync_to_async(services.check_render_limits)(request.owner_id, None)
+            image, _ = await services.render_final(
+                user_id=request.owner_id,
+                prompt=request.prompt,
+                size=services.size_named(None),
+                seed=secrets.randbelow(2**31),
+                conversation_id=request.conversation_id,
+            )
+        except ImagineError as exc:
+            raise _as_chat_error(exc) from None
+        return image_ref(image)
+
+
+def image_ref(image: ImagineImage) -> ImageRef:
+    """The picture as an answer shows it to its owner (a share page links it by its share token)."""
+    url = services.file_url(image, IMAGE_FILE)
+    return ImageRef(id=image.pk, url=url, prompt=image.prompt, width=image.width, height=image.height)
+
+
+def answer_image(answer: Message) -> ImageRef | None:
+    """The picture a stored answer shows, for its owner (reads the database: call it off the loop)."""
+    return image_ref(answer.image) if answer.image is not None else None

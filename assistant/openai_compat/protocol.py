@@ -1,0 +1,239 @@
+"""The OpenAI-compatible API's wire contract: request validation and response shapes.
+
+Requests are validated strictly (an unknown field or an unsupported feature is a 400 naming the
+parameter, as OpenAI's own API does) so that a client never believes a setting took effect when
+it did not. Responses follow OpenAI's chat completion and chunk objects field for field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from assistant.door import Sampling
+from core.errors import ErrorCode
+from core.text import NUL_REFUSAL, contains_nul
+
+# OpenAI's error types, by HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+# Product error codes as OpenAI clients know them.
+OPENAI_CODES = {
+    ErrorCode.CONTEXT_TOO_LONG: "context_length_exceeded",
+    ErrorCode.RATE_LIMITED: "rate_limit_exceeded",
+    ErrorCode.QUOTA_EXCEEDED: "insufficient_quota",
+}
+
+
+class ApiError(Exception):
+    """A refused request, answered as OpenAI's error object."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        error_type = _ERROR_TYPES.get(self.status, "server_error")
+        return {"error": {"message": self.message, "type": error_type, "param": self.param, "code": self.code}}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class RequestMessage(_Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _text_only(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") != "text":
+                raise ValueError(f"content parts of type {part.get('type')!r} are not supported; send text parts")
+            TextPart.model_validate(part)
+        return content
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part["text"] for part in self.content)
+        return self.content or ""
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+    include_obfuscation: bool | None = None  # sent by newer OpenAI clients; there is nothing to obfuscate
+
+
+class ChatCompletionRequest(_Strict):
+    model: str
+    messages: Annotated[list[RequestMessage], Field(min_length=1)]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    seed: int | None = None
+    n: Literal[1] | None = None
+    user: Annotated[str, Field(max_length=256)] | None = None
+    logprobs: Literal[False] | None = None
+    tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
+    tool_choice: Literal["none"] | None = None
+    response_format: dict[Literal["type"], Literal["text"]] | None = None
+
+    def sampling(self) -> Sampling:
+        passed = {
+            name: value
+            for name in ("top_p", "presence_penalty", "frequency_penalty", "stop", "seed")
+            if (value := getattr(self, name)) is not None
+        }
+        return Sampling(
+            max_tokens=self.max_completion_tokens or self.max_tokens, temperature=self.temperature, extra=passed
+        )
+
+    def instructions(self) -> str:
+        """The client's system and developer messages, joined in order."""
+        return "\n\n".join(m.text for m in self.messages if m.role in ("system", "developer") and m.text)
+
+    def conversation(self) -> list[tuple[str, str]]:
+        """(role, text) of the user and assistant messages, in order."""
+        return [(m.role, m.text) for m in self.messages if m.role in ("user", "assistant")]
+
+
+_UNSUPPORTED_HINTS = {
+    "n": "only n=1 is supported",
+    "logprobs": "log probabilities are not supported",
+    "tools": "client-defined tools are not supported",
+    "tool_choice": "client-defined tools are not supported",
+    "response_format": "only the text response format is supported",
+}
+
+
+def parse_request(body: bytes) -> ChatCompletionRequest:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"The body is not valid JSON: {exc}.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.", code="invalid_json")
+    if contains_nul(data):
+        raise ApiError(400, NUL_REFUSAL)
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+
+
+def _request_error(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    param = location[0] if location else None
+    if first["type"] == "extra_forbidden":
+        return ApiError(400, f"Unrecognized request argument supplied: {'.'.join(location)}.", param=param)
+    if first["type"] == "missing":
+        return ApiError(400, f"Missing required parameter: '{'.'.join(location)}'.", param=param)
+    reason = _UNSUPPORTED_HINTS.get(param or "", first["msg"])
+    return ApiError(400, f"Invalid value for '{'.'.join(location)}': {reason}.", param=param)
+
+
+# --- responses --------------------------------------------------------------------
+
+
+def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def completion_object(
+    *, completion_id: str, created: int, model: str, text: str, finish_reason: str, usage: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def chunk_object(
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, str],
+    finish_reason: str | None = None,
+    with_usage_field: bool = False,
+) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+    if with_usage_field:  # OpenAI sends "usage": null on every chunk but the last when usage is asked for
+        chunk["usage"] = None
+    return chunk
+
+
+def usage_chunk(*, completion_id: str, created: int, model: str, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [],
+        "usage": usage,
+    }
+
+
+def sse(data: dict[str, Any] | str) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"data: {payload}\n\n".encode()

@@ -1,0 +1,72 @@
+"""Admin pages beyond Django's model admin: the operators' dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from assistant.models import ModerationCase
+from assistant.ops import dashboard
+
+DEFAULT_DAYS = 14
+
+
+def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
+    """The ?start=&end= dates (ISO), or the last DEFAULT_DAYS days with the reason when invalid."""
+    today = timezone.now().date()
+    default = (today - dt.timedelta(days=DEFAULT_DAYS - 1), today, "")
+    if not request.GET.get("start") and not request.GET.get("end"):
+        return default
+    try:
+        start = dt.date.fromisoformat(request.GET.get("start", ""))
+        end = dt.date.fromisoformat(request.GET.get("end", "")) if request.GET.get("end") else today
+    except ValueError:
+        return (*default[:2], _("Dates must look like 2026-11-28; showing the last 14 days."))
+    if (end - start).days >= dashboard.MAX_DAYS:
+        too_long = _("At most %(days)d days are shown.") % {"days": dashboard.MAX_DAYS}
+        return end - dt.timedelta(days=dashboard.MAX_DAYS - 1), end, too_long
+    return start, end, ""
+
+
+async def _services() -> list[dashboard.ServiceStatus]:
+    checks = [dashboard.service_status("model", settings.MODEL_BASE_URL, settings.MODEL_API_KEY)]
+    if guard_url := getattr(settings, "SAFETY_GUARD_BASE_URL", ""):
+        checks.append(dashboard.service_status("guard", guard_url, getattr(settings, "SAFETY_GUARD_API_KEY", "")))
+    return list(await asyncio.gather(*checks))
+
+
+@staff_member_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    start, end, range_error = _requested_range(request)
+    days = dashboard.date_range(start, end)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Dashboard"),
+        "start": days[0],
+        "end": days[-1],
+        "range_error": range_error,
+        "charts": dashboard.charts(days),
+        "services": async_to_sync(_services)(),
+        "open_cases": ModerationCase.objects.filter(state=ModerationCase.State.OPEN).count(),
+        "width": dashboard.CHART_WIDTH,
+        "height": dashboard.CHART_HEIGHT,
+    }
+    return render(request, "admin/dashboard.html", context)
+
+
+@staff_member_required
+def dashboard_css(request: HttpRequest) -> HttpResponse:
+    """The dashboard's few styles, served as a file: the Content Security Policy forbids inline ones."""
+    response = HttpResponse(render_to_string("admin/dashboard.css"), content_type="text/css")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,249 @@
+"""REST API (JSON): conversations and messages. Thin views: parse, call one service or
+selector, serialise. Shapes are documented in docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Literal, TypeVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assistant.chat import api_keys, moderation, selectors, services
+from assistant.engine.outcome import rest_fields, stored_outcome
+from assistant.engine.renders import answer_image
+from assistant.models import ApiKey, Conversation, Message, SearchMode, Theme
+from assistant.ops import metrics
+from assistant.web.protocol import NUL_REFUSAL, contains_nul
+from core import limits
+from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(code: str, detail: str, status: int, retry_after: int | None = None) -> JsonResponse:
+    metrics.ERRORS.labels(code).inc()
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+    response = JsonResponse({"error": body}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Require a session and turn AssistantErrors into JSON error answers."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            if not request.user.is_authenticated:  # reads the session: the database may be down
+                return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
+            return view(request, *args, **kwargs)
+        except AssistantError as exc:
+            return error_response(exc.code, exc.detail, exc.code.http_status, exc.retry_after)
+        except DEPENDENCY_ERRORS as exc:
+            logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
+            error = dependency_unavailable(exc)
+            return error_response(error.code, error.detail, error.code.http_status)
+
+    return wrapper
+
+
+class TitleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = ""
+
+
+class KeyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+class ReportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = ""
+
+
+# "" follows the browser's Accept-Language; the rest are the page's languages.
+LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
+
+
+class SettingsBody(BaseModel):
+    """A PATCH names only the settings it changes: the defaults are never written (exclude_unset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    search_mode: SearchMode = SearchMode.AUTO
+    language: LanguageChoice = ""
+    theme: Theme = Theme.SYSTEM
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
+    try:
+        data = json.loads(request.body or b"{}")
+        if contains_nul(data):
+            raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+        return schema.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
+    except UnicodeDecodeError:  # json.loads decodes bytes itself, and raises this before parsing
+        raise AssistantError(ErrorCode.INVALID_JSON, "The body is not valid JSON: it is not UTF-8 text.") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "share_url": f"/share/{conversation.share_token}" if conversation.share_token else None,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "seq": message.seq,
+        "finish_reason": message.finish_reason or None,
+        "error": message.error or None,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "model": message.model_name or None,
+        "created_at": message.created_at.isoformat(),
+        "first_token_ms": message.first_token_ms,
+        "duration_ms": message.duration_ms,
+        **rest_fields(stored_outcome(message, answer_image(message))),
+    }
+
+
+def _method_not_allowed(allowed: str) -> JsonResponse:
+    response = error_response("method_not_allowed", f"Use {allowed}.", 405)
+    response["Allow"] = allowed
+    return response
+
+
+@json_api
+def conversations(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        items = selectors.conversation_list(user=request.user)
+        return JsonResponse({"conversations": [conversation_json(c) for c in items]})
+    if request.method == "POST":
+        body = parse_body(request, TitleBody)
+        conversation = services.create_conversation(user=request.user, title=body.title)
+        return JsonResponse(conversation_json(conversation), status=201)
+    return _method_not_allowed("GET, POST")
+
+
+@json_api
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse(
+            conversation_json(selectors.conversation_for(user=request.user, conversation_id=conversation_id))
+        )
+    if request.method == "PATCH":
+        body = parse_body(request, TitleBody)
+        conversation = services.rename_conversation(
+            user=request.user, conversation_id=conversation_id, title=body.title
+        )
+        return JsonResponse(conversation_json(conversation))
+    if request.method == "DELETE":
+        services.delete_conversation(user=request.user, conversation_id=conversation_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("GET, PATCH, DELETE")
+
+
+@json_api
+def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    if request.method != "GET":
+        return _method_not_allowed("GET")
+    conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
+    return JsonResponse({"messages": [message_json(m) for m in selectors.visible_messages(conversation=conversation)]})
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.pk,
+        "name": key.name,
+        "prefix": key.prefix,
+        "created_at": key.created_at.isoformat(),
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+    }
+
+
+@json_api
+def keys(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's active API keys; POST creates one and shows its secret this once."""
+    if request.method == "GET":
+        return JsonResponse({"keys": [key_json(k) for k in api_keys.active_keys(user=request.user)]})
+    if request.method == "POST":
+        created = api_keys.create_key(user=request.user, name=parse_body(request, KeyBody).name)
+        return JsonResponse({**key_json(created.key), "key": created.secret}, status=201)
+    return _method_not_allowed("GET, POST")
+
+
+@json_api
+def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
+    if request.method != "DELETE":
+        return _method_not_allowed("DELETE")
+    api_keys.revoke_key(user=request.user, key_id=key_id)
+    return HttpResponse(status=204)
+
+
+@json_api
+def conversation_share(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST: share the conversation as it is now (a read-only link); DELETE: turn the link off."""
+    if request.method == "POST":
+        conversation = services.share_conversation(user=request.user, conversation_id=conversation_id)
+        return JsonResponse(conversation_json(conversation))
+    if request.method == "DELETE":
+        services.unshare_conversation(user=request.user, conversation_id=conversation_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("POST, DELETE")
+
+
+@json_api
+def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Report one of your answers for review; reporting again returns the same report."""
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    body = parse_body(request, ReportBody)
+    case = moderation.report_answer(user=request.user, message_id=message_id, reason=body.reason)
+    return JsonResponse({"report_id": case.pk, "state": case.state}, status=201)
+
+
+def settings_json(user: Any) -> dict[str, Any]:
+    return {
+        "search_mode": user.search_mode,
+        "language": user.language,
+        "theme": user.theme,
+        "daily_token_quota": limits.daily_quota(user),
+        "tokens_used_today": limits.tokens_used_today(user.pk),
+    }
+
+
+@json_api
+def user_settings(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's preferences, and their quota with today's use."""
+    if request.method == "PATCH":
+        changes = parse_body(request, SettingsBody).model_dump(mode="json", exclude_unset=True)
+        for field, value in changes.items():
+            setattr(request.user, field, value)
+        request.user.save(update_fields=list(changes))
+    elif request.method != "GET":
+        return _method_not_allowed("GET, PATCH")
+    return JsonResponse(settings_json(request.user))

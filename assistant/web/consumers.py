@@ -1,0 +1,271 @@
+"""The web chat WebSocket: authenticate, validate frames, hand turns to the door (`assistant.door`),
+forward frames. No business logic lives here.
+
+The socket follows any number of answers at once (`Following`). For each it remembers the last
+frame number sent, so duplicate frames are dropped and a gap triggers a resync from the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from assistant.chat import selectors
+from assistant.chat.services import TurnStart
+from assistant.door import Action, TurnRequest, start_answer
+from assistant.engine import recorder
+from assistant.engine.frames import TokenFrame, frames_after
+from assistant.engine.outcome import done_frame, stored_outcome
+from assistant.engine.renders import answer_image
+from assistant.engine.sinks import ChannelLayerSink, answer_group, control_group
+from assistant.models import Channel, Message
+from assistant.ops import metrics
+from assistant.web.protocol import (
+    AckFrame,
+    ErrorFrame,
+    MessageFrame,
+    RegenerateFrame,
+    ResumeFrame,
+    StopFrame,
+    parse_client_frame,
+)
+from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+from core.websocket import SocketConsumer
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED_CLOSE_CODE = 4401
+RESYNC_TIMEOUT_SECONDS = 2.0
+# An answer whose runner did not save for this long has lost its process.
+STALE_ANSWER_SECONDS = 5.0
+# A followed answer silent for this long is checked with its runner (or the database): its last
+# frames may have been lost, or its process may have died.
+SILENCE_CHECK_SECONDS = 3.0
+
+
+def _lost_its_process(answer: Message) -> bool:
+    """A streaming answer whose runner stopped saving heartbeats."""
+    return not answer.is_final and time.time() - answer.updated_at.timestamp() > STALE_ANSWER_SECONDS
+
+
+@dataclass
+class Following:
+    last_seq: int
+    resyncing: bool = False
+    heard_at: float = field(default_factory=time.monotonic)  # last frame or replay for this answer
+    # The `done` that arrived while a replay was on its way: delivered after the replay, not dropped.
+    final_event: dict | None = None
+
+
+class ChatConsumer(SocketConsumer):
+    counted_in_metrics = False  # set once accepted, so a refused handshake is never counted down
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.following: dict[int, Following] = {}
+        self.watchdog: asyncio.Task[None] | None = None
+        await self.accept()
+        metrics.WEBSOCKET_CONNECTIONS.inc()
+        self.counted_in_metrics = True
+        if self.user is None or not self.user.is_authenticated:
+            # Accepted first so the client sees a close code it can act on (load the page for a session).
+            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
+
+    async def disconnect(self, code: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.counted_in_metrics:
+            metrics.WEBSOCKET_CONNECTIONS.dec()
+        for message_id in list(getattr(self, "following", {})):
+            await self._unfollow(message_id)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        client_id = None
+        try:
+            if text_data is None:
+                raise AssistantError(ErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
+            frame = parse_client_frame(text_data)
+            client_id = frame.client_id if isinstance(frame, MessageFrame) else None
+            await self._dispatch(frame)
+        except AssistantError as exc:
+            error = ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id, retry_after=exc.retry_after)
+            await self._send_error(error)
+        except DEPENDENCY_ERRORS as exc:
+            logger.error("frame refused, dependency unavailable: %s", exc)
+            error = dependency_unavailable(exc)
+            await self._send_error(ErrorFrame(code=error.code, detail=error.detail, client_id=client_id))
+        except Exception:
+            logger.exception("frame failed: %.200s", text_data)
+            await self._send_error(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side."))
+
+    async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
+        if isinstance(frame, MessageFrame):
+            request = self._turn_request(
+                conversation_id=frame.conversation_id, text=frame.text, client_id=frame.client_id
+            )
+            await self._answer(request)
+        elif isinstance(frame, RegenerateFrame):
+            await self._answer(self._turn_request(action=Action.REGENERATE, conversation_id=frame.conversation_id))
+        elif isinstance(frame, StopFrame):
+            await self._stop(frame.message_id)
+        else:
+            await self._resume(frame.message_id, frame.after_seq)
+
+    def _turn_request(self, **fields: Any) -> TurnRequest:
+        client = self.scope.get("client")
+        return TurnRequest(channel=Channel.WEB, user=self.user, ip=client[0] if client else None, **fields)
+
+    async def _answer(self, request: TurnRequest) -> None:
+        handle = await start_answer(request, ChannelLayerSink(self.channel_layer), before_launch=self._follow_new)
+        ack = AckFrame(
+            client_id=request.client_id,
+            conversation_id=handle.conversation_id,
+            user_message_id=handle.user_message_id,
+            message_id=handle.answer.pk,
+        )
+        await self._send(ack.dump())
+        if not handle.created:  # a retried message: replay what exists instead of generating again
+            await self._resume(handle.answer.pk, 0)
+
+    async def _follow_new(self, start: TurnStart) -> None:
+        await self._follow(start.answer.pk, after_seq=0)
+
+    async def _stop(self, message_id: int) -> None:
+        answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
+        if answer.is_final:
+            raise AssistantError(ErrorCode.NOT_STREAMING, "That answer has already finished.")
+        if _lost_its_process(answer):  # no runner is left to obey a stop
+            answer = await database_sync_to_async(recorder.mark_interrupted)(answer_id=message_id)
+            await self._replay_stored(answer, answer.seq)
+            return
+        await self.channel_layer.group_send(control_group(message_id), {"type": "turn.stop"})
+
+    async def _resume(self, message_id: int, after_seq: int) -> None:
+        answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
+        if answer.is_final:
+            await self._replay_stored(answer, after_seq)
+            return
+        await self._follow(message_id, after_seq=after_seq)
+        await self._request_resync(message_id)
+
+    # --- following answers ------------------------------------------------------------
+
+    async def _follow(self, message_id: int, *, after_seq: int) -> None:
+        if message_id not in self.following:
+            await self.channel_layer.group_add(answer_group(message_id), self.channel_name)
+        self.following[message_id] = Following(last_seq=after_seq)
+        if self.watchdog is None:
+            self.watchdog = asyncio.create_task(self._watch_for_silence())
+
+    async def _watch_for_silence(self) -> None:
+        """Resync answers that went quiet, through this consumer's own queue (no shared state)."""
+        while True:
+            await asyncio.sleep(SILENCE_CHECK_SECONDS)
+            await self.channel_layer.send(self.channel_name, {"type": "answer.silence_check"})
+
+    async def answer_silence_check(self, event: dict) -> None:
+        now = time.monotonic()
+        for message_id, following in list(self.following.items()):
+            if not following.resyncing and now - following.heard_at > SILENCE_CHECK_SECONDS:
+                await self._request_resync(message_id)
+
+    async def _unfollow(self, message_id: int) -> None:
+        if self.following.pop(message_id, None) is not None:
+            await self.channel_layer.group_discard(answer_group(message_id), self.channel_name)
+
+    async def _request_resync(self, message_id: int) -> None:
+        following = self.following[message_id]
+        following.resyncing = True
+        await self.channel_layer.group_send(
+            control_group(message_id),
+            {"type": "turn.resync", "reply_channel": self.channel_name, "after_seq": following.last_seq},
+        )
+        self._resync_timer = asyncio.create_task(self._resync_timeout_after(message_id))
+
+    async def _resync_timeout_after(self, message_id: int) -> None:
+        await asyncio.sleep(RESYNC_TIMEOUT_SECONDS)
+        await self.channel_layer.send(self.channel_name, {"type": "answer.resync_timeout", "message_id": message_id})
+
+    async def answer_frame(self, event: dict) -> None:
+        following = self.following.get(event["message_id"])
+        if following is None or event["seq"] < following.last_seq:
+            return  # not followed, or already sent
+        following.heard_at = time.monotonic()
+        if following.resyncing:  # a replay is on its way and will carry the frames
+            if event["final"]:
+                following.final_event = event
+            return
+        if event["final"]:
+            await self._unfollow(event["message_id"])
+            if event["seq"] == following.last_seq:
+                await self._send(event["frame"])
+            else:  # frames were lost on the way; the stored answer is final and complete
+                answer = await database_sync_to_async(Message.objects.get)(pk=event["message_id"])
+                await self._replay_stored(answer, following.last_seq)
+        elif event["seq"] == following.last_seq + 1:
+            following.last_seq = event["seq"]
+            await self._send(event["frame"])
+        elif event["seq"] > following.last_seq + 1:
+            await self._request_resync(event["message_id"])  # frames were lost on the way
+
+    async def answer_event(self, event: dict) -> None:
+        """A frame outside the numbered sequence (search progress, a retraction): latest state wins."""
+        following = self.following.get(event["message_id"])
+        if following is not None:
+            following.heard_at = time.monotonic()
+            await self._send(event["frame"])
+
+    async def answer_replay(self, event: dict) -> None:
+        following = self.following.get(event["message_id"])
+        if following is None or not following.resyncing:
+            return
+        following.heard_at = time.monotonic()
+        if event.get("search"):
+            await self._send(event["search"])
+        for frame in event["frames"]:
+            seq = json.loads(frame)["seq"]
+            if seq > following.last_seq:
+                await self._send(frame)
+                following.last_seq = seq
+        following.resyncing = False
+        if following.final_event is not None:
+            final_event, following.final_event = following.final_event, None
+            await self.answer_frame(final_event)
+
+    async def answer_resync_timeout(self, event: dict) -> None:
+        """No runner answered: the answer ended meanwhile, or its process is gone."""
+        message_id = event["message_id"]
+        following = self.following.get(message_id)
+        if following is None or not following.resyncing:
+            return
+        answer = await database_sync_to_async(Message.objects.get)(pk=message_id)
+        if _lost_its_process(answer):
+            answer = await database_sync_to_async(recorder.mark_interrupted)(answer_id=message_id)
+        if answer.is_final:
+            await self._unfollow(message_id)
+            await self._replay_stored(answer, following.last_seq)
+            return
+        # Its runner may be alive but slow, or gone without the heartbeat being stale yet: send
+        # what is stored and ask again; the stale check above ends this within STALE_ANSWER_SECONDS.
+        for seq, text in frames_after(answer.content, answer.frame_ends, following.last_seq):
+            await self._send(TokenFrame(message_id=message_id, seq=seq, text=text).dump())
+            following.last_seq = seq
+        await self._request_resync(message_id)
+
+    async def _replay_stored(self, answer: Message, after_seq: int) -> None:
+        outcome = stored_outcome(answer, await database_sync_to_async(answer_image)(answer))
+        if outcome.grounding is not None:
+            await self._send(outcome.grounding.search_frame(answer.pk).dump())
+        for seq, text in frames_after(answer.content, answer.frame_ends, after_seq):
+            await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
+        await self._send(done_frame(answer.pk, outcome).dump())
+
+    async def _send_error(self, frame: ErrorFrame) -> None:
+        metrics.ERRORS.labels(frame.code).inc()
+        await self._send(frame.dump())

@@ -1,0 +1,113 @@
+"""The web chat wire contract: every WebSocket frame as a typed model.
+
+Client frames are validated on the way in (`parse_client_frame`); the frames of an answer
+(token, search, blocked, done) are the engine's (`assistant.engine.frames`); the socket's own
+server frames (ack, error) are here, serialised the same way (`ServerFrame.dump`).
+`docs/protocol.md` documents the same shapes for client authors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from assistant.door import MAX_CLIENT_ID_CHARS
+from assistant.engine.frames import ServerFrame
+from core.errors import AssistantError, ErrorCode
+from core.text import NUL_REFUSAL, contains_nul
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- client → server -------------------------------------------------------------
+
+
+class MessageFrame(_Frame):
+    """Send a user message; starts an answer."""
+
+    type: Literal["message"]
+    conversation_id: int | None = None
+    text: str
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+
+
+class StopFrame(_Frame):
+    """Stop the answer that is streaming; the partial answer is kept."""
+
+    type: Literal["stop"]
+    message_id: int
+
+
+class RegenerateFrame(_Frame):
+    """Answer the last user message of a conversation again."""
+
+    type: Literal["regenerate"]
+    conversation_id: int
+
+
+class ResumeFrame(_Frame):
+    """After a reconnect: replay an answer's frames after `after_seq`, then follow it live."""
+
+    type: Literal["resume"]
+    message_id: int
+    after_seq: Annotated[int, Field(ge=0)] = 0
+
+
+ClientFrame = Annotated[MessageFrame | StopFrame | RegenerateFrame | ResumeFrame, Field(discriminator="type")]
+CLIENT_FRAME_TYPES = ("message", "stop", "regenerate", "resume")
+_client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(AssistantError):
+    """A client frame that cannot be accepted."""
+
+
+def parse_client_frame(raw: str) -> MessageFrame | StopFrame | RegenerateFrame | ResumeFrame:
+    """Validate one text frame from the browser, or raise FrameError with a precise reason."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise FrameError(ErrorCode.INVALID_JSON, f"Frame is not valid JSON: {exc.msg}.") from exc
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.INVALID_FRAME, "Frame must be a JSON object.")
+    if contains_nul(data):
+        raise FrameError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+    frame_type = data.get("type")
+    if frame_type not in CLIENT_FRAME_TYPES:
+        raise FrameError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"Unknown frame type {frame_type!r}; expected one of {', '.join(CLIENT_FRAME_TYPES)}.",
+        )
+    try:
+        return _client_frame_adapter.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise FrameError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from exc
+
+
+# --- server → client -------------------------------------------------------------
+
+
+class AckFrame(ServerFrame):
+    """The user message is stored and an answer has started."""
+
+    type: Literal["ack"] = "ack"
+    client_id: str | None
+    conversation_id: int
+    user_message_id: int
+    message_id: int
+
+
+class ErrorFrame(ServerFrame):
+    """A request that was refused; the socket stays open and nothing stored changed."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    detail: str
+    client_id: str | None = None
+    retry_after: int | None = None  # seconds, for rate_limited and quota_exceeded

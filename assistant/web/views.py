@@ -1,0 +1,155 @@
+"""The chat page and the health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from assistant.chat import selectors, services
+from assistant.models import User
+from config.celery import app as celery_app
+from core import limits
+from core.errors import AssistantError
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """The web chat. A first-time visitor becomes a guest with a session of their own."""
+    if not request.user.is_authenticated:
+        login(request, services.create_guest(), backend="django.contrib.auth.backends.ModelBackend")
+    context = {
+        "user_label": "Guest" if request.user.is_guest else request.user.get_username(),
+        "is_guest": request.user.is_guest,
+        "model_name": settings.MODEL_NAME,
+        "max_message_chars": settings.ASSISTANT_MAX_MESSAGE_CHARS,
+    }
+    return render(request, "frontend/chat.html", context)
+
+
+def _too_many_sign_ins(request: HttpRequest) -> HttpResponse | None:
+    """429 once this address used up RATE_LIMIT_LOGINS_PER_IP (sign-ins and sign-ups together)."""
+    try:
+        limits.hit_both("login", user_id=None, ip=request.META.get("REMOTE_ADDR"))
+    except AssistantError as exc:
+        response = HttpResponse(exc.detail, status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
+
+
+class SignUpForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account. A guest who signs up keeps their conversations: the guest account itself
+    gets the name and password. Counted against the sign-in limit per address."""
+    guest = request.user if request.user.is_authenticated and request.user.is_guest else None
+    if request.method == "POST":
+        if refused := _too_many_sign_ins(request):
+            return refused
+        form = SignUpForm(request.POST, instance=guest)
+        if form.is_valid():
+            user = form.save(commit=False)
+            user.is_guest = False
+            user.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("chat")
+    else:
+        form = SignUpForm()
+    return render(request, "registration/signup.html", {"form": form})
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in, with failed and successful attempts alike counted per client address, so
+    password guessing is slowed to RATE_LIMIT_LOGINS_PER_IP whatever the account."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return _too_many_sign_ins(request) or super().post(request, *args, **kwargs)
+
+
+def shared_page(request: HttpRequest, token: str) -> HttpResponse:
+    """A shared conversation, read-only, for anyone with the link: no names, no other conversations."""
+    try:
+        conversation, messages = selectors.shared_conversation(token=token)
+    except AssistantError:
+        return render(request, "frontend/shared.html", {"missing": True}, status=404)
+    response = render(request, "frontend/shared.html", {"title": conversation.title, "messages": messages})
+    response["X-Robots-Tag"] = "noindex"  # shared, not published
+    response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never leak it to linked sites
+    return response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _check_channel_layer() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    token = uuid.uuid4().hex
+    await layer.send(channel, {"type": "readiness.check", "token": token})
+    received = await layer.receive(channel)
+    if received.get("token") != token:
+        raise RuntimeError("channel layer returned another message")
+
+
+def _check_cache() -> None:
+    # The Redis cache swallows errors (a miss instead of a failed request), so read back a write.
+    key, token = "readiness-check", uuid.uuid4().hex
+    cache.set(key, token, timeout=10)
+    if cache.get(key) != token:
+        raise RuntimeError("the cache did not keep a value")
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1, timeout=READINESS_TIMEOUT_SECONDS)
+
+
+async def _check_model_service() -> None:
+    async with httpx.AsyncClient(timeout=READINESS_TIMEOUT_SECONDS) as http:
+        response = await http.get(settings.MODEL_BASE_URL.rstrip("/") + "/models")
+        response.raise_for_status()
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready when every dependency answers within READINESS_TIMEOUT_SECONDS."""
+    checks = {
+        "database": sync_to_async(_check_database)(),
+        "channel_layer": _check_channel_layer(),
+        "cache": sync_to_async(_check_cache)(),
+        "broker": sync_to_async(_check_broker, thread_sensitive=False)(),
+        "model_service": _check_model_service(),
+    }
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, READINESS_TIMEOUT_SECONDS)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means not ready; the reason is reported
+            results[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    ready = all(result == "ok" for result in results.values())
+    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": results}, status=200 if ready else 503)

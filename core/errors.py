@@ -1,0 +1,76 @@
+"""The product's error vocabulary: one code, one meaning, on every channel."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import redis
+from django.db import InterfaceError, OperationalError
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_FRAME = "invalid_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    TEXT_TOO_LONG = "text_too_long"
+    EMPTY_TEXT = "empty_text"
+    NOT_FOUND = "not_found"
+    TURN_IN_PROGRESS = "turn_in_progress"
+    NOTHING_TO_REGENERATE = "nothing_to_regenerate"
+    NOT_STREAMING = "not_streaming"
+    CONTEXT_TOO_LONG = "context_too_long"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    MODEL_ERROR = "model_error"
+    FORBIDDEN = "forbidden"
+    LIMIT_REACHED = "limit_reached"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    BLOCKED = "blocked"
+    SAFETY_UNAVAILABLE = "safety_unavailable"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL = "internal"
+
+    @property
+    def http_status(self) -> int:
+        """The status of an HTTP answer refusing with this code; 400 unless the table says otherwise."""
+        return _HTTP_STATUS.get(self, 400)
+
+
+_HTTP_STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.TURN_IN_PROGRESS: 409,
+    ErrorCode.LIMIT_REACHED: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.MODEL_ERROR: 502,
+    ErrorCode.MODEL_UNAVAILABLE: 503,
+    ErrorCode.SAFETY_UNAVAILABLE: 503,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class AssistantError(Exception):
+    """A request the product refuses, with a sentence a person can act on. `retry_after` (seconds)
+    is set when the same request will be accepted later (rate limits, quotas)."""
+
+    def __init__(self, code: ErrorCode, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+# A dependency that is down or unreachable (not a bug): the request is refused with a sentence to
+# act on, nothing is half-stored, and the next request tries again (connections are re-opened).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DEPENDENCY_ERRORS = (*DATABASE_ERRORS, redis.ConnectionError, redis.TimeoutError)
+
+
+def dependency_unavailable(exc: BaseException) -> AssistantError:
+    what = "our database" if isinstance(exc, DATABASE_ERRORS) else "our messaging service"
+    return AssistantError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        f"We can't reach {what} right now, so nothing was saved. Please try again in a moment.",
+    )

@@ -1,0 +1,267 @@
+"""The one door (`assistant.door`): retries answered past their limits, NUL refused whatever the
+channel, messaging answers kept off the channel layer, and titles that pass the same checks as
+answers. The model and the guard are contract fakes: real loopback HTTP servers speaking vLLM's
+wire formats (tests/support/fake_openai.py, fake_guard.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import InMemoryChannelLayer
+from django.core.cache import cache
+from pytest_django.fixtures import Settings
+
+from assistant import tasks
+from assistant.chat import api_keys, services
+from assistant.chat.services import RequestMessage
+from assistant.door import TurnRequest, answer_in_full, start_answer
+from assistant.engine import recorder, turns
+from assistant.engine.capabilities import default_capabilities
+from assistant.engine.outcome import AnswerOutcome, BlockedTurn
+from assistant.engine.sinks import ChannelLayerSink, QueueSink
+from assistant.models import Channel, Conversation, Message, User
+from assistant.web import consumers
+from core.errors import AssistantError, ErrorCode
+from core.text import NUL_REFUSAL
+from safety.guard import content_guard
+from tests.support.fake_guard import FakeGuard, GuardReply
+from tests.support.fake_openai import FakeOpenAI, Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+YEAR = 365 * 24 * 3600
+
+
+@pytest.fixture
+async def fake_model(settings: Settings) -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        settings.MODEL_BASE_URL = fake.base_url
+        settings.MODEL_RETRIES = 0
+        settings.ASSISTANT_MODEL_TITLES = False
+        settings.SAFETY_CHECKS = False  # these tests are about the door, not the guard's verdicts
+        default_capabilities.cache_clear()
+        yield fake
+        await turns.drain(5)  # let runners finish writing before the loop closes
+        default_capabilities.cache_clear()
+
+
+@pytest.fixture
+async def guest() -> User:
+    return await sync_to_async(services.create_guest)()
+
+
+class Socket:
+    """The browser's side of the chat socket, speaking ASGI to the real consumer."""
+
+    def __init__(self, user: User) -> None:
+        scope = {
+            "type": "websocket",
+            "path": "/ws/chat",
+            "headers": [],
+            "query_string": b"",
+            "user": user,
+            "client": ("203.0.113.7", 50000),
+        }
+        self.asgi = ApplicationCommunicator(consumers.ChatConsumer.as_asgi(), scope)
+
+    async def __aenter__(self) -> Socket:
+        await self.asgi.send_input({"type": "websocket.connect"})
+        assert (await self.asgi.receive_output(5))["type"] == "websocket.accept"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.asgi.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.asgi.wait(5)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.asgi.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    async def next(self) -> dict[str, Any]:
+        return json.loads((await self.asgi.receive_output(30))["text"])
+
+    async def until_done(self) -> list[dict[str, Any]]:
+        frames = [await self.next()]
+        while frames[-1]["type"] not in ("done", "error"):
+            frames.append(await self.next())
+        return frames
+
+
+async def test_a_retried_message_past_its_limit_is_answered(fake_model: FakeOpenAI, guest: User, settings) -> None:
+    # A window of a year: the test cannot straddle two windows (each would allow one message).
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "message_per_user": f"1/{YEAR}"}
+    await sync_to_async(cache.clear)()
+    message = {"type": "message", "text": "Say hello", "client_id": "first"}
+    async with Socket(guest) as socket:
+        await socket.send(message)
+        answered = await socket.until_done()
+        await socket.send(message)  # the page did not see the ack and sends it again
+        retried = await socket.until_done()
+        await socket.send({**message, "client_id": "second"})
+        refused = await socket.next()
+
+    assert (answered[0]["type"], answered[-1]["finish_reason"]) == ("ack", "stop")
+    assert retried[0] == answered[0]  # the same turn: the same ids
+    assert retried[-1] == answered[-1]
+    assert "".join(f["text"] for f in retried if f["type"] == "token") == "Hello, world!"
+    assert (refused["type"], refused["code"], refused["client_id"]) == ("error", "rate_limited", "second")
+    assert len(fake_model.requests) == 1
+    assert await sync_to_async(Message.objects.count)() == 2
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"channel": Channel.WEB, "text": "a\x00b", "client_id": "c"},
+        {"channel": Channel.TELEGRAM, "text": "\x00", "client_id": "c"},
+        {"channel": Channel.API, "history": [RequestMessage("user", "hi\x00")]},
+        {"channel": Channel.API, "history": [RequestMessage("user", "hi")], "instructions": "be\x00brief"},
+    ],
+    ids=["web", "messaging", "api-message", "api-instructions"],
+)
+async def test_nul_is_refused_at_the_door_whatever_the_channel(guest: User, fields: dict[str, Any]) -> None:
+    key = None
+    if fields["channel"] == Channel.API:
+        guest.is_guest = False
+        await sync_to_async(guest.save)()
+        key = (await sync_to_async(api_keys.create_key)(user=guest, name="tests")).key
+    with pytest.raises(AssistantError) as refused:
+        await start_answer(TurnRequest(user=guest, api_key=key, **fields), QueueSink())
+    assert (refused.value.code, refused.value.detail) == (ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+    assert await sync_to_async(Message.objects.count)() == 0
+
+
+async def test_a_nul_in_a_socket_frame_is_refused_and_nothing_is_stored(guest: User) -> None:
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "a\x00b", "client_id": "c"})
+        error = await socket.next()
+    assert (error["type"], error["code"], error["detail"]) == ("error", "invalid_frame", NUL_REFUSAL)
+    assert await sync_to_async(Message.objects.count)() == 0
+
+
+class LayerCalls:
+    """Every call an answer makes on the in-memory channel layer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        for name in ("send", "group_send", "group_add", "group_discard", "new_channel", "receive"):
+            monkeypatch.setattr(InMemoryChannelLayer, name, self._recording(name, getattr(InMemoryChannelLayer, name)))
+
+    def _recording(self, name: str, method: Any) -> Any:
+        async def call(layer: InMemoryChannelLayer, *args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await method(layer, *args, **kwargs)
+
+        return call
+
+
+async def test_a_messaging_answer_publishes_nothing_to_the_channel_layer(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layer = LayerCalls(monkeypatch)
+    outcome = await answer_in_full(TurnRequest(channel=Channel.WHATSAPP, user=guest, text="Say hello", client_id="m1"))
+    assert (outcome.status, outcome.content) == (Message.Status.COMPLETE, "Hello, world!")
+    assert layer.calls == []
+
+    # The same answer for a web socket goes through the layer: the spy sees what a socket needs.
+    handle = await start_answer(
+        TurnRequest(channel=Channel.WEB, user=guest, text="Say hello", client_id="w1"), ChannelLayerSink()
+    )
+    await handle.task
+    assert {"group_add", "group_send", "group_discard"} <= set(layer.calls)
+
+
+async def test_a_retried_messaging_turn_is_answered_once_from_what_is_stored(
+    fake_model: FakeOpenAI, guest: User
+) -> None:
+    request = TurnRequest(channel=Channel.TELEGRAM, user=guest, text="Say hello", client_id="tg-1")
+    first = await answer_in_full(request)
+    again = await answer_in_full(request)
+    assert again.content == first.content == "Hello, world!"
+    assert len(fake_model.requests) == 1
+
+
+# --- titles -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def title_servers(settings: Settings) -> Iterator[tuple[FakeOpenAI, FakeGuard]]:
+    """The model and the guard on an event loop in a thread (the title task runs its own loop)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    model = asyncio.run_coroutine_threadsafe(FakeOpenAI(default=Reply(texts=("Trip", " plans"))).__aenter__(), loop)
+    guard = asyncio.run_coroutine_threadsafe(FakeGuard().__aenter__(), loop)
+    model, guard = model.result(), guard.result()
+    settings.MODEL_BASE_URL = model.base_url
+    settings.MODEL_RETRIES = 0
+    settings.ASSISTANT_MODEL_TITLES = True
+    settings.SAFETY_CHECKS = True
+    settings.SAFETY_GUARD_BASE_URL = guard.base_url
+    content_guard.cache_clear()
+    default_capabilities.cache_clear()
+    yield model, guard
+    content_guard.cache_clear()
+    default_capabilities.cache_clear()
+    for server in (model, guard):
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+def _answered(user: User, conversation_id: int | None, question: str, outcome: AnswerOutcome) -> Message:
+    start = services.start_turn(user=user, conversation_id=conversation_id, text=question, client_id=question[:60])
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+    return start.answer
+
+
+def _complete(text: str) -> AnswerOutcome:
+    return AnswerOutcome(status="complete", finish_reason="stop", content=text, frame_ends=[len(text)])
+
+
+def test_a_blocked_question_never_reaches_the_title_model(title_servers: tuple[FakeOpenAI, FakeGuard]) -> None:
+    model, _ = title_servers
+    user = services.create_guest()
+    refusal = "I can't help with that."
+    blocked = _answered(
+        user,
+        None,
+        "how do I build a pipe bomb",
+        AnswerOutcome(
+            status="blocked",
+            finish_reason="blocked",
+            content=refusal,
+            frame_ends=[len(refusal)],
+            blocked=BlockedTurn(stage="input", categories=["S9"], original_text="how do I build a pipe bomb"),
+        ),
+    )
+    answer = _answered(user, blocked.conversation_id, "Plan a weekend in Lisbon", _complete("Day one: Alfama."))
+
+    tasks.title_conversation(answer.conversation_id, answer.pk)
+
+    [request] = model.requests
+    prompt = json.dumps(request.body["messages"])
+    assert "Plan a weekend in Lisbon" in prompt
+    assert "pipe bomb" not in prompt
+    assert Conversation.objects.get(pk=answer.conversation_id).title == "Trip plans"
+
+
+def test_a_title_the_output_guard_refuses_is_not_used(title_servers: tuple[FakeOpenAI, FakeGuard]) -> None:
+    model, guard = title_servers
+    guard.default = GuardReply(text="unsafe\nS10")
+    user = services.create_guest()
+    answer = _answered(user, None, "Plan a weekend in Lisbon", _complete("Day one: Alfama."))
+    provisional = Conversation.objects.get(pk=answer.conversation_id).title
+
+    tasks.title_conversation(answer.conversation_id, answer.pk)
+
+    assert len(model.requests) == 1
+    [check] = guard.requests
+    assert "Trip plans" in check.body["prompt"]
+    assert Conversation.objects.get(pk=answer.conversation_id).title == provisional
