@@ -5,9 +5,7 @@ wire formats (tests/support/fake_openai.py, fake_guard.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -192,27 +190,18 @@ async def test_a_retried_messaging_turn_is_answered_once_from_what_is_stored(
 
 @pytest.fixture
 def title_servers(settings: Settings) -> Iterator[tuple[FakeOpenAI, FakeGuard]]:
-    """The model and the guard on an event loop in a thread (the title task runs its own loop)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    model = asyncio.run_coroutine_threadsafe(FakeOpenAI(default=Reply(texts=("Trip", " plans"))).__aenter__(), loop)
-    guard = asyncio.run_coroutine_threadsafe(FakeGuard().__aenter__(), loop)
-    model, guard = model.result(), guard.result()
-    settings.MODEL_BASE_URL = model.base_url
-    settings.MODEL_RETRIES = 0
-    settings.ASSISTANT_MODEL_TITLES = True
-    settings.SAFETY_CHECKS = True
-    settings.SAFETY_GUARD_BASE_URL = guard.base_url
-    content_guard.cache_clear()
-    default_capabilities.cache_clear()
-    yield model, guard
-    content_guard.cache_clear()
-    default_capabilities.cache_clear()
-    for server in (model, guard):
-        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    """The model and the guard, for the title task (which runs its own event loop)."""
+    with FakeOpenAI(default=Reply(texts=("Trip", " plans"))) as model, FakeGuard() as guard:
+        settings.MODEL_BASE_URL = model.base_url
+        settings.MODEL_RETRIES = 0
+        settings.ASSISTANT_MODEL_TITLES = True
+        settings.SAFETY_CHECKS = True
+        settings.SAFETY_GUARD_BASE_URL = guard.base_url
+        content_guard.cache_clear()
+        default_capabilities.cache_clear()
+        yield model, guard
+        content_guard.cache_clear()
+        default_capabilities.cache_clear()
 
 
 def _answered(user: User, conversation_id: int | None, question: str, outcome: AnswerOutcome) -> Message:

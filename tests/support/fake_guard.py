@@ -1,8 +1,9 @@
-"""A contract fake of vLLM serving Llama Guard 3 through the OpenAI completions API.
+"""A contract fake of vLLM serving Llama Guard 3 through the OpenAI completions API (JSON over HTTP/1.1).
 
 Production's guard is vLLM on a GPU, which cannot run here. This fake stands in for it in the guard
-client's contract tests: a REAL HTTP/1.1 server on 127.0.0.1 (plain `asyncio` streams), so the
-client's sockets, timeouts and error handling run for real. It speaks vLLM's wire format:
+client's contract tests: a REAL HTTP/1.1 server on 127.0.0.1 (uvicorn, as under vLLM itself;
+tests/support/loopback.py), so the client's sockets, timeouts and error handling run for real. It
+speaks vLLM's wire format:
 
     POST /v1/completions  {"model": ..., "prompt": "<|begin_of_text|>...", "max_tokens": 10, "temperature": 0, ...}
     200 {"id": "cmpl-1", "object": "text_completion", "created": ..., "model": ...,
@@ -17,15 +18,14 @@ stall, drop the connection, or send a body that is not a completion. Every reque
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import json
 import time
 from collections import deque
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,15 @@ class GuardRequest:
     body: Any
 
 
-class FakeGuard:
+class FakeGuard(LoopbackServer):
     """`async with FakeGuard() as guard:` serves on `guard.base_url` (…/v1) until the block ends."""
 
     def __init__(self, *replies: GuardReply, default: GuardReply | None = None, model: str = "llama-guard-3-1b"):
+        super().__init__()
         self.replies: deque[GuardReply] = deque(replies)
         self.default = default or GuardReply()
         self.model = model
         self.requests: list[GuardRequest] = []
-        self._server: asyncio.Server | None = None
         self._ids = itertools.count(1)
 
     def script(self, *replies: GuardReply) -> None:
@@ -61,35 +61,17 @@ class FakeGuard:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+        return f"{self.origin}/v1"
 
-    async def __aenter__(self) -> FakeGuard:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._server.wait_closed(), 1)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while (request := await _read_request(reader)) is not None:
-                self.requests.append(request)
-                reply = self.replies.popleft() if self.replies else self.default
-                await asyncio.sleep(reply.stall)
-                if reply.drop_connection:
-                    break
-                status, body = self._answer(request, reply)
-                await _send(writer, status, body)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    async def fallback(self, exchange: Exchange) -> None:
+        request = GuardRequest(exchange.method, exchange.path, exchange.headers, exchange.json_or_text())
+        self.requests.append(request)
+        reply = self.replies.popleft() if self.replies else self.default
+        await exchange.pause(reply.stall)
+        if reply.drop_connection:
+            await exchange.hang_up()
+        else:
+            await exchange.respond_json(*self._answer(request, reply))
 
     def _answer(self, request: GuardRequest, reply: GuardReply) -> tuple[int, str]:
         if request.method != "POST" or request.path != "/v1/completions":
@@ -125,32 +107,3 @@ class FakeGuard:
 def _error(status: int, message: str) -> tuple[int, str]:
     kind = "NotFoundError" if status == 404 else "BadRequestError" if status == 400 else "InternalServerError"
     return status, json.dumps({"object": "error", "message": message, "type": kind, "param": None, "code": status})
-
-
-async def _read_request(reader: asyncio.StreamReader) -> GuardRequest | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    request_line, *header_lines = head.decode("latin-1").split("\r\n")
-    method, path, _version = request_line.split(" ", 2)
-    headers = {}
-    for line in filter(None, header_lines):
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    raw = await reader.readexactly(int(headers.get("content-length", "0")))
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = raw.decode("utf-8", "replace")
-    return GuardRequest(method, path, headers, body)
-
-
-async def _send(writer: asyncio.StreamWriter, status: int, body: str) -> None:
-    payload = body.encode("utf-8")
-    writer.write(
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode("latin-1")
-        + payload
-    )
-    await writer.drain()

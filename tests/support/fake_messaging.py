@@ -1,4 +1,4 @@
-"""A contract fake of the messaging apps' send APIs, on one loopback HTTP server.
+"""A contract fake of the messaging apps' send APIs (JSON over HTTP/1.1), on one loopback HTTP server.
 
 It speaks two wire formats, told apart by path, as the real services serve them:
 
@@ -11,8 +11,8 @@ It speaks two wire formats, told apart by path, as the real services serve them:
 - The Telegram Bot API, `POST /bot<token>/<method>`: `{"ok": true, "result": …}`, errors
   `{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`.
 
-It is a real HTTP/1.1 server (the standard library's, one thread per connection), so clients'
-connections, headers and JSON bodies go over a socket for real. Every request is recorded; scripted
+It is a real HTTP/1.1 server (uvicorn, through tests/support/loopback.py), so clients' connections,
+headers and JSON bodies go over a socket for real. Every request is recorded; scripted
 `Failure`s answer the next requests (or the next content deliveries only: texts and images, not
 read receipts or typing) with an error in the app's own shape, to test retries.
 """
@@ -20,14 +20,12 @@ read receipts or typing) with an error in the app's own shape, to test retries.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import Exchange, LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -57,26 +55,20 @@ class Failure:
     message: str = "Fake failure"
 
 
-class FakeMessaging:
+class FakeMessaging(LoopbackServer):
     """`with FakeMessaging() as fake:` serves on `fake.base_url` until the block ends."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[ReceivedRequest] = []
         self.failures: deque[Failure] = deque()
         self.content_plan: deque[Failure | None] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the server's thread answers while the test scripts and reads
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._serve, name="fake-messaging", daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=0.01)  # a short poll makes shutdown quick
+        return self.origin
 
     def fail_next(self, *failures: Failure) -> None:
         with self._lock:
@@ -91,16 +83,18 @@ class FakeMessaging:
         """Requests that delivered content (texts and images), not read receipts or typing."""
         return [r for r in self.requests if _delivers_content(r)]
 
-    def __enter__(self) -> FakeMessaging:
-        self._thread.start()
-        return self
+    # --- answering (in the server's thread) ------------------------------------------------------------
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    # --- answering (called from the server's threads) --------------------------------------------
+    async def fallback(self, exchange: Exchange) -> None:
+        request = ReceivedRequest(
+            method=exchange.method,
+            path=exchange.path,
+            query=exchange.query,
+            headers=exchange.headers,
+            body=exchange.json_or_text(),
+        )
+        status, headers, answer = self.answer(request)
+        await exchange.respond_json(status, answer, headers)
 
     def answer(self, request: ReceivedRequest) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self._lock:
@@ -188,43 +182,3 @@ def _telegram_answer(request: ReceivedRequest, number: int) -> tuple[int, dict[s
         message.update({"text": body["text"]} if method == "sendMessage" else {"caption": body.get("caption", "")})
         return 200, {}, {"ok": True, "result": message}
     return _telegram_error(Failure(404 if method not in {"sendMessage", "sendPhoto"} else 400, message="Bad Request"))
-
-
-def _handler_for(fake: FakeMessaging) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def do_GET(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-            url = urlsplit(self.path)
-            request = ReceivedRequest(
-                method=self.command,
-                path=url.path,
-                query=parse_qs(url.query),
-                headers={name.lower(): value for name, value in self.headers.items()},
-                body=body,
-            )
-            status, headers, answer = fake.answer(request)
-            data = json.dumps(answer).encode()
-            self.send_response(status, HTTPStatus(status).phrase)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the recorded requests are the log
-
-    return Handler

@@ -1,9 +1,9 @@
-"""A contract fake of an OpenAI-compatible `/v1/chat/completions` streaming server.
+"""A contract fake of vLLM's OpenAI-compatible `/v1/chat/completions`, streaming Server-Sent Events.
 
 Production answers come from vLLM on a GPU server, which cannot run here. This fake stands in for it
-in the client's contract tests: it is a REAL HTTP/1.1 server on 127.0.0.1 (plain `asyncio` streams,
-no framework), so the client's sockets, timeouts, chunked decoding and connection closing are all
-exercised for real. It speaks the wire format of OpenAI and vLLM exactly:
+in the client's contract tests: it is a REAL HTTP/1.1 server on 127.0.0.1 (uvicorn, as under vLLM itself;
+tests/support/loopback.py), so the client's sockets, timeouts, chunked decoding and connection closing
+are all exercised for real. It speaks the wire format of OpenAI and vLLM exactly:
 
     HTTP/1.1 200 OK, content-type: text/event-stream, transfer-encoding: chunked
     data: {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", ...}}]}
@@ -18,7 +18,8 @@ errors inside the stream are `data: {"error": {"message": ...}}` events, as vLLM
 
 Each request is answered by the next scripted `Reply` (then by `default`), which can fail with a
 status, drop the connection at several points, stall, or send an error event. Every request is
-recorded as a `ReceivedRequest`, including whether the client disconnected before the reply ended.
+recorded as a `ReceivedRequest`, including whether the client disconnected before the reply ended
+(an asyncio.Event of the loop that started the fake: `async with` or `await fake.start()`).
 `GET /v1/models` (what readiness checks ask) lists the model; it is neither scripted nor recorded.
 
 As a process (`python -m tests.support.fake_openai --port 8101 --tokens 128 --rate 150`) it answers
@@ -30,17 +31,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
+import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import Any
+from typing import Any, Self
+
+from tests.support.loopback import ClientGone, Exchange, LoopbackServer
 
 FAKE_PROMPT_TOKENS = 11
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
 @dataclass(frozen=True)
@@ -77,23 +80,18 @@ class ReceivedRequest:
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)  # the client closed first
 
 
-class _ClientGone(Exception):
-    pass
-
-
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """`async with FakeOpenAI() as fake:` serves on `fake.base_url` (…/v1) until the block ends."""
 
     def __init__(self, *replies: Reply, default: Reply | None = None, model: str = "fake-model", port: int = 0) -> None:
-        self.listen_port = port  # 0: any free port
+        super().__init__(port, routes={"/v1/models": self._list_models})
         self.replies: deque[Reply] = deque(replies)
         self.default = default or Reply()
         self.model = model
         self.requests: list[ReceivedRequest] = []
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
-        self._arrivals = asyncio.Condition()
+        self._arrival = asyncio.Event()
+        self._caller_loop: asyncio.AbstractEventLoop | None = None
 
     # --- scripting -------------------------------------------------------------------
 
@@ -105,222 +103,153 @@ class FakeOpenAI:
 
     async def until_requests(self, count: int) -> list[ReceivedRequest]:
         """Wait until `count` requests have arrived; the requests so far."""
-        async with self._arrivals:
-            await self._arrivals.wait_for(lambda: len(self.requests) >= count)
+        while len(self.requests) < count:
+            self._arrival.clear()
+            await self._arrival.wait()
         return self.requests
 
     # --- lifecycle ---------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        assert self._server is not None, "start the fake first"
-        return self._server.sockets[0].getsockname()[1]
-
-    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.origin}/v1"
 
-    async def start(self) -> FakeOpenAI:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.listen_port)
-        return self
+    async def start(self) -> Self:
+        self._caller_loop = asyncio.get_running_loop()
+        return await super().start()
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    def _tell_caller(self, callback: Callable[[], object]) -> None:
+        """Run `callback` in the loop that started the fake, which its asyncio events belong to (none
+        when a process started it with `with`: nobody awaits them there)."""
+        if self._caller_loop is not None:
+            self._caller_loop.call_soon_threadsafe(callback)
 
     # --- HTTP --------------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        try:
-            while (request := await self._read_request(reader)) is not None:
-                if request.method == "GET" and request.path.rstrip("/") == "/v1/models":
-                    await self._send_json(writer, 200, self._model_list())
-                    continue
-                self.requests.append(request)
-                async with self._arrivals:
-                    self._arrivals.notify_all()
-                reply = self.replies.popleft() if self.replies else self.default
-                if not await self._respond(request, reply, reader, writer):
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, _ClientGone):
-            pass
-        finally:
-            self._handlers.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    async def _list_models(self, exchange: Exchange) -> None:
+        model = {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
+        await exchange.respond_json(200, {"object": "list", "data": [model]})
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> ReceivedRequest | None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-        request_line, *header_lines = head.decode("latin-1").split("\r\n")
-        method, path, _version = request_line.split(" ", 2)
-        headers = {}
-        for line in header_lines:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        raw = await reader.readexactly(int(headers.get("content-length", "0")))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        return ReceivedRequest(method, path, headers, body, arrived_at=time.monotonic())
-
-    async def _respond(
-        self, request: ReceivedRequest, reply: Reply, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Answer one request; False when the connection must not be reused."""
-        if reply.drop_before_headers:
-            return False
-        if request.method != "POST" or request.path.rstrip("/") != "/v1/chat/completions":
-            await self._send_json(writer, 404, {"error": {"message": f"No route {request.path}", "code": 404}})
-            return True
-        if reply.status != 200:
-            body = reply.error_body or json.dumps(
-                {"error": {"message": f"fake {reply.status}", "type": "fake_error", "code": reply.status}}
-            )
-            await self._send_json(writer, reply.status, body)
-            return True
-        if not isinstance(request.body, dict) or request.body.get("stream") is not True:
-            await self._send_json(writer, 400, {"error": {"message": "the fake only streams", "code": 400}})
-            return True
-
-        writer.write(
-            b"HTTP/1.1 200 OK\r\n"
-            b"content-type: text/event-stream; charset=utf-8\r\n"
-            b"cache-control: no-cache\r\n"
-            b"transfer-encoding: chunked\r\n\r\n"
+    async def fallback(self, exchange: Exchange) -> None:
+        request = ReceivedRequest(
+            exchange.method, exchange.path, exchange.headers, exchange.json_or_text(), arrived_at=time.monotonic()
         )
-        await writer.drain()
-        if reply.drop_before_first_chunk:
-            return False
-        # Reading from the client while answering shows when it closes the connection.
-        eof = asyncio.ensure_future(reader.read(1))
-        try:
-            return await self._stream(request, reply, writer, eof)
-        except (_ClientGone, ConnectionError):
-            request.disconnected.set()
-            return False
-        finally:
-            eof.cancel()
+        self.requests.append(request)
+        self._tell_caller(self._arrival.set)
+        reply = self.replies.popleft() if self.replies else self.default
+        if reply.drop_before_headers:
+            await exchange.hang_up()
+        elif (refusal := _refusal(request, reply)) is not None:
+            await exchange.respond_json(*refusal)
+        else:
+            stream = _CompletionStream(exchange, request, reply, f"chatcmpl-fake-{next(self._ids)}", self.model)
+            try:
+                await stream.send()
+            except ClientGone:
+                self._tell_caller(request.disconnected.set)
 
-    async def _stream(
-        self, request: ReceivedRequest, reply: Reply, writer: asyncio.StreamWriter, eof: asyncio.Future[bytes]
-    ) -> bool:
-        body = request.body
-        completion_id = f"chatcmpl-fake-{next(self._ids)}"
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-        def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-            event = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": choices,
-            }
-            if include_usage:
-                event["usage"] = None
-            event.update(extra)
-            return event
+def _refusal(request: ReceivedRequest, reply: Reply) -> tuple[int, object] | None:
+    """The status and JSON body that answer instead of a stream, if any."""
+    if request.method != "POST" or request.path.rstrip("/") != "/v1/chat/completions":
+        return 404, {"error": {"message": f"No route {request.path}", "code": 404}}
+    if reply.status != 200:
+        error = {"error": {"message": f"fake {reply.status}", "type": "fake_error", "code": reply.status}}
+        return reply.status, reply.error_body or error
+    if not isinstance(request.body, dict) or request.body.get("stream") is not True:
+        return 400, {"error": {"message": "the fake only streams", "code": 400}}
+    return None
 
-        def choice(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
-            return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
-        async def pause(seconds: float) -> None:
-            done, _ = await asyncio.wait({eof}, timeout=seconds) if seconds > 0 else (set(), set())
-            if done or eof.done():
-                raise _ClientGone
+class _CompletionStream:
+    """One streamed completion: SSE events in HTTP chunks, with the faults its `Reply` asks for."""
 
-        async def send(data: str) -> None:
-            await pause(0)
-            end = reply.line_ending
-            event = (f": ping{end}" if reply.ping_comments else "") + f"data: {data}{end}{end}"
-            encoded = event.encode("utf-8")
-            size = 3 if reply.split_writes else len(encoded)
-            for start in range(0, len(encoded), size):
-                part = encoded[start : start + size]
-                writer.write(b"%x\r\n%s\r\n" % (len(part), part))
-                await writer.drain()
+    def __init__(self, exchange: Exchange, request: ReceivedRequest, reply: Reply, completion_id: str, model: str):
+        self.exchange = exchange
+        self.request = request
+        self.reply = reply
+        self.completion_id = completion_id
+        self.model = request.body.get("model", model)
+        self.include_usage = bool((request.body.get("stream_options") or {}).get("include_usage"))
 
-        async def end_stream() -> None:
-            await send("[DONE]")
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-            request.completed = True
+    async def send(self) -> None:
+        await self.exchange.start(200, SSE_HEADERS)
+        if self.reply.drop_before_first_chunk:
+            await self.exchange.hang_up()
+            return
+        await self.exchange.pause(self.reply.stall_before_first)
+        if self.reply.raw_events is None:
+            await self._completion()
+            return
+        for payload in self.reply.raw_events:
+            await self._event(payload)
+        await self._end()
 
-        await pause(reply.stall_before_first)
-        if reply.raw_events is not None:
-            for payload in reply.raw_events:
-                await send(payload)
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-            request.completed = True
-            return True
-        await send(json.dumps(chunk(choice({"role": "assistant", "content": ""}))))
+    async def _completion(self) -> None:
+        reply = self.reply
+        await self._event(self._chunk(_choice({"role": "assistant", "content": ""})))
         for index in range(len(reply.texts) + 1):
             if reply.error_after == index:
-                await send(json.dumps({"error": {"message": reply.error_message, "type": "InternalServerError"}}))
-                await end_stream()
-                return True
+                await self._event(
+                    json.dumps({"error": {"message": reply.error_message, "type": "InternalServerError"}})
+                )
+                await self._done()
+                return
             if reply.drop_after == index:
-                return False
+                await self.exchange.hang_up()
+                return
             if index == len(reply.texts):
                 break
             if index:
-                await pause(reply.stall_between)
-            await send(json.dumps(chunk(choice({"content": reply.texts[index]}))))
-            request.texts_sent += 1
+                await self.exchange.pause(reply.stall_between)
+            await self._event(self._chunk(_choice({"content": reply.texts[index]})))
+            self.request.texts_sent += 1
         if reply.finish_reason is not None:
-            await send(json.dumps(chunk(choice({}, reply.finish_reason))))
-        if include_usage and reply.send_usage:
-            completion_tokens = len(reply.texts)
-            usage = {
-                "prompt_tokens": FAKE_PROMPT_TOKENS,
-                "completion_tokens": completion_tokens,
-                "total_tokens": FAKE_PROMPT_TOKENS + completion_tokens,
-            }
-            await send(json.dumps(chunk([], usage=usage)))
-        await end_stream()
-        return True
+            await self._event(self._chunk(_choice({}, reply.finish_reason)))
+        if self.include_usage and reply.send_usage:
+            await self._event(self._chunk([], usage=self._usage()))
+        await self._done()
 
-    def _model_list(self) -> dict[str, Any]:
-        model = {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
-        return {"object": "list", "data": [model]}
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        event = {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            event["usage"] = None
+        event.update(extra)
+        return json.dumps(event)
 
-    @staticmethod
-    async def _send_json(writer: asyncio.StreamWriter, status: int, body: dict[str, Any] | str) -> None:
-        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Status"
-        head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n\r\n"
-        writer.write(head.encode("latin-1") + data)
-        await writer.drain()
+    def _usage(self) -> dict[str, int]:
+        completion_tokens = len(self.reply.texts)
+        return {
+            "prompt_tokens": FAKE_PROMPT_TOKENS,
+            "completion_tokens": completion_tokens,
+            "total_tokens": FAKE_PROMPT_TOKENS + completion_tokens,
+        }
+
+    async def _event(self, data: str) -> None:
+        end = self.reply.line_ending
+        event = (f": ping{end}" if self.reply.ping_comments else "") + f"data: {data}{end}{end}"
+        encoded = event.encode("utf-8")
+        size = 3 if self.reply.split_writes else len(encoded)
+        for start in range(0, len(encoded), size):
+            await self.exchange.write(encoded[start : start + size])
+
+    async def _done(self) -> None:
+        await self._event("[DONE]")
+        await self._end()
+
+    async def _end(self) -> None:
+        await self.exchange.finish()
+        self.request.completed = True
 
 
-async def _serve_paced(port: int, tokens: int, rate: float) -> None:
-    reply = Reply(texts=[" word"] * tokens, finish_reason="length", stall_between=1 / rate)
-    async with FakeOpenAI(default=reply, port=port):
-        await asyncio.Event().wait()  # until the process is stopped
+def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
+    return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
 
 def main() -> None:
@@ -329,7 +258,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128, help="text chunks in every answer")
     parser.add_argument("--rate", type=float, default=150, help="chunks per second")
     args = parser.parse_args()
-    asyncio.run(_serve_paced(args.port, args.tokens, args.rate))
+    reply = Reply(texts=[" word"] * args.tokens, finish_reason="length", stall_between=1 / args.rate)
+    with FakeOpenAI(default=reply, port=args.port):
+        signal.pause()  # until the process is stopped
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """A loopback web server for search tests: test pages, and contract fakes of the search APIs.
 
-Pages are registered by path (`web.add`, `web.redirect`); a few paths misbehave on purpose:
-`/slow?seconds=N` answers after N seconds, `/drip?seconds=N` sends its body one byte every 0.2 s
-for N seconds, `/huge?mb=N` streams N megabytes of HTML.
+A real HTTP/1.1 server on 127.0.0.1 (uvicorn, through tests/support/loopback.py) standing in for web
+pages and search services, which cannot be reached from here. Pages are registered by path
+(`web.add`, `web.redirect`); a few paths misbehave on purpose: `/slow?seconds=N` answers after N
+seconds, `/drip?seconds=N` sends its body one byte every 0.2 s for N seconds (chunked), `/huge?mb=N`
+streams N megabytes of HTML (with their content-length).
 
 It also speaks, by path, the wire formats of three third-party services (contract fakes):
 
@@ -25,15 +27,15 @@ statuses that the next search requests answer with instead.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from tests.support.loopback import Exchange, LoopbackServer
 
 BRAVE_TOKEN = "test-brave-token"
 WOLFRAM_APP_ID = "TEST-APPID"
@@ -42,7 +44,7 @@ WOLFRAM_APP_ID = "TEST-APPID"
 @dataclass(frozen=True)
 class Canned:
     body: bytes
-    content_type: str = "text/html; charset=utf-8"
+    content_type: str = "text/html; charset=utf-8"  # empty: no content-type header
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -61,23 +63,25 @@ class Seen:
     headers: dict[str, str]  # names in lower case
 
 
-class FakeWeb:
+class FakeWeb(LoopbackServer):
     """`with FakeWeb() as web:` serves on `web.base_url` (host `web.host`) until the block ends."""
 
     def __init__(self) -> None:
+        routes = {
+            "/slow": self._slow,
+            "/drip": self._drip,
+            "/huge": self._huge,
+            "/searxng/search": self._searxng,
+            "/brave/res/v1/web/search": self._brave,
+            "/wolfram/api/v1/llm-api": self._wolfram,
+        }
+        super().__init__(routes=routes)
         self.pages: dict[str, Canned] = {}
         self.results: list[Result] = []
         self.provider_failures: deque[int] = deque()
         self.searxng_json_enabled = True  # SearXNG's `search.formats` setting lists json
         self.requests: list[Seen] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        self._lock = threading.Lock()  # the server's thread records while the test reads
 
     @property
     def host(self) -> str:
@@ -85,7 +89,7 @@ class FakeWeb:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}"
+        return self.origin
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -105,13 +109,82 @@ class FakeWeb:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
-    def __enter__(self) -> FakeWeb:
-        self._thread.start()
-        return self
+    # --- answering (in the server's thread) ------------------------------------------------------------
 
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    async def handle(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.requests.append(Seen(exchange.path, exchange.query, exchange.headers))
+        await super().handle(exchange)
+
+    async def fallback(self, exchange: Exchange) -> None:
+        await _answer(exchange, self.pages.get(exchange.path) or Canned(b"<h1>Not found</h1>", status=404))
+
+    async def _slow(self, exchange: Exchange) -> None:
+        await exchange.pause(float(exchange.query.get("seconds", ["5"])[0]))
+        await _answer(exchange, Canned(b"<html><body><p>Finally here.</p></body></html>"))
+
+    async def _drip(self, exchange: Exchange) -> None:
+        await exchange.start(200, {"content-type": "text/html"})
+        deadline = time.monotonic() + float(exchange.query.get("seconds", ["5"])[0])
+        while time.monotonic() < deadline:
+            await exchange.write(b"x")
+            await exchange.pause(0.2)
+        await exchange.finish()
+
+    async def _huge(self, exchange: Exchange) -> None:
+        megabytes = int(exchange.query.get("mb", ["20"])[0])
+        paragraph = b"<p>" + b"Lots of words about nothing in particular. " * 20 + b"</p>\n"
+        chunk = (paragraph * (1 + (1 << 16) // len(paragraph)))[: 1 << 16]
+        headers = {"content-type": "text/html; charset=utf-8", "content-length": str(megabytes * (1 << 20))}
+        await exchange.start(200, headers)
+        for _ in range(megabytes * 16):
+            await exchange.write(chunk)  # ClientGone ends it: the client stops reading at its cap, as it should
+        await exchange.finish()
+
+    def _provider_failure(self) -> int | None:
+        return self.provider_failures.popleft() if self.provider_failures else None
+
+    async def _searxng(self, exchange: Exchange) -> None:
+        query = exchange.query
+        if query.get("format") != ["json"] or not self.searxng_json_enabled:
+            await _answer(exchange, Canned(b"Forbidden", "text/plain", 403))
+        elif (status := self._provider_failure()) is not None:
+            await _answer(exchange, Canned(b"Too Many Requests" if status == 429 else b"Error", "text/plain", status))
+        else:
+            await exchange.respond_json(200, _searxng_body(query["q"][0], self.results))
+
+    async def _brave(self, exchange: Exchange) -> None:
+        if exchange.headers.get("x-subscription-token") != BRAVE_TOKEN:
+            detail = "The provided subscription token is invalid."
+            await exchange.respond_json(422, _brave_error(422, "SUBSCRIPTION_TOKEN_INVALID", detail))
+        elif (status := self._provider_failure()) == 429:
+            limits = {
+                "X-RateLimit-Limit": "1, 2000",
+                "X-RateLimit-Remaining": "0, 0",
+                "X-RateLimit-Reset": "1, 86400",
+            }
+            body = _brave_error(429, "RATE_LIMITED", "Request rate limit exceeded for plan.")
+            await exchange.respond_json(429, body, limits)
+        elif status is not None:
+            await exchange.respond_json(status, _brave_error(status, "INTERNAL_ERROR", "Something went wrong."))
+        else:
+            count = int(exchange.query.get("count", ["20"])[0])
+            await exchange.respond_json(200, _brave_body(exchange.query["q"][0], self.results[:count]))
+
+    async def _wolfram(self, exchange: Exchange) -> None:
+        question = exchange.query.get("input", [""])[0]
+        if exchange.query.get("appid") != [WOLFRAM_APP_ID]:
+            await _answer(exchange, Canned(b"Error 1: Invalid appid", "text/plain", 403))
+        elif question == "2+2":
+            text = f'Query:\n"{question}"\n\nInput:\n2 + 2\n\nResult:\n4\n\nWolfram|Alpha website result for "2+2":\n'
+            await _answer(exchange, Canned(text.encode(), "text/plain;charset=utf-8"))
+        else:
+            text = "Wolfram|Alpha could not understand: " + question + ". Things to try instead:\n2+2\n"
+            await _answer(exchange, Canned(text.encode(), "text/plain;charset=utf-8", 501))
+
+
+async def _answer(exchange: Exchange, canned: Canned) -> None:
+    await exchange.respond(canned.status, canned.body, canned.content_type, canned.headers)
 
 
 def _searxng_body(query: str, results: list[Result]) -> dict[str, Any]:
@@ -166,117 +239,3 @@ def _brave_error(status: int, code: str, detail: str) -> dict[str, Any]:
     meta = {"plan": "Free", "rate_limit": 1, "rate_current": 1, "quota_limit": 2000, "quota_current": 2000}
     error = {"id": str(uuid.uuid4()), "status": status, "code": code, "detail": detail, "meta": meta}
     return {"type": "ErrorResponse", "error": error, "time": int(time.time())}
-
-
-def _handler_for(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-            pass
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = parse_qs(parts.query)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            with web._lock:
-                web.requests.append(Seen(parts.path, query, headers))
-            route = ROUTES.get(parts.path)
-            if route is not None:
-                route(self, query)
-            elif parts.path in web.pages:
-                self.answer(web.pages[parts.path])
-            else:
-                self.answer(Canned(b"<h1>Not found</h1>", status=404))
-
-        def answer(self, canned: Canned) -> None:
-            self.send_response(canned.status)
-            self.send_header("Content-Type", canned.content_type)
-            self.send_header("Content-Length", str(len(canned.body)))
-            for name, value in canned.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(canned.body)
-
-        def answer_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.answer(Canned(data, "application/json", status, headers or {}))
-
-        def slow(self, query: dict[str, list[str]]) -> None:
-            time.sleep(float(query.get("seconds", ["5"])[0]))
-            self.answer(Canned(b"<html><body><p>Finally here.</p></body></html>"))
-
-        def drip(self, query: dict[str, list[str]]) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            deadline = time.monotonic() + float(query.get("seconds", ["5"])[0])
-            while time.monotonic() < deadline:
-                self.wfile.write(b"x")
-                self.wfile.flush()
-                time.sleep(0.2)
-
-        def huge(self, query: dict[str, list[str]]) -> None:
-            megabytes = int(query.get("mb", ["20"])[0])
-            paragraph = b"<p>" + b"Lots of words about nothing in particular. " * 20 + b"</p>\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(megabytes * (1 << 20)))
-            self.end_headers()
-            chunk = (paragraph * (1 + (1 << 16) // len(paragraph)))[: 1 << 16]
-            try:
-                for _ in range(megabytes * 16):
-                    self.wfile.write(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading at its cap, as it should
-
-        def provider_failure(self) -> int | None:
-            with web._lock:
-                return web.provider_failures.popleft() if web.provider_failures else None
-
-        def searxng(self, query: dict[str, list[str]]) -> None:
-            if query.get("format") != ["json"] or not web.searxng_json_enabled:
-                self.answer(Canned(b"Forbidden", "text/plain", 403))
-            elif (status := self.provider_failure()) is not None:
-                self.answer(Canned(b"Too Many Requests" if status == 429 else b"Error", "text/plain", status))
-            else:
-                self.answer_json(200, _searxng_body(query["q"][0], web.results))
-
-        def brave(self, query: dict[str, list[str]]) -> None:
-            if self.headers.get("X-Subscription-Token") != BRAVE_TOKEN:
-                detail = "The provided subscription token is invalid."
-                self.answer_json(422, _brave_error(422, "SUBSCRIPTION_TOKEN_INVALID", detail))
-            elif (status := self.provider_failure()) == 429:
-                limits = {
-                    "X-RateLimit-Limit": "1, 2000",
-                    "X-RateLimit-Remaining": "0, 0",
-                    "X-RateLimit-Reset": "1, 86400",
-                }
-                body = _brave_error(429, "RATE_LIMITED", "Request rate limit exceeded for plan.")
-                self.answer_json(429, body, limits)
-            elif status is not None:
-                self.answer_json(status, _brave_error(status, "INTERNAL_ERROR", "Something went wrong."))
-            else:
-                count = int(query.get("count", ["20"])[0])
-                self.answer_json(200, _brave_body(query["q"][0], web.results[:count]))
-
-        def wolfram(self, query: dict[str, list[str]]) -> None:
-            question = query.get("input", [""])[0]
-            if query.get("appid") != [WOLFRAM_APP_ID]:
-                self.answer(Canned(b"Error 1: Invalid appid", "text/plain", 403))
-            elif question == "2+2":
-                text = (
-                    f'Query:\n"{question}"\n\nInput:\n2 + 2\n\nResult:\n4\n\nWolfram|Alpha website result for "2+2":\n'
-                )
-                self.answer(Canned(text.encode(), "text/plain;charset=utf-8"))
-            else:
-                text = "Wolfram|Alpha could not understand: " + question + ". Things to try instead:\n2+2\n"
-                self.answer(Canned(text.encode(), "text/plain;charset=utf-8", 501))
-
-    ROUTES = {
-        "/slow": Handler.slow,
-        "/drip": Handler.drip,
-        "/huge": Handler.huge,
-        "/searxng/search": Handler.searxng,
-        "/brave/res/v1/web/search": Handler.brave,
-        "/wolfram/api/v1/llm-api": Handler.wolfram,
-    }
-    return Handler
