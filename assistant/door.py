@@ -90,12 +90,7 @@ class AnswerHandle:
     user_message_id: int
     answer: Message
     created: bool  # False: a retry found this turn stored
-    runner: TurnRunner | None  # None when this call launched nothing
-    task: asyncio.Task[AnswerOutcome] | None
-
-    def stop(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
+    task: asyncio.Task[AnswerOutcome] | None  # None when this call launched nothing
 
 
 BeforeLaunch = Callable[[TurnStart], Awaitable[None]]
@@ -110,7 +105,7 @@ async def start_answer(
     answer's group there); if a dependency fails in it, the turn is undone so a retry starts afresh."""
     start, turn = await database_sync_to_async(_admit)(request)
     if turn is None:
-        return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, False, None, None)
+        return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, False, None)
     if before_launch is not None:
         try:
             await before_launch(start)
@@ -118,9 +113,8 @@ async def start_answer(
             if start.created:
                 await database_sync_to_async(services.abandon_turn)(start=start)
             raise
-    runner = TurnRunner(start.answer.pk, sink, turn=turn)
-    task = launch(runner)
-    return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, runner, task)
+    task = launch(TurnRunner(start.answer.pk, sink, turn=turn))
+    return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task)
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:

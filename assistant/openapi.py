@@ -1,11 +1,13 @@
 """The published OpenAPI 3.1 document of the REST API (`/api`) and the OpenAI-compatible API (`/v1`),
 served at `GET /api/openapi.json`.
 
-Built, never hand-written: request bodies are the pydantic models the views validate with, so the
-schema cannot promise a field the view refuses; responses are the models below, which
-tests/assistant/test_openapi.py holds to the views' serialisers and the schemathesis run
-(tests/live/test_schemathesis.py) holds to the live server. `ROUTES` says, per path and method,
-which body, answer, errors and credentials apply; the same test checks it against the URL resolver.
+Built, never hand-written, from the pydantic models of each API's protocol module
+(assistant/web/schemas.py, assistant/openai_compat/protocol.py, imagine/schemas.py): the views
+validate their bodies with them and serialise their answers through them, so the schema cannot
+promise a field a view refuses or omits. tests/assistant/test_openapi.py checks the views' answers
+against them and the schemathesis run (tests/live/test_schemathesis.py) the live server. `ROUTES`
+says, per path and method, which body, answer, errors and credentials apply; the same test checks
+it against the URL resolver.
 """
 
 from __future__ import annotations
@@ -13,214 +15,37 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from assistant.models import Message, ModerationCase, SearchMode, Theme
-from assistant.openai_compat.protocol import ChatCompletionRequest
-from assistant.web.api import KeyBody, LanguageChoice, ReportBody, SettingsBody, TitleBody
-from core.images import ImageRef
-from imagine.views import ImagineBody
-
-# --- response shapes (what the views' serialisers return) --------------------------------------
-
-
-class _Shape(BaseModel):
-    # Closed objects: a field a serialiser adds without a change here fails the conformance checks.
-    model_config = ConfigDict(extra="forbid")
-
-
-class Conversation(_Shape):
-    id: int
-    title: str
-    share_url: str | None
-    created_at: str
-    updated_at: str
-
-
-class ConversationList(_Shape):
-    conversations: list[Conversation]
-
-
-class Source(BaseModel):
-    """A numbered web source of an answer; besides `number`, the fields the search provider gave."""
-
-    model_config = ConfigDict(extra="allow")
-    number: int
-    title: str
-    url: str
-
-
-class MessageOut(_Shape):
-    id: int
-    role: Message.Role
-    content: str
-    status: Message.Status
-    seq: int
-    finish_reason: str | None
-    error: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    model: str | None
-    created_at: str
-    first_token_ms: int | None
-    duration_ms: int | None
-    sources: list[Source]
-    search_error: str | None
-    invalid_citations: list[int]
-    code_warnings: list[dict[str, Any]]
-    image: ImageRef | None  # the picture an `/imagine` answer shows
-
-
-class MessageList(_Shape):
-    messages: list[MessageOut]
-
-
-class ApiKeyOut(_Shape):
-    id: int
-    name: str
-    prefix: str
-    created_at: str
-    last_used_at: str | None
-
-
-class NewApiKey(ApiKeyOut):
-    key: str  # the secret, shown this once
-
-
-class ApiKeyList(_Shape):
-    keys: list[ApiKeyOut]
-
-
-class Report(_Shape):
-    report_id: int
-    state: ModerationCase.State
-
-
-class UserSettings(_Shape):
-    search_mode: SearchMode
-    language: LanguageChoice
-    theme: Theme
-    daily_token_quota: int
-    tokens_used_today: int
-
-
-class ImagineImageOut(_Shape):
-    id: int
-    kind: Literal["image", "clip"]
-    prompt: str
-    seed: int
-    width: int
-    height: int
-    created: str
-    url: str | None = None  # an image
-    mp4_url: str | None = None  # a clip
-    gif_url: str | None = None
-
-
-class ImagineGallery(_Shape):
-    images: list[ImagineImageOut]
-
-
-class ImagineRendered(ImagineImageOut):
-    ms: float  # time on the worker
-
-
-class ErrorDetail(_Shape):
-    code: str
-    detail: str
-    retry_after: int | None = None  # seconds, with the Retry-After header, when a retry will succeed
-
-
-class Error(_Shape):
-    """Every refusal of `/api`: `code` is from docs/protocol.md's list."""
-
-    error: ErrorDetail
-
-
-class ModelObject(_Shape):
-    id: str
-    object: Literal["model"]
-    created: int
-    owned_by: str
-
-
-class ModelList(_Shape):
-    object: Literal["list"]
-    data: list[ModelObject]
-
-
-class CompletionMessage(_Shape):
-    role: Literal["assistant"]
-    content: str
-    refusal: None
-
-
-class CompletionChoice(_Shape):
-    index: int
-    message: CompletionMessage
-    logprobs: None
-    finish_reason: Literal["stop", "length", "content_filter"]
-
-
-class Usage(_Shape):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class ChatCompletion(_Shape):
-    id: str
-    object: Literal["chat.completion"]
-    created: int
-    model: str
-    system_fingerprint: None
-    choices: list[CompletionChoice]
-    usage: Usage
-
-
-class Delta(_Shape):
-    role: Literal["assistant"] | None = None  # the first chunk only
-    content: str | None = None
-
-
-class ChunkChoice(_Shape):
-    index: int
-    delta: Delta
-    logprobs: None
-    finish_reason: Literal["stop", "length", "content_filter"] | None
-
-
-class ChatCompletionChunk(_Shape):
-    """One `data:` event of a stream; with `include_usage`, `usage` is null but on the last chunk,
-    whose `choices` is empty."""
-
-    id: str
-    object: Literal["chat.completion.chunk"]
-    created: int
-    model: str
-    system_fingerprint: None
-    choices: list[ChunkChoice]
-    usage: Usage | None = None
-
-
-class OpenAIErrorDetail(_Shape):
-    message: str
-    type: str
-    param: str | None
-    code: str | None
-
-
-class OpenAIError(_Shape):
-    """Every refusal of `/v1`, in OpenAI's error shape."""
-
-    error: OpenAIErrorDetail
-
+from assistant.conf import model_settings
+from assistant.openai_compat.protocol import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ModelList,
+    OpenAIError,
+)
+from assistant.web.schemas import (
+    ApiKeyList,
+    Conversation,
+    ConversationList,
+    Error,
+    KeyBody,
+    MessageList,
+    NewApiKey,
+    Report,
+    ReportBody,
+    SettingsBody,
+    TitleBody,
+    UserSettings,
+)
+from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
 # --- the route table ---------------------------------------------------------------------------
 
@@ -520,7 +345,7 @@ def build_document() -> dict[str, Any]:
 
 def _chat_example() -> dict[str, Any]:
     """A request that is answered, not refused: clients (and fuzzers) learn the served model's name."""
-    return {"model": settings.MODEL_NAME, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+    return {"model": model_settings().name, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
 
 
 @require_GET

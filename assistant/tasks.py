@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 
 from assistant.chat.services import TITLE_MAX_CHARS, provisional_title, set_generated_title
+from assistant.conf import assistant_settings
 from assistant.engine.capabilities import default_capabilities
 from assistant.engine.llm import model_gateway
 from assistant.models import Conversation, Message
@@ -57,7 +57,7 @@ def title_conversation(conversation_id: int, answer_id: int | None = None) -> No
     """Give a new conversation a short title written by the model, after its first complete answer
     (`answer_id`), from the question that answer replies to."""
     first = Message.objects.filter(conversation_id=conversation_id, role=Message.Role.USER).order_by("id").first()
-    if first is None or not settings.ASSISTANT_MODEL_TITLES:
+    if first is None or not assistant_settings().model_titles:
         return
     # Only the title the conversation was created with is replaced: after a rename, or when an earlier
     # delivery of this task already titled it, there is nothing to do (and no model call to pay for).

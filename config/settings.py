@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from assistant.conf import AssistantSettings, ModelSettings
+from config import backends
+from imagine.conf import ImagineSettings
+from integrations.conf import IntegrationsSettings
+from safety.conf import SafetySettings
+from search.conf import SearchSettings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ASSISTANT_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -131,91 +137,32 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-# Reuse connections: Channels closes "old" connections around every database call, and opening
-# one per call costs milliseconds on the path to the first token.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
-if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg's pool instead of one persistent connection per thread (Django requires CONN_MAX_AGE 0).
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server, the worker and tests read while one of them writes;
-    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            # synchronous=NORMAL is durable in WAL mode except on power loss, and skips an fsync per commit.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
+DATABASES = {
+    "default": backends.database(
+        env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", default=600),
+        pool_max_size=DATABASE_POOL_MAX_SIZE,
     )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "assistant.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-# --- Channels -----------------------------------------------------------------------
-
-
-def _redis_database(url: str) -> str:
-    return urlsplit(url).path.strip("/") or "0"
-
-
+# --- Channels and cache ---------------------------------------------------------------
 CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="memory://")
-if CHANNEL_LAYER_URL == "memory://":
-    # Room for a few seconds of frames if a socket stalls; the consumer resyncs on any gap.
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "config.channel_layers.EmbeddedChannelLayer", "CONFIG": {"capacity": 1000}}
-    }
-elif CHANNEL_LAYER_URL.startswith(("redis://", "rediss://")):
-    CHANNEL_LAYERS = {
-        "default": {
-            # Pub/sub, not channels_redis' list-based core layer: under load (benchmarks/concurrency.py,
-            # 100 sockets) the core layer left 1-5 % of sockets receiving nothing at all, as every
-            # socket of a process shares one blocking receive loop. Pub/sub held 250 of 250. It keeps
-            # no backlog: a frame missed while a socket was away is resent from the runner or the
-            # database on resync, which the consumer already does for any gap.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                # redis-py 8 reads time out after 5 s by default and pools 100 connections; both
-                # failed under the same load.
-                "hosts": [
-                    {
-                        "address": CHANNEL_LAYER_URL,
-                        "socket_timeout": 30,
-                        "socket_connect_timeout": 5,
-                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
-                    }
-                ],
-                # Pub/sub channels ignore Redis database numbers: the number goes into the prefix so
-                # deployments (or test runs) sharing a Redis server never hear each other.
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default=f"asgi-db{_redis_database(CHANNEL_LAYER_URL)}"),
-            },
-        }
-    }
-else:
-    raise ImproperlyConfigured("CHANNEL_LAYER_URL must be memory:// or a redis:// URL.")
-
-# --- Cache ----------------------------------------------------------------------------
+CHANNEL_LAYERS = {
+    "default": backends.channel_layer(
+        CHANNEL_LAYER_URL,
+        max_connections=env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+        prefix=env.str("CHANNEL_LAYER_PREFIX", default=backends.redis_prefix(CHANNEL_LAYER_URL)),
+    )
+}
 # Shared by every process in production (rate limits, cached lookups); one process's memory otherwise.
 CACHE_URL = env.str("CACHE_URL", default="locmem://")
-if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": CACHE_URL,
-            # A cache outage degrades to misses instead of failing the request.
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
-        }
-    }
-elif CACHE_URL == "locmem://":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-else:
-    raise ImproperlyConfigured("CACHE_URL must be locmem:// or a redis:// URL.")
+CACHES = {"default": backends.cache(CACHE_URL)}
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -245,64 +192,60 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 # How often workers look for such tasks (kombu's default scan runs only every ~100 s).
 CELERY_REDELIVERY_SCAN_SECONDS = env.int("CELERY_REDELIVERY_SCAN_SECONDS", default=60)
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        "unacked_restore_interval": CELERY_REDELIVERY_SCAN_SECONDS,
-        "unacked_restore_throttle": 1,
-    }
+CELERY_BROKER_TRANSPORT_OPTIONS = backends.broker_transport_options(
+    CELERY_BROKER_URL,
+    queue_dir=VAR_DIR / "celery",
+    visibility_timeout=CELERY_VISIBILITY_TIMEOUT,
+    redelivery_scan_seconds=CELERY_REDELIVERY_SCAN_SECONDS,
+)
+if CELERY_BROKER_URL.startswith(backends.REDIS_SCHEMES):
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-if CELERY_BROKER_URL == "filesystem://":
-    _celery_queue_dir = VAR_DIR / "celery"
-    _celery_queue_dir.mkdir(exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_celery_queue_dir),
-        "data_folder_out": str(_celery_queue_dir),
-        "control_folder": str(_celery_queue_dir / "control"),
-        # The default 1 s poll adds a second to every task; 50 ms costs no measurable CPU.
-        "polling_interval": 0.05,
-    }
 
-# --- Model service ------------------------------------------------------------------
-MODEL_BASE_URL = env.str("MODEL_BASE_URL", default="http://127.0.0.1:8001/v1")
-MODEL_NAME = env.str("MODEL_NAME", default="smollm2-135m-instruct")
-MODEL_API_KEY = env.str("MODEL_API_KEY", default="")
-MODEL_PROMPT_FORMAT = env.str("MODEL_PROMPT_FORMAT", default="chatml")
-MODEL_TOKENIZER = env.str("MODEL_TOKENIZER", default="smollm2")
-MODEL_CONTEXT_WINDOW = env.int("MODEL_CONTEXT_WINDOW", default=8192)
-MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=1024)
-MODEL_TEMPERATURE = env.float("MODEL_TEMPERATURE", default=0.6)
-MODEL_CONNECT_TIMEOUT = env.float("MODEL_CONNECT_TIMEOUT", default=5.0)
-MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=60.0)
-MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=60.0)
-MODEL_RETRIES = env.int("MODEL_RETRIES", default=2)
-# Concurrent connections (= answers streaming at once) from one process to the model server.
-MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=4096)
-# Extra sampling fields sent with every request, as JSON (e.g. vLLM's {"top_k": 40}).
-MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default={})
+# --- The packages' settings ------------------------------------------------------------
+# Each package's settings class (its conf.py) states every default and what the setting means; these
+# lines read the environment variables of the operators' settings, with the defaults of a class built
+# with nothing set (`_model`, `_search`…).
+
+# The model server (assistant/conf.py's ModelSettings).
+_model = ModelSettings()
+MODEL_BASE_URL = env.str("MODEL_BASE_URL", default=_model.base_url)
+MODEL_NAME = env.str("MODEL_NAME", default=_model.name)
+MODEL_API_KEY = env.str("MODEL_API_KEY", default=_model.api_key)
+MODEL_PROMPT_FORMAT = env.str("MODEL_PROMPT_FORMAT", default=_model.prompt_format)
+MODEL_TOKENIZER = env.str("MODEL_TOKENIZER", default=_model.tokenizer)
+MODEL_CONTEXT_WINDOW = env.int("MODEL_CONTEXT_WINDOW", default=_model.context_window)
+MODEL_MAX_TOKENS = env.int("MODEL_MAX_TOKENS", default=_model.max_tokens)
+MODEL_TEMPERATURE = env.float("MODEL_TEMPERATURE", default=_model.temperature)
+MODEL_CONNECT_TIMEOUT = env.float("MODEL_CONNECT_TIMEOUT", default=_model.connect_timeout)
+MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=_model.read_timeout)
+MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=_model.first_token_timeout)
+MODEL_RETRIES = env.int("MODEL_RETRIES", default=_model.retries)
+MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=_model.max_connections)
+MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default=_model.extra_body)
 if not isinstance(MODEL_EXTRA_BODY, dict):
     raise ImproperlyConfigured("MODEL_EXTRA_BODY must be a JSON object.")
-# Llama 3.1 Instruct was trained to call brave_search and wolfram_alpha itself; other models are not.
-MODEL_BUILTIN_TOOLS = env.bool("MODEL_BUILTIN_TOOLS", default=False)
+MODEL_BUILTIN_TOOLS = env.bool("MODEL_BUILTIN_TOOLS", default=_model.builtin_tools)
 if MODEL_BUILTIN_TOOLS and MODEL_PROMPT_FORMAT != "llama3":
     raise ImproperlyConfigured("MODEL_BUILTIN_TOOLS needs MODEL_PROMPT_FORMAT=llama3 (a Llama 3.1 model).")
 
-# --- Assistant behaviour ------------------------------------------------------------
-ASSISTANT_SYSTEM_PROMPT = env.str(
-    "ASSISTANT_SYSTEM_PROMPT",
-    default="You are a helpful, friendly assistant. Answer clearly and concisely.",
+# The assistant's behaviour (assistant/conf.py's AssistantSettings).
+_assistant = AssistantSettings()
+ASSISTANT_SYSTEM_PROMPT = env.str("ASSISTANT_SYSTEM_PROMPT", default=_assistant.system_prompt)
+ASSISTANT_MAX_MESSAGE_CHARS = env.int("ASSISTANT_MAX_MESSAGE_CHARS", default=_assistant.max_message_chars)
+ASSISTANT_FLUSH_INTERVAL_MS = env.int("ASSISTANT_FLUSH_INTERVAL_MS", default=_assistant.flush_interval_ms)
+ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=_assistant.frame_interval_ms)
+ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=_assistant.model_titles)
+ASSISTANT_MAX_CONVERSATION_MESSAGES = env.int(
+    "ASSISTANT_MAX_CONVERSATION_MESSAGES", default=_assistant.max_conversation_messages
 )
-ASSISTANT_MAX_MESSAGE_CHARS = env.int("ASSISTANT_MAX_MESSAGE_CHARS", default=8000)
-ASSISTANT_FLUSH_INTERVAL_MS = env.int("ASSISTANT_FLUSH_INTERVAL_MS", default=250)
-ASSISTANT_FRAME_INTERVAL_MS = env.int("ASSISTANT_FRAME_INTERVAL_MS", default=10)
-# After the first answer a worker asks the model for a short title; off keeps the first words.
-ASSISTANT_MODEL_TITLES = env.bool("ASSISTANT_MODEL_TITLES", default=True)
-# On SIGTERM, running answers get this long to finish before they are saved as interrupted.
+ASSISTANT_PUBLIC_URL = env.str("ASSISTANT_PUBLIC_URL", default=_assistant.public_url)
+# On SIGTERM, running answers get this long to finish before they are saved as interrupted (config/lifespan.py).
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Looks up a bearer API key for core/auth.py (every HTTP surface), named by path: core imports no app.
 API_KEY_AUTHENTICATOR = "assistant.chat.api_keys.authenticate"
 
-# --- Abuse limits (core/limits.py): "LIMIT/SECONDS" per user and per client IP -----
+# Abuse limits, read by core/limits.py (which imports no app, so their defaults are here):
+# "LIMIT/SECONDS" per user and per client IP.
 ASSISTANT_RATE_LIMITS = {
     "message_per_user": env.str("RATE_LIMIT_MESSAGES_PER_USER", default="20/60"),
     "message_per_ip": env.str("RATE_LIMIT_MESSAGES_PER_IP", default="60/60"),
@@ -317,86 +260,86 @@ ASSISTANT_RATE_LIMITS = {
 }
 ASSISTANT_DAILY_TOKENS = env.int("ASSISTANT_DAILY_TOKENS", default=500_000)  # per user; admin can set one's own
 ASSISTANT_GUEST_DAILY_TOKENS = env.int("ASSISTANT_GUEST_DAILY_TOKENS", default=50_000)
-ASSISTANT_MAX_CONVERSATION_MESSAGES = env.int("ASSISTANT_MAX_CONVERSATION_MESSAGES", default=1000)
 
-# --- Web search (search/conf.py reads the SEARCH_* settings) -------------------------------
-SEARCH_TIMEOUT_SECONDS = env.float("SEARCH_TIMEOUT_SECONDS", default=8.0)  # the answer waits this long at most
-SEARCH_MAX_SOURCES = env.int("SEARCH_MAX_SOURCES", default=3)
-SEARCH_PROVIDER = env.str("SEARCH_PROVIDER", default="local")  # local (FTS5 index) | searxng | brave
-SEARCH_SEARXNG_URL = env.str("SEARCH_SEARXNG_URL", default="")
-SEARCH_BRAVE_API_KEY = env.str("SEARCH_BRAVE_API_KEY", default="")
-SEARCH_WOLFRAM_APP_ID = env.str("SEARCH_WOLFRAM_APP_ID", default="")  # unset: exact sympy math
-SEARCH_CACHE_SECONDS = env.int("SEARCH_CACHE_SECONDS", default=600)
-# host or host:port entries exempt from the fetcher's private-address and port rules (tests, intranets).
-SEARCH_FETCH_ALLOWED_HOSTS = env.list("SEARCH_FETCH_ALLOWED_HOSTS", default=[])
+# Web search (search/conf.py's SearchSettings).
+_search = SearchSettings()
+SEARCH_TIMEOUT_SECONDS = env.float("SEARCH_TIMEOUT_SECONDS", default=_search.timeout_seconds)
+SEARCH_MAX_SOURCES = env.int("SEARCH_MAX_SOURCES", default=_search.max_sources)
+SEARCH_PROVIDER = env.str("SEARCH_PROVIDER", default=_search.provider)
+SEARCH_SEARXNG_URL = env.str("SEARCH_SEARXNG_URL", default=_search.searxng_url)
+SEARCH_BRAVE_API_KEY = env.str("SEARCH_BRAVE_API_KEY", default=_search.brave_api_key)
+SEARCH_WOLFRAM_APP_ID = env.str("SEARCH_WOLFRAM_APP_ID", default=_search.wolfram_app_id)
+SEARCH_CACHE_SECONDS = env.int("SEARCH_CACHE_SECONDS", default=_search.cache_seconds)
+SEARCH_FETCH_ALLOWED_HOSTS = env.list("SEARCH_FETCH_ALLOWED_HOSTS", default=_search.fetch_allowed_hosts)
 
-# --- Trust and safety (safety/conf.py reads the SAFETY_* settings) ---------------------------
-# The content guard: Llama Guard 3 on vLLM when SAFETY_GUARD_BASE_URL is set (production), a Llama
-# Guard 3 GGUF when SAFETY_GUARD_GGUF names one, else the embedded CPU stand-in (docs/safety.md).
-SAFETY_CHECKS = env.bool("SAFETY_CHECKS", default=True)  # off only to measure other costs alone
-SAFETY_GUARD_BASE_URL = env.str("SAFETY_GUARD_BASE_URL", default="")
-SAFETY_GUARD_MODEL = env.str("SAFETY_GUARD_MODEL", default="llama-guard-3-1b")
-SAFETY_GUARD_API_KEY = env.str("SAFETY_GUARD_API_KEY", default="")
-SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=10.0)
-SAFETY_GUARD_GGUF = env.str("SAFETY_GUARD_GGUF", default="")
-# Guard down or timed out: refuse (production) or let the turn through (development); logged and counted.
-SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=False)
-SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default="none")  # none | warning | error
-# The embedded stand-in judges questions; judging answers too stops many harmless ones (docs/safety.md).
-SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=False)
-SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=0.6)
-SAFETY_CACHE_DIR = Path(env.str("SAFETY_CACHE_DIR", default=str(BASE_DIR / "var" / "cache")))
-SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=400)  # streamed text between checks
-SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=True)
+# Trust and safety (safety/conf.py's SafetySettings). The content guard: Llama Guard 3 on vLLM when
+# SAFETY_GUARD_BASE_URL is set (production), a Llama Guard 3 GGUF when SAFETY_GUARD_GGUF names one,
+# else the embedded CPU stand-in (docs/safety.md).
+_safety = SafetySettings()
+SAFETY_CHECKS = env.bool("SAFETY_CHECKS", default=_safety.checks)
+SAFETY_GUARD_BASE_URL = env.str("SAFETY_GUARD_BASE_URL", default=_safety.guard_base_url)
+SAFETY_GUARD_MODEL = env.str("SAFETY_GUARD_MODEL", default=_safety.guard_model)
+SAFETY_GUARD_API_KEY = env.str("SAFETY_GUARD_API_KEY", default=_safety.guard_api_key)
+SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=_safety.guard_timeout)
+SAFETY_GUARD_GGUF = env.str("SAFETY_GUARD_GGUF", default=_safety.guard_gguf)
+SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=_safety.fail_closed)
+SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default=_safety.code_block_severity)
+SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=_safety.embedded_checks_answers)
+SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=_safety.embedded_threshold)
+SAFETY_CACHE_DIR = Path(env.str("SAFETY_CACHE_DIR", default=str(_safety.cache_dir)))
+SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=_safety.output_check_chars)
+SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=_safety.code_shield)
 
-# --- Imagine (imagine/conf.py reads the IMAGINE_* settings; it lists the rest) ------------------
-# `tiny-random` is a small randomly initialised pipeline built in code: abstract pictures, no
-# download. Production: stabilityai/sd-turbo (or sdxl-turbo) by name or path, on the GPU worker.
-IMAGINE_MODEL = env.str("IMAGINE_MODEL", default="tiny-random")
-IMAGINE_PREVIEW_AUTOENCODER = env.str("IMAGINE_PREVIEW_AUTOENCODER", default="madebyollin/taesd")
-IMAGINE_DEVICE = env.str("IMAGINE_DEVICE", default="auto")
-IMAGINE_DTYPE = env.str("IMAGINE_DTYPE", default="auto")
-IMAGINE_ANIMATE_MODEL = env.str("IMAGINE_ANIMATE_MODEL", default="")  # "": zoom frames through img2img
-IMAGINE_FINAL_STEPS = env.int("IMAGINE_FINAL_STEPS", default=4)
-IMAGINE_PROMPTS_PER_SECOND = env.int("IMAGINE_PROMPTS_PER_SECOND", default=10)
+# Imagine (imagine/conf.py's ImagineSettings, which also has the settings with no environment variable).
+_imagine = ImagineSettings()
+IMAGINE_MODEL = env.str("IMAGINE_MODEL", default=_imagine.model)
+IMAGINE_PREVIEW_AUTOENCODER = env.str("IMAGINE_PREVIEW_AUTOENCODER", default=_imagine.preview_autoencoder)
+IMAGINE_DEVICE = env.str("IMAGINE_DEVICE", default=_imagine.device)
+IMAGINE_DTYPE = env.str("IMAGINE_DTYPE", default=_imagine.dtype)
+IMAGINE_ANIMATE_MODEL = env.str("IMAGINE_ANIMATE_MODEL", default=_imagine.animate_model)
+IMAGINE_FINAL_STEPS = env.int("IMAGINE_FINAL_STEPS", default=_imagine.final_steps)
+IMAGINE_PROMPTS_PER_SECOND = env.int("IMAGINE_PROMPTS_PER_SECOND", default=_imagine.prompts_per_second)
 # An Imagine prompt the safety check refuses opens a moderation case; named by path: imagine imports no assistant.
 IMAGINE_ON_BLOCKED_PROMPT = "assistant.chat.moderation.record_blocked_prompt"
 
-# The address people reach this deployment at (https://chat.example.com): links sent into
-# messaging apps (Imagine pictures) are built on it. Unset, /imagine in an app says it is unavailable.
-ASSISTANT_PUBLIC_URL = env.str("ASSISTANT_PUBLIC_URL", default="")
-
-# --- Messaging channels (integrations/conf.py reads these) ---------------------------
-# Unset credentials leave a channel off: its webhook refuses every request (403), nothing is sent.
-META_GRAPH_API_BASE_URL = env.str("META_GRAPH_API_BASE_URL", default="https://graph.facebook.com")
-META_GRAPH_API_VERSION = env.str("META_GRAPH_API_VERSION", default="v26.0")
-# Every Meta app's secret (WhatsApp, Messenger and Instagram may be different apps), and the old
-# one while a secret is rotated: a signature made with any of them is accepted.
-META_APP_SECRETS = env.list("META_APP_SECRETS", default=[])
-WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
-WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
-WHATSAPP_SENDER_ID = env.str("WHATSAPP_SENDER_ID", default="")
-MESSENGER_VERIFY_TOKEN = env.str("MESSENGER_VERIFY_TOKEN", default="")
-MESSENGER_ACCESS_TOKEN = env.str("MESSENGER_ACCESS_TOKEN", default="")
-MESSENGER_SENDER_ID = env.str("MESSENGER_SENDER_ID", default="")
-INSTAGRAM_VERIFY_TOKEN = env.str("INSTAGRAM_VERIFY_TOKEN", default="")
-INSTAGRAM_ACCESS_TOKEN = env.str("INSTAGRAM_ACCESS_TOKEN", default="")
-INSTAGRAM_SENDER_ID = env.str("INSTAGRAM_SENDER_ID", default="")
-TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
-TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
-TELEGRAM_WEBHOOK_SECRETS = env.list("TELEGRAM_WEBHOOK_SECRETS", default=[])
-TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
-# Webhook deliveries answered before Django's middleware (integrations/asgi.py); off sends them
-# through the middleware like every other request (say, for a middleware of your own that must see them).
+# Messaging channels (integrations/conf.py's IntegrationsSettings). Unset credentials leave a channel
+# off: its webhook refuses every request (403), nothing is sent.
+_messaging = IntegrationsSettings()
+META_GRAPH_API_BASE_URL = env.str("META_GRAPH_API_BASE_URL", default=_messaging.meta_graph_api_base_url)
+META_GRAPH_API_VERSION = env.str("META_GRAPH_API_VERSION", default=_messaging.meta_graph_api_version)
+META_APP_SECRETS = env.list("META_APP_SECRETS", default=_messaging.meta_app_secrets)
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default=_messaging.whatsapp_verify_token)
+WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default=_messaging.whatsapp_access_token)
+WHATSAPP_SENDER_ID = env.str("WHATSAPP_SENDER_ID", default=_messaging.whatsapp_sender_id)
+MESSENGER_VERIFY_TOKEN = env.str("MESSENGER_VERIFY_TOKEN", default=_messaging.messenger_verify_token)
+MESSENGER_ACCESS_TOKEN = env.str("MESSENGER_ACCESS_TOKEN", default=_messaging.messenger_access_token)
+MESSENGER_SENDER_ID = env.str("MESSENGER_SENDER_ID", default=_messaging.messenger_sender_id)
+INSTAGRAM_VERIFY_TOKEN = env.str("INSTAGRAM_VERIFY_TOKEN", default=_messaging.instagram_verify_token)
+INSTAGRAM_ACCESS_TOKEN = env.str("INSTAGRAM_ACCESS_TOKEN", default=_messaging.instagram_access_token)
+INSTAGRAM_SENDER_ID = env.str("INSTAGRAM_SENDER_ID", default=_messaging.instagram_sender_id)
+TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default=_messaging.telegram_api_base_url)
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default=_messaging.telegram_bot_token)
+TELEGRAM_WEBHOOK_SECRETS = env.list("TELEGRAM_WEBHOOK_SECRETS", default=_messaging.telegram_webhook_secrets)
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default=_messaging.telegram_bot_username)
+# Webhook deliveries answered before Django's middleware (integrations/asgi.py, chosen by config/asgi.py); off
+# sends them through the middleware like every other request (say, for a middleware of your own that must see them).
 INTEGRATIONS_WEBHOOK_FAST_PATH = env.bool("INTEGRATIONS_WEBHOOK_FAST_PATH", default=True)
-INTEGRATIONS_SEND_TIMEOUT_SECONDS = env.float("INTEGRATIONS_SEND_TIMEOUT_SECONDS", default=10.0)
-INTEGRATIONS_SEND_ATTEMPTS = env.int("INTEGRATIONS_SEND_ATTEMPTS", default=4)
-INTEGRATIONS_SEND_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_BACKOFF_SECONDS", default=1.0)
-INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = env.float("INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", default=30.0)
-# Events still unanswered this long after they arrived get their reply task queued again (a lost
-# task), for as long as the apps let a bot reply (WhatsApp: 24 hours after the user's message).
-INTEGRATIONS_REQUEUE_AFTER_SECONDS = env.int("INTEGRATIONS_REQUEUE_AFTER_SECONDS", default=600)
-INTEGRATIONS_REQUEUE_WITHIN_SECONDS = env.int("INTEGRATIONS_REQUEUE_WITHIN_SECONDS", default=24 * 3600)
+INTEGRATIONS_SEND_TIMEOUT_SECONDS = env.float(
+    "INTEGRATIONS_SEND_TIMEOUT_SECONDS", default=_messaging.send_timeout_seconds
+)
+INTEGRATIONS_SEND_ATTEMPTS = env.int("INTEGRATIONS_SEND_ATTEMPTS", default=_messaging.send_attempts)
+INTEGRATIONS_SEND_BACKOFF_SECONDS = env.float(
+    "INTEGRATIONS_SEND_BACKOFF_SECONDS", default=_messaging.send_backoff_seconds
+)
+INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS = env.float(
+    "INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", default=_messaging.send_max_backoff_seconds
+)
+INTEGRATIONS_REQUEUE_AFTER_SECONDS = env.int(
+    "INTEGRATIONS_REQUEUE_AFTER_SECONDS", default=_messaging.requeue_after_seconds
+)
+INTEGRATIONS_REQUEUE_WITHIN_SECONDS = env.int(
+    "INTEGRATIONS_REQUEUE_WITHIN_SECONDS", default=_messaging.requeue_within_seconds
+)
 
 # --- Metrics ------------------------------------------------------------------------
 # /metrics answers only with this bearer token when set (scrapers send it); open otherwise.
@@ -416,22 +359,15 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": backends.file_storage(
+        MEDIA_S3_BUCKET,
+        endpoint_url=env.str("MEDIA_S3_ENDPOINT_URL", default=""),
+        region=env.str("MEDIA_S3_REGION", default=""),
+        access_key=env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
+        secret_key=env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
+    ),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-if MEDIA_S3_BUCKET:
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": MEDIA_S3_BUCKET,
-            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
-            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
-            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
-            "default_acl": "private",
-            "file_overwrite": False,
-        },
-    }
 
 LANGUAGE_CODE = "en"
 # The web chat's languages; their catalogues are locale/<lang>/LC_MESSAGES/django.po (templates) and
@@ -453,16 +389,4 @@ USE_TZ = True
 
 # plain for people at a terminal; json (one object per line, with turn_id) for log collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
-if LOG_FORMAT not in {"plain", "json"}:
-    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "model_service.log_context.ContextFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(turn_id)s] %(message)s"},
-        "json": {"()": "model_service.log_context.JsonFormatter"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+LOGGING = backends.logging_config(LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

@@ -20,7 +20,7 @@ from functools import cache
 
 from PIL import Image
 
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 from imagine.pipelines import RenderRequest, renderer
 
 
@@ -96,6 +96,6 @@ def batcher() -> Batcher:
     """The process's batcher; its thread owns the warm renderer."""
     return Batcher(
         lambda requests: renderer().render(requests),
-        window_s=setting("IMAGINE_BATCH_WINDOW_MS") / 1000,
-        max_batch=setting("IMAGINE_BATCH_MAX"),
+        window_s=imagine_settings().batch_window_ms / 1000,
+        max_batch=imagine_settings().batch_max,
     )

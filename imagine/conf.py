@@ -1,70 +1,60 @@
-"""Imagine's settings, each read from Django settings with the default below.
+"""Imagine's settings: one `ImagineSettings`, read from Django settings by `imagine_settings()`.
 
-| setting | default | meaning |
-| --- | --- | --- |
-| `IMAGINE_MODEL` | `"tiny-random"` | diffusers pipeline, name or path: `stabilityai/sd-turbo` in production, |
-| | | or `stabilityai/sdxl-turbo`; `tiny-random` is built in code (the embedded stand-in) |
-| `IMAGINE_PREVIEW_AUTOENCODER` | `"madebyollin/taesd"` | AutoencoderTiny for previews (SDXL: `madebyollin/taesdxl`); |
-| | | `""` keeps the model's own; `tiny-random` has its own |
-| `IMAGINE_DEVICE` | `"auto"` | `cuda` when available, else `cpu` |
-| `IMAGINE_DTYPE` | `"auto"` | `float16`, `bfloat16` or `float32`; `auto` = float16 on CUDA, float32 on CPU |
-| `IMAGINE_SIZES` | square 512², portrait 448×576, landscape 576×448 | preview sizes by name (multiples of 64; |
-| | | the invisible mark needs at least 256²) |
-| `IMAGINE_DEFAULT_SIZE` | `"square"` | size when a client names none |
-| `IMAGINE_FINAL_SCALE` | `1.5` | the final render is this much larger (rounded to 64) |
-| `IMAGINE_PREVIEW_STEPS` | `1` | denoising steps of a preview (turbo models: 1, guidance 0) |
-| `IMAGINE_FINAL_STEPS` | `4` | steps of the final render |
-| `IMAGINE_GUIDANCE` | `0.0` | classifier-free guidance scale (turbo models are trained without it) |
-| `IMAGINE_MAX_PROMPT_CHARS` | `500` | longer prompts are refused |
-| `IMAGINE_BATCH_MAX` | `8` | most requests rendered in one pipeline call |
-| `IMAGINE_BATCH_WINDOW_MS` | `5` | how long the first request of a batch waits for others |
-| `IMAGINE_PROMPTS_PER_SECOND` | `10` | prompts a user may send per second; more wait (latest wins) |
-| `IMAGINE_PREVIEW_TIMEOUT_SECONDS` | `20` | no preview within this: `worker_unavailable` |
-| `IMAGINE_FINAL_TIMEOUT_SECONDS` | `120` | the same for a final render |
-| `IMAGINE_ANIMATE_TIMEOUT_SECONDS` | `600` | the same for an animation |
-| `IMAGINE_ANIMATE_MODEL` | `""` | `""`: zoom frames re-rendered through the image pipeline (img2img); |
-| | | else a Stable Video Diffusion name or path |
-| `IMAGINE_ANIMATE_FRAMES` | `16` | frames of a clip |
-| `IMAGINE_ANIMATE_FPS` | `8` | frames per second of a clip |
-| `IMAGINE_CACHE_SECONDS` | `86400` | `Cache-Control: private, max-age` of served files (they never change) |
-| `IMAGINE_ON_BLOCKED_PROMPT` | `""` | dotted path of `f(*, user_id, prompt, categories)`, called when the safety |
-| | | check refuses a submitted prompt (the project's moderation queue); `""`: none |
+Each field is the Django setting `IMAGINE_<FIELD>` and its default is stated here only; config/settings.py
+reads the environment variables of the operators' settings and takes their defaults from this class.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
 from django.conf import settings
-
-DEFAULT_SIZES = {"square": (512, 512), "portrait": (448, 576), "landscape": (576, 448)}
-
-
-def setting(name: str) -> Any:
-    return getattr(settings, name, _DEFAULTS[name])
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from pydantic import BaseModel, ConfigDict
 
 
-_DEFAULTS: dict[str, Any] = {
-    "IMAGINE_MODEL": "tiny-random",
-    "IMAGINE_PREVIEW_AUTOENCODER": "madebyollin/taesd",
-    "IMAGINE_DEVICE": "auto",
-    "IMAGINE_DTYPE": "auto",
-    "IMAGINE_SIZES": DEFAULT_SIZES,
-    "IMAGINE_DEFAULT_SIZE": "square",
-    "IMAGINE_FINAL_SCALE": 1.5,
-    "IMAGINE_PREVIEW_STEPS": 1,
-    "IMAGINE_FINAL_STEPS": 4,
-    "IMAGINE_GUIDANCE": 0.0,
-    "IMAGINE_MAX_PROMPT_CHARS": 500,
-    "IMAGINE_BATCH_MAX": 8,
-    "IMAGINE_BATCH_WINDOW_MS": 5,
-    "IMAGINE_PROMPTS_PER_SECOND": 10,
-    "IMAGINE_PREVIEW_TIMEOUT_SECONDS": 20.0,
-    "IMAGINE_FINAL_TIMEOUT_SECONDS": 120.0,
-    "IMAGINE_ANIMATE_TIMEOUT_SECONDS": 600.0,
-    "IMAGINE_ANIMATE_MODEL": "",
-    "IMAGINE_ANIMATE_FRAMES": 16,
-    "IMAGINE_ANIMATE_FPS": 8,
-    "IMAGINE_CACHE_SECONDS": 86400,
-    "IMAGINE_ON_BLOCKED_PROMPT": "",
-}
+class ImagineSettings(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=lambda field: f"IMAGINE_{field.upper()}", from_attributes=True, frozen=True
+    )
+
+    # The diffusers pipeline, name or path: `stabilityai/sd-turbo` (or `sdxl-turbo`) in production;
+    # `tiny-random` is a small randomly initialised pipeline built in code (abstract pictures, no download).
+    model: str = "tiny-random"
+    # AutoencoderTiny for previews (SDXL: `madebyollin/taesdxl`); "" keeps the model's own; `tiny-random` has its own.
+    preview_autoencoder: str = "madebyollin/taesd"
+    device: str = "auto"  # `auto`: `cuda` when available, else `cpu`
+    dtype: str = "auto"  # `float16`, `bfloat16` or `float32`; `auto`: float16 on CUDA, float32 on CPU
+    # Preview sizes by name (multiples of 64; the invisible mark needs at least 256²).
+    sizes: dict[str, tuple[int, int]] = {"square": (512, 512), "portrait": (448, 576), "landscape": (576, 448)}
+    default_size: str = "square"  # size when a client names none
+    final_scale: float = 1.5  # the final render is this much larger (rounded to 64)
+    preview_steps: int = 1  # denoising steps of a preview (turbo models: 1, guidance 0)
+    final_steps: int = 4  # steps of the final render
+    guidance: float = 0.0  # classifier-free guidance scale (turbo models are trained without it)
+    max_prompt_chars: int = 500  # longer prompts are refused
+    batch_max: int = 8  # most requests rendered in one pipeline call
+    batch_window_ms: int = 5  # how long the first request of a batch waits for others
+    prompts_per_second: int = 10  # prompts a user may send per second; more wait (latest wins)
+    preview_timeout_seconds: float = 20.0  # no preview within this: `worker_unavailable`
+    final_timeout_seconds: float = 120.0  # the same for a final render
+    animate_timeout_seconds: float = 600.0  # the same for an animation
+    animate_model: str = ""  # Stable Video Diffusion name or path; "": zoom frames re-rendered through img2img
+    animate_frames: int = 16  # frames of a clip
+    animate_fps: int = 8  # frames per second of a clip
+    cache_seconds: int = 86400  # `Cache-Control: private, max-age` of served files (they never change)
+    # Dotted path of `f(*, user_id, prompt, categories)`, called when the safety check refuses a submitted
+    # prompt (the project's moderation queue); "": none.
+    on_blocked_prompt: str = ""
+
+
+@functools.cache
+def imagine_settings() -> ImagineSettings:
+    """Read once per process, and again after a setting changes (tests)."""
+    return ImagineSettings.model_validate(settings)
+
+
+@receiver(setting_changed)
+def _reread_settings(**kwargs: object) -> None:
+    imagine_settings.cache_clear()

@@ -10,12 +10,12 @@ from functools import cache
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.utils.module_loading import import_string
 
 from core.metrics import count_verdict
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 from imagine.errors import ImagineError, ImagineErrorCode
+from safety.conf import safety_settings
 
 BLOCKED_DETAIL = "I can't create that image. Try describing something else."
 SAFETY_UNAVAILABLE_DETAIL = (
@@ -32,7 +32,7 @@ def clean_prompt(prompt: str) -> str:
     cleaned = " ".join(prompt.split())
     if not cleaned:
         raise ImagineError(ImagineErrorCode.EMPTY_PROMPT, "Describe the image you want first.")
-    limit = setting("IMAGINE_MAX_PROMPT_CHARS")
+    limit = imagine_settings().max_prompt_chars
     if len(cleaned) > limit:
         raise ImagineError(ImagineErrorCode.PROMPT_TOO_LONG, f"A prompt has at most {limit} characters.")
     return cleaned
@@ -44,7 +44,7 @@ async def check_prompt(prompt: str, *, submitted_by: int | None = None) -> str:
     None for a preview, checked as the user types: a refused one is only counted, since a case for
     every keystroke would flood the queue."""
     cleaned = clean_prompt(prompt)
-    if not settings.SAFETY_CHECKS:
+    if not safety_settings().checks:
         return cleaned
     verdict = await _guard().check([("user", cleaned)], agent=False)
     count_verdict(verdict, PREVIEW_STAGE if submitted_by is None else SUBMITTED_STAGE)
@@ -59,7 +59,7 @@ async def check_prompt(prompt: str, *, submitted_by: int | None = None) -> str:
 
 
 def _on_blocked_prompt(user_id: int, prompt: str, categories: list[str]) -> None:
-    if handler := setting("IMAGINE_ON_BLOCKED_PROMPT"):
+    if handler := imagine_settings().on_blocked_prompt:
         import_string(handler)(user_id=user_id, prompt=prompt, categories=categories)
 
 

@@ -17,7 +17,7 @@ import torch
 from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForText2Image, DiffusionPipeline
 from PIL import Image
 
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,14 @@ class RenderRequest:
 
 
 def _device() -> torch.device:
-    name = setting("IMAGINE_DEVICE")
+    name = imagine_settings().device
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
 
 
 def _dtype(device: torch.device) -> torch.dtype:
-    name = setting("IMAGINE_DTYPE")
+    name = imagine_settings().dtype
     if name == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
     return getattr(torch, name)
@@ -76,7 +76,7 @@ class Renderer:
                 width=first.width,
                 height=first.height,
                 num_inference_steps=first.steps,
-                guidance_scale=setting("IMAGINE_GUIDANCE"),
+                guidance_scale=imagine_settings().guidance,
                 generator=[torch.Generator("cpu").manual_seed(request.seed) for request in requests],
             )
         return output.images
@@ -87,7 +87,7 @@ class Renderer:
         """A looping clip from one image: zoom in and back out, each crop re-rendered (img2img) with
         the image's prompt and seed so the scene moves instead of only growing."""
         crops = [_zoom(image, _loop_position(index, frames)) for index in range(frames)]
-        steps = max(setting("IMAGINE_PREVIEW_STEPS"), math.ceil(1 / ANIMATE_STRENGTH))
+        steps = max(imagine_settings().preview_steps, math.ceil(1 / ANIMATE_STRENGTH))
         rendered: list[Image.Image] = []
         for start in range(0, frames, FRAMES_PER_CALL):
             chunk = crops[start : start + FRAMES_PER_CALL]
@@ -100,7 +100,7 @@ class Renderer:
                     image=chunk,
                     strength=ANIMATE_STRENGTH,
                     num_inference_steps=steps,
-                    guidance_scale=setting("IMAGINE_GUIDANCE"),
+                    guidance_scale=imagine_settings().guidance,
                     generator=[torch.Generator("cpu").manual_seed(seed) for _ in chunk],
                 )
             rendered.extend(output.images)
@@ -127,7 +127,7 @@ def renderer() -> Renderer:
     """The process's warm renderer (built on first use: seconds for real weights)."""
     device = _device()
     dtype = _dtype(device)
-    name = setting("IMAGINE_MODEL")
+    name = imagine_settings().model
     if name == TINY_RANDOM:
         from imagine.tiny import build_tiny_pipeline
 
@@ -135,7 +135,7 @@ def renderer() -> Renderer:
         preview_vae = pipeline.vae
     else:
         pipeline = AutoPipelineForText2Image.from_pretrained(name, torch_dtype=dtype)
-        preview_name = setting("IMAGINE_PREVIEW_AUTOENCODER")
+        preview_name = imagine_settings().preview_autoencoder
         preview_vae = AutoencoderTiny.from_pretrained(preview_name, torch_dtype=dtype) if preview_name else pipeline.vae
     pipeline.to(device, dtype)
     preview_vae.to(device, dtype)
@@ -152,7 +152,7 @@ def video_pipeline() -> DiffusionPipeline:
 
     device = _device()
     pipeline = StableVideoDiffusionPipeline.from_pretrained(
-        setting("IMAGINE_ANIMATE_MODEL"), torch_dtype=_dtype(device)
+        imagine_settings().animate_model, torch_dtype=_dtype(device)
     )
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -36,10 +35,10 @@ from asgiref.sync import sync_to_async
 from celery.result import AsyncResult
 from channels.layers import get_channel_layer
 from django.core.cache import cache
-from kombu.exceptions import DecodeError
 from kombu.exceptions import OperationalError as BrokerError
 
-from imagine.conf import setting
+from core.celery_results import TaskFailed, await_result
+from imagine.conf import imagine_settings
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt
 from imagine.protocol import ErrorFrame, ImageFrame
@@ -47,6 +46,7 @@ from imagine.protocol import ErrorFrame, ImageFrame
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.005
+RENDER_FAILED_DETAIL = "The image could not be rendered. Please try again."
 LOCK_MARGIN_SECONDS = 5
 KEY_SECONDS = 3600  # per-user state outlives any typing session, then expires
 
@@ -85,7 +85,7 @@ _pumps: set[asyncio.Task[None]] = set()  # strong references, so running pumps a
 
 
 async def _start_pump_if_idle(user_id: int) -> None:
-    lock_seconds = setting("IMAGINE_PREVIEW_TIMEOUT_SECONDS") + LOCK_MARGIN_SECONDS
+    lock_seconds = imagine_settings().preview_timeout_seconds + LOCK_MARGIN_SECONDS
     token = uuid.uuid4().hex
     if await cache.aadd(_key(user_id, "lock"), token, lock_seconds):
         task = asyncio.create_task(_pump(user_id))
@@ -144,11 +144,11 @@ async def _render(preview: Preview) -> dict[str, Any]:
         "seed": preview.seed,
         "width": preview.width,
         "height": preview.height,
-        "steps": setting("IMAGINE_PREVIEW_STEPS"),
+        "steps": imagine_settings().preview_steps,
     }
     try:
         await check_prompt(preview.prompt)
-        return await run_task(render_preview, request, wait_seconds=setting("IMAGINE_PREVIEW_TIMEOUT_SECONDS"))
+        return await run_task(render_preview, request, wait_seconds=imagine_settings().preview_timeout_seconds)
     except ImagineError as exc:
         return {"ok": False, "code": exc.code.value, "detail": exc.detail}
 
@@ -167,33 +167,12 @@ async def run_task(
     except BrokerError as exc:
         logger.error("imagine: broker unreachable: %s", exc)
         raise _worker_unavailable() from exc
-    deadline = time.monotonic() + wait_seconds
-    last_progress = None
     try:
-        while True:
-            state, info = await sync_to_async(_state_of, thread_sensitive=False)(result)
-            if state == "SUCCESS":
-                return info
-            if state == "PROGRESS" and on_progress is not None and info != last_progress:
-                last_progress = info
-                await on_progress(info)
-            elif state in {"FAILURE", "REVOKED"}:
-                raise ImagineError(ImagineErrorCode.RENDER_FAILED, "The image could not be rendered. Please try again.")
-            if time.monotonic() > deadline:
-                raise _worker_unavailable()
-            await asyncio.sleep(POLL_SECONDS)
-    finally:
-        await sync_to_async(result.forget, thread_sensitive=False)()
-
-
-def _state_of(result: AsyncResult) -> tuple[str, Any]:
-    try:
-        meta = result.backend.get_task_meta(result.id)
-    except DecodeError:
-        # The embedded filesystem result backend writes a result file in place, not atomically: a
-        # poll can read half of a large image. The next poll reads the whole file.
-        return "PENDING", None
-    return meta["status"], meta.get("result")
+        return await await_result(result, wait_seconds=wait_seconds, poll_seconds=POLL_SECONDS, on_progress=on_progress)
+    except TaskFailed:
+        raise ImagineError(ImagineErrorCode.RENDER_FAILED, RENDER_FAILED_DETAIL) from None
+    except TimeoutError:
+        raise _worker_unavailable() from None
 
 
 def _worker_unavailable() -> ImagineError:

@@ -21,10 +21,11 @@ from django.urls import reverse
 from core import limits
 from core.errors import AssistantError
 from imagine import selectors
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 from imagine.scheduler import run_task
+from imagine.schemas import ImagineImageOut
 
 SIZE_MULTIPLE = 64  # the UNet halves the latent three times; the autoencoder divides by 8
 
@@ -36,7 +37,7 @@ class Size:
     height: int
 
     def final(self) -> Size:
-        scale = setting("IMAGINE_FINAL_SCALE")
+        scale = imagine_settings().final_scale
         return Size(self.name, _round_to_multiple(self.width * scale), _round_to_multiple(self.height * scale))
 
 
@@ -45,8 +46,8 @@ def _round_to_multiple(pixels: float) -> int:
 
 
 def size_named(name: str | None) -> Size:
-    name = name or setting("IMAGINE_DEFAULT_SIZE")
-    sizes = setting("IMAGINE_SIZES")
+    name = name or imagine_settings().default_size
+    sizes = imagine_settings().sizes
     if name not in sizes:
         known = ", ".join(sorted(sizes))
         raise ImagineError(ImagineErrorCode.UNKNOWN_SIZE, f"Unknown size {name!r}; choose one of: {known}.")
@@ -60,7 +61,7 @@ def take_rate_token(user_id: int) -> float:
     now = time.time()
     window = math.floor(now)
     prompts = limits.count(f"imagine:{user_id}:rate:{window}", timeout=2)
-    if prompts is None or prompts <= setting("IMAGINE_PROMPTS_PER_SECOND"):
+    if prompts is None or prompts <= imagine_settings().prompts_per_second:
         return 0.0
     return window + 1 - now
 
@@ -105,8 +106,8 @@ FILE_FIELDS = {
 }
 
 
-def image_json(image: ImagineImage) -> dict[str, Any]:
-    shape = {
+def image_shape(image: ImagineImage) -> ImagineImageOut:
+    common: dict[str, Any] = {
         "id": image.pk,
         "kind": image.kind,
         "prompt": image.prompt,
@@ -116,8 +117,8 @@ def image_json(image: ImagineImage) -> dict[str, Any]:
         "created": image.created.isoformat(),
     }
     if image.kind == ImagineImage.Kind.CLIP:
-        return {**shape, "mp4_url": file_url(image, "clip.mp4"), "gif_url": file_url(image, "clip.gif")}
-    return {**shape, "url": file_url(image, "image.png")}
+        return ImagineImageOut(**common, mp4_url=file_url(image, "clip.mp4"), gif_url=file_url(image, "clip.gif"))
+    return ImagineImageOut(**common, url=file_url(image, "image.png"))
 
 
 async def render_final(
@@ -128,8 +129,8 @@ async def render_final(
 
     final = size.final()
     request = {"prompt": prompt, "seed": seed, "width": final.width, "height": final.height}
-    request["steps"] = setting("IMAGINE_FINAL_STEPS")
-    result = _checked(await run_task(render_final_task, request, wait_seconds=setting("IMAGINE_FINAL_TIMEOUT_SECONDS")))
+    request["steps"] = imagine_settings().final_steps
+    result = _checked(await run_task(render_final_task, request, wait_seconds=imagine_settings().final_timeout_seconds))
     image = await database_sync_to_async(_store_image)(
         user_id=user_id,
         conversation_id=conversation_id,
@@ -180,7 +181,7 @@ async def animate(
 
     result = _checked(
         await run_task(
-            animate_task, request, wait_seconds=setting("IMAGINE_ANIMATE_TIMEOUT_SECONDS"), on_progress=report
+            animate_task, request, wait_seconds=imagine_settings().animate_timeout_seconds, on_progress=report
         )
     )
     clip = await database_sync_to_async(_store_clip)(source=source, result=result)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from imagine.batching import batcher
 from imagine.clips import encode_clip
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 from imagine.errors import OUT_OF_MEMORY_DETAIL, ImagineErrorCode
 from imagine.pipelines import RenderRequest, renderer, video_frames
 from imagine.watermark import mark
@@ -96,7 +96,7 @@ def animate(self: Task, request: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         image = Image.open(io.BytesIO(base64.b64decode(request["image"]))).convert("RGB")
         frames = _animation_frames(image, prompt=request["prompt"], seed=request["seed"], progress=progress)
-        clip = encode_clip([mark(frame, invisible=False) for frame in frames], fps=setting("IMAGINE_ANIMATE_FPS"))
+        clip = encode_clip([mark(frame, invisible=False) for frame in frames], fps=imagine_settings().animate_fps)
         return {
             "ok": True,
             "mp4": base64.b64encode(clip.mp4).decode(),
@@ -114,7 +114,7 @@ def animate(self: Task, request: dict[str, Any]) -> dict[str, Any]:
 def _animation_frames(
     image: Image.Image, *, prompt: str, seed: int, progress: Callable[[int, int], None]
 ) -> list[Image.Image]:
-    frames = setting("IMAGINE_ANIMATE_FRAMES")
-    if setting("IMAGINE_ANIMATE_MODEL"):
+    frames = imagine_settings().animate_frames
+    if imagine_settings().animate_model:
         return video_frames(image, seed=seed, frames=frames, progress=progress)
     return renderer().zoom_frames(image, prompt=prompt, seed=seed, frames=frames, progress=progress)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
@@ -14,15 +13,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from core import auth
 from core.text import NUL_REFUSAL, contains_nul
 from imagine import selectors, services
-from imagine.conf import setting
+from imagine.conf import imagine_settings
 from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 from imagine.moderation import check_prompt
+from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
 _STATUS_BY_CODE = {
     ImagineErrorCode.NOT_FOUND: 404,
@@ -35,11 +35,8 @@ _STATUS_BY_CODE = {
 }
 
 
-class ImagineBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    prompt: str
-    size: str | None = None
-    conversation_id: int | None = None
+def _shape_response(shape: BaseModel, status: int = 200) -> JsonResponse:
+    return JsonResponse(shape.model_dump(mode="json"), status=status)
 
 
 def _error(code: str, detail: str, status: int) -> JsonResponse:
@@ -90,7 +87,7 @@ async def gallery(request: HttpRequest) -> JsonResponse:
     if user_id is None:
         return _error("unauthenticated", "Send an API key ('Authorization: Bearer <key>') or use a session.", 401)
     images = await sync_to_async(list)(selectors.gallery(user_id=user_id)[:GALLERY_PAGE])
-    return JsonResponse({"images": [services.image_json(image) for image in images]})
+    return _shape_response(ImagineGallery(images=[services.image_shape(image) for image in images]))
 
 
 async def render(request: HttpRequest) -> JsonResponse:
@@ -112,8 +109,8 @@ async def render(request: HttpRequest) -> JsonResponse:
         )
     except ImagineError as exc:
         return _error(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
-    payload: dict[str, Any] = {**services.image_json(image), "ms": ms}
-    return JsonResponse(payload, status=201)
+    rendered = ImagineRendered(**services.image_shape(image).model_dump(), ms=ms)
+    return _shape_response(rendered, status=201)
 
 
 def file_response(image: ImagineImage, name: str) -> FileResponse:
@@ -122,7 +119,7 @@ def file_response(image: ImagineImage, name: str) -> FileResponse:
     if field_name is None:
         raise Http404
     response = FileResponse(getattr(image, field_name).open("rb"), content_type=mimetypes.guess_type(name)[0])
-    response["Cache-Control"] = f"private, max-age={setting('IMAGINE_CACHE_SECONDS')}, immutable"
+    response["Cache-Control"] = f"private, max-age={imagine_settings().cache_seconds}, immutable"
     return response
 
 

@@ -1,30 +1,23 @@
-"""Every setting of the messaging channels, read from `django.conf.settings` here and nowhere else.
+"""The messaging channels' settings: one `IntegrationsSettings`, read from Django settings by
+`integrations_settings()`, and the per-app views of it the adapters and the sender take.
 
-Credentials (tokens, app secrets, verify tokens) come from the environment through config/settings.py;
-the defaults below leave every channel unconfigured, which refuses all webhooks (403) and sends nothing.
-Settings are read on every call, so tests and operators can change them without restarting imports.
+Each field is the Django setting of its name in upper case (an app's own settings start with the app's
+name, the shared ones with INTEGRATIONS_); its default is stated here only, and config/settings.py takes
+its defaults from this class (INTEGRATIONS_WEBHOOK_FAST_PATH, which only config/asgi.py reads, has its
+default there). The defaults leave every channel unconfigured, which refuses all webhooks (403) and sends nothing.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
 
 from django.conf import settings
-
-
-def _text(name: str, default: str = "") -> str:
-    return str(getattr(settings, name, default))
-
-
-def _number(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
-def _secrets(name: str) -> tuple[str, ...]:
-    """A list setting (or one string): every listed secret is accepted, so secrets rotate without downtime."""
-    value = getattr(settings, name, ())
-    values = [value] if isinstance(value, str) else list(value)
-    return tuple(str(v) for v in values if v)
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -70,42 +63,101 @@ class TelegramBot:
         return bool(self.token and self.webhook_secrets and self.username)
 
 
-def delivery() -> Delivery:
-    return Delivery(
-        timeout_seconds=_number("INTEGRATIONS_SEND_TIMEOUT_SECONDS", 10.0),
-        attempts=int(_number("INTEGRATIONS_SEND_ATTEMPTS", 4)),
-        backoff_seconds=_number("INTEGRATIONS_SEND_BACKOFF_SECONDS", 1.0),
-        max_backoff_seconds=_number("INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", 30.0),
-    )
+_APPS = ("meta", "whatsapp", "messenger", "instagram", "telegram")
 
 
-def _meta_app(prefix: str) -> MetaApp:
-    return MetaApp(
-        graph_base_url=_text("META_GRAPH_API_BASE_URL", "https://graph.facebook.com").rstrip("/"),
-        graph_version=_text("META_GRAPH_API_VERSION", "v26.0"),
-        app_secrets=_secrets("META_APP_SECRETS"),
-        verify_token=_text(f"{prefix}_VERIFY_TOKEN"),
-        access_token=_text(f"{prefix}_ACCESS_TOKEN"),
-        sender_id=_text(f"{prefix}_SENDER_ID"),
-    )
+def _setting_name(field: str) -> str:
+    return field.upper() if field.partition("_")[0] in _APPS else f"INTEGRATIONS_{field.upper()}"
 
 
-def whatsapp() -> MetaApp:
-    return _meta_app("WHATSAPP")
+def _secret_list(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A list setting (or one string): every listed secret is accepted, so secrets rotate without downtime."""
+    values = [value] if isinstance(value, str) else value
+    return tuple(str(v) for v in values if v)
 
 
-def messenger() -> MetaApp:
-    return _meta_app("MESSENGER")
+# Secrets stay out of the settings object's repr, so a logged object shows none.
+_Secrets = Annotated[tuple[str, ...], BeforeValidator(_secret_list), Field(repr=False)]
+_Secret = Annotated[str, Field(repr=False)]
+_BaseUrl = Annotated[str, AfterValidator(lambda url: url.rstrip("/"))]
 
 
-def instagram() -> MetaApp:
-    return _meta_app("INSTAGRAM")
+class IntegrationsSettings(BaseModel):
+    model_config = ConfigDict(alias_generator=_setting_name, from_attributes=True, frozen=True)
+
+    # Meta's Graph API (WhatsApp Cloud API, Messenger and Instagram Send API).
+    meta_graph_api_base_url: _BaseUrl = "https://graph.facebook.com"
+    meta_graph_api_version: str = "v26.0"  # Graph API version in every send URL
+    meta_app_secrets: _Secrets = ()  # every Meta app's secret, and the old one while a secret is rotated
+    whatsapp_verify_token: _Secret = ""  # the webhook handshake token
+    whatsapp_access_token: _Secret = ""  # the Cloud API token
+    whatsapp_sender_id: str = ""  # the phone number ID that sends
+    messenger_verify_token: _Secret = ""
+    messenger_access_token: _Secret = ""
+    messenger_sender_id: str = ""  # the Page ID
+    instagram_verify_token: _Secret = ""
+    instagram_access_token: _Secret = ""
+    instagram_sender_id: str = ""  # the linked Page or Instagram account ID
+    telegram_api_base_url: _BaseUrl = "https://api.telegram.org"  # the Bot API
+    telegram_bot_token: _Secret = ""  # the bot's token from BotFather
+    telegram_webhook_secrets: _Secrets = ()  # the first is registered by set_telegram_webhook; all are accepted
+    telegram_bot_username: Annotated[str, AfterValidator(lambda name: name.lstrip("@"))] = ""
+    send_timeout_seconds: float = 10.0  # one send request to an app
+    send_attempts: int = 4  # tries per send (429, 5xx and network errors are retried; other 4xx are not)
+    send_backoff_seconds: float = 1.0  # the first wait between tries, doubled each time
+    send_max_backoff_seconds: float = 30.0  # the longest wait between tries, Retry-After included
+    # Events still unanswered this long after they arrived get their reply task queued again (a lost
+    # task), for as long as the apps let a bot reply (WhatsApp: 24 hours after the user's message).
+    requeue_after_seconds: int = 600
+    requeue_within_seconds: int = 24 * 3600
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery(
+            timeout_seconds=self.send_timeout_seconds,
+            attempts=self.send_attempts,
+            backoff_seconds=self.send_backoff_seconds,
+            max_backoff_seconds=self.send_max_backoff_seconds,
+        )
+
+    @property
+    def whatsapp(self) -> MetaApp:
+        return self._meta_app(self.whatsapp_verify_token, self.whatsapp_access_token, self.whatsapp_sender_id)
+
+    @property
+    def messenger(self) -> MetaApp:
+        return self._meta_app(self.messenger_verify_token, self.messenger_access_token, self.messenger_sender_id)
+
+    @property
+    def instagram(self) -> MetaApp:
+        return self._meta_app(self.instagram_verify_token, self.instagram_access_token, self.instagram_sender_id)
+
+    @property
+    def telegram(self) -> TelegramBot:
+        return TelegramBot(
+            api_base_url=self.telegram_api_base_url,
+            token=self.telegram_bot_token,
+            webhook_secrets=self.telegram_webhook_secrets,
+            username=self.telegram_bot_username,
+        )
+
+    def _meta_app(self, verify_token: str, access_token: str, sender_id: str) -> MetaApp:
+        return MetaApp(
+            graph_base_url=self.meta_graph_api_base_url,
+            graph_version=self.meta_graph_api_version,
+            app_secrets=self.meta_app_secrets,
+            verify_token=verify_token,
+            access_token=access_token,
+            sender_id=sender_id,
+        )
 
 
-def telegram() -> TelegramBot:
-    return TelegramBot(
-        api_base_url=_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/"),
-        token=_text("TELEGRAM_BOT_TOKEN"),
-        webhook_secrets=_secrets("TELEGRAM_WEBHOOK_SECRETS"),
-        username=_text("TELEGRAM_BOT_USERNAME").lstrip("@"),
-    )
+@functools.cache
+def integrations_settings() -> IntegrationsSettings:
+    """Read once per process, and again after a setting changes (tests)."""
+    return IntegrationsSettings.model_validate(settings)
+
+
+@receiver(setting_changed)
+def _reread_settings(**kwargs: object) -> None:
+    integrations_settings.cache_clear()

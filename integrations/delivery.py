@@ -76,7 +76,7 @@ class ApiClient:
         self.app = app
         self.read_error = read_error
         self.headers = headers or {}
-        self.settings = settings or conf.delivery()
+        self.settings = settings or conf.integrations_settings().delivery
         self.sleep = sleep
         self._http: httpx.Client | None = None
 

@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from assistant.chat.services import create_conversation, provisional_title
+from assistant.conf import assistant_settings
 from assistant.door import TurnRequest, answer_in_full
 from assistant.engine.outcome import text_reply
 from assistant.models import Channel, Message, User
@@ -213,14 +213,14 @@ def _answer(event: Event, binding: ChatBinding) -> list[Reply]:
 
 def _picture(image: ImagineImage) -> ReplyImage:
     """A final render as the apps take pictures: a signed link they fetch, with a caption."""
-    url = imagine_services.public_file_url(image, "image.png", settings.ASSISTANT_PUBLIC_URL)
+    url = imagine_services.public_file_url(image, "image.png", assistant_settings().public_url)
     return ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])
 
 
 def _compose(event: Event) -> list[Reply]:
     if event.kind == EventKind.UNSUPPORTED:
         return [ReplyText(NUL_REFUSAL if event.detail == NUL_TEXT else UNSUPPORTED_REPLY)]
-    if event.kind == EventKind.IMAGINE and not settings.ASSISTANT_PUBLIC_URL:
+    if event.kind == EventKind.IMAGINE and not assistant_settings().public_url:
         logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
         return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
     return _answer(event, bind_chat(event))

@@ -6,10 +6,10 @@ import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
-from django.conf import settings
 
 from assistant.models import Channel
 from integrations import services
+from integrations.conf import integrations_settings
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ def reply_to_events(events: list[tuple[str, str]]) -> None:
 def requeue_unanswered() -> int:
     """Queue the reply task again for events left unanswered (Celery beat runs this every minute).
     Safe alongside the original tasks: a reply is claimed with a lease and each part is sent once."""
+    configured = integrations_settings()
     events = services.unanswered_events(
-        quiet_for=timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS),
-        within=timedelta(seconds=settings.INTEGRATIONS_REQUEUE_WITHIN_SECONDS),
+        quiet_for=timedelta(seconds=configured.requeue_after_seconds),
+        within=timedelta(seconds=configured.requeue_within_seconds),
     )
     for app, key in events:
         reply_to_event.delay(app, key)

@@ -14,7 +14,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from safety import conf
+from safety.conf import safety_settings
 
 # Severities from the most to the least serious; "none" blocks nothing.
 _SEVERITY_ORDER = ("error", "warning", "advice")
@@ -67,7 +67,7 @@ async def scan_code(answer_markdown: str, *, block_severity: str | None = None) 
     blocks = code_blocks(answer_markdown)
     found = await asyncio.gather(*(_scan_block(block) for block in blocks))
     findings = tuple(finding for block_findings in found for finding in block_findings)
-    threshold = block_severity or conf.code_block_severity()
+    threshold = block_severity or safety_settings().code_block_severity
     return CodeReport(findings=findings, block=any(blocks_at(f.severity, threshold) for f in findings))
 
 

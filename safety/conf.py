@@ -1,64 +1,54 @@
-"""The safety package's settings, read from Django settings with these defaults.
+"""The safety package's settings: one `SafetySettings`, read from Django settings by `safety_settings()`.
 
-| setting | default | meaning |
-| --- | --- | --- |
-| `SAFETY_GUARD_BASE_URL` | `""` | base URL (…/v1) of vLLM serving Llama Guard 3; set: `VllmGuard` |
-| `SAFETY_GUARD_MODEL` | `"llama-guard-3-1b"` | the served model name sent to that server |
-| `SAFETY_GUARD_API_KEY` | `""` | bearer token for that server, if it wants one |
-| `SAFETY_GUARD_TIMEOUT` | `10.0` | seconds the vLLM guard may take to answer (connecting: at most 2 s) |
-| `SAFETY_GUARD_GGUF` | `""` | path of a Llama Guard 3 1B GGUF file, run in process when no base URL is set |
-| `SAFETY_CATEGORIES` | S1–S14, `jailbreak`, `injection` | hazards checked (the last two: embedded guard only) |
-| `SAFETY_FAIL_CLOSED` | `False` | guard down or timed out: `True` = unsafe (production), `False` = safe |
-| `SAFETY_EMBEDDED_THRESHOLD` | `0.6` | the embedded classifier flags a text when P(unsafe) reaches this |
-| `SAFETY_CODE_BLOCK_SEVERITY` | `"none"` | Code Shield findings that block: `none` (warn only), `error`, `warning` |
+Each field is the Django setting `SAFETY_<FIELD>` and its default is stated here only; config/settings.py
+reads the environment variables of the operators' settings and takes their defaults from this class.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from pydantic import BaseModel, ConfigDict, Field
 
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES
 
-
-def guard_base_url() -> str:
-    return getattr(settings, "SAFETY_GUARD_BASE_URL", "")
-
-
-def guard_model() -> str:
-    return getattr(settings, "SAFETY_GUARD_MODEL", "llama-guard-3-1b")
+# In the checkout, not under ASSISTANT_VAR_DIR: every process of a machine shares the embedded guard's
+# trained weights, test servers with var folders of their own included.
+_CHECKOUT_CACHE = Path(__file__).resolve().parent.parent / "var" / "cache"
 
 
-def guard_api_key() -> str:
-    return getattr(settings, "SAFETY_GUARD_API_KEY", "")
+class SafetySettings(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=lambda field: f"SAFETY_{field.upper()}", from_attributes=True, frozen=True
+    )
+
+    checks: bool = True  # the content guard on every turn and Imagine prompt; off only to measure other costs
+    guard_base_url: str = ""  # base URL (…/v1) of vLLM serving Llama Guard 3; set: `VllmGuard`
+    guard_model: str = "llama-guard-3-1b"  # the served model name sent to that server
+    guard_api_key: str = Field("", repr=False)  # bearer token for that server, if it wants one
+    guard_timeout: float = 10.0  # seconds the vLLM guard may take to answer (connecting: at most 2 s)
+    guard_gguf: str = ""  # path of a Llama Guard 3 1B GGUF file, run in process when no base URL is set
+    # Hazards checked (`jailbreak` and `injection`: the embedded guard only).
+    categories: tuple[str, ...] = (*S_CATEGORIES, *PROMPT_ATTACK_CATEGORIES)
+    fail_closed: bool = False  # guard down or timed out: refuse (production) or let the turn through; logged
+    output_check_chars: int = 400  # streamed characters between two checks of a growing answer
+    code_shield: bool = True  # scan the code blocks of answers
+    code_block_severity: str = "none"  # Code Shield findings that block: `none` (warn only), `error`, `warning`
+    embedded_checks_answers: bool = False  # the embedded stand-in judges answers too (many false alarms)
+    embedded_threshold: float = 0.6  # the embedded classifier flags a text when P(unsafe) reaches this
+    cache_dir: Path = _CHECKOUT_CACHE  # where the embedded guard keeps its trained weights
 
 
-def guard_timeout() -> float:
-    return float(getattr(settings, "SAFETY_GUARD_TIMEOUT", 10.0))
+@functools.cache
+def safety_settings() -> SafetySettings:
+    """Read once per process, and again after a setting changes (tests)."""
+    return SafetySettings.model_validate(settings)
 
 
-def guard_gguf() -> str:
-    return getattr(settings, "SAFETY_GUARD_GGUF", "")
-
-
-def categories() -> tuple[str, ...]:
-    return tuple(getattr(settings, "SAFETY_CATEGORIES", (*S_CATEGORIES, *PROMPT_ATTACK_CATEGORIES)))
-
-
-def fail_closed() -> bool:
-    return bool(getattr(settings, "SAFETY_FAIL_CLOSED", False))
-
-
-def embedded_threshold() -> float:
-    return float(getattr(settings, "SAFETY_EMBEDDED_THRESHOLD", 0.6))
-
-
-def cache_dir() -> Path:
-    """Where the embedded guard keeps its trained weights, named by the exemplars' hash, so every
-    process of a machine (and every test server, whatever its own var/ folder) shares them."""
-    return Path(getattr(settings, "SAFETY_CACHE_DIR", Path.cwd() / "var" / "cache"))
-
-
-def code_block_severity() -> str:
-    return getattr(settings, "SAFETY_CODE_BLOCK_SEVERITY", "none")
+@receiver(setting_changed)
+def _reread_settings(**kwargs: object) -> None:
+    safety_settings.cache_clear()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safety import conf
+from safety.conf import safety_settings
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES, turns_to_classify
 from safety.verdict import Verdict
 
@@ -206,7 +206,7 @@ _training_lock = threading.Lock()
 def _trained(path: Path) -> ExemplarClassifier:
     encoder = minilm_encoder()
     # Trained weights are kept per exemplar file: every later process start skips encoding them all.
-    saved = conf.cache_dir() / f"embedded-guard-{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}.npz"
+    saved = safety_settings().cache_dir / f"embedded-guard-{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}.npz"
     if saved.exists():
         with np.load(saved) as weights:
             return ExemplarClassifier(encoder, weights["unsafe"], weights["hazard"])

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from safety import conf
+from safety.conf import safety_settings
 from safety.verdict import Verdict
 
 logger = logging.getLogger(__name__)
@@ -51,24 +51,25 @@ class PolicyGuard:
 @functools.cache
 def content_guard() -> ContentGuard:
     """The configured guard, built once per process."""
-    return PolicyGuard(_configured_backend(), fail_closed=conf.fail_closed())
+    return PolicyGuard(_configured_backend(), fail_closed=safety_settings().fail_closed)
 
 
 def _configured_backend() -> ContentGuard:
-    if base_url := conf.guard_base_url():
+    configured = safety_settings()
+    if configured.guard_base_url:
         from safety.vllm_guard import VllmGuard
 
         return VllmGuard(
-            base_url,
-            model=conf.guard_model(),
-            categories=conf.categories(),
-            api_key=conf.guard_api_key(),
-            timeout=conf.guard_timeout(),
+            configured.guard_base_url,
+            model=configured.guard_model,
+            categories=configured.categories,
+            api_key=configured.guard_api_key,
+            timeout=configured.guard_timeout,
         )
-    if gguf := conf.guard_gguf():
+    if configured.guard_gguf:
         from safety.gguf_guard import GgufGuard
 
-        return GgufGuard(gguf, categories=conf.categories())
+        return GgufGuard(configured.guard_gguf, categories=configured.categories)
     from safety.embedded import EmbeddedGuard
 
-    return EmbeddedGuard(categories=conf.categories(), threshold=conf.embedded_threshold())
+    return EmbeddedGuard(categories=configured.categories, threshold=configured.embedded_threshold)

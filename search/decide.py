@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from search import conf
+from search.conf import search_settings
 
 TIME_WORDS = re.compile(
     r"\b(today|tonight|now|currently|current|latest|recent|recently|yesterday|tomorrow|breaking|upcoming"
@@ -50,7 +50,7 @@ def _trim(url: str) -> str:
 
 def shared_urls(text: str, *, limit: int | None = None) -> list[str]:
     """The http(s) URLs in a user message, in order, without duplicates, at most SEARCH_MAX_SHARED_URLS."""
-    cap = conf.max_shared_urls() if limit is None else limit
+    cap = search_settings().max_shared_urls if limit is None else limit
     found = (_trim(match) for match in URL.findall(text))
     unique = list(dict.fromkeys(url for url in found if "://" in url and url.split("://", 1)[1]))
     return unique[:cap]

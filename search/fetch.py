@@ -200,7 +200,7 @@ class SafeFetcher:
     """`async with SafeFetcher() as fetcher: page = await fetcher.fetch(url)`; one per batch of pages."""
 
     def __init__(self, limits: conf.FetchLimits | None = None, resolver: Resolver = system_resolver) -> None:
-        self.limits = limits or conf.fetch_limits()
+        self.limits = limits or conf.search_settings().fetch_limits
         self.resolver = resolver
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)

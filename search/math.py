@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from search import conf
+from search.conf import search_settings
 
 logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -27,16 +27,17 @@ def solve(query: str) -> str:
         return "Error: the query is empty."
     if len(query) > QUERY_CHARS:
         return f"Error: the query is longer than {QUERY_CHARS} characters."
-    if conf.wolfram_app_id():
+    if search_settings().wolfram_app_id:
         return _ask_wolfram(query)
     return _evaluate_locally(query)
 
 
 def _ask_wolfram(query: str) -> str:
     """Wolfram|Alpha's LLM API: `GET …/llm-api?input=…&appid=…` answers plain text meant for a model."""
-    params = {"input": query, "appid": conf.wolfram_app_id()}
+    configured = search_settings()
+    params = {"input": query, "appid": configured.wolfram_app_id}
     try:
-        response = httpx.get(conf.wolfram_url(), params=params, timeout=conf.math_time_limit())
+        response = httpx.get(configured.wolfram_url, params=params, timeout=configured.math_time_limit_seconds)
     except httpx.HTTPError as error:
         logger.warning("Wolfram Alpha unreachable: %r", error)
         return "Error: Wolfram Alpha could not be reached."
@@ -50,7 +51,7 @@ def _ask_wolfram(query: str) -> str:
 
 def _evaluate_locally(query: str) -> str:
     """sympy in a child process, killed at the time limit: a huge power or integral cannot hang the worker."""
-    limit = conf.math_time_limit()
+    limit = search_settings().math_time_limit_seconds
     try:
         done = subprocess.run(
             [sys.executable, "-m", "search.sympy_eval"],

@@ -56,7 +56,7 @@ def _raise_for_status(provider: str, response: httpx.Response) -> None:
 
 async def _get_json(provider: str, url: str, *, params: dict[str, Any], headers: dict[str, str]) -> Any:
     try:
-        async with httpx.AsyncClient(timeout=conf.provider_timeout()) as client:
+        async with httpx.AsyncClient(timeout=conf.search_settings().provider_timeout_seconds) as client:
             response = await client.get(url, params=params, headers=headers)
     except httpx.HTTPError as error:
         logger.warning("%s unreachable: %r", provider, error)
@@ -132,11 +132,12 @@ class LocalIndexProvider:
 
 def configured_provider() -> SearchProvider:
     """The provider SEARCH_PROVIDER names; ProviderError when it is unknown or not configured."""
-    name = conf.provider_name()
+    configured = conf.search_settings()
+    name = configured.provider
     if name == "searxng":
-        return SearxngProvider(conf.searxng_url())
+        return SearxngProvider(configured.searxng_url)
     if name == "brave":
-        return BraveProvider(conf.brave_api_key(), conf.brave_url())
+        return BraveProvider(configured.brave_api_key, configured.brave_url)
     if name == "local":
         return LocalIndexProvider(LocalIndex(conf.index_path()))
     raise ProviderError(f"search is not set up (unknown SEARCH_PROVIDER {name!r})")

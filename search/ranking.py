@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search import conf
+from search.conf import search_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -113,7 +113,7 @@ def _load_embedder() -> SentenceTransformer:
     import torch  # heavy: paid on first use
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(conf.embedding_threads())
+    torch.set_num_threads(search_settings().embedding_threads)
     model = SentenceTransformer(str(model_path()), device="cpu", local_files_only=True)
     model.max_seq_length = MAX_TOKENS
     return model

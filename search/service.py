@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from search import conf
+from search.conf import search_settings
 from search.extract import Document, extract
 from search.fetch import FetchError, SafeFetcher
 from search.providers import ProviderError, SearchResult, configured_provider
@@ -96,12 +96,12 @@ async def _collect(query: str, urls: Sequence[str], max_sources: int) -> _Collec
 
 
 def _sources(question: str, documents: list[Document]) -> list[Source]:
-    texts = select_passages(question, [d.text for d in documents], conf.source_chars())
+    texts = select_passages(question, [d.text for d in documents], search_settings().source_chars)
     return [Source(title=d.title, url=d.url, text=text) for d, text in zip(documents, texts, strict=True) if text]
 
 
 def cache_key(query: str, urls: Sequence[str], max_sources: int, question: str) -> str:
-    identity = json.dumps([conf.provider_name(), query, list(urls), max_sources, question])
+    identity = json.dumps([search_settings().provider, query, list(urls), max_sources, question])
     return "search:outcome:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
@@ -119,6 +119,6 @@ def gather(query: str, *, urls: Sequence[str] = (), max_sources: int = 3, questi
     outcome = SearchOutcome(
         query=query, sources=_sources(question or query, collected.documents), error=" ".join(collected.problems)
     )
-    if not outcome.error and conf.cache_seconds() > 0:
-        cache.set(key, outcome.to_json(), conf.cache_seconds())
+    if not outcome.error and (seconds := search_settings().cache_seconds) > 0:
+        cache.set(key, outcome.to_json(), seconds)
     return outcome

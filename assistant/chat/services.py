@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from assistant.chat.selectors import conversation_for, visible_messages
+from assistant.conf import assistant_settings, model_settings
 from assistant.models import ApiKey, Channel, Conversation, Message, User
 from core import limits
 from core.errors import AssistantError, ErrorCode
@@ -39,7 +39,7 @@ def clean_message_text(text: str) -> str:
     cleaned = text.strip()
     if not cleaned:
         raise AssistantError(ErrorCode.EMPTY_TEXT, "The message is empty.")
-    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    limit = assistant_settings().max_message_chars
     if len(cleaned) > limit:
         raise AssistantError(
             ErrorCode.TEXT_TOO_LONG, f"The message has {len(cleaned)} characters; the limit is {limit}."
@@ -103,7 +103,7 @@ def delete_conversation(*, user: User, conversation_id: int) -> None:
 
 def _check_room(conversation: Conversation) -> None:
     """A conversation holds at most ASSISTANT_MAX_CONVERSATION_MESSAGES messages (a turn adds two)."""
-    limit = settings.ASSISTANT_MAX_CONVERSATION_MESSAGES
+    limit = assistant_settings().max_conversation_messages
     if conversation.messages.count() + 2 > limit:
         raise AssistantError(
             ErrorCode.LIMIT_REACHED, f"This conversation has reached its {limit} messages. Start a new conversation."
@@ -117,7 +117,7 @@ def _new_answer(conversation: Conversation, user_message: Message) -> Message:
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
         reply_to=user_message,
-        model_name=settings.MODEL_NAME,
+        model_name=model_settings().name,
     )
 
 
@@ -187,7 +187,7 @@ def _check_request_messages(messages: Sequence[RequestMessage], instructions: st
     """Validate an API request's history; return the cleaned text of the message to answer."""
     if len(messages) > MAX_REQUEST_MESSAGES:
         raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"A request has at most {MAX_REQUEST_MESSAGES} messages.")
-    limit = settings.ASSISTANT_MAX_MESSAGE_CHARS
+    limit = assistant_settings().max_message_chars
     if len(instructions) > limit:
         raise AssistantError(ErrorCode.TEXT_TOO_LONG, f"The system instructions exceed {limit} characters.")
     for index, message in enumerate(messages):

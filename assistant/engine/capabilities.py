@@ -2,8 +2,8 @@
 Imagine's final renders (for `/imagine <prompt>` turns).
 
 The pipeline sees four small protocols; `default_capabilities()` builds them from settings. Web
-search runs on a Celery worker (queue `search`) and comes back through the result backend, polled
-without blocking the event loop.
+search runs on a Celery worker (queue `search`) and comes back through the result backend
+(`core.celery_results`).
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.conf import settings
+from celery.result import AsyncResult
 
+from core.celery_results import await_result
 from core.images import ImageRef
 from safety.codeshield import CodeReport, scan_code
+from safety.conf import safety_settings
 from safety.guard import content_guard
 from safety.verdict import Verdict
+from search.conf import search_settings
 from search.sources import SearchOutcome
 
 logger = logging.getLogger(__name__)
@@ -103,16 +105,8 @@ class WorkerTools:
             logger.exception("math tool failed: %.80r", query)
             return MATH_UNAVAILABLE
 
-    async def _result_of(self, pending: object) -> object:
-        deadline = time.monotonic() + self.timeout
-        try:
-            while not await asyncio.to_thread(pending.ready):  # type: ignore[attr-defined]
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                await asyncio.sleep(RESULT_POLL_SECONDS)
-            return await asyncio.to_thread(pending.get, timeout=1, disable_sync_subtasks=False)  # type: ignore[attr-defined]
-        finally:
-            await asyncio.to_thread(pending.forget)  # type: ignore[attr-defined]
+    async def _result_of(self, pending: AsyncResult) -> object:
+        return await await_result(pending, wait_seconds=self.timeout, poll_seconds=RESULT_POLL_SECONDS)
 
 
 class CodeShield:
@@ -123,18 +117,19 @@ class CodeShield:
 def _judges_answers() -> bool:
     """Llama Guard judges answers; the embedded stand-in only when the operator asks (docs/safety.md:
     on ordinary answers its false-alarm rate is too high to stop them)."""
-    llama_guard = bool(settings.SAFETY_GUARD_BASE_URL or settings.SAFETY_GUARD_GGUF)
-    return llama_guard or settings.SAFETY_EMBEDDED_CHECKS_ANSWERS
+    safety = safety_settings()
+    return bool(safety.guard_base_url or safety.guard_gguf) or safety.embedded_checks_answers
 
 
 def _build_capabilities() -> Capabilities:
     from assistant.engine.renders import FinalRenders  # renders builds on this module's types
 
+    safety, search = safety_settings(), search_settings()
     return Capabilities(
-        guard=content_guard() if settings.SAFETY_CHECKS else None,
+        guard=content_guard() if safety.checks else None,
         check_output=_judges_answers(),
-        web=WorkerTools(settings.SEARCH_TIMEOUT_SECONDS, settings.SEARCH_MAX_SOURCES),
-        code=CodeShield() if settings.SAFETY_CODE_SHIELD else None,
+        web=WorkerTools(search.timeout_seconds, search.max_sources),
+        code=CodeShield() if safety.code_shield else None,
         imagine=FinalRenders(),
     )
 

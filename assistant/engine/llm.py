@@ -7,10 +7,10 @@ import functools
 import weakref
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from assistant.conf import model_settings
 from model_service.chat_formats import PromptFormat, prompt_format
 from model_service.client import ChatCompletionsClient, ModelEndpoint
 from model_service.tokens import CachedTokenCounter, TokenCounter, token_counter
@@ -38,25 +38,26 @@ def shared_token_counter(kind: str, base_url: str, model: str) -> TokenCounter:
 
 
 def _build_gateway() -> ModelGateway:
+    model = model_settings()
     endpoint = ModelEndpoint(
-        base_url=settings.MODEL_BASE_URL,
-        model=settings.MODEL_NAME,
-        api_key=settings.MODEL_API_KEY,
-        connect_timeout=settings.MODEL_CONNECT_TIMEOUT,
-        read_timeout=settings.MODEL_READ_TIMEOUT,
-        first_token_timeout=settings.MODEL_FIRST_TOKEN_TIMEOUT,
-        retries=settings.MODEL_RETRIES,
-        max_connections=settings.MODEL_MAX_CONNECTIONS,
+        base_url=model.base_url,
+        model=model.name,
+        api_key=model.api_key,
+        connect_timeout=model.connect_timeout,
+        read_timeout=model.read_timeout,
+        first_token_timeout=model.first_token_timeout,
+        retries=model.retries,
+        max_connections=model.max_connections,
     )
     return ModelGateway(
         client=ChatCompletionsClient(endpoint),
-        prompt_format=prompt_format(settings.MODEL_PROMPT_FORMAT),
-        counter=shared_token_counter(settings.MODEL_TOKENIZER, settings.MODEL_BASE_URL, settings.MODEL_NAME),
-        context_window=settings.MODEL_CONTEXT_WINDOW,
-        max_tokens=settings.MODEL_MAX_TOKENS,
-        temperature=settings.MODEL_TEMPERATURE,
-        extra_body=settings.MODEL_EXTRA_BODY,
-        builtin_tools=settings.MODEL_BUILTIN_TOOLS,
+        prompt_format=prompt_format(model.prompt_format),
+        counter=shared_token_counter(model.tokenizer, model.base_url, model.name),
+        context_window=model.context_window,
+        max_tokens=model.max_tokens,
+        temperature=model.temperature,
+        extra_body=model.extra_body,
+        builtin_tools=model.builtin_tools,
     )
 
 

@@ -15,19 +15,19 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from django.conf import settings
-
 from assistant.engine.capabilities import Capabilities, ContentGuard, ImageMaker, ImageRequest, WebTools
 from assistant.engine.grounding import SearchPlan, invalid_citations, plan_search, sources_block
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
 from core.images import ImageRef
+from core.metrics import count_verdict
 from model_service.builtin_tools import ToolCall, may_become_tool_call, parse_tool_call, system_prompt_with_tools
 from model_service.chat_formats import ChatMessage, neutralize_special_tokens
 from model_service.client import GenerationParams, StreamEnd, TextDelta
 from model_service.context import ContextTooLong, fit_to_window
 from safety.codeshield import CodeFinding
+from safety.conf import safety_settings
 from safety.verdict import Verdict
 from search.sources import SearchOutcome
 
@@ -125,16 +125,13 @@ class SafetyUnavailable(Exception):
 
 def _allowed(verdict: Verdict, stage: str) -> bool:
     """Apply the failure policy to a guard that could not answer; raise when it says refuse."""
+    count_verdict(verdict, stage)
     if verdict.unavailable:
         policy = "open" if verdict.safe else "closed"
-        metrics.GUARD_UNAVAILABLE.labels(stage, policy).inc()
         logger.warning("content guard unavailable (%s check, fail %s): %s", stage, policy, verdict.detail)
         if not verdict.safe:
             raise SafetyUnavailable(verdict.detail)
         return True
-    if not verdict.safe:
-        for category in verdict.categories or ("unknown",):
-            metrics.BLOCKED_TURNS.labels(stage, category).inc()
     return verdict.safe
 
 
@@ -215,7 +212,7 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     prompt = await _fit_prompt(Turn(system_prompt, turn.history, turn.sampling), gateway)
     yield prompt.ready
     checks_answer = guard is not None and capabilities.check_output
-    watch = OutputWatch(guard, question, settings.SAFETY_OUTPUT_CHECK_CHARS) if checks_answer else None
+    watch = OutputWatch(guard, question, safety_settings().output_check_chars) if checks_answer else None
     try:
         async for event in _answer(prompt, gateway, watch, capabilities, grounding, hold_tool_call=offer_tools):
             yield event

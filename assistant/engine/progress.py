@@ -18,8 +18,8 @@ import weakref
 from typing import Protocol
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
+from assistant.conf import assistant_settings
 from assistant.engine import recorder
 from core.errors import DEPENDENCY_ERRORS
 
@@ -78,5 +78,5 @@ def progress_writer() -> ProgressWriter:
     """This event loop's writer (tests run many loops in one process)."""
     loop = asyncio.get_running_loop()
     if loop not in _writers:
-        _writers[loop] = ProgressWriter(settings.ASSISTANT_FLUSH_INTERVAL_MS / 1000)
+        _writers[loop] = ProgressWriter(assistant_settings().flush_interval_ms / 1000)
     return _writers[loop]

@@ -17,8 +17,8 @@ from dataclasses import replace
 
 import httpx
 from channels.db import database_sync_to_async
-from django.conf import settings
 
+from assistant.conf import assistant_settings
 from assistant.engine import recorder
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.coalescer import Coalescer
@@ -89,7 +89,7 @@ class TurnRunner:
         self.turn = turn
         self.gateway = gateway
         self.capabilities = capabilities
-        self.frames = Coalescer(answer_id, settings.ASSISTANT_FRAME_INTERVAL_MS / 1000, sink.numbered)
+        self.frames = Coalescer(answer_id, assistant_settings().frame_interval_ms / 1000, sink.numbered)
         self.recorder = recorder.Recorder(answer_id, self.frames)
         self.grounding: Grounding | None = None
         self.image: ImageRef | None = None  # the answer to `/imagine <prompt>`

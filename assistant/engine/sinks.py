@@ -6,6 +6,9 @@
 - `QueueSink`: a caller in the runner's own process (`/v1`), through a local queue that cannot
   drop a frame, as the channel layer may under load.
 - `CollectorSink`: a caller that wants only the outcome (a messaging reply): nothing is published.
+
+`TeeSink` hands every frame to several sinks: a `/v1` answer also goes to the channel layer, since
+its conversation is in its owner's list on the web page, where it can be followed and stopped.
 """
 
 from __future__ import annotations
@@ -170,3 +173,24 @@ class CollectorSink:
 
     async def outcome(self) -> AnswerOutcome:
         return await self.result
+
+
+class TeeSink:
+    def __init__(self, *sinks: FrameSink) -> None:
+        self.sinks = sinks
+
+    async def open(self, message_id: int, control: AnswerControl) -> None:
+        for sink in self.sinks:
+            await sink.open(message_id, control)
+
+    async def numbered(self, frame: TokenFrame) -> None:
+        for sink in self.sinks:
+            await sink.numbered(frame)
+
+    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
+        for sink in self.sinks:
+            await sink.unnumbered(frame)
+
+    async def done(self, frame: DoneFrame, outcome: AnswerOutcome) -> None:
+        for sink in self.sinks:
+            await sink.done(frame, outcome)

@@ -8,9 +8,8 @@ import contextvars
 import logging
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
 from assistant.chat import selectors
+from assistant.conf import assistant_settings
 from assistant.engine.capabilities import ImageRequest
 from assistant.engine.pipeline import HistoryMessage, Sampling, Turn
 from assistant.models import Channel, Conversation, Message
@@ -52,7 +51,7 @@ async def drain(grace_seconds: float) -> None:
 
 def system_prompt_for(conversation: Conversation) -> str:
     """The operator's system prompt, then the client's own instructions (API callers send them)."""
-    return "\n\n".join(p for p in (settings.ASSISTANT_SYSTEM_PROMPT, conversation.instructions) if p)
+    return "\n\n".join(p for p in (assistant_settings().system_prompt, conversation.instructions) if p)
 
 
 def load_turn(

@@ -2,7 +2,10 @@
 
 Requests are validated strictly (an unknown field or an unsupported feature is a 400 naming the
 parameter, as OpenAI's own API does) so that a client never believes a setting took effect when
-it did not. Responses follow OpenAI's chat completion and chunk objects field for field.
+it did not. Responses follow OpenAI's chat completion and chunk objects field for field; the
+views send these models (`wire`, `sse`) and assistant/openapi.py publishes their schemas.
+On the wire a field with a default is present only when it was given (`exclude_unset`), as
+OpenAI's own responses omit what does not apply: a chunk's `delta` keys, its `usage`.
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ class ApiError(Exception):
         self.param = param
         self.retry_after = retry_after
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> OpenAIError:
         error_type = _ERROR_TYPES.get(self.status, "server_error")
-        return {"error": {"message": self.message, "type": error_type, "param": self.param, "code": self.code}}
+        return OpenAIError(
+            error=OpenAIErrorDetail(message=self.message, type=error_type, param=self.param, code=self.code)
+        )
 
 
 class _Strict(BaseModel):
@@ -171,33 +176,112 @@ def _request_error(exc: ValidationError) -> ApiError:
 # --- responses --------------------------------------------------------------------
 
 
-def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
+class OpenAIErrorDetail(_Strict):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(_Strict):
+    """Every refusal of `/v1`, in OpenAI's error shape."""
+
+    error: OpenAIErrorDetail
+
+
+class ModelObject(_Strict):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(_Strict):
+    object: Literal["list"]
+    data: list[ModelObject]
+
+
+OpenAIFinishReason = Literal["stop", "length", "content_filter"]
+
+
+class CompletionMessage(_Strict):
+    role: Literal["assistant"]
+    content: str
+    refusal: None
+
+
+class CompletionChoice(_Strict):
+    index: int
+    message: CompletionMessage
+    logprobs: None
+    finish_reason: OpenAIFinishReason
+
+
+class Usage(_Strict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(_Strict):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    system_fingerprint: None
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+class Delta(_Strict):
+    role: Literal["assistant"] | None = None  # the first chunk only
+    content: str | None = None
+
+
+class ChunkChoice(_Strict):
+    index: int
+    delta: Delta
+    logprobs: None
+    finish_reason: OpenAIFinishReason | None
+
+
+class ChatCompletionChunk(_Strict):
+    """One `data:` event of a stream; with `include_usage`, `usage` is null but on the last chunk,
+    whose `choices` is empty."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    system_fingerprint: None
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+
+
+def usage_object(prompt_tokens: int, completion_tokens: int) -> Usage:
+    return Usage(
+        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens
+    )
 
 
 def completion_object(
-    *, completion_id: str, created: int, model: str, text: str, finish_reason: str, usage: dict[str, int]
-) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
-        ],
-        "usage": usage,
-    }
+    *, completion_id: str, created: int, model: str, text: str, finish_reason: OpenAIFinishReason, usage: Usage
+) -> ChatCompletion:
+    choice = CompletionChoice(
+        index=0,
+        message=CompletionMessage(role="assistant", content=text, refusal=None),
+        logprobs=None,
+        finish_reason=finish_reason,
+    )
+    return ChatCompletion(
+        id=completion_id,
+        object="chat.completion",
+        created=created,
+        model=model,
+        system_fingerprint=None,
+        choices=[choice],
+        usage=usage,
+    )
 
 
 def chunk_object(
@@ -206,34 +290,39 @@ def chunk_object(
     created: int,
     model: str,
     delta: dict[str, str],
-    finish_reason: str | None = None,
+    finish_reason: OpenAIFinishReason | None = None,
     with_usage_field: bool = False,
-) -> dict[str, Any]:
-    chunk: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-    }
-    if with_usage_field:  # OpenAI sends "usage": null on every chunk but the last when usage is asked for
-        chunk["usage"] = None
-    return chunk
+) -> ChatCompletionChunk:
+    # OpenAI sends "usage": null on every chunk but the last when usage is asked for, else no "usage".
+    usage_field = {"usage": None} if with_usage_field else {}
+    choice = ChunkChoice(index=0, delta=Delta.model_validate(delta), logprobs=None, finish_reason=finish_reason)
+    return _chunk(completion_id, created, model, [choice], **usage_field)
 
 
-def usage_chunk(*, completion_id: str, created: int, model: str, usage: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [],
-        "usage": usage,
-    }
+def usage_chunk(*, completion_id: str, created: int, model: str, usage: Usage) -> ChatCompletionChunk:
+    return _chunk(completion_id, created, model, [], usage=usage)
 
 
-def sse(data: dict[str, Any] | str) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _chunk(
+    completion_id: str, created: int, model: str, choices: list[ChunkChoice], **usage: Usage | None
+) -> ChatCompletionChunk:
+    """A chunk with `usage` only if it is passed (see `wire`)."""
+    return ChatCompletionChunk(
+        id=completion_id,
+        object="chat.completion.chunk",
+        created=created,
+        model=model,
+        system_fingerprint=None,
+        choices=choices,
+        **usage,
+    )
+
+
+def wire(shape: BaseModel) -> dict[str, Any]:
+    """A response model as JSON-ready data: fields with defaults only where they were given."""
+    return shape.model_dump(mode="json", exclude_unset=True)
+
+
+def sse(event: BaseModel | str) -> bytes:
+    payload = event if isinstance(event, str) else event.model_dump_json(exclude_unset=True)
     return f"data: {payload}\n\n".encode()

@@ -13,28 +13,31 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from assistant.conf import model_settings
 from assistant.door import AnswerHandle, RequestMessage, TurnRequest, start_answer
 from assistant.engine.frames import AnswerFrame as Frame
 from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame
-from assistant.engine.sinks import QueueSink
+from assistant.engine.sinks import ChannelLayerSink, QueueSink, TeeSink
 from assistant.models import ApiKey, Channel
 from assistant.openai_compat.protocol import (
     OPENAI_CODES,
     ApiError,
     ChatCompletionRequest,
+    ModelList,
+    ModelObject,
+    OpenAIFinishReason,
     chunk_object,
     completion_object,
     parse_request,
     sse,
     usage_chunk,
     usage_object,
+    wire,
 )
 from assistant.ops import metrics
 from core import auth
@@ -45,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 def error_response(error: ApiError) -> JsonResponse:
     metrics.ERRORS.labels(error.code or f"http_{error.status}").inc()
-    response = JsonResponse(error.body(), status=error.status)
+    response = JsonResponse(wire(error.body()), status=error.status)
     if error.retry_after is not None:
         response["Retry-After"] = str(error.retry_after)
     return response
@@ -87,10 +90,6 @@ def _unavailable(exc: BaseException) -> ApiError:
     return _from_assistant_error(dependency_unavailable(exc))
 
 
-def _model_object() -> dict[str, Any]:
-    return {"id": settings.MODEL_NAME, "object": "model", "created": 0, "owned_by": "assistant"}
-
-
 @csrf_exempt  # authenticated by a bearer key, never by a cookie
 async def models(request: HttpRequest) -> HttpResponse:
     try:
@@ -98,7 +97,8 @@ async def models(request: HttpRequest) -> HttpResponse:
         await _authenticate(request)
     except ApiError as error:
         return error_response(error)
-    return JsonResponse({"object": "list", "data": [_model_object()]})
+    served = ModelObject(id=model_settings().name, object="model", created=0, owned_by="assistant")
+    return JsonResponse(wire(ModelList(object="list", data=[served])))
 
 
 def _turn_request(key: ApiKey, body: ChatCompletionRequest, ip: str | None) -> TurnRequest:
@@ -114,15 +114,16 @@ def _turn_request(key: ApiKey, body: ChatCompletionRequest, ip: str | None) -> T
 
 
 async def _start(key: ApiKey, body: ChatCompletionRequest, ip: str | None, sink: QueueSink) -> AnswerHandle:
-    if body.model != settings.MODEL_NAME:
+    if body.model != model_settings().name:
         raise ApiError(
             404,
-            f"The model '{body.model}' does not exist; this server serves '{settings.MODEL_NAME}'.",
+            f"The model '{body.model}' does not exist; this server serves '{model_settings().name}'.",
             code="model_not_found",
             param="model",
         )
     try:
-        return await start_answer(_turn_request(key, body, ip), sink)
+        # Also to the channel layer: the owner may follow (and stop) it on the web page.
+        return await start_answer(_turn_request(key, body, ip), TeeSink(sink, ChannelLayerSink()))
     except AssistantError as error:
         raise _from_assistant_error(error) from None
     except DEPENDENCY_ERRORS as exc:
@@ -165,10 +166,13 @@ def _failure(done: DoneFrame) -> ApiError:
     return ApiError(code.http_status, detail, code=OPENAI_CODES.get(code, code))
 
 
-_OPENAI_FINISH_REASONS = {FinishReason.LENGTH: "length", FinishReason.BLOCKED: "content_filter"}
+_OPENAI_FINISH_REASONS: dict[FinishReason, OpenAIFinishReason] = {
+    FinishReason.LENGTH: "length",
+    FinishReason.BLOCKED: "content_filter",
+}
 
 
-def _finish_reason(done: DoneFrame) -> str:
+def _finish_reason(done: DoneFrame) -> OpenAIFinishReason:
     return _OPENAI_FINISH_REASONS.get(done.finish_reason, "stop")
 
 
@@ -178,13 +182,13 @@ class _Reply:
     created: int
     body: ChatCompletionRequest
 
-    def _chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+    def _chunk(self, delta: dict[str, str], finish_reason: OpenAIFinishReason | None = None) -> bytes:
         include_usage = bool(self.body.stream_options and self.body.stream_options.include_usage)
         return sse(
             chunk_object(
                 completion_id=self.completion_id,
                 created=self.created,
-                model=settings.MODEL_NAME,
+                model=model_settings().name,
                 delta=delta,
                 finish_reason=finish_reason,
                 with_usage_field=include_usage,
@@ -202,7 +206,7 @@ class _Reply:
             if not isinstance(frame, DoneFrame):
                 continue  # search progress and retractions have no place in OpenAI's stream
             if frame.failed:
-                yield sse({"error": _failure(frame).body()["error"]})
+                yield sse(_failure(frame).body())
                 return
             if frame.finish_reason == FinishReason.BLOCKED and not streamed:
                 yield self._chunk({"content": frame.error or ""})  # a refused question gets the refusal
@@ -211,7 +215,7 @@ class _Reply:
                 usage = usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens)
                 yield sse(
                     usage_chunk(
-                        completion_id=self.completion_id, created=self.created, model=settings.MODEL_NAME, usage=usage
+                        completion_id=self.completion_id, created=self.created, model=model_settings().name, usage=usage
                     )
                 )
             yield sse("[DONE]")
@@ -227,14 +231,13 @@ class _Reply:
             if frame.failed:
                 return error_response(_failure(frame))
             blocked = frame.finish_reason == FinishReason.BLOCKED
-            return JsonResponse(
-                completion_object(
-                    completion_id=self.completion_id,
-                    created=self.created,
-                    model=settings.MODEL_NAME,
-                    text=(frame.error or "") if blocked else "".join(parts),
-                    finish_reason=_finish_reason(frame),
-                    usage=usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens),
-                )
+            completion = completion_object(
+                completion_id=self.completion_id,
+                created=self.created,
+                model=model_settings().name,
+                text=(frame.error or "") if blocked else "".join(parts),
+                finish_reason=_finish_reason(frame),
+                usage=usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens),
             )
+            return JsonResponse(wire(completion))
         raise RuntimeError("the answer's frames ended without a done frame")

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
@@ -15,8 +14,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from assistant.conf import model_settings
 from assistant.models import ModerationCase
 from assistant.ops import dashboard
+from safety.conf import safety_settings
 
 DEFAULT_DAYS = 14
 
@@ -39,9 +40,10 @@ def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
 
 
 async def _services() -> list[dashboard.ServiceStatus]:
-    checks = [dashboard.service_status("model", settings.MODEL_BASE_URL, settings.MODEL_API_KEY)]
-    if guard_url := getattr(settings, "SAFETY_GUARD_BASE_URL", ""):
-        checks.append(dashboard.service_status("guard", guard_url, getattr(settings, "SAFETY_GUARD_API_KEY", "")))
+    model, safety = model_settings(), safety_settings()
+    checks = [dashboard.service_status("model", model.base_url, model.api_key)]
+    if safety.guard_base_url:
+        checks.append(dashboard.service_status("guard", safety.guard_base_url, safety.guard_api_key))
     return list(await asyncio.gather(*checks))
 
 

@@ -17,10 +17,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-# The safety check's counters are Imagine's too, so they live in core; named here for the engine.
-from core.metrics import BLOCKED_TURNS as BLOCKED_TURNS
-from core.metrics import GUARD_UNAVAILABLE as GUARD_UNAVAILABLE
-
 HTTP_REQUEST_SECONDS = Histogram(
     "assistant_http_request_duration_seconds",
     "HTTP request latency by route pattern.",

@@ -1,5 +1,5 @@
 """REST API (JSON): conversations and messages. Thin views: parse, call one service or
-selector, serialise. Shapes are documented in docs/protocol.md."""
+selector, serialise through the shapes of `assistant.web.schemas`; docs/protocol.md documents them."""
 
 from __future__ import annotations
 
@@ -7,30 +7,33 @@ import json
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assistant.chat import api_keys, moderation, selectors, services
 from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
-from assistant.models import ApiKey, Conversation, Message, SearchMode, Theme
+from assistant.models import ApiKey, Conversation, Message
 from assistant.ops import metrics
+from assistant.web import schemas
 from assistant.web.protocol import NUL_REFUSAL, contains_nul
+from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 
 logger = logging.getLogger(__name__)
 
 
+def shape_response(shape: BaseModel, status: int = 200) -> JsonResponse:
+    return JsonResponse(shape.model_dump(mode="json"), status=status)
+
+
 def error_response(code: str, detail: str, status: int, retry_after: int | None = None) -> JsonResponse:
     metrics.ERRORS.labels(code).inc()
-    body: dict[str, Any] = {"code": code, "detail": detail}
-    if retry_after is not None:
-        body["retry_after"] = retry_after
-    response = JsonResponse({"error": body}, status=status)
+    error = schemas.Error(error=schemas.ErrorDetail(code=code, detail=detail, retry_after=retry_after))
+    response = shape_response(error, status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
@@ -55,34 +58,6 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-class TitleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = ""
-
-
-class KeyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-
-
-class ReportBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = ""
-
-
-# "" follows the browser's Accept-Language; the rest are the page's languages.
-LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
-
-
-class SettingsBody(BaseModel):
-    """A PATCH names only the settings it changes: the defaults are never written (exclude_unset)."""
-
-    model_config = ConfigDict(extra="forbid")
-    search_mode: SearchMode = SearchMode.AUTO
-    language: LanguageChoice = ""
-    theme: Theme = Theme.SYSTEM
-
-
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -102,33 +77,33 @@ def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
         raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
 
 
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": conversation.pk,
-        "title": conversation.title,
-        "share_url": f"/share/{conversation.share_token}" if conversation.share_token else None,
-        "created_at": conversation.created_at.isoformat(),
-        "updated_at": conversation.updated_at.isoformat(),
-    }
+def conversation_shape(conversation: Conversation) -> schemas.Conversation:
+    return schemas.Conversation(
+        id=conversation.pk,
+        title=conversation.title,
+        share_url=f"/share/{conversation.share_token}" if conversation.share_token else None,
+        created_at=conversation.created_at.isoformat(),
+        updated_at=conversation.updated_at.isoformat(),
+    )
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.pk,
-        "role": message.role,
-        "content": message.content,
-        "status": message.status,
-        "seq": message.seq,
-        "finish_reason": message.finish_reason or None,
-        "error": message.error or None,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "model": message.model_name or None,
-        "created_at": message.created_at.isoformat(),
-        "first_token_ms": message.first_token_ms,
-        "duration_ms": message.duration_ms,
+def message_shape(message: Message) -> schemas.MessageOut:
+    return schemas.MessageOut(
+        id=message.pk,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        seq=message.seq,
+        finish_reason=message.finish_reason or None,
+        error=message.error or None,
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        model=message.model_name or None,
+        created_at=message.created_at.isoformat(),
+        first_token_ms=message.first_token_ms,
+        duration_ms=message.duration_ms,
         **rest_fields(stored_outcome(message, answer_image(message))),
-    }
+    )
 
 
 def _method_not_allowed(allowed: str) -> JsonResponse:
@@ -141,26 +116,25 @@ def _method_not_allowed(allowed: str) -> JsonResponse:
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         items = selectors.conversation_list(user=request.user)
-        return JsonResponse({"conversations": [conversation_json(c) for c in items]})
+        return shape_response(schemas.ConversationList(conversations=[conversation_shape(c) for c in items]))
     if request.method == "POST":
         body = parse_body(request, TitleBody)
         conversation = services.create_conversation(user=request.user, title=body.title)
-        return JsonResponse(conversation_json(conversation), status=201)
+        return shape_response(conversation_shape(conversation), status=201)
     return _method_not_allowed("GET, POST")
 
 
 @json_api
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if request.method == "GET":
-        return JsonResponse(
-            conversation_json(selectors.conversation_for(user=request.user, conversation_id=conversation_id))
-        )
+        conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
+        return shape_response(conversation_shape(conversation))
     if request.method == "PATCH":
         body = parse_body(request, TitleBody)
         conversation = services.rename_conversation(
             user=request.user, conversation_id=conversation_id, title=body.title
         )
-        return JsonResponse(conversation_json(conversation))
+        return shape_response(conversation_shape(conversation))
     if request.method == "DELETE":
         services.delete_conversation(user=request.user, conversation_id=conversation_id)
         return HttpResponse(status=204)
@@ -172,27 +146,30 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpRes
     if request.method != "GET":
         return _method_not_allowed("GET")
     conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
-    return JsonResponse({"messages": [message_json(m) for m in selectors.visible_messages(conversation=conversation)]})
+    messages = [message_shape(m) for m in selectors.visible_messages(conversation=conversation)]
+    return shape_response(schemas.MessageList(messages=messages))
 
 
-def key_json(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.pk,
-        "name": key.name,
-        "prefix": key.prefix,
-        "created_at": key.created_at.isoformat(),
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-    }
+def key_shape(key: ApiKey) -> schemas.ApiKeyOut:
+    return schemas.ApiKeyOut(
+        id=key.pk,
+        name=key.name,
+        prefix=key.prefix,
+        created_at=key.created_at.isoformat(),
+        last_used_at=key.last_used_at.isoformat() if key.last_used_at else None,
+    )
 
 
 @json_api
 def keys(request: HttpRequest) -> HttpResponse:
     """The signed-in user's active API keys; POST creates one and shows its secret this once."""
     if request.method == "GET":
-        return JsonResponse({"keys": [key_json(k) for k in api_keys.active_keys(user=request.user)]})
+        active = api_keys.active_keys(user=request.user)
+        return shape_response(schemas.ApiKeyList(keys=[key_shape(k) for k in active]))
     if request.method == "POST":
         created = api_keys.create_key(user=request.user, name=parse_body(request, KeyBody).name)
-        return JsonResponse({**key_json(created.key), "key": created.secret}, status=201)
+        new_key = schemas.NewApiKey(**key_shape(created.key).model_dump(), key=created.secret)
+        return shape_response(new_key, status=201)
     return _method_not_allowed("GET, POST")
 
 
@@ -209,7 +186,7 @@ def conversation_share(request: HttpRequest, conversation_id: int) -> HttpRespon
     """POST: share the conversation as it is now (a read-only link); DELETE: turn the link off."""
     if request.method == "POST":
         conversation = services.share_conversation(user=request.user, conversation_id=conversation_id)
-        return JsonResponse(conversation_json(conversation))
+        return shape_response(conversation_shape(conversation))
     if request.method == "DELETE":
         services.unshare_conversation(user=request.user, conversation_id=conversation_id)
         return HttpResponse(status=204)
@@ -223,17 +200,17 @@ def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
         return _method_not_allowed("POST")
     body = parse_body(request, ReportBody)
     case = moderation.report_answer(user=request.user, message_id=message_id, reason=body.reason)
-    return JsonResponse({"report_id": case.pk, "state": case.state}, status=201)
+    return shape_response(schemas.Report(report_id=case.pk, state=case.state), status=201)
 
 
-def settings_json(user: Any) -> dict[str, Any]:
-    return {
-        "search_mode": user.search_mode,
-        "language": user.language,
-        "theme": user.theme,
-        "daily_token_quota": limits.daily_quota(user),
-        "tokens_used_today": limits.tokens_used_today(user.pk),
-    }
+def settings_shape(user: Any) -> schemas.UserSettings:
+    return schemas.UserSettings(
+        search_mode=user.search_mode,
+        language=user.language,
+        theme=user.theme,
+        daily_token_quota=limits.daily_quota(user),
+        tokens_used_today=limits.tokens_used_today(user.pk),
+    )
 
 
 @json_api
@@ -246,4 +223,4 @@ def user_settings(request: HttpRequest) -> HttpResponse:
         request.user.save(update_fields=list(changes))
     elif request.method != "GET":
         return _method_not_allowed("GET, PATCH")
-    return JsonResponse(settings_json(request.user))
+    return shape_response(settings_shape(request.user))

@@ -8,7 +8,6 @@ import uuid
 import httpx
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView
@@ -19,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from assistant.chat import selectors, services
+from assistant.conf import assistant_settings, model_settings
 from assistant.models import User
 from config.celery import app as celery_app
 from core import limits
@@ -35,8 +35,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     context = {
         "user_label": "Guest" if request.user.is_guest else request.user.get_username(),
         "is_guest": request.user.is_guest,
-        "model_name": settings.MODEL_NAME,
-        "max_message_chars": settings.ASSISTANT_MAX_MESSAGE_CHARS,
+        "model_name": model_settings().name,
+        "max_message_chars": assistant_settings().max_message_chars,
     }
     return render(request, "frontend/chat.html", context)
 
@@ -131,7 +131,7 @@ def _check_broker() -> None:
 
 async def _check_model_service() -> None:
     async with httpx.AsyncClient(timeout=READINESS_TIMEOUT_SECONDS) as http:
-        response = await http.get(settings.MODEL_BASE_URL.rstrip("/") + "/models")
+        response = await http.get(model_settings().base_url.rstrip("/") + "/models")
         response.raise_for_status()
 
 

@@ -85,7 +85,7 @@ class MessengerAdapter(MetaAdapter):
 
     @classmethod
     def from_settings(cls) -> MessengerAdapter:
-        return cls(conf.messenger())
+        return cls(conf.integrations_settings().messenger)
 
     def parse(self, payload: Any) -> list[Event]:
         parsed = validate_payload(Payload, payload)
@@ -156,4 +156,4 @@ class InstagramAdapter(MessengerAdapter):
 
     @classmethod
     def from_settings(cls) -> InstagramAdapter:
-        return cls(conf.instagram())
+        return cls(conf.integrations_settings().instagram)

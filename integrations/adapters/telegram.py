@@ -115,7 +115,7 @@ class TelegramAdapter(MessagingAdapter):
 
     @classmethod
     def from_settings(cls) -> TelegramAdapter:
-        return cls(conf.telegram())
+        return cls(conf.integrations_settings().telegram)
 
     @property
     def configured(self) -> bool:

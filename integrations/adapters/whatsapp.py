@@ -121,7 +121,7 @@ class WhatsAppAdapter(MetaAdapter):
 
     @classmethod
     def from_settings(cls) -> WhatsAppAdapter:
-        return cls(conf.whatsapp())
+        return cls(conf.integrations_settings().whatsapp)
 
     def parse(self, payload: Any) -> list[Event]:
         events: list[Event] = []

@@ -25,8 +25,8 @@ from assistant.openai_compat.protocol import (
     usage_chunk,
     usage_object,
 )
-from assistant.web.api import KeyBody, ReportBody, SettingsBody, TitleBody
-from imagine.views import ImagineBody
+from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
+from imagine.schemas import ImagineBody
 from tests.assistant.test_api import call
 from tests.support.schemathesis_tool import MISSING, TOOL_BIN, validation_error
 

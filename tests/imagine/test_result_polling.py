@@ -7,7 +7,7 @@ from pathlib import Path
 
 from celery import Celery
 
-from imagine.scheduler import _state_of
+from core.celery_results import state_of as _state_of
 
 
 def test_a_half_written_result_reads_as_pending_then_whole(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from urllib.error import URLError
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from assistant.conf import model_settings
 
 START_TIMEOUT_SECONDS = 180  # the web server loads the content guard before it accepts
 
@@ -34,11 +35,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             if not options["no_model"]:
-                model_url = urlsplit(settings.MODEL_BASE_URL)
+                model_base_url = model_settings().base_url
+                model_url = urlsplit(model_base_url)
                 if model_url.hostname not in {"127.0.0.1", "localhost"} or model_url.port is None:
                     raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
-                self._wait_until_answers("model", settings.MODEL_BASE_URL.rstrip("/") + "/models", children["model"])
+                self._wait_until_answers("model", model_base_url.rstrip("/") + "/models", children["model"])
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default,search",
                                              "--concurrency", "2", "--beat", "--loglevel", "INFO")  # fmt: skip
             children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",

@@ -33,7 +33,7 @@ LOC = re.compile(r"<loc>\s*(.*?)\s*</loc>", re.IGNORECASE | re.DOTALL)
 
 def folder_documents(folder: Path, base_url: str) -> list[Document]:
     """Each file's main text; a file is read only up to SEARCH_FETCH_MAX_BYTES, like a fetched page."""
-    max_bytes = conf.fetch_limits().max_bytes
+    max_bytes = conf.search_settings().fetch_max_bytes
     documents = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
         relative = path.relative_to(folder).as_posix()

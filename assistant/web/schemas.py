@@ -1,0 +1,139 @@
+"""The REST API's (`/api`) wire shapes: the request bodies its views validate and the answers they
+serialise. Each class is both: the views build their JSON from it (`model_dump(mode="json")`) and
+assistant/openapi.py publishes its schema, so a shape is defined once."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.models import Message, ModerationCase, SearchMode, Theme
+from core.images import ImageRef
+
+# --- request bodies ----------------------------------------------------------------------------
+
+
+class TitleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = ""
+
+
+class KeyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+class ReportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = ""
+
+
+# "" follows the browser's Accept-Language; the rest are the page's languages.
+LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
+
+
+class SettingsBody(BaseModel):
+    """A PATCH names only the settings it changes: the defaults are never written (exclude_unset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    search_mode: SearchMode = SearchMode.AUTO
+    language: LanguageChoice = ""
+    theme: Theme = Theme.SYSTEM
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+class _Shape(BaseModel):
+    # Closed objects: a field a view sends that is not declared here fails the conformance checks.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Conversation(_Shape):
+    id: int
+    title: str
+    share_url: str | None
+    created_at: str
+    updated_at: str
+
+
+class ConversationList(_Shape):
+    conversations: list[Conversation]
+
+
+class Source(BaseModel):
+    """A numbered web source of an answer; besides `number`, the fields the search provider gave."""
+
+    model_config = ConfigDict(extra="allow")
+    number: int
+    title: str
+    url: str
+
+
+class MessageOut(_Shape):
+    id: int
+    role: Message.Role
+    content: str
+    status: Message.Status
+    seq: int
+    finish_reason: str | None
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    model: str | None
+    created_at: str
+    first_token_ms: int | None
+    duration_ms: int | None
+    sources: list[Source]
+    search_error: str | None
+    invalid_citations: list[int]
+    code_warnings: list[dict[str, Any]]
+    image: ImageRef | None  # the picture an `/imagine` answer shows
+
+
+class MessageList(_Shape):
+    messages: list[MessageOut]
+
+
+class ApiKeyOut(_Shape):
+    id: int
+    name: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+
+
+class NewApiKey(ApiKeyOut):
+    key: str  # the secret, shown this once
+
+
+class ApiKeyList(_Shape):
+    keys: list[ApiKeyOut]
+
+
+class Report(_Shape):
+    report_id: int
+    state: ModerationCase.State
+
+
+class UserSettings(_Shape):
+    search_mode: SearchMode
+    language: LanguageChoice
+    theme: Theme
+    daily_token_quota: int
+    tokens_used_today: int
+
+
+class ErrorDetail(_Shape):
+    code: str
+    detail: str
+    # Seconds, with the Retry-After header, when a retry will succeed; absent otherwise.
+    retry_after: int | None = Field(default=None, exclude_if=lambda seconds: seconds is None)
+
+
+class Error(_Shape):
+    """Every refusal of `/api`: `code` is from docs/protocol.md's list."""
+
+    error: ErrorDetail
