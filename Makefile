@@ -35,6 +35,8 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: install browser lint
+	# The front end's pure modules (the answer-frame reducer, the socket client) under node's own runner.
+	node --test tests/frontend/
 	$(BIN)/python -m pytest
 
 bench: install

@@ -3,7 +3,7 @@
  *
  * The account's theme is on <html data-theme> as the server rendered it; localStorage only caches
  * it for pages without an account (the sign-in page after signing out). Saving a change on the
- * account is the caller's (chat.js, PATCH /api/settings). */
+ * account is the caller's (settings.js, PATCH /api/settings). */
 (function () {
   "use strict";
 

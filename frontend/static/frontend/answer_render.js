@@ -1,0 +1,169 @@
+/* The parts of an answer bubble: its text (sanitised markdown, citations, code blocks with copy
+ * buttons and syntax colours), the picture of an /imagine answer, search progress, the numbered
+ * sources and Code Shield's warnings. highlight.js (window.hljs) is a classic script loaded first. */
+
+import { t } from "./i18n.js";
+import { renderMarkdown } from "./markdown.js";
+
+const COPIED_RESET_MS = 2000;
+
+/** Answer text into `container`: sanitised markdown, citations, code blocks with copy buttons and
+ * (when `options.final`) syntax colours. */
+export function renderAnswer(container, text, options) {
+  container.innerHTML = renderMarkdown(text, {
+    sources: options.sources || [],
+    invalidCitations: options.invalidCitations || [],
+    invalidCitationTitle: (number) => t("invalid_citation", { number }),
+  });
+  decorateCodeBlocks(container, !!options.final);
+}
+
+/** A copy button on every code block; syntax colours once the answer is final (not per frame). */
+function decorateCodeBlocks(body, final) {
+  body.querySelectorAll("pre > code").forEach((code) => {
+    const pre = code.parentNode;
+    const block = document.createElement("div");
+    block.className = "code-block";
+    pre.parentNode.replaceChild(block, pre);
+    const bar = document.createElement("div");
+    bar.className = "code-bar";
+    const language = document.createElement("span");
+    language.className = "code-language";
+    language.textContent = (code.className.match(/language-([\w+-]+)/) || ["", ""])[1];
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "icon-button code-copy";
+    copy.setAttribute("data-testid", "copy-code");
+    copy.setAttribute("aria-label", t("copy_code"));
+    copy.textContent = t("copy");
+    bar.append(language, copy);
+    block.append(bar, pre);
+    if (final) highlight(code, language.textContent);
+  });
+}
+
+function highlight(code, language) {
+  const hljs = window.hljs;
+  if (!hljs) return;
+  if (language && hljs.getLanguage(language)) hljs.highlightElement(code);
+  else if (!language) {
+    code.innerHTML = hljs.highlightAuto(code.textContent).value; // hljs escapes the text
+    code.classList.add("hljs");
+  }
+}
+
+/** Copies `text`; the button says whether it worked, then reads "copy" again. */
+export function copyText(button, text) {
+  const done = (key) => {
+    button.textContent = t(key);
+    window.setTimeout(() => {
+      button.textContent = t("copy");
+    }, COPIED_RESET_MS);
+  };
+  if (!navigator.clipboard) return done("copy_failed"); // only secure pages may write it
+  navigator.clipboard.writeText(text).then(
+    () => done("copied"),
+    () => done("copy_failed")
+  );
+}
+
+/** A click anywhere: the copy button of a code block copies its code. */
+export function copyCodeOnClick(event) {
+  const button = event.target.closest && event.target.closest(".code-copy");
+  if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent);
+}
+
+/** The picture answering `/imagine <prompt>`: alt text is the prompt; it can be downloaded. */
+export function imageFigure(image) {
+  const figure = document.createElement("figure");
+  figure.className = "thread-image";
+  figure.setAttribute("data-testid", "thread-image");
+  const picture = document.createElement("img");
+  picture.src = image.url;
+  picture.alt = image.prompt;
+  picture.width = image.width;
+  picture.height = image.height;
+  const download = document.createElement("a");
+  download.className = "thread-image-download";
+  download.setAttribute("data-testid", "thread-image-download");
+  download.href = image.url;
+  download.download = "imagine-" + image.id + ".png";
+  download.textContent = t("download_image");
+  figure.append(picture, download);
+  return figure;
+}
+
+export function searchProgress(search) {
+  const urls = search.urls || [];
+  const text = urls.length ? t("reading_link", { link: hostOf(urls[0]) }) : t("searching_web");
+  const status = extraNote("search-status", text);
+  status.setAttribute("role", "status");
+  return status;
+}
+
+export function sourcesPanel(sources) {
+  const panel = document.createElement("section");
+  panel.className = "sources";
+  panel.setAttribute("data-testid", "sources");
+  const heading = document.createElement("h3");
+  heading.textContent = t("sources");
+  const list = document.createElement("ol");
+  sources.forEach((source) => list.appendChild(sourceItem(source)));
+  panel.append(heading, list);
+  return panel;
+}
+
+function sourceItem(source) {
+  const item = document.createElement("li");
+  item.value = source.number;
+  const safe = /^https?:\/\//i.test(source.url);
+  const link = document.createElement(safe ? "a" : "span");
+  if (safe) {
+    link.href = source.url;
+    link.rel = "noopener noreferrer nofollow";
+    link.target = "_blank";
+  }
+  link.textContent = source.title || source.url;
+  const host = document.createElement("span");
+  host.className = "source-host";
+  host.textContent = hostOf(source.url);
+  item.append(link, host);
+  return item;
+}
+
+/** A failed search: our sentence in the page's language; the server's reason (in English) on hover. */
+export function searchErrorNote(reason) {
+  const failed = extraNote("search-error", t("search_failed"));
+  failed.title = reason;
+  return failed;
+}
+
+export function codeWarningsNote(warnings) {
+  const box = extraNote("code-warnings", t("code_warnings"));
+  box.setAttribute("data-testid", "code-warnings");
+  const list = document.createElement("ul");
+  warnings.forEach((warning) => {
+    const item = document.createElement("li");
+    item.textContent = t("code_warning_line", warning);
+    list.appendChild(item);
+  });
+  box.appendChild(list);
+  return box;
+}
+
+function extraNote(className, text) {
+  const note = document.createElement("div");
+  note.className = "extra " + className;
+  const paragraph = document.createElement("p");
+  paragraph.textContent = text;
+  note.appendChild(paragraph);
+  return note;
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).hostname;
+  } catch (_) {
+    return url;
+  }
+}

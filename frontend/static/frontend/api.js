@@ -1,0 +1,54 @@
+/* The REST API (docs/protocol.md, "REST"): JSON in and out, the session cookie, and Django's CSRF
+ * token on unsafe methods. Failures reject with an ApiError whose detail is a sentence for people. */
+
+import { t } from "./i18n.js";
+
+class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]*)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function parseJson(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+async function answerOf(response) {
+  if (response.status === 204) return null;
+  const data = parseJson(await response.text());
+  if (response.ok) return data;
+  const error = (data && data.error) || {};
+  let detail = error.detail || t("server_status", { status: response.status });
+  if (response.status === 401) detail = t("session_ended");
+  throw new ApiError(response.status, error.code || "http_" + response.status, detail);
+}
+
+/** `method path` with an optional JSON body; resolves to the parsed answer (null for 204). */
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const options = { method, headers, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (_) {
+    throw new ApiError(0, "network", t("server_unreachable"));
+  }
+  return answerOf(response);
+}

@@ -1,0 +1,198 @@
+/* The conversation list in the sidebar (REST): search, rename, delete, and the header that names
+ * the open conversation. */
+
+import { api } from "./api.js";
+import { t } from "./i18n.js";
+import { matchesEveryWord } from "./text.js";
+
+const TITLE_REFRESH_DELAY_MS = 3000;
+const MAX_TITLE_CHARS = 200;
+
+function conversationTitle(conversation) {
+  return (conversation && conversation.title && conversation.title.trim()) || t("new_conversation");
+}
+
+/**
+ * els: {list, listEmpty, noMatch, search, title, newChat}; currentId() -> the open conversation's
+ * id or null; onOpen(id) opens one; onDeleted(conversation) after the server deleted it.
+ */
+export function createConversationList({ els, showNotice, currentId, onOpen, onDeleted }) {
+  let conversations = [];
+  let renaming = false;
+
+  function refresh() {
+    return api("GET", "/api/conversations").then(
+      (data) => {
+        conversations = (data && data.conversations) || [];
+        if (!renaming) render(); // a rename in progress draws the list when it ends
+        updateHeader();
+      },
+      (error) => showNotice(error.detail)
+    );
+  }
+
+  /** A new conversation gets its title a moment after its first answer. */
+  function refreshTwice() {
+    refresh();
+    window.setTimeout(refresh, TITLE_REFRESH_DELAY_MS);
+  }
+
+  function rowButton(id) {
+    return els.list.querySelector('[data-conversation-id="' + id + '"] .conversation-open');
+  }
+
+  function render() {
+    // Keep the keyboard focus on the same row when the list is drawn again.
+    const focused = document.activeElement;
+    const focusedItem = focused && els.list.contains(focused) ? focused.closest("[data-conversation-id]") : null;
+    const focusedId = focusedItem ? focusedItem.getAttribute("data-conversation-id") : null;
+    const query = els.search.value;
+    const shown = conversations.filter((conversation) => matchesEveryWord(conversationTitle(conversation), query));
+    els.list.replaceChildren(...shown.map(conversationItem));
+    els.listEmpty.hidden = conversations.length > 0;
+    els.noMatch.hidden = shown.length > 0 || conversations.length === 0;
+    const again = focusedId && rowButton(focusedId);
+    if (again) again.focus();
+  }
+
+  function conversationItem(conversation) {
+    const title = conversationTitle(conversation);
+    const item = document.createElement("li");
+    item.className = "conversation";
+    item.setAttribute("data-testid", "conversation-item");
+    item.setAttribute("data-conversation-id", String(conversation.id));
+    if (conversation.id === currentId()) item.setAttribute("aria-current", "page");
+
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "conversation-open";
+    open.title = title;
+    const label = document.createElement("span");
+    label.className = "conversation-title";
+    label.textContent = title;
+    open.appendChild(label);
+    open.addEventListener("click", () => onOpen(conversation.id));
+
+    const actions = document.createElement("div");
+    actions.className = "conversation-actions";
+    const rename = iconButton("conversation-rename", "✎", t("rename", { title }));
+    rename.addEventListener("click", (event) => {
+      event.stopPropagation();
+      startRename(item, conversation);
+    });
+    const remove = iconButton("conversation-delete", "🗑", t("delete", { title }));
+    remove.addEventListener("click", (event) => {
+      event.stopPropagation();
+      deleteConversation(conversation);
+    });
+    actions.append(rename, remove);
+
+    item.append(open, actions);
+    item.addEventListener("click", (event) => {
+      // The whole row opens the conversation, not only its title button.
+      if (event.target === item) onOpen(conversation.id);
+    });
+    return item;
+  }
+
+  function iconButton(className, symbol, label) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "icon-button " + className;
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    const icon = document.createElement("span");
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = symbol;
+    button.appendChild(icon);
+    return button;
+  }
+
+  function startRename(item, conversation) {
+    if (renaming) return;
+    renaming = true;
+    const input = document.createElement("input");
+    input.type = "text";
+    input.className = "conversation-rename-input";
+    input.maxLength = MAX_TITLE_CHARS;
+    input.value = conversation.title || "";
+    input.setAttribute("aria-label", t("new_title_for", { title: conversationTitle(conversation) }));
+    item.replaceChild(input, item.querySelector(".conversation-open"));
+    item.classList.add("renaming");
+    input.focus();
+    input.select();
+
+    let finished = false;
+    function finish(save) {
+      if (finished) return;
+      finished = true;
+      const title = input.value.trim();
+      const done = () => {
+        renaming = false;
+        render();
+        updateHeader();
+        const again = rowButton(conversation.id);
+        if (again && document.activeElement === document.body) again.focus();
+      };
+      if (!save || title === (conversation.title || "")) return done();
+      if (title.length < 1 || title.length > MAX_TITLE_CHARS) {
+        showNotice(t("title_length"));
+        return done();
+      }
+      input.disabled = true;
+      api("PATCH", "/api/conversations/" + conversation.id, { title }).then(
+        (updated) => {
+          conversations = conversations.map((c) => (c.id === updated.id ? updated : c));
+          done();
+        },
+        (error) => {
+          showNotice(error.detail);
+          done();
+        }
+      );
+    }
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        finish(true);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+
+  function deleteConversation(conversation) {
+    if (!window.confirm(t("confirm_delete", { title: conversationTitle(conversation) }))) return;
+    api("DELETE", "/api/conversations/" + conversation.id).then(
+      () => {
+        conversations = conversations.filter((c) => c.id !== conversation.id);
+        onDeleted(conversation);
+        render();
+        els.newChat.focus();
+      },
+      (error) => showNotice(error.detail)
+    );
+  }
+
+  /** The header and the tab name the open conversation; its row in the list is marked current. */
+  function updateHeader() {
+    const id = currentId();
+    let title = t("new_chat");
+    if (id !== null) {
+      const conversation = conversations.find((c) => c.id === id);
+      title = conversation ? conversationTitle(conversation) : t("conversation");
+    }
+    els.title.textContent = title;
+    document.title = id === null ? "Assistant" : title + " · Assistant";
+    els.list.querySelectorAll("[data-conversation-id]").forEach((item) => {
+      if (Number(item.getAttribute("data-conversation-id")) === id) item.setAttribute("aria-current", "page");
+      else item.removeAttribute("aria-current");
+    });
+  }
+
+  els.search.addEventListener("input", render);
+
+  return { refresh, refreshTwice, render, updateHeader };
+}

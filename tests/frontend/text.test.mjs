@@ -1,0 +1,30 @@
+// The chat page's pure text helpers (frontend/static/frontend/text.js).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { charCount, foldForSearch, lastSentenceEnd, matchesEveryWord } from "../../frontend/static/frontend/text.js";
+
+test("characters are counted as code points, as the server counts them", () => {
+  assert.equal(charCount("abc"), 3);
+  assert.equal(charCount("🌊🌊"), 2);
+  assert.equal("🌊🌊".length, 4);
+});
+
+test("search ignores case and accents and needs every word", () => {
+  assert.equal(foldForSearch("Café Crème"), "cafe creme");
+  assert.equal(matchesEveryWord("Café recipes", "cafe"), true);
+  assert.equal(matchesEveryWord("Trip to Lisbon", "lisbon TRIP"), true);
+  assert.equal(matchesEveryWord("Trip to Lisbon", "lisbon porto"), false);
+  assert.equal(matchesEveryWord("Anything", "   "), true);
+});
+
+test("sentences end at their punctuation followed by a space, or at a blank line", () => {
+  const text = "It rains. Clouds gather! Still";
+  assert.equal(lastSentenceEnd(text, 0), "It rains. Clouds gather!".length);
+  assert.equal(lastSentenceEnd(text, "It rains.".length), "It rains. Clouds gather!".length);
+  assert.equal(lastSentenceEnd("No end yet.", 0), 0, "the last sentence may still grow");
+  assert.equal(lastSentenceEnd("A list\n\nmore", 0), "A list\n\n".length);
+  assert.equal(lastSentenceEnd('He said "stop." Then', 0), 'He said "stop."'.length);
+  assert.equal(lastSentenceEnd("वर्षा हो रही है। फिर", 0), "वर्षा हो रही है।".length);
+});
