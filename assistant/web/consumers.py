@@ -69,6 +69,7 @@ class ChatConsumer(SocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.following: dict[int, Following] = {}
+        self.searches_sent: dict[int, str] = {}  # the last search frame sent, per answer not yet done
         self.watchdog: asyncio.Task[None] | None = None
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
@@ -205,6 +206,7 @@ class ChatConsumer(SocketConsumer):
             await self._unfollow(event["message_id"])
             if event["seq"] == following.last_seq:
                 await self._send(event["frame"])
+                self.searches_sent.pop(event["message_id"], None)
             else:  # frames were lost on the way; the stored answer is final and complete
                 answer = await database_sync_to_async(Message.objects.get)(pk=event["message_id"])
                 await self._replay_stored(answer, following.last_seq)
@@ -217,9 +219,21 @@ class ChatConsumer(SocketConsumer):
     async def answer_event(self, event: dict) -> None:
         """A frame outside the numbered sequence (search progress, a retraction): latest state wins."""
         following = self.following.get(event["message_id"])
-        if following is not None:
-            following.heard_at = time.monotonic()
+        if following is None:
+            return
+        following.heard_at = time.monotonic()
+        if json.loads(event["frame"])["type"] == "search":
+            await self._send_search(event["message_id"], event["frame"])
+        else:
             await self._send(event["frame"])
+
+    async def _send_search(self, message_id: int, frame: str) -> None:
+        """A search state, unless it is the one this socket last got for the answer: every replay
+        carries the current state, and a slow search is replayed on every silence check."""
+        if self.searches_sent.get(message_id) == frame:
+            return
+        self.searches_sent[message_id] = frame
+        await self._send(frame)
 
     async def answer_replay(self, event: dict) -> None:
         following = self.following.get(event["message_id"])
@@ -227,7 +241,7 @@ class ChatConsumer(SocketConsumer):
             return
         following.heard_at = time.monotonic()
         if event.get("search"):
-            await self._send(event["search"])
+            await self._send_search(event["message_id"], event["search"])
         for frame in event["frames"]:
             seq = json.loads(frame)["seq"]
             if seq > following.last_seq:
@@ -261,10 +275,11 @@ class ChatConsumer(SocketConsumer):
     async def _replay_stored(self, answer: Message, after_seq: int) -> None:
         outcome = stored_outcome(answer, await database_sync_to_async(answer_image)(answer))
         if outcome.grounding is not None:
-            await self._send(outcome.grounding.search_frame(answer.pk).dump())
+            await self._send_search(answer.pk, outcome.grounding.search_frame(answer.pk).dump())
         for seq, text in frames_after(answer.content, answer.frame_ends, after_seq):
             await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
         await self._send(done_frame(answer.pk, outcome).dump())
+        self.searches_sent.pop(answer.pk, None)
 
     async def _send_error(self, frame: ErrorFrame) -> None:
         metrics.ERRORS.labels(frame.code).inc()
