@@ -41,15 +41,16 @@ async def _title_allowed(question: str, title: str) -> bool:
     return verdict.safe
 
 
-def _answered_question(conversation_id: int, answer_id: int | None) -> str | None:
-    """The question of the conversation's first complete answer: a refused one is never titled."""
-    answers = Message.objects.filter(
-        conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
-    )
+def _titled_question(conversation_id: int, answer_id: int | None) -> str | None:
+    """The question a title is written from: the one `answer_id` (a complete answer) replies to, or
+    without it the first question that was not refused. A refused question never reaches the model."""
     if answer_id is not None:
-        answers = answers.filter(pk=answer_id)
-    answer = answers.select_related("reply_to").order_by("id").first()
-    return answer.reply_to.content if answer is not None and answer.reply_to is not None else None
+        answers = Message.objects.filter(pk=answer_id, status=Message.Status.COMPLETE).select_related("reply_to")
+        answer = answers.first()
+        return answer.reply_to.content if answer is not None and answer.reply_to is not None else None
+    questions = Message.objects.filter(conversation_id=conversation_id, role=Message.Role.USER)
+    first = questions.exclude(answers__status=Message.Status.BLOCKED).order_by("id").first()
+    return first.content if first is not None else None
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -64,7 +65,7 @@ def title_conversation(conversation_id: int, answer_id: int | None = None) -> No
     provisional = provisional_title(first.content)
     if not Conversation.objects.filter(pk=conversation_id, title=provisional).exists():
         return
-    question = _answered_question(conversation_id, answer_id)
+    question = _titled_question(conversation_id, answer_id)
     if question is None:
         return
     title = run_sync(_generate_title(question))

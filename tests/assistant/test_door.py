@@ -214,7 +214,10 @@ def _complete(text: str) -> AnswerOutcome:
     return AnswerOutcome(status="complete", finish_reason="stop", content=text, frame_ends=[len(text)])
 
 
-def test_a_blocked_question_never_reaches_the_title_model(title_servers: tuple[FakeOpenAI, FakeGuard]) -> None:
+@pytest.mark.parametrize("named_answer", [True, False], ids=["after-its-answer", "task-without-answer-id"])
+def test_a_blocked_question_never_reaches_the_title_model(
+    title_servers: tuple[FakeOpenAI, FakeGuard], named_answer: bool
+) -> None:
     model, _ = title_servers
     user = services.create_guest()
     refusal = "I can't help with that."
@@ -232,7 +235,7 @@ def test_a_blocked_question_never_reaches_the_title_model(title_servers: tuple[F
     )
     answer = _answered(user, blocked.conversation_id, "Plan a weekend in Lisbon", _complete("Day one: Alfama."))
 
-    tasks.title_conversation(answer.conversation_id, answer.pk)
+    tasks.title_conversation(answer.conversation_id, answer.pk if named_answer else None)
 
     [request] = model.requests
     prompt = json.dumps(request.body["messages"])
