@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from imagine.models import ImagineImage
 
 
 class SearchMode(models.TextChoices):
@@ -80,6 +84,13 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.pk}"  # never the title: users write it, and the admin shows this
+
+
+@receiver(post_delete, sender=Conversation)
+def _untie_pictures(sender: type[Conversation], instance: Conversation, **kwargs: object) -> None:
+    """A deleted chat's pictures stay in the gallery, tied to no conversation (Imagine keeps the id
+    without a foreign key)."""
+    ImagineImage.objects.filter(conversation_id=instance.pk).update(conversation_id=None)
 
 
 class Message(models.Model):

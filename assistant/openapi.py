@@ -35,7 +35,6 @@ from assistant.web.schemas import (
     ApiKeyList,
     Conversation,
     ConversationList,
-    Error,
     KeyBody,
     MessageList,
     NewApiKey,
@@ -45,6 +44,7 @@ from assistant.web.schemas import (
     TitleBody,
     UserSettings,
 )
+from core.http import Error
 from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
 # --- the route table ---------------------------------------------------------------------------

@@ -29,6 +29,15 @@ class ErrorCode(StrEnum):
     SAFETY_UNAVAILABLE = "safety_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL = "internal"
+    UNAUTHENTICATED = "unauthenticated"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # Imagine's: a prompt is not a chat message, and a render has failures of its own.
+    EMPTY_PROMPT = "empty_prompt"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    UNKNOWN_SIZE = "unknown_size"
+    GPU_OUT_OF_MEMORY = "gpu_out_of_memory"
+    WORKER_UNAVAILABLE = "worker_unavailable"
+    RENDER_FAILED = "render_failed"
 
     @property
     def http_status(self) -> int:
@@ -37,16 +46,22 @@ class ErrorCode(StrEnum):
 
 
 _HTTP_STATUS = {
+    ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TURN_IN_PROGRESS: 409,
     ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.BLOCKED: 422,  # only HTTP's refusals of a prompt; a blocked chat answer is a `done`
     ErrorCode.MODEL_ERROR: 502,
+    ErrorCode.RENDER_FAILED: 502,
     ErrorCode.MODEL_UNAVAILABLE: 503,
     ErrorCode.SAFETY_UNAVAILABLE: 503,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.GPU_OUT_OF_MEMORY: 503,
+    ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 

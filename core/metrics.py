@@ -1,5 +1,6 @@
-"""The safety check's counters, recorded by the chat engine and by Imagine alike. They live on
-prometheus_client's default registry, which `/metrics` (assistant/ops/metrics.py) serves."""
+"""Counters every surface records: refusals sent to clients, and the safety check's (chat engine and
+Imagine alike). They live on prometheus_client's default registry, which `/metrics`
+(assistant/ops/metrics.py) serves."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from prometheus_client import Counter
 
 from safety.verdict import Verdict
 
+ERRORS = Counter("assistant_errors_total", "Errors returned to clients, by error code.", ["code"])
 BLOCKED_TURNS = Counter(
     "assistant_blocked_turns_total",
     "Turns refused by the safety check, by stage and hazard category.",

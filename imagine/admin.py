@@ -8,5 +8,5 @@ class ImagineImageAdmin(admin.ModelAdmin):
     list_display = ("id", "owner", "kind", "prompt", "width", "height", "created")
     list_filter = ("kind",)
     search_fields = ("prompt", "owner__username")
-    raw_id_fields = ("owner", "conversation", "source")
+    raw_id_fields = ("owner", "source")
     readonly_fields = ("created",)

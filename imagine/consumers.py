@@ -20,9 +20,9 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from core.errors import AssistantError, ErrorCode
 from core.websocket import SocketConsumer
 from imagine import scheduler, services
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt, clean_prompt
 from imagine.protocol import (
     AnimateFrame,
@@ -61,7 +61,7 @@ class ImagineConsumer(SocketConsumer):
         seq = None
         try:
             if text_data is None:
-                raise ImagineError(ImagineErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
+                raise AssistantError(ErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
             frame = parse_client_frame(text_data)
             seq = getattr(frame, "seq", None)
             if isinstance(frame, PromptFrame):
@@ -70,7 +70,7 @@ class ImagineConsumer(SocketConsumer):
                 self._start_job(self._final(frame), seq=frame.seq)
             else:
                 self._start_job(self._animate(frame), image_id=frame.image_id)
-        except ImagineError as exc:
+        except AssistantError as exc:
             await self._send(ErrorFrame(code=exc.code, detail=exc.detail, seq=seq).dump())
 
     # --- previews ----------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ImagineConsumer(SocketConsumer):
                 continue
             self.waiting_prompt = self.waiting_prompt or preview
             detail = "Typing faster than images can follow; the newest prompt is sent in a moment."
-            await self._send(ErrorFrame(code=ImagineErrorCode.RATE_LIMITED, detail=detail, seq=preview.seq).dump())
+            await self._send(ErrorFrame(code=ErrorCode.RATE_LIMITED, detail=detail, seq=preview.seq).dump())
             await asyncio.sleep(wait)
 
     async def imagine_preview(self, event: dict) -> None:
@@ -123,7 +123,7 @@ class ImagineConsumer(SocketConsumer):
     async def _reporting_errors(self, work: Job, *, seq: int | None, image_id: int | None) -> None:
         try:
             await work
-        except ImagineError as exc:
+        except AssistantError as exc:
             await self._send(ErrorFrame(code=exc.code, detail=exc.detail, seq=seq, image_id=image_id).dump())
         except Exception:
             logger.exception("imagine job failed")

@@ -20,10 +20,10 @@ class ImagineImage(models.Model):
         CLIP = "clip"  # an animation of an image: `file` is the MP4, `gif` the GIF
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imagine_images")
-    # The chat it was made in; null for images made over REST or in a messaging app without one.
-    conversation = models.ForeignKey(
-        "assistant.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="imagine_images"
-    )
+    # The chat it was made in; null for images made over REST or in a messaging app without one. An
+    # id, not a foreign key: the chat's tables build on Imagine's (an answer shows its picture), so
+    # Imagine's need none of theirs. The chat clears it when the conversation is deleted.
+    conversation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     source = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="clips")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGE)
     prompt = models.TextField()

@@ -12,9 +12,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.utils.module_loading import import_string
 
+from core.errors import AssistantError, ErrorCode
 from core.metrics import count_verdict
 from imagine.conf import imagine_settings
-from imagine.errors import ImagineError, ImagineErrorCode
 from safety.conf import safety_settings
 
 BLOCKED_DETAIL = "I can't create that image. Try describing something else."
@@ -31,15 +31,15 @@ SUBMITTED_STAGE = "imagine"
 def clean_prompt(prompt: str) -> str:
     cleaned = " ".join(prompt.split())
     if not cleaned:
-        raise ImagineError(ImagineErrorCode.EMPTY_PROMPT, "Describe the image you want first.")
+        raise AssistantError(ErrorCode.EMPTY_PROMPT, "Describe the image you want first.")
     limit = imagine_settings().max_prompt_chars
     if len(cleaned) > limit:
-        raise ImagineError(ImagineErrorCode.PROMPT_TOO_LONG, f"A prompt has at most {limit} characters.")
+        raise AssistantError(ErrorCode.PROMPT_TOO_LONG, f"A prompt has at most {limit} characters.")
     return cleaned
 
 
 async def check_prompt(prompt: str, *, submitted_by: int | None = None) -> str:
-    """The cleaned prompt, if it may be rendered; else ImagineError `blocked` or `safety_unavailable`.
+    """The cleaned prompt, if it may be rendered; else AssistantError `blocked` or `safety_unavailable`.
     `submitted_by`: the user asking for a final render, whose refused prompt opens a moderation case;
     None for a preview, checked as the user types: a refused one is only counted, since a case for
     every keystroke would flood the queue."""
@@ -50,11 +50,11 @@ async def check_prompt(prompt: str, *, submitted_by: int | None = None) -> str:
     count_verdict(verdict, PREVIEW_STAGE if submitted_by is None else SUBMITTED_STAGE)
     if verdict.unavailable:  # `safe` is then the failure policy's answer (SAFETY_FAIL_CLOSED)
         if not verdict.safe:
-            raise ImagineError(ImagineErrorCode.SAFETY_UNAVAILABLE, SAFETY_UNAVAILABLE_DETAIL)
+            raise AssistantError(ErrorCode.SAFETY_UNAVAILABLE, SAFETY_UNAVAILABLE_DETAIL)
     elif not verdict.safe:
         if submitted_by is not None:
             await database_sync_to_async(_on_blocked_prompt)(submitted_by, cleaned, list(verdict.categories))
-        raise ImagineError(ImagineErrorCode.BLOCKED, BLOCKED_DETAIL)
+        raise AssistantError(ErrorCode.BLOCKED, BLOCKED_DETAIL)
     return cleaned
 
 

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.errors import AssistantError, ErrorCode
 from core.text import NUL_REFUSAL, contains_nul
-from imagine.errors import ImagineError, ImagineErrorCode
 
 
 class _Frame(BaseModel):
@@ -60,15 +60,15 @@ def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImagineError(ImagineErrorCode.INVALID_FRAME, f"Frames must be JSON: {exc.msg}.") from None
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"Frames must be JSON: {exc.msg}.") from None
     if contains_nul(data):
-        raise ImagineError(ImagineErrorCode.INVALID_FRAME, NUL_REFUSAL)
+        raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
     try:
         return _client_frame.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "frame"
-        raise ImagineError(ImagineErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
 
 
 # --- server → client -------------------------------------------------------------

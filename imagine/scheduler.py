@@ -38,8 +38,8 @@ from django.core.cache import cache
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.celery_results import TaskFailed, await_result
+from core.errors import AssistantError, ErrorCode
 from imagine.conf import imagine_settings
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt
 from imagine.protocol import ErrorFrame, ImageFrame
 
@@ -149,7 +149,7 @@ async def _render(preview: Preview) -> dict[str, Any]:
     try:
         await check_prompt(preview.prompt)
         return await run_task(render_preview, request, wait_seconds=imagine_settings().preview_timeout_seconds)
-    except ImagineError as exc:
+    except AssistantError as exc:
         return {"ok": False, "code": exc.code.value, "detail": exc.detail}
 
 
@@ -161,7 +161,7 @@ async def run_task(
     on_progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Queue a task and wait for its result without blocking the event loop; PROGRESS states are
-    passed to `on_progress`. Raises ImagineError(worker_unavailable) when no worker answers."""
+    passed to `on_progress`. Raises AssistantError(worker_unavailable) when no worker answers."""
     try:
         result: AsyncResult = await sync_to_async(task.delay, thread_sensitive=False)(request)
     except BrokerError as exc:
@@ -170,12 +170,12 @@ async def run_task(
     try:
         return await await_result(result, wait_seconds=wait_seconds, poll_seconds=POLL_SECONDS, on_progress=on_progress)
     except TaskFailed:
-        raise ImagineError(ImagineErrorCode.RENDER_FAILED, RENDER_FAILED_DETAIL) from None
+        raise AssistantError(ErrorCode.RENDER_FAILED, RENDER_FAILED_DETAIL) from None
     except TimeoutError:
         raise _worker_unavailable() from None
 
 
-def _worker_unavailable() -> ImagineError:
-    return ImagineError(
-        ImagineErrorCode.WORKER_UNAVAILABLE, "The image service is not answering right now. Please try again soon."
+def _worker_unavailable() -> AssistantError:
+    return AssistantError(
+        ErrorCode.WORKER_UNAVAILABLE, "The image service is not answering right now. Please try again soon."
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db.models import QuerySet
 
-from imagine.errors import ImagineError, ImagineErrorCode
+from core.errors import AssistantError, ErrorCode
 from imagine.models import ImagineImage
 
 
@@ -15,13 +16,16 @@ def gallery(*, user_id: int) -> QuerySet[ImagineImage]:
 def image_for(*, user_id: int, image_id: int) -> ImagineImage:
     image = gallery(user_id=user_id).filter(pk=image_id).first()
     if image is None:
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That image does not exist.")
+        raise AssistantError(ErrorCode.NOT_FOUND, "That image does not exist.")
     return image
 
 
+# The chat's conversations, named as AUTH_USER_MODEL names the user model: Imagine imports no chat code.
+CONVERSATION_MODEL = "assistant.Conversation"
+
+
 def require_conversation(*, user_id: int, conversation_id: int) -> None:
-    """A conversation an image is tied to must be the user's. Its model is whichever the image's
-    `conversation` field names, so Imagine imports no chat code."""
-    conversations = ImagineImage._meta.get_field("conversation").related_model.objects
+    """A conversation an image is tied to must be the user's."""
+    conversations = apps.get_model(CONVERSATION_MODEL).objects
     if not conversations.filter(pk=conversation_id, owner_id=user_id).exists():
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That conversation does not exist.")
+        raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")

@@ -19,10 +19,9 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from core import limits
-from core.errors import AssistantError
+from core.errors import AssistantError, ErrorCode
 from imagine import selectors
 from imagine.conf import imagine_settings
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 from imagine.scheduler import run_task
 from imagine.schemas import ImagineImageOut
@@ -50,7 +49,7 @@ def size_named(name: str | None) -> Size:
     sizes = imagine_settings().sizes
     if name not in sizes:
         known = ", ".join(sorted(sizes))
-        raise ImagineError(ImagineErrorCode.UNKNOWN_SIZE, f"Unknown size {name!r}; choose one of: {known}.")
+        raise AssistantError(ErrorCode.UNKNOWN_SIZE, f"Unknown size {name!r}; choose one of: {known}.")
     width, height = sizes[name]
     return Size(name, width, height)
 
@@ -69,10 +68,7 @@ def take_rate_token(user_id: int) -> float:
 def check_render_limits(user_id: int, ip: str | None) -> None:
     """Final renders and animations count against the site's per-user and per-IP Imagine limits
     (RATE_LIMIT_IMAGINE_*; previews have their own per-second latest-wins limit above)."""
-    try:
-        limits.hit_both("imagine", user_id=user_id, ip=ip)
-    except AssistantError as exc:
-        raise ImagineError(ImagineErrorCode.RATE_LIMITED, exc.detail) from None
+    limits.hit_both("imagine", user_id=user_id, ip=ip)
 
 
 def file_url(image: ImagineImage, name: str) -> str:
@@ -91,12 +87,12 @@ def public_file_url(image: ImagineImage, name: str, base_url: str) -> str:
 
 
 def file_for_public_link(token: str) -> tuple[ImagineImage, str]:
-    """The image and file name a public link names; ImagineError NOT_FOUND when forged or expired."""
+    """The image and file name a public link names; AssistantError NOT_FOUND when forged or expired."""
     try:
         image_id, name = signing.loads(token, salt=PUBLIC_LINK_SALT, max_age=PUBLIC_LINK_SECONDS)
         return ImagineImage.objects.get(pk=int(image_id)), str(name)
     except (signing.BadSignature, ValueError, TypeError, ImagineImage.DoesNotExist):
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "That link does not exist or has expired.") from None
+        raise AssistantError(ErrorCode.NOT_FOUND, "That link does not exist or has expired.") from None
 
 
 # The files of each kind: name in the URL → model field.
@@ -143,7 +139,7 @@ async def render_final(
 
 def _checked(result: dict[str, Any]) -> dict[str, Any]:
     if not result["ok"]:
-        raise ImagineError(ImagineErrorCode(result["code"]), result["detail"])
+        raise AssistantError(ErrorCode(result["code"]), result["detail"])
     return result
 
 
@@ -173,7 +169,7 @@ async def animate(
 
     source = await database_sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
     if source.kind != ImagineImage.Kind.IMAGE:
-        raise ImagineError(ImagineErrorCode.NOT_FOUND, "Only images can be animated.")
+        raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be animated.")
     request = {"prompt": source.prompt, "seed": source.seed, "image": await sync_to_async(_read_base64)(source)}
 
     async def report(info: dict[str, Any]) -> None:

@@ -19,10 +19,10 @@ import torch
 from celery import Task, shared_task
 from PIL import Image
 
+from core.errors import ErrorCode
 from imagine.batching import batcher
 from imagine.clips import encode_clip
 from imagine.conf import imagine_settings
-from imagine.errors import OUT_OF_MEMORY_DETAIL, ImagineErrorCode
 from imagine.pipelines import RenderRequest, renderer, video_frames
 from imagine.watermark import mark
 
@@ -38,7 +38,10 @@ def _encode(image: Image.Image, image_format: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _failure(code: ImagineErrorCode, detail: str) -> dict[str, Any]:
+OUT_OF_MEMORY_DETAIL = "The image service ran out of GPU memory. Try a smaller size, or again in a moment."
+
+
+def _failure(code: ErrorCode, detail: str) -> dict[str, Any]:
     return {"ok": False, "code": code.value, "detail": detail}
 
 
@@ -48,10 +51,10 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except torch.cuda.OutOfMemoryError:
         logger.warning("imagine: GPU out of memory", exc_info=True)
         torch.cuda.empty_cache()
-        return _failure(ImagineErrorCode.GPU_OUT_OF_MEMORY, OUT_OF_MEMORY_DETAIL)
+        return _failure(ErrorCode.GPU_OUT_OF_MEMORY, OUT_OF_MEMORY_DETAIL)
     except Exception:
         logger.exception("imagine: render failed")
-        return _failure(ImagineErrorCode.RENDER_FAILED, "The image could not be rendered. Please try again.")
+        return _failure(ErrorCode.RENDER_FAILED, "The image could not be rendered. Please try again.")
 
 
 def _render(request: dict[str, Any], *, image_format: str) -> dict[str, Any]:

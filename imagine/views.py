@@ -13,34 +13,19 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from core import auth
+from core.errors import AssistantError, ErrorCode
+from core.http import error_response, refusal, shape_response
 from core.text import NUL_REFUSAL, contains_nul
 from imagine import selectors, services
 from imagine.conf import imagine_settings
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 from imagine.moderation import check_prompt
 from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
-_STATUS_BY_CODE = {
-    ImagineErrorCode.NOT_FOUND: 404,
-    ImagineErrorCode.BLOCKED: 422,
-    ImagineErrorCode.SAFETY_UNAVAILABLE: 503,
-    ImagineErrorCode.RATE_LIMITED: 429,
-    ImagineErrorCode.GPU_OUT_OF_MEMORY: 503,
-    ImagineErrorCode.WORKER_UNAVAILABLE: 503,
-    ImagineErrorCode.RENDER_FAILED: 502,
-}
-
-
-def _shape_response(shape: BaseModel, status: int = 200) -> JsonResponse:
-    return JsonResponse(shape.model_dump(mode="json"), status=status)
-
-
-def _error(code: str, detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+NO_CALLER = "Send an API key ('Authorization: Bearer <key>') or use a session."
 
 
 def _user_id(request: HttpRequest) -> int | None:
@@ -61,12 +46,10 @@ def _parse(request: HttpRequest) -> ImagineBody:
     try:
         data = json.loads(request.body or b"{}")
         if contains_nul(data):
-            raise ImagineError(ImagineErrorCode.INVALID_FRAME, NUL_REFUSAL)
+            raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
         return ImagineBody.model_validate(data)
     except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
-        raise ImagineError(
-            ImagineErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}."
-        ) from None
+        raise AssistantError(ErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}.") from None
 
 
 GALLERY_PAGE = 60
@@ -78,23 +61,23 @@ async def imagine(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return await gallery(request)
     if request.method != "POST":
-        return _error("method_not_allowed", "Use GET or POST.", 405)
+        return error_response(ErrorCode.METHOD_NOT_ALLOWED, "Use GET or POST.")
     return await render(request)
 
 
 async def gallery(request: HttpRequest) -> JsonResponse:
     user_id = await sync_to_async(_user_id)(request)
     if user_id is None:
-        return _error("unauthenticated", "Send an API key ('Authorization: Bearer <key>') or use a session.", 401)
+        return error_response(ErrorCode.UNAUTHENTICATED, NO_CALLER)
     images = await sync_to_async(list)(selectors.gallery(user_id=user_id)[:GALLERY_PAGE])
-    return _shape_response(ImagineGallery(images=[services.image_shape(image) for image in images]))
+    return shape_response(ImagineGallery(images=[services.image_shape(image) for image in images]))
 
 
 async def render(request: HttpRequest) -> JsonResponse:
     """Render a prompt in full quality and keep it: 201 with the image."""
     user_id = await sync_to_async(_user_id)(request)
     if user_id is None:
-        return _error("unauthenticated", "Send an API key ('Authorization: Bearer <key>') or use a session.", 401)
+        return error_response(ErrorCode.UNAUTHENTICATED, NO_CALLER)
     try:
         body = _parse(request)
         size = services.size_named(body.size)
@@ -107,10 +90,10 @@ async def render(request: HttpRequest) -> JsonResponse:
             seed=secrets.randbelow(2**31),
             conversation_id=body.conversation_id,
         )
-    except ImagineError as exc:
-        return _error(exc.code, exc.detail, _STATUS_BY_CODE.get(exc.code, 400))
+    except AssistantError as exc:
+        return refusal(exc)
     rendered = ImagineRendered(**services.image_shape(image).model_dump(), ms=ms)
-    return _shape_response(rendered, status=201)
+    return shape_response(rendered, status=201)
 
 
 def file_response(image: ImagineImage, name: str) -> FileResponse:
@@ -128,7 +111,7 @@ def public_file(request: HttpRequest, token: str) -> FileResponse:
     """A file named by a signed link (sent to a messaging app), without a session."""
     try:
         image, name = services.file_for_public_link(token)
-    except ImagineError:
+    except AssistantError:
         raise Http404 from None
     return file_response(image, name)
 
@@ -142,6 +125,6 @@ def image_file(request: HttpRequest, image_id: int, name: str) -> FileResponse:
         raise Http404
     try:
         image = selectors.image_for(user_id=user_id, image_id=image_id)
-    except ImagineError:
+    except AssistantError:
         raise Http404 from None
     return file_response(image, name)

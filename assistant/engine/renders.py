@@ -13,24 +13,24 @@ from assistant.models import Message
 from core.errors import AssistantError, ErrorCode
 from core.images import ImageRef
 from imagine import services
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.models import ImagineImage
 from imagine.moderation import clean_prompt
 
-# Imagine's reasons in the product's vocabulary (the sentence itself is kept).
+# The codes a chat client knows for a render's refusal (docs/protocol.md): in a chat the prompt is
+# the message's text, and a render's own failures are the service being unavailable.
 _CHAT_CODES = {
-    ImagineErrorCode.EMPTY_PROMPT: ErrorCode.EMPTY_TEXT,
-    ImagineErrorCode.PROMPT_TOO_LONG: ErrorCode.TEXT_TOO_LONG,
-    ImagineErrorCode.RATE_LIMITED: ErrorCode.RATE_LIMITED,
-    ImagineErrorCode.NOT_FOUND: ErrorCode.NOT_FOUND,
-    ImagineErrorCode.GPU_OUT_OF_MEMORY: ErrorCode.SERVICE_UNAVAILABLE,
-    ImagineErrorCode.WORKER_UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
+    ErrorCode.EMPTY_PROMPT: ErrorCode.EMPTY_TEXT,
+    ErrorCode.PROMPT_TOO_LONG: ErrorCode.TEXT_TOO_LONG,
+    ErrorCode.RATE_LIMITED: ErrorCode.RATE_LIMITED,
+    ErrorCode.NOT_FOUND: ErrorCode.NOT_FOUND,
+    ErrorCode.GPU_OUT_OF_MEMORY: ErrorCode.SERVICE_UNAVAILABLE,
+    ErrorCode.WORKER_UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
 }
 IMAGE_FILE = "image.png"
 
 
-def _as_chat_error(exc: ImagineError) -> AssistantError:
-    return AssistantError(_CHAT_CODES.get(exc.code, ErrorCode.INTERNAL), exc.detail)
+def _as_chat_error(exc: AssistantError) -> AssistantError:
+    return AssistantError(_CHAT_CODES.get(exc.code, ErrorCode.INTERNAL), exc.detail, retry_after=exc.retry_after)
 
 
 class FinalRenders:
@@ -40,7 +40,7 @@ class FinalRenders:
     def clean(self, prompt: str) -> str:
         try:
             return clean_prompt(prompt)
-        except ImagineError as exc:
+        except AssistantError as exc:
             raise _as_chat_error(exc) from None
 
     async def render(self, request: ImageRequest) -> ImageRef:
@@ -54,7 +54,7 @@ class FinalRenders:
                 seed=secrets.randbelow(2**31),
                 conversation_id=request.conversation_id,
             )
-        except ImagineError as exc:
+        except AssistantError as exc:
             raise _as_chat_error(exc) from None
         return image_ref(image)
 

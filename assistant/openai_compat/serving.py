@@ -39,15 +39,15 @@ from assistant.openai_compat.protocol import (
     usage_object,
     wire,
 )
-from assistant.ops import metrics
 from core import auth
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+from core.metrics import ERRORS
 
 logger = logging.getLogger(__name__)
 
 
 def error_response(error: ApiError) -> JsonResponse:
-    metrics.ERRORS.labels(error.code or f"http_{error.status}").inc()
+    ERRORS.labels(error.code or f"http_{error.status}").inc()
     response = JsonResponse(wire(error.body()), status=error.status)
     if error.retry_after is not None:
         response["Retry-After"] = str(error.retry_after)

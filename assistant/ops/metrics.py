@@ -36,7 +36,6 @@ TOKENS_PER_SECOND = Histogram(
     buckets=(5, 10, 20, 30, 40, 60, 80, 100, 150, 200, 300),
 )
 ANSWERS_FINISHED = Counter("assistant_answers_finished_total", "Answers by how they ended.", ["finish_reason"])
-ERRORS = Counter("assistant_errors_total", "Errors returned to clients, by error code.", ["code"])
 SEARCHES = Counter("assistant_searches_total", "Web searches for answers, by outcome (ok/failed).", ["outcome"])
 
 

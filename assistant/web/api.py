@@ -16,27 +16,14 @@ from assistant.chat import api_keys, moderation, selectors, services
 from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
 from assistant.models import ApiKey, Conversation, Message
-from assistant.ops import metrics
 from assistant.web import schemas
 from assistant.web.protocol import NUL_REFUSAL, contains_nul
 from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+from core.http import error_response, refusal, shape_response
 
 logger = logging.getLogger(__name__)
-
-
-def shape_response(shape: BaseModel, status: int = 200) -> JsonResponse:
-    return JsonResponse(shape.model_dump(mode="json"), status=status)
-
-
-def error_response(code: str, detail: str, status: int, retry_after: int | None = None) -> JsonResponse:
-    metrics.ERRORS.labels(code).inc()
-    error = schemas.Error(error=schemas.ErrorDetail(code=code, detail=detail, retry_after=retry_after))
-    response = shape_response(error, status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
 
 
 def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -46,14 +33,13 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             if not request.user.is_authenticated:  # reads the session: the database may be down
-                return error_response("unauthenticated", "Open the chat page first to get a session.", 401)
+                return error_response(ErrorCode.UNAUTHENTICATED, "Open the chat page first to get a session.")
             return view(request, *args, **kwargs)
         except AssistantError as exc:
-            return error_response(exc.code, exc.detail, exc.code.http_status, exc.retry_after)
+            return refusal(exc)
         except DEPENDENCY_ERRORS as exc:
             logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
-            error = dependency_unavailable(exc)
-            return error_response(error.code, error.detail, error.code.http_status)
+            return refusal(dependency_unavailable(exc))
 
     return wrapper
 
@@ -107,7 +93,7 @@ def message_shape(message: Message) -> schemas.MessageOut:
 
 
 def _method_not_allowed(allowed: str) -> JsonResponse:
-    response = error_response("method_not_allowed", f"Use {allowed}.", 405)
+    response = error_response(ErrorCode.METHOD_NOT_ALLOWED, f"Use {allowed}.")
     response["Allow"] = allowed
     return response
 

@@ -36,6 +36,7 @@ from assistant.web.protocol import (
     parse_client_frame,
 )
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+from core.metrics import ERRORS
 from core.websocket import SocketConsumer
 
 logger = logging.getLogger(__name__)
@@ -282,5 +283,5 @@ class ChatConsumer(SocketConsumer):
         self.searches_sent.pop(answer.pk, None)
 
     async def _send_error(self, frame: ErrorFrame) -> None:
-        metrics.ERRORS.labels(frame.code).inc()
+        ERRORS.labels(frame.code).inc()
         await self._send(frame.dump())

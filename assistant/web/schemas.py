@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from assistant.models import Message, ModerationCase, SearchMode, Theme
 from core.images import ImageRef
@@ -124,16 +124,3 @@ class UserSettings(_Shape):
     theme: Theme
     daily_token_quota: int
     tokens_used_today: int
-
-
-class ErrorDetail(_Shape):
-    code: str
-    detail: str
-    # Seconds, with the Retry-After header, when a retry will succeed; absent otherwise.
-    retry_after: int | None = Field(default=None, exclude_if=lambda seconds: seconds is None)
-
-
-class Error(_Shape):
-    """Every refusal of `/api`: `code` is from docs/protocol.md's list."""
-
-    error: ErrorDetail

@@ -10,9 +10,8 @@ import imagine.models
 class Migration(migrations.Migration):
     initial = True
 
-    # Only assistant's first migration (the user model and Conversation), never a later one: assistant's
-    # migrations build on Imagine's (Message.image), so Imagine must not wait for theirs. Existing
-    # databases applied 0003 before this anyway; the schema this creates is unchanged.
+    # Replaced by 0001_squashed_0002 for new databases; kept for those that applied it (with a
+    # foreign key to assistant's Conversation, which 0002 removes).
     dependencies = [
         ("assistant", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

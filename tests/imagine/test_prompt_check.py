@@ -12,9 +12,9 @@ from prometheus_client import REGISTRY
 
 from assistant.chat import api_keys
 from assistant.models import ModerationCase, User
+from core.errors import AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from imagine import moderation
-from imagine.errors import ImagineError, ImagineErrorCode
 from imagine.moderation import check_prompt
 from safety.verdict import Verdict
 from tests.assistant.test_admin_console import staff_client
@@ -68,10 +68,10 @@ async def test_a_refused_submission_opens_a_moderation_case_and_is_counted(guard
     guard(REFUSED)
     before = blocked_count("imagine")
 
-    with pytest.raises(ImagineError) as refused:
+    with pytest.raises(AssistantError) as refused:
         await check_prompt("a  forbidden picture", submitted_by=person.pk)
 
-    assert refused.value.code == ImagineErrorCode.BLOCKED
+    assert refused.value.code == ErrorCode.BLOCKED
     case = await ModerationCase.objects.aget()
     assert (case.kind, case.author_id, case.message_id) == ("blocked_imagine", person.pk, None)
     assert (case.categories, case.original_text, case.state) == (["S9"], "a forbidden picture", "open")
@@ -82,7 +82,7 @@ async def test_a_refused_preview_is_counted_without_a_case(guard, transactional_
     guard(REFUSED)
     before = blocked_count("imagine_preview")
 
-    with pytest.raises(ImagineError):
+    with pytest.raises(AssistantError):
         await check_prompt("a forbidden pictu")
 
     assert blocked_count("imagine_preview") == before + 1
@@ -95,9 +95,9 @@ async def test_an_unanswering_guard_gets_the_failure_policy(guard, transactional
     before = counted("assistant_guard_unavailable_total", stage="imagine", policy=policy)
 
     if fail_closed:
-        with pytest.raises(ImagineError) as refused:
+        with pytest.raises(AssistantError) as refused:
             await check_prompt("a lighthouse", submitted_by=1)
-        assert refused.value.code == ImagineErrorCode.SAFETY_UNAVAILABLE
+        assert refused.value.code == ErrorCode.SAFETY_UNAVAILABLE
     else:
         assert await check_prompt("a lighthouse", submitted_by=1) == "a lighthouse"
 
