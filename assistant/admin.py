@@ -3,12 +3,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.dispatch import receiver
+from django.http import HttpRequest
 from django.utils import timezone
 
 from assistant.chat import moderation
 from assistant.models import ApiKey, Conversation, Message, ModerationAction, ModerationCase, User
+from assistant.ops import content_access
+from assistant.ops.content_access import ContentGuard, ContentGuardedAdmin
 from core import limits
+from imagine import admin as imagine_admin
 
 
 @admin.register(User)
@@ -41,58 +45,47 @@ class AssistantUserAdmin(UserAdmin):
         self.message_user(request, "Reinstated.")
 
 
-READ_CONTENT = "assistant.read_message_content"
-
-
-class MessageInline(admin.TabularInline):
+class MessageInline(ContentGuard, admin.TabularInline):
     """A conversation's messages; their text only for staff allowed to read it."""
 
     model = Message
     extra = 0
     fk_name = "conversation"
     can_delete = False
-
-    def get_fields(self, request: HttpRequest, obj: Conversation | None = None) -> tuple[str, ...]:
-        fields = ("role", "status", "finish_reason", "prompt_tokens", "completion_tokens", "first_token_ms")
-        return ("content", *fields) if request.user.has_perm(READ_CONTENT) else fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Conversation | None = None) -> tuple[str, ...]:
-        return self.get_fields(request, obj)
+    content_fields = ("content",)
+    fields = readonly_fields = (
+        *content_fields,
+        "role",
+        "status",
+        "finish_reason",
+        "prompt_tokens",
+        "completion_tokens",
+        "first_token_ms",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
         return False
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ContentGuardedAdmin):
     """Conversations for operators. Titles are written by users, so even the list needs the
     content permission to show them; opening a conversation with it is recorded in the audit trail."""
 
     list_filter = ("channel",)
     search_fields = ("owner__username",)
-    readonly_fields = ("owner", "channel", "api_key", "created_at", "updated_at")
+    content_fields = ("title", "instructions")
+    fields = readonly_fields = (*content_fields, "owner", "channel", "api_key", "created_at", "updated_at")
     inlines = [MessageInline]
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         shown = ("id", "owner", "channel", "updated_at")
-        return ("id", "title", *shown[1:]) if request.user.has_perm(READ_CONTENT) else shown
+        return ("id", "title", *shown[1:]) if content_access.can_read_content(request.user) else shown
 
-    def get_fields(self, request: HttpRequest, obj: Conversation | None = None) -> tuple[str, ...]:
-        shown = ("owner", "channel", "api_key", "created_at", "updated_at")
-        return ("title", "instructions", *shown) if request.user.has_perm(READ_CONTENT) else shown
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Conversation | None = None) -> tuple[str, ...]:
-        return self.get_fields(request, obj)
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
-    ) -> HttpResponse:
-        conversation = self.get_object(request, object_id)
-        if conversation is not None and request.user.has_perm(READ_CONTENT):
-            moderation.record_conversation_view(
-                actor=request.user, conversation_owner=conversation.owner, note=f"conversation {conversation.pk}"
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def record_opened(self, request: HttpRequest, conversation: Conversation) -> None:
+        moderation.record_conversation_view(
+            actor=request.user, conversation_owner=conversation.owner, note=f"conversation {conversation.pk}"
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -118,14 +111,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModerationCase)
-class ModerationCaseAdmin(admin.ModelAdmin):
-    """The moderation queue: blocked turns and user reports, open ones first."""
+class ModerationCaseAdmin(ContentGuardedAdmin):
+    """The moderation queue: blocked turns and user reports, open ones first. The flagged text and
+    the reporter's words need the content permission; opening a case with it is audited."""
 
     list_display = ("id", "kind", "state", "author", "categories", "created_at")
     list_filter = ("state", "kind")
     search_fields = ("author__username", "original_text", "reason")
-    readonly_fields = ("kind", "state", "message", "author", "reporter", "categories", "original_text", "reason")
+    content_fields = ("original_text", "reason")
+    fields = readonly_fields = ("kind", "state", "message", "author", "reporter", "categories", *content_fields)
     actions = ["dismiss", "warn", "suspend_author"]
+
+    def record_opened(self, request: HttpRequest, case: ModerationCase) -> None:
+        note = f"moderation case {case.pk}"
+        content_access.record_read(reader=request.user, note=note, author=case.author, case=case)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModerationCase]:
         return super().get_queryset(request).select_related("author", "reporter").order_by("-state", "-created_at")
@@ -156,7 +155,7 @@ class ModerationCaseAdmin(admin.ModelAdmin):
 
 @admin.register(ModerationAction)
 class ModerationActionAdmin(admin.ModelAdmin):
-    """The audit trail, read-only for everyone."""
+    """The audit trail, read-only for everyone: decisions, and reads of what people wrote."""
 
     list_display = ("created_at", "actor", "action", "target", "case", "note")
     list_filter = ("action",)
@@ -170,6 +169,12 @@ class ModerationActionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ModerationAction | None = None) -> bool:
         return False
+
+
+@receiver(imagine_admin.prompt_read)
+def _audit_prompt_read(sender: object, reader: User, note: str, author: User | None, **kwargs: object) -> None:
+    """Imagine imports no chat code, so its admin announces each prompt read for this audit trail."""
+    content_access.record_read(reader=reader, note=note, author=author)
 
 
 admin.site.index_template = "admin/assistant_index.html"  # links the dashboard (assistant/ops/admin_views.py)

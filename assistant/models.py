@@ -230,7 +230,8 @@ class ModerationCase(models.Model):
 
 
 class ModerationAction(models.Model):
-    """The audit trail: every moderation decision, who took it and when. Never edited or deleted."""
+    """The audit trail: every moderation decision, and every read of what people wrote by staff
+    with the content permission, who did it and when (`note` names the object). Never edited or deleted."""
 
     class Action(models.TextChoices):
         DISMISS = "dismiss"
@@ -238,10 +239,13 @@ class ModerationAction(models.Model):
         SUSPEND = "suspend"
         REINSTATE = "reinstate"
         VIEW_CONVERSATION = "view_conversation"
+        READ_CONTENT = "read_content"  # a case's text, an Imagine prompt, a messaging event's payload
+        SEARCH_CONTENT = "search_content"  # an admin search that matches against such text
 
     action = models.CharField(max_length=24, choices=Action.choices)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="moderation_actions")
-    target = models.ForeignKey(User, on_delete=models.CASCADE, related_name="moderation_history")
+    # Whose words were read or decided on; null for a search, or an event from a sender with no account.
+    target = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="moderation_history")
     case = models.ForeignKey(ModerationCase, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions")
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

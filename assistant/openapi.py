@@ -45,6 +45,7 @@ from assistant.web.schemas import (
     UserSettings,
 )
 from core.http import Error
+from core.ids import MAX_ROW_ID
 from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
 # --- the route table ---------------------------------------------------------------------------
@@ -170,11 +171,13 @@ ROUTES: dict[str, dict[str, Operation]] = {
     },
 }
 
+# `<id:...>` (core/ids.py): digits that fit a database row id; any other number is a 404.
+ROW_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "conversation_id": {"type": "integer"},
-    "message_id": {"type": "integer"},
-    "key_id": {"type": "integer"},
-    "image_id": {"type": "integer"},
+    "conversation_id": ROW_ID,
+    "message_id": ROW_ID,
+    "key_id": ROW_ID,
+    "image_id": ROW_ID,
     "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
     "token": {"type": "string"},
 }

@@ -4,6 +4,7 @@ from assistant import openapi
 from assistant.openai_compat import serving as openai_api
 from assistant.ops import metrics
 from assistant.web import api, shared_images, views
+from core import ids  # noqa: F401 (registers the <id:...> converter these paths use)
 
 urlpatterns = [
     path("", views.chat_page, name="chat"),
@@ -12,19 +13,19 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/openapi.json", openapi.openapi_view, name="api-openapi"),
     path("api/conversations", api.conversations, name="api-conversations"),
-    path("api/conversations/<int:conversation_id>", api.conversation_detail, name="api-conversation"),
-    path("api/conversations/<int:conversation_id>/messages", api.conversation_messages, name="api-messages"),
-    path("api/conversations/<int:conversation_id>/share", api.conversation_share, name="api-share"),
+    path("api/conversations/<id:conversation_id>", api.conversation_detail, name="api-conversation"),
+    path("api/conversations/<id:conversation_id>/messages", api.conversation_messages, name="api-messages"),
+    path("api/conversations/<id:conversation_id>/share", api.conversation_share, name="api-share"),
     path("share/<str:token>", views.shared_page, name="share"),
     path(
-        "api/imagine/shared/<str:token>/<int:image_id>/<str:name>",
+        "api/imagine/shared/<str:token>/<id:image_id>/<str:name>",
         shared_images.shared_image_file,
         name="imagine-shared-file",
     ),
-    path("api/messages/<int:message_id>/report", api.report_message, name="api-report"),
+    path("api/messages/<id:message_id>/report", api.report_message, name="api-report"),
     path("api/settings", api.user_settings, name="api-settings"),
     path("api/keys", api.keys, name="api-keys"),
-    path("api/keys/<int:key_id>", api.key_detail, name="api-key"),
+    path("api/keys/<id:key_id>", api.key_detail, name="api-key"),
     path("v1/models", openai_api.models, name="openai-models"),
     path("v1/chat/completions", openai_api.chat_completions, name="openai-chat-completions"),
 ]

@@ -46,6 +46,7 @@ BENCHMARKS = (
     Benchmark("relay", "What the web path adds to time to first token and tokens/s", ("--runs", "20")),
     Benchmark("search", "Time to first token with search on (3 local sources) against off", ("--runs", "10")),
     Benchmark("guard_eval", "The embedded content guard on the labelled set", ()),
+    Benchmark("code_interpreter", "The code interpreter's sandbox: start, and a small numpy script", ("--runs", "50")),
     Benchmark(
         "imagine_typing", "Imagine while typing: keystroke to image, stale work dropped", ("--typists", "1", "4")
     ),

@@ -27,11 +27,13 @@ UNLIMITED = {
             "RATE_LIMIT_API_PER_IP",
             "RATE_LIMIT_IMAGINE_PER_USER",
             "RATE_LIMIT_IMAGINE_PER_IP",
+            "RATE_LIMIT_GUESTS_PER_IP",
         )
     },
     # A guest's daily tokens run out within minutes of soak: each turn resends a growing history.
     "ASSISTANT_DAILY_TOKENS": "1000000000",
     "ASSISTANT_GUEST_DAILY_TOKENS": "1000000000",
+    "ASSISTANT_GUEST_DAILY_TOKENS_PER_IP": "1000000000",
 }
 
 

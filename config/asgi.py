@@ -15,13 +15,19 @@ from django.conf import settings  # noqa: E402
 
 from assistant.web.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from config.lifespan import lifespan  # noqa: E402
+from core.websocket import SameOriginOnly  # noqa: E402
 from imagine.routing import websocket_urlpatterns as imagine_sockets  # noqa: E402
 from integrations.asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": WebhookFastPath(django_http) if settings.INTEGRATIONS_WEBHOOK_FAST_PATH else django_http,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*chat_sockets, *imagine_sockets]))),
+        "websocket": AllowedHostsOriginValidator(
+            SameOriginOnly(
+                AuthMiddlewareStack(URLRouter([*chat_sockets, *imagine_sockets])),
+                trusted_origins=settings.CSRF_TRUSTED_ORIGINS,
+            )
+        ),
         "lifespan": lifespan,
     }
 )

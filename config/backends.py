@@ -7,6 +7,7 @@ the dictionaries Django, Channels and Celery expect, and refuse values they cann
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,16 +42,19 @@ def database(parsed_url: dict[str, Any], *, conn_max_age: int, pool_max_size: in
 
 def redis_prefix(url: str) -> str:
     """Pub/sub channels ignore Redis database numbers: the number goes into the prefix so deployments
-    (or test runs) sharing a Redis server never hear each other."""
-    return f"asgi-db{urlsplit(url).path.strip('/') or '0'}"
+    (or test runs) sharing a Redis server never hear each other. A sharded layer takes its first server's."""
+    return f"asgi-db{urlsplit(url.split(',')[0]).path.strip('/') or '0'}"
 
 
 def channel_layer(url: str, *, max_connections: int, prefix: str) -> dict[str, Any]:
+    """`memory://`, one redis:// URL, or several separated by commas: each channel and group then lives
+    on one of those servers (channels_redis hashes its name), so pub/sub load spreads over them."""
     if url == "memory://":
         # Room for a few seconds of frames if a socket stalls; the consumer resyncs on any gap.
         return {"BACKEND": "config.channel_layers.EmbeddedChannelLayer", "CONFIG": {"capacity": 1000}}
-    if not url.startswith(REDIS_SCHEMES):
-        raise ImproperlyConfigured("CHANNEL_LAYER_URL must be memory:// or a redis:// URL.")
+    shards = url.split(",")
+    if not all(shard.startswith(REDIS_SCHEMES) for shard in shards):
+        raise ImproperlyConfigured("CHANNEL_LAYER_URL must be memory:// or redis:// URLs separated by commas.")
     return {
         # Pub/sub, not channels_redis' list-based core layer: under load (benchmarks/concurrency.py,
         # 100 sockets) the core layer left 1-5 % of sockets receiving nothing at all, as every
@@ -62,7 +66,13 @@ def channel_layer(url: str, *, max_connections: int, prefix: str) -> dict[str, A
             # redis-py 8 reads time out after 5 s by default and pools 100 connections; both
             # failed under the same load.
             "hosts": [
-                {"address": url, "socket_timeout": 30, "socket_connect_timeout": 5, "max_connections": max_connections}
+                {
+                    "address": shard,
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "max_connections": max_connections,
+                }
+                for shard in shards
             ],
             "prefix": prefix,
         },
@@ -121,6 +131,17 @@ def file_storage(s3_bucket: str, *, endpoint_url: str, region: str, access_key: 
     }
 
 
+class ClientFaultFilter(logging.Filter):
+    """Django reports a client's suspicious request (a body over the upload limit, a forged Host) as
+    an ERROR with its traceback; it is the client's fault, answered with a 4xx, so one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security."):
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """Every line carries the turn id: `plain` for people at a terminal, `json` (one object per line)
     for log collectors."""
@@ -129,11 +150,20 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "model_service.log_context.ContextFilter"}},
+        "filters": {
+            "context": {"()": "model_service.log_context.ContextFilter"},
+            "client_fault": {"()": "config.backends.ClientFaultFilter"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(turn_id)s] %(message)s"},
             "json": {"()": "model_service.log_context.JsonFormatter"},
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["context"]}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["context", "client_fault"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
     }

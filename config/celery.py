@@ -16,6 +16,7 @@ TRANSPORT_ALIASES["filesystem"] = "config.celery_filesystem:Transport"
 app = Celery("assistant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["code_interpreter"])  # not a Django app, so named here (queue `code`)
 
 TURN_HEADER = "turn_id"
 

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from assistant.conf import AssistantSettings, ModelSettings
+from code_interpreter.conf import CodeInterpreterSettings
 from config import backends
 from imagine.conf import ImagineSettings
 from integrations.conf import IntegrationsSettings
@@ -43,12 +44,17 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _development_secret_key
 if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters.")
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# Loopback names always: health checks inside a container or pod ask for 127.0.0.1 or localhost.
+ALLOWED_HOSTS = [*env.list("DJANGO_ALLOWED_HOSTS", default=[]), "127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "config.error_pages.csrf_failure"  # JSON under /api/, Django's page elsewhere
 
 # --- HTTPS (production sits behind a TLS-terminating proxy) ------------------------
 # One switch for the deployment: secure cookies, HTTPS redirect and HSTS. Off for local HTTP.
 SECURE = env.bool("DJANGO_SECURE", default=False)
+if SECURE and not env.str("DJANGO_SECRET_KEY", default=""):
+    # A generated key differs per container: sessions and signed links would break across replicas.
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_SECURE is on.")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SECURE)
 # Probes and scrapers talk plain HTTP to the container, never through the proxy.
@@ -173,7 +179,11 @@ _celery_results_dir.mkdir(exist_ok=True)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{_celery_results_dir}")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Named queues so each kind of work scales (and takes GPUs) on its own workers.
-CELERY_TASK_ROUTES = {"search.tasks.*": {"queue": "search"}, "imagine.tasks.*": {"queue": "imagine"}}
+CELERY_TASK_ROUTES = {
+    "search.tasks.*": {"queue": "search"},
+    "imagine.tasks.*": {"queue": "imagine"},
+    "code_interpreter.tasks.*": {"queue": "code"},
+}
 CELERY_TASK_IGNORE_RESULT = True  # tasks whose caller waits for the result say ignore_result=False
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 # A task is acknowledged when it ends, so a worker killed mid-task leaves it to be delivered again;
@@ -257,9 +267,14 @@ ASSISTANT_RATE_LIMITS = {
     "imagine_per_user": env.str("RATE_LIMIT_IMAGINE_PER_USER", default="300/60"),
     "imagine_per_ip": env.str("RATE_LIMIT_IMAGINE_PER_IP", default="600/60"),
     "login_per_ip": env.str("RATE_LIMIT_LOGINS_PER_IP", default="10/300"),
+    # New guest accounts per address: a household behind one NAT starts far fewer; a script that
+    # clears its cookie in a loop (each guest a fresh quota) is stopped.
+    "guest_per_ip": env.str("RATE_LIMIT_GUESTS_PER_IP", default="20/3600"),
 }
 ASSISTANT_DAILY_TOKENS = env.int("ASSISTANT_DAILY_TOKENS", default=500_000)  # per user; admin can set one's own
 ASSISTANT_GUEST_DAILY_TOKENS = env.int("ASSISTANT_GUEST_DAILY_TOKENS", default=50_000)
+# All guests of one address together, per UTC day (four guests' worth): a new cookie resets nothing.
+ASSISTANT_GUEST_DAILY_TOKENS_PER_IP = env.int("ASSISTANT_GUEST_DAILY_TOKENS_PER_IP", default=200_000)
 
 # Web search (search/conf.py's SearchSettings).
 _search = SearchSettings()
@@ -289,6 +304,14 @@ SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=_safe
 SAFETY_CACHE_DIR = Path(env.str("SAFETY_CACHE_DIR", default=str(_safety.cache_dir)))
 SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=_safety.output_check_chars)
 SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=_safety.code_shield)
+
+# The code interpreter's sandbox (code_interpreter/conf.py's CodeInterpreterSettings).
+_code = CodeInterpreterSettings()
+CODE_INTERPRETER_CPU_SECONDS = env.int("CODE_INTERPRETER_CPU_SECONDS", default=_code.cpu_seconds)
+CODE_INTERPRETER_WALL_SECONDS = env.float("CODE_INTERPRETER_WALL_SECONDS", default=_code.wall_seconds)
+CODE_INTERPRETER_MEMORY_MIB = env.int("CODE_INTERPRETER_MEMORY_MIB", default=_code.memory_mib)
+CODE_INTERPRETER_PROCESSES = env.int("CODE_INTERPRETER_PROCESSES", default=_code.processes)
+CODE_INTERPRETER_WAIT_SECONDS = env.float("CODE_INTERPRETER_WAIT_SECONDS", default=_code.wait_seconds)
 
 # Imagine (imagine/conf.py's ImagineSettings, which also has the settings with no environment variable).
 _imagine = ImagineSettings()
@@ -342,7 +365,8 @@ INTEGRATIONS_REQUEUE_WITHIN_SECONDS = env.int(
 )
 
 # --- Metrics ------------------------------------------------------------------------
-# /metrics answers only with this bearer token when set (scrapers send it); open otherwise.
+# /metrics answers only with this bearer token (scrapers send it). Required with DJANGO_SECURE
+# (`check --deploy` fails without it, and /metrics refuses); without both it is open, for development.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Static files -------------------------------------------------------------------

@@ -19,3 +19,8 @@ urlpatterns = [
     path("", include("integrations.urls")),  # /webhooks/<app>
     path("", include("imagine.urls")),  # /api/imagine
 ]
+
+# Django's refusals in the JSON shape of the API called (config/error_pages.py).
+handler400 = "config.error_pages.bad_request"
+handler404 = "config.error_pages.page_not_found"
+handler500 = "config.error_pages.server_error"

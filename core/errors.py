@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     UNAUTHENTICATED = "unauthenticated"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
+    CSRF_FAILED = "csrf_failed"
     # Imagine's: a prompt is not a chat message, and a render has failures of its own.
     EMPTY_PROMPT = "empty_prompt"
     PROMPT_TOO_LONG = "prompt_too_long"
@@ -49,7 +51,9 @@ _HTTP_STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CSRF_FAILED: 403,
     ErrorCode.TURN_IN_PROGRESS: 409,
     ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.RATE_LIMITED: 429,

@@ -1,4 +1,5 @@
-"""Abuse limits: request rates per user and per IP address, and daily token quotas per user.
+"""Abuse limits: request rates per user and per IP address, guest accounts per address, and daily
+token quotas per user and, for guests, per address.
 
 Counters live in Django's cache, which is Redis in production, so every web process and worker
 shares them and `incr` is atomic across processes. Rates use fixed windows (a key per window), so
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from core.errors import AssistantError, ErrorCode
 
@@ -62,6 +64,11 @@ def hit(scope: str, who: str, rate: Rate) -> None:
         )
 
 
+def client_address(request: HttpRequest) -> str | None:
+    """The address a request came from, for the per-address limits."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
 def hit_both(scope: str, *, user_id: int | None, ip: str | None) -> None:
     """The per-user and the per-IP limit of `scope` (settings ASSISTANT_RATE_LIMITS)."""
     rates = settings.ASSISTANT_RATE_LIMITS
@@ -71,8 +78,39 @@ def hit_both(scope: str, *, user_id: int | None, ip: str | None) -> None:
         hit(scope, f"ip:{ip}", Rate.parse(rates[f"{scope}_per_ip"]))
 
 
-def _quota_key(user_id: int, day: dt.date) -> str:
-    return f"quota:{user_id}:{day.isoformat()}"
+def admit_new_guest(ip: str | None) -> None:
+    """Count one guest account started from `ip`; refuse it past RATE_LIMIT_GUESTS_PER_IP, so
+    clearing the cookie in a loop cannot mint accounts (each with a fresh quota) without end."""
+    if ip:
+        hit("guest", f"ip:{ip}", Rate.parse(settings.ASSISTANT_RATE_LIMITS["guest_per_ip"]))
+
+
+def _guest_address_key(user_id: int) -> str:
+    return f"guest-ip:{user_id}"
+
+
+def _guest_address_seconds() -> int:
+    """A guest lives as long as its session; its address is kept that long, renewed by each turn."""
+    return settings.SESSION_COOKIE_AGE
+
+
+def bind_guest_to_address(user_id: int, ip: str | None) -> None:
+    """Count this guest's tokens against the address it was started from as well as its own."""
+    if ip:
+        cache.set(_guest_address_key(user_id), ip, timeout=_guest_address_seconds())
+
+
+def unbind_guest(user_id: int) -> None:
+    """A guest who signs up has a quota of their own: their address stops sharing it."""
+    cache.delete(_guest_address_key(user_id))
+
+
+def _guest_address(user_id: int) -> str | None:
+    return cache.get(_guest_address_key(user_id))
+
+
+def _quota_key(who: str, day: dt.date) -> str:
+    return f"quota:{who}:{day.isoformat()}"
 
 
 def _today() -> dt.date:
@@ -89,26 +127,53 @@ def daily_quota(user: object) -> int:
 
 
 def tokens_used_today(user_id: int) -> int:
-    return int(cache.get(_quota_key(user_id, _today())) or 0)
+    return _used_today(str(user_id))
+
+
+def _used_today(who: str) -> int:
+    return int(cache.get(_quota_key(who, _today())) or 0)
+
+
+def _address_quota_used_up(user: object) -> int | None:
+    """The address's quota when the guest's address has used it up today, else None."""
+    if not getattr(user, "is_guest", False):
+        return None
+    ip = _guest_address(user.pk)  # type: ignore[attr-defined]
+    if ip is None:
+        return None
+    cache.touch(_guest_address_key(user.pk), timeout=_guest_address_seconds())  # type: ignore[attr-defined]
+    quota = settings.ASSISTANT_GUEST_DAILY_TOKENS_PER_IP
+    return quota if _used_today(f"ip:{ip}") >= quota else None
+
+
+def _seconds_to_midnight() -> int:
+    now = dt.datetime.now(dt.UTC)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return int((midnight - now).total_seconds()) + 1
 
 
 def check_quota(user: object) -> None:
-    """Refuse a new turn once the user's tokens of the UTC day reach their quota."""
+    """Refuse a new turn once the user's tokens of the UTC day reach their quota, or, for a guest,
+    once the guests of its address reach theirs (a new cookie starts no new quota)."""
     quota = daily_quota(user)
-    if tokens_used_today(user.pk) < quota:  # type: ignore[attr-defined]
+    if tokens_used_today(user.pk) >= quota:  # type: ignore[attr-defined]
+        spent = f"You have used today's {quota:,} tokens."
+    elif address_quota := _address_quota_used_up(user):
+        spent = f"Guests at your address have used today's {address_quota:,} tokens; sign up for a quota of your own."
+    else:
         return
-    now = dt.datetime.now(dt.UTC)
-    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    retry_after = int((midnight - now).total_seconds()) + 1
+    retry_after = _seconds_to_midnight()
     raise AssistantError(
         ErrorCode.QUOTA_EXCEEDED,
-        f"You have used today's {quota:,} tokens. The quota renews at midnight UTC, in {retry_after // 3600} h "
-        f"{retry_after % 3600 // 60} min.",
+        f"{spent} The quota renews at midnight UTC, in {retry_after // 3600} h {retry_after % 3600 // 60} min.",
         retry_after=retry_after,
     )
 
 
 def record_tokens(user_id: int, tokens: int) -> None:
+    """Count an answer's tokens against its user and, for a guest, its address."""
     if tokens <= 0:
         return
-    count(_quota_key(user_id, _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)
+    count(_quota_key(str(user_id), _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)
+    if ip := _guest_address(user_id):
+        count(_quota_key(f"ip:{ip}", _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)

@@ -1,13 +1,36 @@
-"""The base of this project's WebSocket consumers."""
+"""The base of this project's WebSocket consumers, and the origin check in front of them."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
+from asgiref.sync import async_to_sync
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.security.websocket import WebsocketDenier
 
 logger = logging.getLogger(__name__)
+
+# The ASGI server's cap on one incoming frame (uvicorn `--ws-max-size`; its default, 16 MiB, is read
+# whole before any check). The largest valid frame is a chat message of ASSISTANT_MAX_MESSAGE_CHARS
+# (8,000) characters written as JSON escapes (up to 12 bytes a character): about 96 KiB.
+WEBSOCKET_MAX_FRAME_BYTES = 131_072
+# The session ended: no signed-in user, or the account was suspended. Only signing in again helps,
+# so clients stop reconnecting.
+SESSION_ENDED_CLOSE_CODE = 4401
+
+
+def account_group(user_id: int) -> str:
+    return f"account.{user_id}"
+
+
+def close_account_sockets(user_id: int) -> None:
+    """Closes every open socket of a user at once, in every web process (through the channel layer)."""
+    async_to_sync(get_channel_layer().group_send)(account_group(user_id), {"type": "account.closed"})
 
 
 class SocketConsumer(AsyncWebsocketConsumer):
@@ -22,6 +45,27 @@ class SocketConsumer(AsyncWebsocketConsumer):
     call itself.
     """
 
+    account: str | None = None  # the group of the signed-in user this socket serves
+
+    async def close_unless_signed_in(self) -> bool:
+        """Called once accepted (so the client sees a close code it can act on): closes a socket
+        without a signed-in user; ties a signed-in user's socket to their account, so suspending the
+        account closes it too. Whether the socket stays open."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=SESSION_ENDED_CLOSE_CODE)
+            return False
+        self.account = account_group(user.pk)
+        await self.channel_layer.group_add(self.account, self.channel_name)
+        return True
+
+    async def leave_account(self) -> None:
+        if self.account is not None:
+            await self.channel_layer.group_discard(self.account, self.channel_name)
+
+    async def account_closed(self, event: dict) -> None:
+        await self.close(code=SESSION_ENDED_CLOSE_CODE)
+
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -35,3 +79,43 @@ class SocketConsumer(AsyncWebsocketConsumer):
             # The ASGI server's answer to a send on a socket that closed meanwhile (a server
             # shutting down, a client gone). Nothing stored is lost: a client that reconnects reads it.
             logger.debug("socket closed; frame not sent")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+def _origin(url: str) -> Origin | None:
+    parts = urlsplit(url.strip().lower())
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is not a number
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
+class SameOriginOnly:
+    """Accepts a socket only from a page of this site: the Origin's scheme, host and port must be
+    those the socket was opened on (ws: http, wss: https, and the Host header), or one of
+    `trusted_origins`. Comparing host names alone let another port or scheme of the same host (a
+    different site to the browser) open a socket with the user's cookie and read their answers."""
+
+    def __init__(self, application: Any, trusted_origins: Iterable[str]) -> None:
+        self.application = application
+        self.trusted = {origin for url in trusted_origins if (origin := _origin(url)) is not None}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self._allowed(scope):
+            return await self.application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
+
+    def _allowed(self, scope: dict) -> bool:
+        headers = dict(scope.get("headers", []))
+        origin = _origin(headers.get(b"origin", b"").decode("latin-1"))
+        if origin is None:
+            return False
+        scheme = "https" if scope.get("scheme") == "wss" else "http"
+        opened_on = _origin(f"{scheme}://{headers.get(b'host', b'').decode('latin-1')}")
+        return origin == opened_on or origin in self.trusted

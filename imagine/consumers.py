@@ -37,7 +37,6 @@ from imagine.protocol import (
 
 logger = logging.getLogger(__name__)
 
-UNAUTHENTICATED_CLOSE_CODE = 4401
 Job = Coroutine[Any, Any, None]  # offering typed prompts, a final render or an animation
 
 
@@ -50,12 +49,12 @@ class ImagineConsumer(SocketConsumer):
         self.offering: asyncio.Task[None] | None = None  # the task that offers the waiting prompt
         self.jobs: set[asyncio.Task[None]] = set()  # this socket's offering, final renders and animations
         await self.accept()
-        if self.user is None or not self.user.is_authenticated:
-            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
+        await self.close_unless_signed_in()
 
     async def disconnect(self, code: int) -> None:
         for job in self.jobs:
             job.cancel()
+        await self.leave_account()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         seq = None

@@ -40,4 +40,4 @@ class ImagineImage(models.Model):
         indexes = [models.Index(fields=["owner", "-created"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.pk}: {self.prompt[:40]}"
+        return f"{self.get_kind_display()} {self.pk}"  # never the prompt: the admin shows this to all staff

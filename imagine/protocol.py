@@ -7,13 +7,13 @@ rendering), `imagine.clip` (an animation), `error`.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import AssistantError, ErrorCode
-from core.text import NUL_REFUSAL, contains_nul
+from core.ids import RowId
+from core.json_input import load_client_json
 
 
 class _Frame(BaseModel):
@@ -42,27 +42,30 @@ class FinalFrame(_Frame):
     prompt: str
     seq: Annotated[int, Field(ge=0)]
     size: str | None = None
-    conversation_id: int | None = None
+    conversation_id: RowId | None = None
 
 
 class AnimateFrame(_Frame):
     """Turn a stored image into a short looping clip."""
 
     type: Literal["imagine.animate"]
-    image_id: int
+    image_id: RowId
 
 
 ClientFrame = Annotated[PromptFrame | FinalFrame | AnimateFrame, Field(discriminator="type")]
 _client_frame = TypeAdapter(ClientFrame)
 
 
-def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
+def load_json(raw: str | bytes) -> Any:
+    """Imagine's clients know one code for anything malformed: `invalid_frame`."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AssistantError(ErrorCode.INVALID_FRAME, f"Frames must be JSON: {exc.msg}.") from None
-    if contains_nul(data):
-        raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+        return load_client_json(raw)
+    except AssistantError as exc:
+        raise AssistantError(ErrorCode.INVALID_FRAME, exc.detail) from None
+
+
+def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
+    data = load_json(text)
     try:
         return _client_frame.validate_python(data)
     except ValidationError as exc:

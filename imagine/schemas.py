@@ -7,12 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.ids import RowId
+
 
 class ImagineBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: str
     size: str | None = None
-    conversation_id: int | None = None
+    conversation_id: RowId | None = None
 
 
 def _absent_when_none(value: object) -> bool:

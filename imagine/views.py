@@ -3,7 +3,6 @@ Thin views: authenticate, parse, call one service or selector, serialise."""
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import secrets
 
@@ -18,11 +17,11 @@ from pydantic import ValidationError
 from core import auth
 from core.errors import AssistantError, ErrorCode
 from core.http import error_response, refusal, shape_response
-from core.text import NUL_REFUSAL, contains_nul
 from imagine import selectors, services
 from imagine.conf import imagine_settings
 from imagine.models import ImagineImage
 from imagine.moderation import check_prompt
+from imagine.protocol import load_json
 from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 
 NO_CALLER = "Send an API key ('Authorization: Bearer <key>') or use a session."
@@ -43,12 +42,10 @@ def _user_id(request: HttpRequest) -> int | None:
 
 
 def _parse(request: HttpRequest) -> ImagineBody:
+    data = load_json(request.body or b"{}")
     try:
-        data = json.loads(request.body or b"{}")
-        if contains_nul(data):
-            raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
         return ImagineBody.model_validate(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
+    except ValidationError:
         raise AssistantError(ErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}.") from None
 
 

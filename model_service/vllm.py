@@ -27,6 +27,7 @@ LLAMA_31 = {
     "8b": ModelFacts("meta-llama/Llama-3.1-8B-Instruct", 8.03, 32),
     "70b": ModelFacts("meta-llama/Llama-3.1-70B-Instruct", 70.6, 64),
     "405b": ModelFacts("meta-llama/Llama-3.1-405B-Instruct-FP8", 405.9, 128),
+    "405b-bf16": ModelFacts("meta-llama/Llama-3.1-405B-Instruct", 405.9, 128),
 }
 LLAMA_GUARD_3 = {
     "1b": ModelFacts("meta-llama/Llama-Guard-3-1B", 1.5, 32),
@@ -41,6 +42,7 @@ class VllmServeConfig:
     facts: ModelFacts
     served_name: str
     tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1  # stages across nodes; each stage holds a tensor-parallel group
     fp8: bool = False
     max_model_len: int = 16384
     gpu_memory_gb: float = 80.0
@@ -49,9 +51,12 @@ class VllmServeConfig:
     port: int = 8000
     tool_calling: bool = True
 
+    def gpu_count(self) -> int:
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
     def weight_gb_per_gpu(self) -> float:
         bytes_per_parameter = 1 if self.fp8 else 2
-        return self.facts.parameters_billion * bytes_per_parameter / self.tensor_parallel_size
+        return self.facts.parameters_billion * bytes_per_parameter / self.gpu_count()
 
     def problems(self) -> list[str]:
         found = []
@@ -84,6 +89,8 @@ class VllmServeConfig:
             "--gpu-memory-utilization", str(self.gpu_memory_utilization),
             "--generation-config", "vllm",
         ]  # fmt: skip
+        if self.pipeline_parallel_size > 1:
+            args += ["--pipeline-parallel-size", str(self.pipeline_parallel_size)]
         if self.fp8 and not self.facts.hf_name.endswith("-FP8"):
             args += ["--quantization", "fp8"]
         if self.tool_calling:
@@ -97,6 +104,10 @@ PRESETS = {
     "llama3.1-70b": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=4),
     "llama3.1-70b-fp8": VllmServeConfig(LLAMA_31["70b"], "llama-3.1-70b-instruct", tensor_parallel_size=2, fp8=True),
     "llama3.1-405b-fp8": VllmServeConfig(LLAMA_31["405b"], "llama-3.1-405b-instruct", tensor_parallel_size=8, fp8=True),
+    # Two 8-GPU nodes: tensor parallel inside each node, one pipeline stage per node (vLLM runs it on Ray).
+    "llama3.1-405b": VllmServeConfig(
+        LLAMA_31["405b-bf16"], "llama-3.1-405b-instruct", tensor_parallel_size=8, pipeline_parallel_size=2
+    ),
     # Small enough to share the chat model's GPU (compose gives it 15 % of the memory).
     "llama-guard-3-1b": VllmServeConfig(
         LLAMA_GUARD_3["1b"], "llama-guard-3-1b", max_model_len=GUARD_CONTEXT, tool_calling=False

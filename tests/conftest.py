@@ -27,6 +27,13 @@ from tests.support.processes import (
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _many_guests_from_one_address(settings) -> None:
+    """Every test browser comes from 127.0.0.1 and shares one cache: a run starts far more guests
+    than RATE_LIMIT_GUESTS_PER_IP allows one address (tests/assistant/test_guest_limits.py sets its own)."""
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "guest_per_ip": "1000000/60"}
+
+
 @pytest.fixture(scope="session")
 def embedded_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (…/v1) of a real llama.cpp server with SmolLM2-135M."""

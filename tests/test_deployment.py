@@ -45,7 +45,9 @@ def test_gpu_services_leave_room_for_each_other() -> None:
 def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
     services = compose()["services"]
     consumed = {
-        queue for name in ("worker", "imagine") for queue in value_of(services[name]["command"], "-Q").split(",")
+        queue
+        for name in ("worker", "code", "imagine")
+        for queue in value_of(services[name]["command"], "-Q").split(",")
     }
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     assert {settings.CELERY_TASK_DEFAULT_QUEUE, *routed} == consumed
@@ -69,7 +71,7 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    long_running = {"web", "worker", "beat", "imagine", "model", "guard", "searxng", "redis", "postgres"}
+    long_running = {"web", "worker", "code", "beat", "imagine", "model", "guard", "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"
@@ -108,6 +110,7 @@ def production_environment() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_SECURE": "true",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
         "DJANGO_ALLOWED_HOSTS": "chat.example.com",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
         "DATABASE_URL": "postgres://assistant:secret@127.0.0.1:5432/assistant",

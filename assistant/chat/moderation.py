@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from assistant.chat.selectors import answer_for
 from assistant.models import ModerationAction, ModerationCase, User
 from core.errors import AssistantError, ErrorCode
+from core.websocket import close_account_sockets
 
 MAX_REASON_CHARS = 500
 
@@ -39,6 +40,13 @@ def record_blocked_prompt(*, user_id: int, prompt: str, categories: list[str]) -
     )
 
 
+def _suspend(user_id: int) -> None:
+    """Sessions and API keys stop working at once (inactive users are not authenticated), and the
+    sockets already open are closed once this is committed."""
+    User.objects.filter(pk=user_id).update(is_active=False)
+    transaction.on_commit(lambda: close_account_sockets(user_id))
+
+
 def _record(actor: User, action: str, target: User, case: ModerationCase | None, note: str) -> ModerationAction:
     return ModerationAction.objects.create(actor=actor, action=action, target=target, case=case, note=note[:500])
 
@@ -49,7 +57,7 @@ def decide(*, actor: User, case: ModerationCase, action: str, note: str = "") ->
     if action not in {ModerationAction.Action.DISMISS, ModerationAction.Action.WARN, ModerationAction.Action.SUSPEND}:
         raise AssistantError(ErrorCode.INVALID_FRAME, f"Unknown moderation action {action!r}.")
     if action == ModerationAction.Action.SUSPEND:
-        User.objects.filter(pk=case.author_id).update(is_active=False)
+        _suspend(case.author_id)
     state = (
         ModerationCase.State.DISMISSED if action == ModerationAction.Action.DISMISS else ModerationCase.State.ACTIONED
     )
@@ -60,7 +68,10 @@ def decide(*, actor: User, case: ModerationCase, action: str, note: str = "") ->
 @transaction.atomic
 def set_suspended(*, actor: User, target: User, suspended: bool, note: str = "") -> ModerationAction:
     """Suspend (sessions and API keys stop working at once) or reinstate a user, outside any case."""
-    User.objects.filter(pk=target.pk).update(is_active=not suspended)
+    if suspended:
+        _suspend(target.pk)
+    else:
+        User.objects.filter(pk=target.pk).update(is_active=True)
     action = ModerationAction.Action.SUSPEND if suspended else ModerationAction.Action.REINSTATE
     return _record(actor, action, target, None, note)
 

@@ -10,14 +10,13 @@ OpenAI's own responses omit what does not apply: a chunk's `delta` keys, its `us
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.door import Sampling
-from core.errors import ErrorCode
-from core.text import NUL_REFUSAL, contains_nul
+from core.errors import AssistantError, ErrorCode
+from core.json_input import load_client_json
 
 # OpenAI's error types, by HTTP status.
 _ERROR_TYPES = {
@@ -26,6 +25,7 @@ _ERROR_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    413: "invalid_request_error",
     429: "rate_limit_error",
 }
 
@@ -148,13 +148,11 @@ _UNSUPPORTED_HINTS = {
 
 def parse_request(body: bytes) -> ChatCompletionRequest:
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The body is not valid JSON: {exc}.", code="invalid_json") from None
+        data = load_client_json(body)
+    except AssistantError as exc:
+        raise ApiError(400, exc.detail, code="invalid_json" if exc.code == ErrorCode.INVALID_JSON else None) from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", code="invalid_json")
-    if contains_nul(data):
-        raise ApiError(400, NUL_REFUSAL)
     try:
         return ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:

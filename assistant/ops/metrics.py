@@ -79,8 +79,11 @@ REGISTRY.register(QueueDepthCollector())
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format; behind `Authorization: Bearer METRICS_TOKEN` when that is set."""
+    """Prometheus text format; behind `Authorization: Bearer METRICS_TOKEN`, which production
+    (DJANGO_SECURE) requires: without one there it refuses, rather than being open to anyone."""
     token = settings.METRICS_TOKEN
+    if not token and settings.SECURE:
+        return HttpResponse("Set METRICS_TOKEN to read metrics.\n", status=403, content_type="text/plain")
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         return HttpResponse("A valid metrics token is required.\n", status=401, content_type="text/plain")
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,6 @@ selector, serialise through the shapes of `assistant.web.schemas`; docs/protocol
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -17,11 +16,11 @@ from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
 from assistant.models import ApiKey, Conversation, Message
 from assistant.web import schemas
-from assistant.web.protocol import NUL_REFUSAL, contains_nul
 from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from core.http import error_response, refusal, shape_response
+from core.json_input import load_client_json
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +48,7 @@ Body = TypeVar("Body", bound=BaseModel)
 
 def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
     try:
-        data = json.loads(request.body or b"{}")
-        if contains_nul(data):
-            raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
-        return schema.model_validate(data)
-    except json.JSONDecodeError as exc:
-        raise AssistantError(ErrorCode.INVALID_JSON, f"The body is not valid JSON: {exc.msg}.") from None
-    except UnicodeDecodeError:  # json.loads decodes bytes itself, and raises this before parsing
-        raise AssistantError(ErrorCode.INVALID_JSON, "The body is not valid JSON: it is not UTF-8 text.") from None
+        return schema.model_validate(load_client_json(request.body or b"{}"))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"

@@ -41,7 +41,6 @@ from core.websocket import SocketConsumer
 
 logger = logging.getLogger(__name__)
 
-UNAUTHENTICATED_CLOSE_CODE = 4401
 RESYNC_TIMEOUT_SECONDS = 2.0
 # An answer whose runner did not save for this long has lost its process.
 STALE_ANSWER_SECONDS = 5.0
@@ -75,15 +74,14 @@ class ChatConsumer(SocketConsumer):
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         self.counted_in_metrics = True
-        if self.user is None or not self.user.is_authenticated:
-            # Accepted first so the client sees a close code it can act on (load the page for a session).
-            await self.close(code=UNAUTHENTICATED_CLOSE_CODE)
+        await self.close_unless_signed_in()
 
     async def disconnect(self, code: int) -> None:
         if self.watchdog is not None:
             self.watchdog.cancel()
         if self.counted_in_metrics:
             metrics.WEBSOCKET_CONNECTIONS.dec()
+        await self.leave_account()
         for message_id in list(getattr(self, "following", {})):
             await self._unfollow(message_id)
 

@@ -8,7 +8,6 @@ server frames (ack, error) are here, serialised the same way (`ServerFrame.dump`
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -16,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from assistant.door import MAX_CLIENT_ID_CHARS
 from assistant.engine.frames import ServerFrame
 from core.errors import AssistantError, ErrorCode
-from core.text import NUL_REFUSAL, contains_nul
+from core.ids import RowId
+from core.json_input import load_client_json
 
 
 class _Frame(BaseModel):
@@ -30,7 +30,7 @@ class MessageFrame(_Frame):
     """Send a user message; starts an answer."""
 
     type: Literal["message"]
-    conversation_id: int | None = None
+    conversation_id: RowId | None = None
     text: str
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
 
@@ -39,21 +39,21 @@ class StopFrame(_Frame):
     """Stop the answer that is streaming; the partial answer is kept."""
 
     type: Literal["stop"]
-    message_id: int
+    message_id: RowId
 
 
 class RegenerateFrame(_Frame):
     """Answer the last user message of a conversation again."""
 
     type: Literal["regenerate"]
-    conversation_id: int
+    conversation_id: RowId
 
 
 class ResumeFrame(_Frame):
     """After a reconnect: replay an answer's frames after `after_seq`, then follow it live."""
 
     type: Literal["resume"]
-    message_id: int
+    message_id: RowId
     after_seq: Annotated[int, Field(ge=0)] = 0
 
 
@@ -69,13 +69,11 @@ class FrameError(AssistantError):
 def parse_client_frame(raw: str) -> MessageFrame | StopFrame | RegenerateFrame | ResumeFrame:
     """Validate one text frame from the browser, or raise FrameError with a precise reason."""
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise FrameError(ErrorCode.INVALID_JSON, f"Frame is not valid JSON: {exc.msg}.") from exc
+        data = load_client_json(raw)
+    except AssistantError as exc:
+        raise FrameError(exc.code, exc.detail) from None
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.INVALID_FRAME, "Frame must be a JSON object.")
-    if contains_nul(data):
-        raise FrameError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
     frame_type = data.get("type")
     if frame_type not in CLIENT_FRAME_TYPES:
         raise FrameError(

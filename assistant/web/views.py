@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 
 import httpx
@@ -29,9 +30,13 @@ READINESS_TIMEOUT_SECONDS = 2.0
 
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
-    """The web chat. A first-time visitor becomes a guest with a session of their own."""
+    """The web chat. A first-time visitor becomes a guest with a session of their own, unless its
+    address started RATE_LIMIT_GUESTS_PER_IP guests already: then it is asked to sign in or up."""
     if not request.user.is_authenticated:
-        login(request, services.create_guest(), backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            _start_guest(request)
+        except AssistantError as exc:
+            return _guests_refused(request, exc)
     context = {
         "user_label": "Guest" if request.user.is_guest else request.user.get_username(),
         "is_guest": request.user.is_guest,
@@ -41,10 +46,27 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/chat.html", context)
 
 
+def _start_guest(request: HttpRequest) -> None:
+    address = limits.client_address(request)
+    limits.admit_new_guest(address)
+    guest = services.create_guest()
+    limits.bind_guest_to_address(guest.pk, address)
+    login(request, guest, backend="django.contrib.auth.backends.ModelBackend")
+
+
+def _guests_refused(request: HttpRequest, refused: AssistantError) -> HttpResponse:
+    """No new guest: a page that says why and offers signing in or up, which need no guest."""
+    retry_after = refused.retry_after or 60
+    context = {"minutes": math.ceil(retry_after / 60)}
+    response = render(request, "frontend/guests_refused.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def _too_many_sign_ins(request: HttpRequest) -> HttpResponse | None:
     """429 once this address used up RATE_LIMIT_LOGINS_PER_IP (sign-ins and sign-ups together)."""
     try:
-        limits.hit_both("login", user_id=None, ip=request.META.get("REMOTE_ADDR"))
+        limits.hit_both("login", user_id=None, ip=limits.client_address(request))
     except AssistantError as exc:
         response = HttpResponse(exc.detail, status=429, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(exc.retry_after)
@@ -70,6 +92,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             user = form.save(commit=False)
             user.is_guest = False
             user.save()
+            limits.unbind_guest(user.pk)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("chat")
     else:

@@ -65,7 +65,8 @@ def test_path_parameters_have_the_type_of_their_converter() -> None:
         for operation in document["paths"][path].values():
             declared = {p["name"]: p["schema"]["type"] for p in operation.get("parameters", [])}
             converters = dict((name, kind) for kind, name in re.findall(r"<(\w+):(\w+)>", route))
-            assert declared == {name: "integer" if kind == "int" else "string" for name, kind in converters.items()}
+            expected = {name: "integer" if kind in {"int", "id"} else "string" for name, kind in converters.items()}
+            assert declared == expected
 
 
 def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from core.websocket import WEBSOCKET_MAX_FRAME_BYTES
+
 ROOT = Path(__file__).resolve().parents[2]
 # Keeps answers going until max_tokens: SmolLM2's end tokens <|endoftext|> (0) and <|im_end|> (2).
 NEVER_STOP_BIAS = {"logit_bias": {"0": -100, "2": -100}}
@@ -21,7 +23,7 @@ NEVER_STOP_BIAS = {"logit_bias": {"0": -100, "2": -100}}
 def web_server_command(port: int, *extra: str) -> list[str]:
     """The ASGI web server as production runs it (docker-compose's web service), on loopback."""
     uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    return [*uvicorn, "--port", str(port), "--lifespan", "on", *extra]
+    return [*uvicorn, "--port", str(port), "--lifespan", "on", "--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES), *extra]
 
 
 def worker_command(
@@ -92,6 +94,9 @@ def product_env(var_dir: Path, **overrides: str) -> dict[str, str]:
         "ASSISTANT_VAR_DIR": str(var_dir),
         "DATABASE_URL": f"sqlite:///{var_dir / 'db.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
+        # Every simulated browser of the tests comes from 127.0.0.1: one address, many guests.
+        "RATE_LIMIT_GUESTS_PER_IP": "1000000/60",
+        "ASSISTANT_GUEST_DAILY_TOKENS_PER_IP": "1000000000",
     }
     env.update(overrides)
     return env

@@ -18,6 +18,7 @@ from urllib.request import urlopen
 from django.core.management.base import BaseCommand, CommandError
 
 from assistant.conf import model_settings
+from core.websocket import WEBSOCKET_MAX_FRAME_BYTES
 
 START_TIMEOUT_SECONDS = 180  # the web server loads the content guard before it accepts
 
@@ -41,13 +42,15 @@ class Command(BaseCommand):
                     raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
                 self._wait_until_answers("model", model_base_url.rstrip("/") + "/models", children["model"])
-            children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker", "-Q", "default,search",
-                                             "--concurrency", "2", "--beat", "--loglevel", "INFO")  # fmt: skip
+            children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker",
+                                             "-Q", "default,search,code", "--concurrency", "2", "--beat",
+                                             "--loglevel", "INFO")  # fmt: skip
             children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",
                                               "--pool", "threads", "--concurrency", "4", "-n", "imagine@%h",
                                               "--loglevel", "INFO")  # fmt: skip
             children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
-                                          "--port", str(options["port"]), "--lifespan", "on")  # fmt: skip
+                                          "--port", str(options["port"]), "--lifespan", "on",
+                                          "--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES))  # fmt: skip
             local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
             self._wait_until_answers("web", f"http://{local_host}:{options['port']}/healthz", children["web"])
             self.stdout.write(
