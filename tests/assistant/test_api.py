@@ -1,4 +1,5 @@
 import json
+import socket
 
 import pytest
 from django.test import Client
@@ -110,6 +111,16 @@ def test_readyz_fails_when_model_service_is_down(settings) -> None:
     assert checks["database"] == "ok"
     assert checks["channel_layer"] == "ok"
     assert checks["model_service"].startswith("failed")
+
+
+def test_readyz_stays_ready_while_the_model_is_too_busy_to_answer(settings) -> None:
+    """A single-slot model server accepts the connection and answers after the answer it is
+    generating: the probe must not take every web process out of the load balancer meanwhile."""
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as busy:  # connects, never answers
+        settings.MODEL_BASE_URL = f"http://127.0.0.1:{busy.getsockname()[1]}/v1"
+        response = Client().get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["model_service"] == "busy"
 
 
 def test_readyz_fails_when_the_redis_cache_is_down(settings) -> None:
