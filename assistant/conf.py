@@ -24,8 +24,8 @@ class ModelSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8001/v1"  # the OpenAI-compatible server
     name: str = "smollm2-135m-instruct"  # the `model` field sent to it
     api_key: str = Field("", repr=False)  # sent as a bearer token when set; never in a repr
-    prompt_format: str = "chatml"  # `llama3` or `chatml`: how the server renders the prompt, for exact counting
-    tokenizer: str = "smollm2"  # `llama3`, `smollm2`, `gguf:<path>`, a `tokenizer.json` path, `llamacpp`, `vllm`
+    prompt_format: str = "chatml"  # `llama3` or `chatml`: the format the project renders and sends as token ids
+    tokenizer: str = "smollm2"  # the served model's: `llama3`, `smollm2`, `gguf:<path>`, a `tokenizer.json` path
     context_window: int = 8192  # the model's window in tokens
     max_tokens: int = 1024  # the longest answer in tokens; prompt + this never exceeds the window
     temperature: float = 0.6  # sampling temperature
@@ -37,6 +37,11 @@ class ModelSettings(BaseModel):
     extra_body: dict[str, object] = {}  # sampling fields sent with every request (e.g. vLLM's {"top_k": 40})
     # Llama 3.1 Instruct was trained to call brave_search and wolfram_alpha itself; other models are not.
     builtin_tools: bool = False
+    # `/v1` client tools, offered in one of Meta's two custom-tool formats: `json` or `function_tag`.
+    tool_format: str = "json"
+    # The server's guided decoding for `/v1` response_format: `vllm`, `llamacpp`, `llama-cpp-python`
+    # or `none` (refused with a 400); "" picks by prompt format (llama3: vllm, else llama-cpp-python).
+    guided_decoding: str = ""
 
 
 class AssistantSettings(BaseModel):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
 from channels.db import database_sync_to_async
 
 from assistant.chat import services
 from assistant.chat.services import RequestMessage, TurnStart
+from assistant.engine.client_tools import ClientTools
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import Sampling, Turn
 from assistant.engine.renders import answer_image
@@ -77,6 +78,7 @@ class TurnRequest:
     api_key: ApiKey | None = None  # `/v1`: the key that sent it
     instructions: str = ""  # `/v1`: the client's own system instructions
     history: Sequence[RequestMessage] = ()  # `/v1`: the whole conversation, ending with the question
+    client_tools: ClientTools | None = None  # `/v1`: function tools, and `history` as Llama 3.1 reads it
 
     @classmethod
     def imagine(cls, *, prompt: str, **fields: object) -> TurnRequest:
@@ -151,7 +153,7 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
     turn = load_turn(
         start.answer, sampling=request.sampling, search_mode=request.search_mode, image_prompt=request.image_prompt
     )
-    return start, turn
+    return start, replace(turn, client_tools=request.client_tools)
 
 
 def _store(request: TurnRequest, admit: Callable[[], None]) -> TurnStart:

@@ -134,6 +134,8 @@ class Message(models.Model):
     image = models.ForeignKey(
         "imagine.ImagineImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
+    # Pictures the model's code saved (the code interpreter), as PNG/JPEG data URLs, shown after the text.
+    code_images = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

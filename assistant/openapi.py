@@ -29,6 +29,7 @@ from assistant.openai_compat.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ModelList,
+    ModelObject,
     OpenAIError,
 )
 from assistant.web.schemas import (
@@ -151,6 +152,9 @@ ROUTES: dict[str, dict[str, Operation]] = {
     "/v1/models": {
         "get": Operation("The served model.", Answer(200, "", ModelList), Family.OPENAI, Auth.API_KEY),
     },
+    "/v1/models/{model_id}": {
+        "get": Operation("The served model, by its id.", Answer(200, "", ModelObject), Family.OPENAI, Auth.API_KEY),
+    },
     "/v1/chat/completions": {
         "post": Operation(
             "One turn through the assistant's pipeline.",
@@ -180,6 +184,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "image_id": ROW_ID,
     "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
     "token": {"type": "string"},
+    "model_id": {"type": "string"},  # `<path:…>`: a served model's id may hold slashes (`meta-llama/…`)
 }
 
 _ERROR_REASONS = {
@@ -197,7 +202,6 @@ _ERROR_REASONS = {
 _RETRY_AFTER = {
     "Retry-After": {"description": "Seconds until the request will be accepted.", "schema": {"type": "integer"}}
 }
-_HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
 _UNSAFE = {"post", "patch", "put", "delete"}
 
 
@@ -245,20 +249,12 @@ def _statuses(op: Operation, method: str, has_path_parameters: bool) -> set[int]
 
 
 def _error_response(status: int, op: Operation, error_ref: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": _ERROR_REASONS[status], "content": _error_content(status, op, error_ref)}
+    # JSON on every route, Django's own refusals included (no such path, CSRF: config/error_pages.py).
+    content = {"application/json": {"schema": error_ref}}
+    response: dict[str, Any] = {"description": _ERROR_REASONS[status], "content": content}
     if status == 429 and op.family is Family.OPENAI:
         response["headers"] = _RETRY_AFTER
     return response
-
-
-def _error_content(status: int, op: Operation, error_ref: dict[str, Any]) -> dict[str, Any]:
-    if op.family is Family.FILE:
-        return _HTML_PAGE
-    content: dict[str, Any] = {"application/json": {"schema": error_ref}}
-    # Django's own pages: a path that matches no route (404), a missing or wrong CSRF token (403).
-    if op.family is Family.REST and status in (403, 404):
-        content |= _HTML_PAGE
-    return content
 
 
 def _success(answer: Answer, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from assistant.engine.capabilities import default_capabilities
 from assistant.engine.llm import model_gateway
 from assistant.models import Conversation, Message
 from core.event_loop import run_sync
-from model_service.chat_formats import ChatMessage, neutralize_special_tokens
 from model_service.client import GenerationParams, TextDelta
+from model_service.messages import ChatMessage
 
 TITLE_INSTRUCTION = "Write a title of at most six words for this conversation. Reply with the title only."
 TITLE_MAX_TOKENS = 16
@@ -21,12 +21,12 @@ async def _generate_title(first_question: str) -> str:
     gateway = model_gateway()
     messages = [
         ChatMessage("system", TITLE_INSTRUCTION),
-        ChatMessage("user", neutralize_special_tokens(first_question[:2000], gateway.counter.special_markers)),
+        ChatMessage("user", first_question[:2000]),
     ]
     parts = []
     params = GenerationParams(max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
     # The client stays open: the worker thread's loop keeps it for the next task (event_loop.py).
-    async for event in gateway.client.stream(messages, params):
+    async for event in gateway.client.stream(gateway.prompt_ids(messages), params):
         if isinstance(event, TextDelta):
             parts.append(event.text)
     return " ".join("".join(parts).strip().strip("\"'*#").split())[:TITLE_MAX_CHARS]

@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/keys", api.keys, name="api-keys"),
     path("api/keys/<id:key_id>", api.key_detail, name="api-key"),
     path("v1/models", openai_api.models, name="openai-models"),
+    path("v1/models/<path:model_id>", openai_api.model_detail, name="openai-model"),
     path("v1/chat/completions", openai_api.chat_completions, name="openai-chat-completions"),
 ]

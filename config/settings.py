@@ -235,6 +235,8 @@ MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default=_model.extra_body)
 if not isinstance(MODEL_EXTRA_BODY, dict):
     raise ImproperlyConfigured("MODEL_EXTRA_BODY must be a JSON object.")
 MODEL_BUILTIN_TOOLS = env.bool("MODEL_BUILTIN_TOOLS", default=_model.builtin_tools)
+MODEL_TOOL_FORMAT = env.str("MODEL_TOOL_FORMAT", default=_model.tool_format)
+MODEL_GUIDED_DECODING = env.str("MODEL_GUIDED_DECODING", default=_model.guided_decoding)
 if MODEL_BUILTIN_TOOLS and MODEL_PROMPT_FORMAT != "llama3":
     raise ImproperlyConfigured("MODEL_BUILTIN_TOOLS needs MODEL_PROMPT_FORMAT=llama3 (a Llama 3.1 model).")
 

@@ -8,6 +8,10 @@ arrive together share one transaction (`GroupCommit`): an ack then costs one sho
 by every delivery waiting, instead of a thread hop, a middleware stack and a transaction each.
 
 Either way a delivery is acknowledged only once its events are committed and their replies queued.
+Once its signature is right a delivery is never refused: it is parsed event by event, and an event
+the assistant does not act on, or one not in the shape the app documents (a body that is not even
+JSON included), is stored as ignored with the reason. Refusing it would make the app redeliver the
+same bytes for days and lose the valid events beside it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from assistant.models import Channel
 from integrations import services, tasks
-from integrations.adapters import PayloadError, adapter_for
-from integrations.events import Event
+from integrations.adapters import adapter_for
+from integrations.events import MALFORMED, Event, EventKind, malformed_event
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +61,27 @@ def handshake(app: Channel, query: Mapping[str, str], client: str) -> Ack:
 
 
 def read_delivery(app: Channel, body: bytes, headers: Mapping[str, str], client: str) -> list[Event] | Ack:
-    """The delivery's events, or the refusal to answer: 403 for a bad signature, 400 for a bad body.
-    Pure CPU (an HMAC and a parse), so the fast path runs it on its event loop."""
+    """The delivery's events, or 403 for a bad signature. Pure CPU (an HMAC and a parse), so the fast
+    path runs it on its event loop."""
     with adapter_for(app) as adapter:
         if not adapter.signature_valid(body, headers):
             logger.warning("%s webhook: bad or missing signature (from %s); nothing stored", app, client)
             return Ack(403, "Invalid signature.")
         try:
-            return adapter.parse(json.loads(body))
-        except (ValueError, PayloadError) as exc:  # json.JSONDecodeError is a ValueError
-            logger.warning("%s webhook: malformed delivery: %s", app, exc)
-            return Ack(400, f"Malformed payload: {exc}")
+            events = adapter.parse(json.loads(body))
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past Python's stack
+            events = [malformed_event(app, exc, body.decode("utf-8", "replace"))]
+    _log_ignored(app, events)
+    return events
+
+
+def _log_ignored(app: Channel, events: Sequence[Event]) -> None:
+    reasons = [event.detail for event in events if event.kind == EventKind.IGNORED]
+    malformed = [reason for reason in reasons if reason.startswith(MALFORMED)]
+    if malformed:
+        logger.warning("%s webhook: %d event(s) stored as ignored, first: %s", app, len(malformed), malformed[0])
+    elif reasons:
+        logger.info("%s webhook: stored as ignored: %s", app, ", ".join(reasons))
 
 
 def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> Ack:
@@ -81,7 +95,7 @@ def store_deliveries(deliveries: Sequence[Sequence[Event]]) -> Ack:
     except DatabaseError:
         logger.exception("webhook: could not store %d deliveries; asking the apps to redeliver", len(deliveries))
         return TRY_AGAIN_LATER
-    replies = [event for event in fresh if event.kind.needs_reply]
+    replies = [event for event in fresh if event.kind.needs_handling]
     if replies:
         try:
             tasks.reply_to_events.delay([(event.app.value, event.key) for event in replies])

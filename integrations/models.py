@@ -4,14 +4,26 @@ reply part sent. Models hold invariants only; behaviour lives in services."""
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from assistant.models import Channel, Conversation, User
 from integrations.events import Event, EventKind
 
 
+class InboundEventQuerySet(models.QuerySet["InboundEvent"]):
+    def claimable(self) -> InboundEventQuerySet:
+        """Events no reply task holds or has finished: a task claims one of these with a lease, and
+        an edit or a revoke may still change one of these before it is answered."""
+        now = timezone.now()
+        return self.filter(handled_at__isnull=True).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+
+
 class InboundEvent(models.Model):
     """One event from an app. (app, key) is unique: the apps redeliver for days, in any order, and a
     redelivery must change nothing."""
+
+    objects = InboundEventQuerySet.as_manager()
 
     app = models.CharField(max_length=16, choices=Channel.choices)
     key = models.CharField(max_length=255)
@@ -26,10 +38,15 @@ class InboundEvent(models.Model):
     # Set once the reply is done: sent, or refused by the app for good (then reply_error says why).
     handled_at = models.DateTimeField(null=True, blank=True)
     reply_error = models.CharField(max_length=500, blank=True)
+    # Set when the sender revoked the message: its text is gone from `payload` (integrations.revisions).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "key"], name="one_inbound_event_per_app_key")]
-        indexes = [models.Index(fields=["app", "-received_at"])]
+        indexes = [
+            models.Index(fields=["app", "-received_at"]),
+            models.Index(fields=["app", "chat_id"], name="inbound_event_app_chat"),  # an edit finds its message
+        ]
 
     def __str__(self) -> str:
         return f"{self.app} {self.kind} {self.key}"

@@ -26,7 +26,7 @@ class ChannelStatus:
 
 def channel_statuses() -> list[ChannelStatus]:
     """Per app, for operators: is it configured, is it receiving, is it answering."""
-    questions = Q(kind__in=[k for k in EventKind if k.needs_reply])
+    questions = Q(kind__in=[k for k in EventKind if k.is_question])
     events = {
         row["app"]: row
         for row in InboundEvent.objects.values("app").annotate(

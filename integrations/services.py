@@ -5,6 +5,7 @@ Webhook intake (`integrations.intake`) calls `ingest_events`; the Celery task `i
 `reply_to_event`, which is safe to run any number of times for the same event: the user message is
 stored under a client_id derived from the event, the answer is generated only while it is still
 streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
+Edits and revokes go through the same task and are applied by `integrations.revisions`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from core.event_loop import run_sync
 from core.text import NUL_REFUSAL
 from imagine import services as imagine_services
 from imagine.models import ImagineImage
+from integrations import revisions
 from integrations.adapters import MessagingAdapter, adapter_for
 from integrations.delivery import SendError
 from integrations.events import NUL_TEXT, Event, EventKind
@@ -290,42 +292,57 @@ def _typing_shown(event: Event, lasts_seconds: float) -> Iterator[None]:
 
 
 def _claim(row: InboundEvent) -> bool:
-    now = timezone.now()
-    return bool(
-        InboundEvent.objects.filter(pk=row.pk, handled_at__isnull=True)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + REPLY_LEASE)
-    )
+    lease = timezone.now() + REPLY_LEASE
+    return bool(InboundEvent.objects.claimable().filter(pk=row.pk).update(lease_until=lease))
 
 
 def unanswered_events(*, quiet_for: timedelta, within: timedelta) -> list[tuple[str, str]]:
-    """(app, key) of events that need a reply, have none, are not being answered, and were received
-    between `within` and `quiet_for` ago: their task was lost (a broker that lost its queue) or
-    ran out of retries. Older ones are left alone: the apps' reply windows have closed."""
+    """(app, key) of events that need the reply task, were not handled, are not being handled, and
+    were received between `within` and `quiet_for` ago: their task was lost (a broker that lost its
+    queue) or ran out of retries. Older ones are left alone: the apps' reply windows have closed."""
     now = timezone.now()
-    kinds = [kind for kind in EventKind if kind.needs_reply]
-    rows = InboundEvent.objects.filter(
-        handled_at__isnull=True, kind__in=kinds, received_at__lt=now - quiet_for, received_at__gt=now - within
-    ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    kinds = [kind for kind in EventKind if kind.needs_handling]
+    rows = InboundEvent.objects.claimable().filter(
+        kind__in=kinds, received_at__lt=now - quiet_for, received_at__gt=now - within
+    )
     return list(rows.values_list("app", "key"))
 
 
-def reply_to_event(*, app: Channel, key: str) -> None:
-    """Answer one stored event, at most once however often it runs. Raises ReplyLater when it must
-    run again later (another worker holds the event, the chat is busy, or the app is failing)."""
-    row = InboundEvent.objects.get(app=app, key=key)
+def _apply_revision(row: InboundEvent) -> bool:
+    """Apply the event if it revokes or edits a message, or a revoke of its own message that came
+    first; whether anything is left to answer."""
     event = row.event
-    if row.handled_at is not None or not event.kind.needs_reply:
+    if event.kind == EventKind.DELETED:
+        revisions.apply_revoke(event)
+        return False
+    if revisions.apply_stored_revoke(row):
+        return False
+    return not event.is_edit or revisions.edit_needs_own_answer(event)
+
+
+def _reply(row: InboundEvent) -> None:
+    event = row.event
+    with adapter_for(event.app) as adapter:
+        if not row.replies.exists():
+            _acknowledge(event, adapter)
+        with _typing_shown(event, adapter.typing_lasts_seconds):
+            replies = _compose(event)
+        _send_parts(row, event, adapter, replies)
+
+
+def reply_to_event(*, app: Channel, key: str) -> None:
+    """Handle one stored event at most once however often it runs: answer it, or apply it to the
+    message it revokes. Raises ReplyLater when it must run again later (another worker holds the
+    event, the chat is busy, or the app is failing)."""
+    row = InboundEvent.objects.get(app=app, key=key)
+    if row.handled_at is not None or not row.event.kind.needs_handling:
         return
     if not _claim(row):
         raise ReplyLater("another worker is replying to this event", seconds=30)
+    row.refresh_from_db(fields=["kind", "payload", "deleted_at"])  # an edit or a revoke may have changed it
     try:
-        with adapter_for(app) as adapter:
-            if not row.replies.exists():
-                _acknowledge(event, adapter)
-            with _typing_shown(event, adapter.typing_lasts_seconds):
-                replies = _compose(event)
-            _send_parts(row, event, adapter, replies)
+        if _apply_revision(row):
+            _reply(row)
         row.handled_at = timezone.now()
     finally:
         row.lease_until = None

@@ -1,7 +1,12 @@
-"""An async streaming client for any OpenAI-compatible `/v1/chat/completions` server.
+"""An async streaming client for an OpenAI-compatible `/v1/completions` server, prompted with token ids.
 
-Production talks to vLLM; the embedded default talks to llama.cpp's server. Behaviour that the
-rest of the product relies on:
+The project renders every prompt itself (model_service/messages.py) and sends its token ids as the
+completion's prompt (`"prompt": [128000, 128006, …]`), so the server runs no chat template and
+adds nothing: what the model reads is exactly what was rendered and counted. vLLM (production) and llama.cpp's
+server take a token list as the prompt; the embedded server accepts one too
+(model_service/llamacpp_server.py). docs/subsystems/prompts.md explains the choice.
+
+Behaviour that the rest of the product relies on:
 
 - connect and read timeouts (the read timeout bounds the gap between two chunks);
 - retries with backoff for connection failures, read timeouts, 429 and 5xx, but only before the
@@ -25,7 +30,6 @@ from dataclasses import dataclass, field
 import httpx
 
 from model_service import log_context
-from model_service.chat_formats import ChatMessage
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,9 @@ class ModelStreamBroken(ModelError):
 class GenerationParams:
     max_tokens: int
     temperature: float = 0.6
+    # The format's end-of-turn ids: vLLM started with `--generation-config vllm` stops only at the
+    # tokenizer's EOS, which for Llama 3.1 is <|eot_id|>, not <|eom_id|> after a tool call.
+    stop_token_ids: list[int] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -109,7 +116,7 @@ class _SseDecoder:
         return payload
 
 
-class ChatCompletionsClient:
+class CompletionsClient:
     def __init__(self, endpoint: ModelEndpoint, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.endpoint = endpoint
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
@@ -124,20 +131,21 @@ class ChatCompletionsClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def request_body(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, object]:
+    def request_body(self, prompt: list[int], params: GenerationParams) -> dict[str, object]:
         return {
             "model": self.endpoint.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "prompt": prompt,
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
+            **({"stop_token_ids": params.stop_token_ids} if params.stop_token_ids else {}),
             **params.extra,
         }
 
-    async def stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
-        """Yield text deltas, then exactly one StreamEnd."""
-        first, events = await self._first_event(self.request_body(messages, params))
+    async def stream(self, prompt: list[int], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        """Complete the prompt's token ids: yield text deltas, then exactly one StreamEnd."""
+        first, events = await self._first_event(self.request_body(prompt, params))
         async with aclosing(events):
             yield first
             try:
@@ -183,7 +191,7 @@ class ChatCompletionsClient:
     async def _stream_once(self, body: dict[str, object]) -> AsyncGenerator[StreamEvent]:
         # vLLM adopts X-Request-Id as its request id, so its logs line up with ours.
         headers = {"X-Request-Id": turn} if (turn := log_context.turn_id.get()) else None
-        async with self._http.stream("POST", "chat/completions", json=body, headers=headers) as response:
+        async with self._http.stream("POST", "completions", json=body, headers=headers) as response:
             if response.status_code in _RETRYABLE_STATUS:
                 raise _RetryableStatus(response.status_code)
             if response.status_code >= 400:
@@ -219,8 +227,7 @@ async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamE
             raise ModelStreamBroken(f"The model service reported an error: {message}")
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
-            text = (choice.get("delta") or {}).get("content")
-            if text:
+            if text := choice.get("text"):
                 yield TextDelta(text)
             finish_reason = choice.get("finish_reason") or finish_reason
     if finish_reason is None:

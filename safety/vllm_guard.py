@@ -1,8 +1,9 @@
 """Llama Guard 3 served by vLLM, through the OpenAI completions API.
 
-The prompt goes as raw text to `/completions` (not `/chat/completions`), so the bytes the model
-reads are exactly `llama_guard.render_prompt`'s, whatever chat template the server holds. The prompt
-already begins with `<|begin_of_text|>`, so the request asks vLLM not to add a second one.
+The prompt goes to `/completions` (not `/chat/completions`) as the token ids of
+`llama_guard.guard_prompt_segments`, so the model reads exactly that prompt whatever chat template
+the server holds: one `<|begin_of_text|>` (vLLM adds nothing to a token prompt), and the
+conversation as plain-text tokens.
 The guard is built once per process but may serve several event loops (a Celery task runs its own),
 and an HTTP connection belongs to the loop that opened it: each loop gets its own client.
 """
@@ -15,7 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import httpx
 
-from safety.llama_guard import parse_response, render_prompt
+from model_service.tokens import Tokenizer, encode, llama3_tokenizer
+from safety.llama_guard import guard_prompt_segments, parse_response
 from safety.verdict import GuardUnavailable, Verdict
 
 _CONNECT_TIMEOUT = 2.0
@@ -33,8 +35,10 @@ class VllmGuard:
         api_key: str = "",
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tokenizer: Tokenizer | None = None,  # Llama Guard 3's own: the Llama 3 tokenizer
     ) -> None:
         self.model = model
+        self.tokenizer = tokenizer or llama3_tokenizer()
         self.categories = tuple(categories)
         self._client_options = {
             "base_url": base_url.rstrip("/"),
@@ -58,12 +62,12 @@ class VllmGuard:
             await client.aclose()
 
     def request_body(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> dict[str, object]:
+        segments = guard_prompt_segments(conversation, agent=agent, categories=self.categories)
         return {
             "model": self.model,
-            "prompt": render_prompt(conversation, agent=agent, categories=self.categories),
+            "prompt": encode(segments, self.tokenizer),
             "max_tokens": 10,
             "temperature": 0,
-            "add_special_tokens": False,  # vLLM's extra parameter; the prompt carries its own BOS
         }
 
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:

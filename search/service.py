@@ -1,4 +1,5 @@
-"""Grounding a question: search, fetch the pages concurrently, extract, rank passages, cache.
+"""Grounding a question: search, fetch the pages concurrently, extract, rank passages, check them
+for injected instructions, cache.
 
 `gather` is the one entry point (the Celery task `search.tasks.search_web` calls it). It never
 raises for network or provider trouble: the outcome then carries `error` in plain words, and the
@@ -16,14 +17,18 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from safety.injection import find_injection, withhold
 from search.conf import search_settings
 from search.extract import Document, extract
 from search.fetch import FetchError, SafeFetcher
 from search.providers import ProviderError, SearchResult, configured_provider
 from search.ranking import select_passages
-from search.sources import SearchOutcome, Source
+from search.sources import WITHHELD_NOTE, SearchOutcome, Source
 
 logger = logging.getLogger(__name__)
+
+# Part of the cache key: outcomes cached before sources were checked for injected instructions are not reused.
+OUTCOME_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,36 @@ async def _collect(query: str, urls: Sequence[str], max_sources: int) -> _Collec
     return _Collected(documents, problems)
 
 
+def checked_source(title: str, url: str, text: str) -> Source:
+    """The source as it may enter a prompt: each sentence of its title or passages that addresses
+    instructions to an AI assistant is withheld behind WITHHELD_NOTE, and the source is flagged."""
+    title_finding, text_finding = find_injection(title), find_injection(text)
+    flags = tuple(dict.fromkeys((*title_finding.kinds, *text_finding.kinds)))
+    if not flags:
+        return Source(title=title, url=url, text=text)
+    withheld = len(title_finding.sentences) + len(text_finding.sentences)
+    logger.warning(
+        "withheld %d sentence(s) of %s that instruct the assistant (%s)",
+        withheld,
+        url,
+        ", ".join(flags),
+        extra={"injection_flags": flags, "source_url": url},
+    )
+    return Source(
+        title=withhold(title, title_finding, WITHHELD_NOTE),
+        url=url,
+        text=withhold(text, text_finding, WITHHELD_NOTE),
+        flags=flags,
+    )
+
+
 def _sources(question: str, documents: list[Document]) -> list[Source]:
     texts = select_passages(question, [d.text for d in documents], search_settings().source_chars)
-    return [Source(title=d.title, url=d.url, text=text) for d, text in zip(documents, texts, strict=True) if text]
+    return [checked_source(d.title, d.url, text) for d, text in zip(documents, texts, strict=True) if text]
 
 
 def cache_key(query: str, urls: Sequence[str], max_sources: int, question: str) -> str:
-    identity = json.dumps([search_settings().provider, query, list(urls), max_sources, question])
+    identity = json.dumps([OUTCOME_FORMAT, search_settings().provider, query, list(urls), max_sources, question])
     return "search:outcome:" + hashlib.sha256(identity.encode()).hexdigest()
 
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Stands where a sentence of a source addressed instructions to AI assistants (safety.injection).
+WITHHELD_NOTE = "[withheld: instructions to AI assistants]"
+
 
 @dataclass(frozen=True)
 class Source:
     title: str
     url: str
     text: str  # the best passages of the page for the question, joined, at most SEARCH_SOURCE_CHARS
+    # Kinds of injected instructions found (safety.injection); each such sentence became WITHHELD_NOTE.
+    flags: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
-        return {"title": self.title, "url": self.url, "text": self.text}
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "url": self.url, "text": self.text, "flags": list(self.flags)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
-        return cls(title=str(data["title"]), url=str(data["url"]), text=str(data["text"]))
+        flags = tuple(str(flag) for flag in data.get("flags", ()))
+        return cls(title=str(data["title"]), url=str(data["url"]), text=str(data["text"]), flags=flags)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""What the pipeline uses besides the model: the content guard, web search, Code Shield and
-Imagine's final renders (for `/imagine <prompt>` turns).
+"""What the pipeline uses besides the model: the content guard, web search, Code Shield, the code
+interpreter's sandbox and Imagine's final renders (for `/imagine <prompt>` turns).
 
-The pipeline sees four small protocols; `default_capabilities()` builds them from settings. Web
+The pipeline sees five small protocols; `default_capabilities()` builds them from settings. Web
 search runs on a Celery worker (queue `search`) and comes back through the result backend
-(`core.celery_results`).
+(`core.celery_results`); so does the code interpreter's (queue `code`, assistant/engine/code_tool.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Protocol
 
 from celery.result import AsyncResult
 
+from assistant.engine.code_tool import PythonRunner, WorkerPython
 from core.celery_results import await_result
 from core.images import ImageRef
 from safety.codeshield import CodeReport, scan_code
@@ -32,6 +33,7 @@ RESULT_POLL_SECONDS = 0.05
 SEARCH_TIMED_OUT = "The web search took too long, so this answer does not use live results."
 SEARCH_UNAVAILABLE = "Web search is unavailable right now, so this answer does not use live results."
 MATH_UNAVAILABLE = "Error: the math tool is unavailable right now."
+WEB_TOOLS_NOT_OFFERED = "Error: web search and the math tool are not available in this conversation."
 
 
 class ContentGuard(Protocol):
@@ -72,6 +74,7 @@ class Capabilities:
     check_output: bool = True  # the guard also judges answers (off for the embedded stand-in by default)
     web: WebTools | None = None
     code: CodeScanner | None = None
+    python: PythonRunner | None = None  # None: not offered; code written anyway gets an "unavailable" result
     imagine: ImageMaker | None = None  # None: `/imagine <prompt>` is text for the model
 
 
@@ -130,6 +133,7 @@ def _build_capabilities() -> Capabilities:
         check_output=_judges_answers(),
         web=WorkerTools(search.timeout_seconds, search.max_sources),
         code=CodeShield() if safety.code_shield else None,
+        python=WorkerPython(),
         imagine=FinalRenders(),
     )
 

@@ -92,7 +92,8 @@ class BlockedFrame(ServerFrame):
 class DoneFrame(ServerFrame):
     """The answer ended; `seq` is the last token frame's number. A `blocked` answer's text is
     `error` (the refusal), whatever its token frames held. An answer to `/imagine` has no text and
-    carries its picture in `image`."""
+    carries its picture in `image`; pictures the model's code saved (the code interpreter) come in
+    `code_images`, shown after the text."""
 
     type: Literal["done"] = "done"
     message_id: int
@@ -104,6 +105,7 @@ class DoneFrame(ServerFrame):
     invalid_citations: list[int] = []  # [n] in the answer with no source n: shown unlinked
     code_warnings: list[CodeWarning] = []  # Code Shield findings in the answer's code blocks
     image: ImageRef | None = None
+    code_images: list[str] = []  # PNG/JPEG data URLs
 
     @property
     def failed(self) -> bool:

@@ -11,30 +11,45 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from assistant.conf import model_settings
-from model_service.chat_formats import PromptFormat, prompt_format
-from model_service.client import ChatCompletionsClient, ModelEndpoint
-from model_service.tokens import CachedTokenCounter, TokenCounter, token_counter
+from model_service.chat_formats import prompt_format
+from model_service.client import CompletionsClient, ModelEndpoint
+from model_service.messages import ChatMessage, PromptFormat, prompt_segments
+from model_service.tokens import CachedTokenizer, Tokenizer, count, encode, tokenizer
 
 
 @dataclass(frozen=True)
 class ModelGateway:
-    client: ChatCompletionsClient
+    client: CompletionsClient
     prompt_format: PromptFormat
-    counter: TokenCounter
+    tokenizer: Tokenizer
     context_window: int
     max_tokens: int
     temperature: float
     extra_body: dict[str, object]
     builtin_tools: bool = False  # Llama 3.1's brave_search / wolfram_alpha (model_service/builtin_tools.py)
 
+    def prompt_ids(self, messages: list[ChatMessage], *, prefill: str = "") -> list[int]:
+        """The ids the server is sent: the rendered prompt, whose counts the fitter added up."""
+        return encode(prompt_segments(self.prompt_format, messages, prefill=prefill), self.tokenizer)
+
+    def message_tokens(self, message: ChatMessage) -> int:
+        return count(self.prompt_format.message_block(message), self.tokenizer)
+
+    def fixed_tokens(self) -> int:
+        """The format's tokens outside any message: prefix and open assistant turn."""
+        return count([*self.prompt_format.prefix(), *self.prompt_format.generation_prompt()], self.tokenizer)
+
+    def stop_token_ids(self) -> list[int]:
+        return [self.tokenizer.special_id(token) for token in self.prompt_format.stop_tokens]
+
 
 @functools.lru_cache(maxsize=4)
-def shared_token_counter(kind: str, base_url: str, model: str) -> TokenCounter:
-    """One counter per process and setting, shared by every event loop's gateway. Built per loop, a
+def shared_tokenizer(kind: str) -> Tokenizer:
+    """One tokenizer per process and setting, shared by every event loop's gateway. Built per loop, a
     worker that ran each reply on a new loop loaded the tokenizer for each one, and leaked: llama.cpp's
     vocabulary objects sit in reference cycles that hold tens of MiB of arrays until a rare full
     garbage collection (the soak's worker grew ~1.3 MiB a reply)."""
-    return CachedTokenCounter(token_counter(kind, base_url=base_url, model=model))
+    return CachedTokenizer(tokenizer(kind))
 
 
 def _build_gateway() -> ModelGateway:
@@ -50,9 +65,9 @@ def _build_gateway() -> ModelGateway:
         max_connections=model.max_connections,
     )
     return ModelGateway(
-        client=ChatCompletionsClient(endpoint),
+        client=CompletionsClient(endpoint),
         prompt_format=prompt_format(model.prompt_format),
-        counter=shared_token_counter(model.tokenizer, model.base_url, model.name),
+        tokenizer=shared_tokenizer(model.tokenizer),
         context_window=model.context_window,
         max_tokens=model.max_tokens,
         temperature=model.temperature,

@@ -17,6 +17,7 @@ from assistant.engine.frames import CodeWarning, DoneFrame, FinishReason, Search
 from assistant.models import Message
 from core.errors import ErrorCode
 from core.images import ImageRef
+from search.sources import Source as WebSource
 
 WEB_SCHEMES = ("https://", "http://")
 
@@ -26,6 +27,7 @@ class Source(BaseModel):
 
     title: str
     url: str  # "" unless a web link: a local index may hold file:// pages, never shown as links
+    flagged: bool = False  # it held instructions to AI assistants, withheld from the prompt (safety.injection)
 
 
 class Grounding(BaseModel):
@@ -48,9 +50,12 @@ class Grounding(BaseModel):
     def stored(cls, data: dict[str, Any]) -> Grounding | None:
         return cls.model_validate(data) if data else None
 
-    def finished(self, found: Sequence[tuple[str, str]], error: str | None) -> Grounding:
-        """The search ended with these (title, url) sources; only web links stay links."""
-        sources = [Source(title=title, url=url if url.startswith(WEB_SCHEMES) else "") for title, url in found]
+    def finished(self, found: Sequence[WebSource], error: str | None) -> Grounding:
+        """The search ended with these sources; only web links stay links."""
+        sources = [
+            Source(title=s.title, url=s.url if s.url.startswith(WEB_SCHEMES) else "", flagged=bool(s.flags))
+            for s in found
+        ]
         return self.model_copy(update={"sources": sources, "error": error, "done": True})
 
     def numbered_sources(self) -> list[SourceRef]:
@@ -94,6 +99,7 @@ class AnswerOutcome:
     code_warnings: tuple[CodeWarning, ...] = ()
     blocked: BlockedTurn | None = None  # stored for review, never shown
     image: ImageRef | None = None  # the final render answering `/imagine <prompt>`
+    code_images: tuple[str, ...] = ()  # data URLs of pictures the model's code saved
 
     @property
     def sent_frames(self) -> int:
@@ -117,6 +123,7 @@ def stored_outcome(answer: Message, image: ImageRef | None = None) -> AnswerOutc
         grounding=Grounding.stored(answer.grounding),
         code_warnings=tuple(CodeWarning(**finding) for finding in answer.code_findings),
         image=image,
+        code_images=tuple(answer.code_images),
     )
 
 
@@ -132,6 +139,7 @@ def done_frame(message_id: int, outcome: AnswerOutcome) -> DoneFrame:
         invalid_citations=grounding.invalid_citations if grounding else [],
         code_warnings=list(outcome.code_warnings),
         image=outcome.image,
+        code_images=list(outcome.code_images),
     )
 
 
@@ -144,6 +152,7 @@ def rest_fields(outcome: AnswerOutcome) -> dict[str, Any]:
         "invalid_citations": grounding.invalid_citations if grounding else [],
         "code_warnings": [warning.model_dump() for warning in outcome.code_warnings],
         "image": outcome.image.model_dump() if outcome.image else None,
+        "code_images": list(outcome.code_images),
     }
 
 

@@ -1,34 +1,50 @@
 """The channel-agnostic assistant pipeline: one user turn in, typed events out.
 
-input safety check → web grounding (search, shared links) → prompt building (untrusted text
-neutralised, exact token counts) → context-window fitting → streamed generation with incremental
-output safety checks → final output check, Code Shield and citation check. Every channel consumes
-these events; none re-implements a step. A `/imagine <prompt>` turn is answered by a final render
-instead of text, its prompt checked as the Imagine panel checks it.
+input safety check → web grounding (search, shared links) → prompt building (rendered by the
+project and counted in the very ids the server is sent; docs/subsystems/prompts.md) →
+context-window fitting → streamed generation with incremental output safety checks → final output
+check, Code Shield and citation check. Every channel consumes these events; none re-implements a
+step. A `/imagine <prompt>` turn is answered by a final render instead of text, its prompt checked
+as the Imagine panel checks it. Llama 3.1's built-in tool calls (search, math, code: code_tool.py)
+are run between generations, at most MAX_TOOL_ROUNDS per answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from assistant.engine.capabilities import Capabilities, ContentGuard, ImageMaker, ImageRequest, WebTools
+from assistant.engine.capabilities import (
+    WEB_TOOLS_NOT_OFFERED,
+    Capabilities,
+    ContentGuard,
+    ImageMaker,
+    ImageRequest,
+    WebTools,
+)
+from assistant.engine.client_tools import ClientTools
+from assistant.engine.code_tool import KEEP_SPECIAL_TOKENS, MAX_TOOL_ROUNDS, CodeImages, offers_code, run_model_code
 from assistant.engine.grounding import SearchPlan, invalid_citations, plan_search, sources_block
+from assistant.engine.guard_checks import OutputWatch, guard_allows
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
 from core.images import ImageRef
-from core.metrics import count_verdict
-from model_service.builtin_tools import ToolCall, may_become_tool_call, parse_tool_call, system_prompt_with_tools
-from model_service.chat_formats import ChatMessage, neutralize_special_tokens
+from model_service.builtin_tools import (
+    CodeCall,
+    ToolCall,
+    may_become_tool_call,
+    parse_tool_call,
+    system_prompt_with_tools,
+)
 from model_service.client import GenerationParams, StreamEnd, TextDelta
 from model_service.context import ContextTooLong, fit_to_window
+from model_service.llama31 import Llama3Format, system_block, tool_result
+from model_service.messages import ChatMessage
 from safety.codeshield import CodeFinding
 from safety.conf import safety_settings
-from safety.verdict import Verdict
 from search.sources import SearchOutcome
 
 logger = logging.getLogger(__name__)
@@ -59,6 +75,7 @@ class Turn:
     sampling: Sampling = Sampling()
     search_mode: str = SearchMode.AUTO
     image_request: ImageRequest | None = None  # the last message is `/imagine <prompt>`
+    client_tools: ClientTools | None = None  # `/v1` function tools; built-in tools are then not offered
 
 
 @dataclass(frozen=True)
@@ -109,73 +126,19 @@ class ImageReady:
     image: ImageRef
 
 
-PipelineEvent = PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked | ImageReady
+PipelineEvent = PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked | ImageReady | CodeImages
 
 
 @dataclass(frozen=True)
 class ToolCallMade:
     """Internal to the pipeline: the model answered with a built-in tool call."""
 
-    call: ToolCall
+    call: ToolCall | CodeCall
 
 
-class SafetyUnavailable(Exception):
-    """The content guard could not answer and the failure policy is to refuse (fail closed)."""
-
-
-def _allowed(verdict: Verdict, stage: str) -> bool:
-    """Apply the failure policy to a guard that could not answer; raise when it says refuse."""
-    count_verdict(verdict, stage)
-    if verdict.unavailable:
-        policy = "open" if verdict.safe else "closed"
-        logger.warning("content guard unavailable (%s check, fail %s): %s", stage, policy, verdict.detail)
-        if not verdict.safe:
-            raise SafetyUnavailable(verdict.detail)
-        return True
-    return verdict.safe
-
-
-class OutputWatch:
-    """Checks the growing answer every SAFETY_OUTPUT_CHECK_CHARS characters without holding up the
-    stream: at most one check runs at a time, and its verdict is read when the next text arrives."""
-
-    def __init__(self, guard: ContentGuard, question: str, every_chars: int) -> None:
-        self.guard = guard
-        self.question = question
-        self.every_chars = every_chars
-        self.checked_chars = 0
-        self.running: asyncio.Task[Verdict] | None = None
-
-    def feed(self, answer_so_far: str) -> Verdict | None:
-        """The finished check's unsafe verdict, if any; starts the next check when one is due."""
-        if self.running is not None and self.running.done():
-            verdict, self.running = self.running.result(), None
-            if not _allowed(verdict, "output"):
-                return verdict
-        if self.running is None and len(answer_so_far) - self.checked_chars >= self.every_chars:
-            self.checked_chars = len(answer_so_far)
-            self.running = asyncio.create_task(self._check(answer_so_far))
-        return None
-
-    async def final(self, answer: str) -> Verdict | None:
-        """The whole answer's unsafe verdict, if any (the check in flight is superseded)."""
-        self.close()
-        verdict = await self._check(answer)
-        return None if _allowed(verdict, "output") else verdict
-
-    def close(self) -> None:
-        if self.running is not None:
-            self.running.cancel()
-            self.running = None
-
-    async def _check(self, answer: str) -> Verdict:
-        return await self.guard.check([("user", self.question), ("assistant", answer)], agent=True)
-
-
-async def _count_blocks(gateway: ModelGateway, messages: list[ChatMessage], known: list[int | None]) -> list[int]:
-    fmt = gateway.prompt_format
+def _count_blocks(gateway: ModelGateway, messages: list[ChatMessage], known: list[int | None]) -> list[int]:
     return [
-        count if count is not None else await gateway.counter.count(fmt.message_block(message))
+        count if count is not None else gateway.message_tokens(message)
         for message, count in zip(messages, known, strict=True)
     ]
 
@@ -191,12 +154,14 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     guard = capabilities.guard
     if guard is not None:
         verdict = await guard.check([(m.role, m.content) for m in turn.history[-5:]], agent=False)
-        if not _allowed(verdict, "input"):
+        if not guard_allows(verdict, "input"):
             yield Blocked("input", verdict.categories, question)
             return
     web = capabilities.web
     # With Llama 3.1's built-in tools the model itself decides to search (auto mode only).
     offer_tools = gateway.builtin_tools and web is not None and turn.search_mode == SearchMode.AUTO
+    offer_tools = offer_tools and turn.client_tools is None
+    offer_code = offers_code(gateway, capabilities) and turn.client_tools is None
     grounding = _Grounding()
     system_prompt = turn.system_prompt
     plan = plan_search(turn.search_mode, question) if web is not None else None
@@ -206,19 +171,32 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
         async for event in grounding.search(web, plan.query, plan.urls, question):
             yield event
         system_prompt = "\n\n".join(p for p in (system_prompt, grounding.prompt_block) if p)
-    if offer_tools:
-        system_prompt = system_prompt_with_tools(system_prompt, dt.date.today())
+    if isinstance(gateway.prompt_format, Llama3Format):  # the 3.1 system block, with or without tools
+        today = dt.date.today()
+        system_prompt = (
+            system_prompt_with_tools(system_prompt, today, web=offer_tools, code=offer_code)
+            if offer_tools or offer_code
+            else system_block(system_prompt, today=today, custom_tools=_offers_client_tools(turn))
+        )
 
-    prompt = await _fit_prompt(Turn(system_prompt, turn.history, turn.sampling), gateway)
+    prompt = _fit_prompt(Turn(system_prompt, turn.history, turn.sampling, client_tools=turn.client_tools), gateway)
+    if offer_code:
+        prompt.params.extra.update(KEEP_SPECIAL_TOKENS)
     yield prompt.ready
     checks_answer = guard is not None and capabilities.check_output
     watch = OutputWatch(guard, question, safety_settings().output_check_chars) if checks_answer else None
     try:
-        async for event in _answer(prompt, gateway, watch, capabilities, grounding, hold_tool_call=offer_tools):
+        hold = offer_tools or offer_code
+        tools = capabilities if offer_tools else replace(capabilities, web=None)  # a call of web tools not offered
+        async for event in _answer(prompt, gateway, watch, tools, grounding, hold_tool_call=hold):
             yield event
     finally:
         if watch is not None:
             watch.close()
+
+
+def _offers_client_tools(turn: Turn) -> bool:
+    return turn.client_tools is not None and turn.client_tools.offer is not None
 
 
 async def _imagine(
@@ -229,7 +207,7 @@ async def _imagine(
     prompt = maker.clean(request.prompt)
     if guard is not None:
         verdict = await guard.check([("user", prompt)], agent=False)
-        if not _allowed(verdict, "input"):
+        if not guard_allows(verdict, "input"):
             yield Blocked("input", verdict.categories, question)
             return
     yield ImageReady(await maker.render(replace(request, prompt=prompt)))
@@ -262,8 +240,10 @@ async def _answer(
     grounding: _Grounding,
     *,
     hold_tool_call: bool,
+    rounds_left: int = MAX_TOOL_ROUNDS,
 ) -> AsyncIterator[PipelineEvent]:
-    """Generate, run at most one built-in tool call and generate again, then review the answer."""
+    """Generate; while the model calls a built-in tool (at most MAX_TOOL_ROUNDS times), run it and
+    generate again; then review the answer."""
     call = None
     async for event in _generate(prompt, gateway, watch, hold_tool_call=hold_tool_call):
         if isinstance(event, ToolCallMade):
@@ -272,30 +252,38 @@ async def _answer(
         if isinstance(event, AnswerEnd):
             event = await _review(event, prompt.answer_text(), grounding.source_count, watch, capabilities)
         yield event
-    if call is None or capabilities.web is None:
+    if call is None:
         return
-    question = prompt.messages[-1].content
-    if call.name == "brave_search":
+    question = next(m.content for m in reversed(prompt.messages) if m.role == "user")  # not a tool's result
+    if isinstance(call, CodeCall):
+        run = await run_model_code(call.code, capabilities.code, capabilities.python)
+        if run.refused_rules:
+            yield Blocked("code", run.refused_rules, call.code)
+            return
+        yield AnswerText(run.shown())
+        if run.images:
+            yield CodeImages(run.images)
+        result = run.output
+    elif capabilities.web is None:
+        result = WEB_TOOLS_NOT_OFFERED
+    elif call.name == "brave_search":
         async for event in grounding.search(capabilities.web, call.query, (), question):
             yield event
         result = grounding.prompt_block
     else:
         result = await capabilities.web.solve(call.query)
-    yield await _add_tool_turn(prompt, gateway, call, result)
-    async for event in _answer(prompt, gateway, watch, capabilities, grounding, hold_tool_call=False):
+    yield _add_tool_turn(prompt, gateway, call, result)
+    rounds_left -= 1
+    async for event in _answer(
+        prompt, gateway, watch, capabilities, grounding, hold_tool_call=rounds_left > 0, rounds_left=rounds_left
+    ):
         yield event
 
 
-async def _add_tool_turn(prompt: _Prompt, gateway: ModelGateway, call: ToolCall, result: str) -> PromptReady:
-    """Append the model's tool call and the tool's answer (untrusted text) to the prompt."""
-    markers = gateway.counter.special_markers
-    added = [
-        ChatMessage("assistant", call.message_content()),
-        ChatMessage("ipython", neutralize_special_tokens(result, markers)),
-    ]
-    tokens = prompt.ready.prompt_tokens
-    for message in added:
-        tokens += await gateway.counter.count(gateway.prompt_format.message_block(message))
+def _add_tool_turn(prompt: _Prompt, gateway: ModelGateway, call: ToolCall | CodeCall, result: str) -> PromptReady:
+    """Append the model's tool call and the tool's answer (untrusted text, sent as plain text) to the prompt."""
+    added = [call.message(), tool_result(result)]
+    tokens = prompt.ready.prompt_tokens + sum(gateway.message_tokens(message) for message in added)
     if tokens + prompt.params.max_tokens > gateway.context_window:
         raise ContextTooLong(needed=tokens + prompt.params.max_tokens, available=gateway.context_window)
     prompt.messages.extend(added)
@@ -315,21 +303,28 @@ class _Prompt:
         return "".join(self.text_parts)
 
 
-async def _fit_prompt(turn: Turn, gateway: ModelGateway) -> _Prompt:
-    fmt = gateway.prompt_format
+def _fit_prompt(turn: Turn, gateway: ModelGateway) -> _Prompt:
     system = HistoryMessage(id=None, role="system", content=turn.system_prompt, token_count=None)
     stored = [system, *turn.history]
-    markers = gateway.counter.special_markers
-    messages = [ChatMessage(m.role, neutralize_special_tokens(m.content, markers)) for m in stored]  # type: ignore[arg-type]
-    counts = await _count_blocks(gateway, messages, [m.token_count for m in stored])
-    fixed = await gateway.counter.count(fmt.prefix() + fmt.generation_prompt())
+    messages = [ChatMessage(m.role, m.content) for m in stored]  # type: ignore[arg-type]
+    pinned = None  # the system message
+    if turn.client_tools is not None:  # `/v1` function tools (assistant/engine/client_tools.py)
+        messages = turn.client_tools.prompt_messages(messages)
+        if turn.client_tools.offer is not None:
+            stored.insert(1, HistoryMessage(None, "user", turn.client_tools.offer.content, token_count=None))
+            pinned = 2  # the offer stays with the system message, however long the conversation
+    counts = _count_blocks(gateway, messages, [m.token_count for m in stored])
+    fixed = gateway.fixed_tokens()
     sampling = turn.sampling
     max_tokens = sampling.max_tokens or gateway.max_tokens
-    fitted = fit_to_window(messages, counts, fixed_tokens=fixed, window=gateway.context_window, max_tokens=max_tokens)
+    fitted = fit_to_window(
+        messages, counts, fixed_tokens=fixed, window=gateway.context_window, max_tokens=max_tokens, pinned=pinned
+    )
     new_counts = {m.id: c for m, c in zip(stored, counts, strict=True) if m.id is not None and m.token_count is None}
     params = GenerationParams(
         max_tokens=max_tokens,
         temperature=gateway.temperature if sampling.temperature is None else sampling.temperature,
+        stop_token_ids=gateway.stop_token_ids(),
         extra={**gateway.extra_body, **sampling.extra},
     )
     return _Prompt(PromptReady(fitted.prompt_tokens, fitted.dropped_messages, new_counts), fitted.messages, params)
@@ -341,7 +336,7 @@ async def _generate(
     """Stream the answer. With `hold_tool_call`, text that may still become a built-in tool call
     is held back until it either is one (ToolCallMade, nothing shown) or clearly is not."""
     held = hold_tool_call
-    async for event in gateway.client.stream(prompt.messages, prompt.params):
+    async for event in gateway.client.stream(gateway.prompt_ids(prompt.messages), prompt.params):
         if isinstance(event, TextDelta):
             prompt.text_parts.append(event.text)
             if held and may_become_tool_call(prompt.answer_text()):
@@ -360,7 +355,7 @@ async def _generate(
                 yield AnswerText(prompt.answer_text())  # the start of a call that never finished
             completion_tokens = event.completion_tokens
             if completion_tokens is None:
-                completion_tokens = await gateway.counter.count(prompt.answer_text())
+                completion_tokens = len(gateway.tokenizer.encode_text(prompt.answer_text()))
             yield AnswerEnd(event.finish_reason, completion_tokens)
 
 

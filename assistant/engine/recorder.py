@@ -116,6 +116,7 @@ def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
         grounding=outcome.grounding.model_dump() if outcome.grounding else {},
         code_findings=[warning.model_dump() for warning in outcome.code_warnings],
         image_id=outcome.image.id if outcome.image else None,
+        code_images=list(outcome.code_images),
         updated_at=timezone.now(),
     )
 

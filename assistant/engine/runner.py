@@ -22,7 +22,9 @@ from assistant.conf import assistant_settings
 from assistant.engine import recorder
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.coalescer import Coalescer
+from assistant.engine.code_tool import CodeImages
 from assistant.engine.frames import BlockedFrame, CodeWarning, FinishReason
+from assistant.engine.guard_checks import SafetyUnavailable
 from assistant.engine.llm import ModelGateway, model_gateway
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn, Grounding, done_frame
 from assistant.engine.pipeline import (
@@ -31,7 +33,6 @@ from assistant.engine.pipeline import (
     Blocked,
     ImageReady,
     PromptReady,
-    SafetyUnavailable,
     SearchDone,
     SearchStarted,
     Turn,
@@ -93,6 +94,7 @@ class TurnRunner:
         self.recorder = recorder.Recorder(answer_id, self.frames)
         self.grounding: Grounding | None = None
         self.image: ImageRef | None = None  # the answer to `/imagine <prompt>`
+        self.code_images: list[str] = []  # data URLs of pictures the model's code saved
         self.stop_requested = False
         self.started = time.monotonic()
         self.prompt_tokens: int | None = None
@@ -210,6 +212,7 @@ class TurnRunner:
             duration_ms=int((time.monotonic() - self.started) * 1000),
             grounding=ending.grounding or self.grounding,
             image=self.image,
+            code_images=() if ending.blocked is not None else tuple(self.code_images),
         )
 
     async def _completion_tokens(self, ending: AnswerOutcome) -> int | None:
@@ -221,7 +224,7 @@ class TurnRunner:
         if not text:
             return 0
         try:
-            return await (self.gateway or model_gateway()).counter.count(text)
+            return len((self.gateway or model_gateway()).tokenizer.encode_text(text))
         except (httpx.HTTPError, ValueError):
             logger.warning("answer %s: could not count its %d characters", self.answer_id, len(text))
             return None
@@ -245,6 +248,8 @@ class TurnRunner:
                     await self._on_search(event)
                 elif isinstance(event, ImageReady):
                     self.image = event.image
+                elif isinstance(event, CodeImages):
+                    self.code_images.extend(event.data_urls)
                 elif isinstance(event, AnswerEnd | Blocked):
                     return event
         raise ModelError("The model ended without finishing its answer.")
@@ -258,6 +263,5 @@ class TurnRunner:
         if isinstance(event, SearchStarted):
             self.grounding = Grounding.started(event.query, event.urls)
         else:
-            found = [(source.title, source.url) for source in event.outcome.sources]
-            self.grounding = (self.grounding or Grounding()).finished(found, event.outcome.error)
+            self.grounding = (self.grounding or Grounding()).finished(event.outcome.sources, event.outcome.error)
         await self.sink.unnumbered(self.grounding.search_frame(self.answer_id))

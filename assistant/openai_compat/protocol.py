@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assistant.door import Sampling
 from core.errors import AssistantError, ErrorCode
@@ -72,10 +72,36 @@ class TextPart(_Strict):
     text: str
 
 
+class FunctionCall(_Strict):
+    name: str
+    arguments: str  # a JSON object, as text
+
+
+class ToolCall(_Strict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class SentToolCall(ToolCall):
+    index: int | None = None  # kept by the `openai` package when it assembled the call from a stream
+
+
 class RequestMessage(_Strict):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
+    tool_calls: list[SentToolCall] | None = None  # assistant: the calls it made
+    tool_call_id: str | None = None  # tool: the call this is the result of
+    refusal: str | None = None  # echoed back by clients that replay OpenAI's own messages
+
+    @model_validator(mode="after")
+    def _tool_fields_fit_the_role(self) -> RequestMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs the tool_call_id of the call it answers")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
 
     @field_validator("content")
     @classmethod
@@ -91,6 +117,53 @@ class RequestMessage(_Strict):
         if isinstance(self.content, list):
             return "".join(part["text"] for part in self.content)
         return self.content or ""
+
+
+_FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class FunctionDefinition(_Strict):
+    name: Annotated[str, Field(pattern=_FUNCTION_NAME)]
+    description: str = ""
+    parameters: dict[str, Any] | None = None  # a JSON Schema object
+    strict: bool | None = None
+
+
+class FunctionTool(_Strict):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class FunctionName(_Strict):
+    name: Annotated[str, Field(pattern=_FUNCTION_NAME)]
+
+
+class NamedToolChoice(_Strict):
+    type: Literal["function"]
+    function: FunctionName
+
+
+class TextFormat(_Strict):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Strict):
+    type: Literal["json_object"]
+
+
+class JsonSchema(_Strict):
+    name: str
+    description: str | None = None
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    strict: bool | None = None
+
+
+class JsonSchemaFormat(_Strict):
+    type: Literal["json_schema"]
+    json_schema: JsonSchema
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
 
 
 class StreamOptions(_Strict):
@@ -114,9 +187,10 @@ class ChatCompletionRequest(_Strict):
     n: Literal[1] | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     logprobs: Literal[False] | None = None
-    tools: Annotated[list[dict[str, Any]], Field(max_length=0)] | None = None
-    tool_choice: Literal["none"] | None = None
-    response_format: dict[Literal["type"], Literal["text"]] | None = None
+    tools: Annotated[list[FunctionTool], Field(max_length=128)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None  # accepted; Llama 3.1 makes one call at a time
+    response_format: ResponseFormat | None = None
 
     def sampling(self) -> Sampling:
         passed = {
@@ -132,17 +206,17 @@ class ChatCompletionRequest(_Strict):
         """The client's system and developer messages, joined in order."""
         return "\n\n".join(m.text for m in self.messages if m.role in ("system", "developer") and m.text)
 
-    def conversation(self) -> list[tuple[str, str]]:
-        """(role, text) of the user and assistant messages, in order."""
-        return [(m.role, m.text) for m in self.messages if m.role in ("user", "assistant")]
+    def conversation(self) -> list[RequestMessage]:
+        """The user, assistant and tool messages, in order."""
+        return [m for m in self.messages if m.role not in ("system", "developer")]
+
+    def uses_tools(self) -> bool:
+        return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in self.messages)
 
 
 _UNSUPPORTED_HINTS = {
     "n": "only n=1 is supported",
     "logprobs": "log probabilities are not supported",
-    "tools": "client-defined tools are not supported",
-    "tool_choice": "client-defined tools are not supported",
-    "response_format": "only the text response format is supported",
 }
 
 
@@ -199,13 +273,14 @@ class ModelList(_Strict):
     data: list[ModelObject]
 
 
-OpenAIFinishReason = Literal["stop", "length", "content_filter"]
+OpenAIFinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
 
 
 class CompletionMessage(_Strict):
     role: Literal["assistant"]
-    content: str
+    content: str | None  # None when the answer is a tool call
     refusal: None
+    tool_calls: list[ToolCall] | None = None
 
 
 class CompletionChoice(_Strict):
@@ -231,9 +306,25 @@ class ChatCompletion(_Strict):
     usage: Usage
 
 
+class FunctionCallDelta(_Strict):
+    name: str | None = None  # the call's first delta only
+    arguments: str | None = None  # a fragment of the arguments' JSON text
+
+
+class ToolCallDelta(_Strict):
+    """A piece of a streamed call: the first names it (index, id, type, function.name, empty
+    arguments); the next ones carry only argument fragments, as the `openai` package assembles them."""
+
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: FunctionCallDelta
+
+
 class Delta(_Strict):
     role: Literal["assistant"] | None = None  # the first chunk only
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(_Strict):
@@ -263,11 +354,19 @@ def usage_object(prompt_tokens: int, completion_tokens: int) -> Usage:
 
 
 def completion_object(
-    *, completion_id: str, created: int, model: str, text: str, finish_reason: OpenAIFinishReason, usage: Usage
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
+    text: str | None,
+    finish_reason: OpenAIFinishReason,
+    usage: Usage,
+    tool_calls: list[ToolCall] | None = None,
 ) -> ChatCompletion:
+    calls = {"tool_calls": tool_calls} if tool_calls else {}  # present only on a call, as OpenAI sends it
     choice = CompletionChoice(
         index=0,
-        message=CompletionMessage(role="assistant", content=text, refusal=None),
+        message=CompletionMessage(role="assistant", content=text, refusal=None, **calls),
         logprobs=None,
         finish_reason=finish_reason,
     )
@@ -287,7 +386,7 @@ def chunk_object(
     completion_id: str,
     created: int,
     model: str,
-    delta: dict[str, str],
+    delta: Delta | dict[str, Any],
     finish_reason: OpenAIFinishReason | None = None,
     with_usage_field: bool = False,
 ) -> ChatCompletionChunk:

@@ -1,4 +1,5 @@
-"""The assistant's own OpenAI-compatible API: `GET /v1/models`, `POST /v1/chat/completions`.
+"""The assistant's own OpenAI-compatible API: `GET /v1/models`, `GET /v1/models/{id}`,
+`POST /v1/chat/completions` (with function tools: assistant/openai_compat/tools.py).
 
 Existing OpenAI clients work unchanged. A request is one turn through the same pipeline as the
 web chat (so safety and search apply), stored as a conversation of the key's owner (channel
@@ -20,17 +21,24 @@ from django.views.decorators.csrf import csrf_exempt
 
 from assistant.conf import model_settings
 from assistant.door import AnswerHandle, RequestMessage, TurnRequest, start_answer
+from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import AnswerFrame as Frame
 from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame
 from assistant.engine.sinks import ChannelLayerSink, QueueSink, TeeSink
 from assistant.models import ApiKey, Channel
+from assistant.openai_compat.guided import guided_fields
 from assistant.openai_compat.protocol import (
     OPENAI_CODES,
     ApiError,
     ChatCompletionRequest,
+    Delta,
+    FunctionCall,
+    FunctionCallDelta,
     ModelList,
     ModelObject,
     OpenAIFinishReason,
+    ToolCall,
+    ToolCallDelta,
     chunk_object,
     completion_object,
     parse_request,
@@ -38,6 +46,15 @@ from assistant.openai_compat.protocol import (
     usage_chunk,
     usage_object,
     wire,
+)
+from assistant.openai_compat.tools import (
+    ParsedCall,
+    ToolRequest,
+    may_become_call,
+    parse_call,
+    stored_messages,
+    tool_format,
+    tool_request,
 )
 from core import auth
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
@@ -90,6 +107,10 @@ def _unavailable(exc: BaseException) -> ApiError:
     return _from_assistant_error(dependency_unavailable(exc))
 
 
+def _served_model() -> ModelObject:
+    return ModelObject(id=model_settings().name, object="model", created=0, owned_by="assistant")
+
+
 @csrf_exempt  # authenticated by a bearer key, never by a cookie
 async def models(request: HttpRequest) -> HttpResponse:
     try:
@@ -97,23 +118,48 @@ async def models(request: HttpRequest) -> HttpResponse:
         await _authenticate(request)
     except ApiError as error:
         return error_response(error)
-    served = ModelObject(id=model_settings().name, object="model", created=0, owned_by="assistant")
-    return JsonResponse(wire(ModelList(object="list", data=[served])))
+    return JsonResponse(wire(ModelList(object="list", data=[_served_model()])))
 
 
-def _turn_request(key: ApiKey, body: ChatCompletionRequest, ip: str | None) -> TurnRequest:
+@csrf_exempt
+async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+    try:
+        _check_method(request, "GET")
+        await _authenticate(request)
+        if model_id != model_settings().name:
+            raise ApiError(404, f"The model '{model_id}' does not exist.", code="model_not_found", param="model")
+    except ApiError as error:
+        return error_response(error)
+    return JsonResponse(wire(_served_model()))
+
+
+def _tool_request(body: ChatCompletionRequest) -> ToolRequest | None:
+    """The request's tools as Llama 3.1 custom tools; None when it uses none."""
+    if not body.uses_tools():
+        return None
+    if model_settings().prompt_format != "llama3":
+        raise ApiError(400, "Function tools need a Llama 3.1 model (MODEL_PROMPT_FORMAT=llama3).", param="tools")
+    return tool_request(body, tool_format())
+
+
+def _turn_request(key: ApiKey, body: ChatCompletionRequest, tools: ClientTools | None, ip: str | None) -> TurnRequest:
+    sampling = body.sampling()
+    history = stored_messages(tools) if tools else [RequestMessage(m.role, m.text) for m in body.conversation()]
     return TurnRequest(
         channel=Channel.API,
         user=key.owner,
         ip=ip,
         api_key=key,
         instructions=body.instructions(),
-        history=[RequestMessage(role=role, content=text) for role, text in body.conversation()],
-        sampling=body.sampling(),
+        history=history,
+        sampling=dataclasses.replace(sampling, extra={**sampling.extra, **guided_fields(body.response_format)}),
+        client_tools=tools,
     )
 
 
-async def _start(key: ApiKey, body: ChatCompletionRequest, ip: str | None, sink: QueueSink) -> AnswerHandle:
+async def _start(
+    key: ApiKey, body: ChatCompletionRequest, tools: ToolRequest | None, ip: str | None, sink: QueueSink
+) -> AnswerHandle:
     if body.model != model_settings().name:
         raise ApiError(
             404,
@@ -123,7 +169,8 @@ async def _start(key: ApiKey, body: ChatCompletionRequest, ip: str | None, sink:
         )
     try:
         # Also to the channel layer: the owner may follow (and stop) it on the web page.
-        return await start_answer(_turn_request(key, body, ip), TeeSink(sink, ChannelLayerSink()))
+        turn = _turn_request(key, body, tools.client_tools if tools else None, ip)
+        return await start_answer(turn, TeeSink(sink, ChannelLayerSink()))
     except AssistantError as error:
         raise _from_assistant_error(error) from None
     except DEPENDENCY_ERRORS as exc:
@@ -137,11 +184,12 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         _check_method(request, "POST")
         key = await _authenticate(request)
         body = parse_request(request.body)
-        handle = await _start(key, body, _client_ip(request), sink)
+        tools = _tool_request(body)
+        handle = await _start(key, body, tools, _client_ip(request), sink)
     except ApiError as error:
         return error_response(error)
     frames = sink.frames()
-    reply = _Reply(completion_id=f"chatcmpl-{handle.answer.pk}", created=int(time.time()), body=body)
+    reply = _Reply(completion_id=f"chatcmpl-{handle.answer.pk}", created=int(time.time()), body=body, tools=tools)
     # The first frame decides the status: a model that is down is a 503, not a 200 stream of an error.
     first = await anext(frames)
     if isinstance(first, DoneFrame) and first.failed:
@@ -176,13 +224,41 @@ def _finish_reason(done: DoneFrame) -> OpenAIFinishReason:
     return _OPENAI_FINISH_REASONS.get(done.finish_reason, "stop")
 
 
+ARGUMENT_FRAGMENT_CHARS = 32  # a streamed call's arguments arrive in pieces, as OpenAI sends them
+
+
+def _missing_call(tools: ToolRequest) -> ApiError:
+    wanted = f"the function '{tools.required}'" if tools.required else "one of the functions"
+    return ApiError(
+        500, f"The model answered without calling {wanted}, as tool_choice required.", code="tool_call_missing"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Reply:
+    """One answer as OpenAI's response. With tools offered, text that may still be a call is held
+    back until it is one (sent as `tool_calls`) or clearly is not (sent as content); when a call is
+    required, all of it is held, and an answer that is no call is an error (`tool_call_missing`)."""
+
     completion_id: str
     created: int
     body: ChatCompletionRequest
+    tools: ToolRequest | None
 
-    def _chunk(self, delta: dict[str, str], finish_reason: OpenAIFinishReason | None = None) -> bytes:
+    def _offered(self) -> frozenset[str]:
+        return self.tools.offered if self.tools is not None else frozenset()
+
+    def _requires_call(self) -> bool:
+        return self.tools is not None and self.tools.required is not None
+
+    def _holds(self, text: str) -> bool:
+        return self._requires_call() or may_become_call(text)
+
+    def _tool_call(self, call: ParsedCall) -> ToolCall:
+        call_id = self.completion_id.replace("chatcmpl-", "call_", 1)
+        return ToolCall(id=call_id, type="function", function=FunctionCall(name=call.name, arguments=call.arguments))
+
+    def _chunk(self, delta: Delta, finish_reason: OpenAIFinishReason | None = None) -> bytes:
         include_usage = bool(self.body.stream_options and self.body.stream_options.include_usage)
         return sse(
             chunk_object(
@@ -195,30 +271,66 @@ class _Reply:
             )
         )
 
+    def _call_chunks(self, call: ParsedCall) -> list[bytes]:
+        """The call as the `openai` package assembles it: named first, then argument fragments."""
+        whole = self._tool_call(call)
+        named = ToolCallDelta(
+            index=0, id=whole.id, type="function", function=FunctionCallDelta(name=call.name, arguments="")
+        )
+        fragments = [
+            ToolCallDelta(
+                index=0, function=FunctionCallDelta(arguments=call.arguments[start : start + ARGUMENT_FRAGMENT_CHARS])
+            )
+            for start in range(0, len(call.arguments), ARGUMENT_FRAGMENT_CHARS)
+        ]
+        return [self._chunk(Delta(tool_calls=[piece])) for piece in (named, *fragments)]
+
     async def events(self, frames: AsyncIterator[Frame]) -> AsyncIterator[bytes]:
-        yield self._chunk({"role": "assistant", "content": ""})
+        holding = bool(self._offered())
+        yield self._chunk(Delta(role="assistant") if holding else Delta(role="assistant", content=""))
+        held: list[str] = []
         streamed = False
         async for frame in frames:
             if isinstance(frame, TokenFrame):
+                if holding:
+                    held.append(frame.text)
+                    if self._holds("".join(held)):
+                        continue
                 streamed = True
-                yield self._chunk({"content": frame.text})
+                yield self._chunk(Delta(content="".join(held) if holding else frame.text))
+                holding = False
                 continue
             if not isinstance(frame, DoneFrame):
                 continue  # search progress and retractions have no place in OpenAI's stream
             if frame.failed:
                 yield sse(_failure(frame).body())
                 return
-            if frame.finish_reason == FinishReason.BLOCKED and not streamed:
-                yield self._chunk({"content": frame.error or ""})  # a refused question gets the refusal
-            yield self._chunk({}, _finish_reason(frame))
-            if self.body.stream_options and self.body.stream_options.include_usage:
-                usage = usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens)
-                yield sse(
+            for event in self._end_events(frame, "".join(held) if holding else "", streamed):
+                yield event
+            return
+
+    def _end_events(self, done: DoneFrame, held: str, streamed: bool) -> list[bytes]:
+        """The stream's end: the refusal, the call or the held text; the finish; the usage."""
+        finish = _finish_reason(done)
+        if done.finish_reason == FinishReason.BLOCKED:
+            ending = [] if streamed else [self._chunk(Delta(content=done.error or ""))]  # a refused question
+        elif (call := parse_call(held, self._offered())) is not None:
+            ending, finish = self._call_chunks(call), "tool_calls"
+        elif self._requires_call() and self.tools is not None:
+            return [sse(_missing_call(self.tools).body())]
+        else:
+            ending = [self._chunk(Delta(content=held))] if held else []
+        ending.append(self._chunk(Delta(), finish))
+        if self.body.stream_options and self.body.stream_options.include_usage:
+            usage = usage_object(done.usage.prompt_tokens, done.usage.completion_tokens)
+            ending.append(
+                sse(
                     usage_chunk(
                         completion_id=self.completion_id, created=self.created, model=model_settings().name, usage=usage
                     )
                 )
-            yield sse("[DONE]")
+            )
+        return [*ending, sse("[DONE]")]
 
     async def whole(self, frames: AsyncIterator[Frame]) -> HttpResponse:
         parts: list[str] = []
@@ -230,14 +342,24 @@ class _Reply:
                 continue
             if frame.failed:
                 return error_response(_failure(frame))
-            blocked = frame.finish_reason == FinishReason.BLOCKED
-            completion = completion_object(
-                completion_id=self.completion_id,
-                created=self.created,
-                model=model_settings().name,
-                text=(frame.error or "") if blocked else "".join(parts),
-                finish_reason=_finish_reason(frame),
-                usage=usage_object(frame.usage.prompt_tokens, frame.usage.completion_tokens),
-            )
-            return JsonResponse(wire(completion))
+            return self._completion(frame, "".join(parts))
         raise RuntimeError("the answer's frames ended without a done frame")
+
+    def _completion(self, done: DoneFrame, text: str) -> HttpResponse:
+        finish = _finish_reason(done)
+        blocked = done.finish_reason == FinishReason.BLOCKED
+        call = None if blocked else parse_call(text, self._offered())
+        if call is None and not blocked and self._requires_call() and self.tools is not None:
+            return error_response(_missing_call(self.tools))
+        if call is not None:
+            finish = "tool_calls"
+        completion = completion_object(
+            completion_id=self.completion_id,
+            created=self.created,
+            model=model_settings().name,
+            text=None if call else (done.error or "") if blocked else text,
+            finish_reason=finish,
+            usage=usage_object(done.usage.prompt_tokens, done.usage.completion_tokens),
+            tool_calls=[self._tool_call(call)] if call else None,
+        )
+        return JsonResponse(wire(completion))

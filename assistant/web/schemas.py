@@ -91,6 +91,7 @@ class MessageOut(_Shape):
     invalid_citations: list[int]
     code_warnings: list[dict[str, Any]]
     image: ImageRef | None  # the picture an `/imagine` answer shows
+    code_images: list[str]  # PNG/JPEG data URLs of pictures the model's code saved
 
 
 class MessageList(_Shape):

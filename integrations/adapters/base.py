@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant.models import Channel
 from integrations.delivery import ApiClient
-from integrations.events import Event
+from integrations.events import Event, malformed_event
 from integrations.splitting import TextLimit
 
 SIGNATURE_PREFIX = "sha256="
@@ -26,7 +27,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 class PayloadError(ValueError):
-    """A signed delivery whose JSON is not in the shape the app documents."""
+    """A part of a signed delivery whose JSON is not in the shape the app documents."""
 
 
 class Wire(BaseModel):
@@ -42,6 +43,26 @@ def validate_payload(model: type[Model], payload: Any) -> Model:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise PayloadError(f"{model.__name__}: {where}: {first['msg']}") from None
+
+
+def parse_each(app: Channel, items: Iterable[Any], parse: Callable[[Any], list[Event]]) -> list[Event]:
+    """The events of every item, each parsed on its own: an item not in the documented shape becomes
+    one IGNORED event carrying it, and the items around it are still parsed."""
+    events: list[Event] = []
+    for item in items:
+        try:
+            events += parse(item)
+        except ValueError as exc:  # PayloadError, and pydantic's ValidationError, are ValueErrors
+            events.append(malformed_event(app, exc, item))
+    return events
+
+
+def without_mention(text: str, handle: str) -> str:
+    """`text` without `@handle` (case-insensitive), or the text as it was if nothing else is left."""
+    if not handle:
+        return text
+    bare = re.sub(rf"(?<![\w/])@{re.escape(handle)}\b", "", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]{2,}", " ", bare).strip() or text
 
 
 def secret_matches(given: str | None, secrets: Sequence[str]) -> bool:
@@ -94,7 +115,8 @@ class MessagingAdapter(ABC):
 
     @abstractmethod
     def parse(self, payload: Any) -> list[Event]:
-        """Every event of a delivery, in order; raises PayloadError on a shape the app never sends."""
+        """Every event of a delivery, in order. Never raises: what is not in the shape the app
+        documents becomes an IGNORED event (`parse_each`), so one bad event loses no other."""
 
     @abstractmethod
     def send_text(self, event: Event, text: str, *, quote: bool = False) -> str:

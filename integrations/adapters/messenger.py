@@ -1,8 +1,11 @@
 """Messenger and Instagram: the same Messenger Platform webhooks (`entry[].messaging[]`) and Send API
 (`POST /{version}/{page or account id}/messages`), with different objects, limits and credentials.
 
-Echoes of our own messages are dropped; read and delivery receipts carry only watermarks about our
-own messages, so they are dropped too; deleted messages and reactions are recorded.
+Each `messaging` item is one event, parsed on its own. Messages, postbacks and edits are questions;
+deletions and reactions are recorded against the message they name; echoes of our own messages,
+read and delivery receipts, and events the assistant does not act on (`app_roles`,
+`policy-enforcement`, `optin`, …, which may have no `sender`) are stored as ignored, with the name
+of the event as the reason.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from typing import Any, ClassVar
 
 from assistant.models import Channel
 from integrations import conf
-from integrations.adapters.base import PayloadError, Wire, validate_payload
+from integrations.adapters.base import PayloadError, Wire, parse_each, validate_payload
 from integrations.adapters.meta import MetaAdapter
-from integrations.events import Event, EventKind, text_event
+from integrations.events import Event, EventKind, ignored_event, malformed_event, text_event
 from integrations.splitting import TextLimit, characters, utf8_bytes
+
+ANSWERED_FIELDS = ("message", "postback", "message_edit", "reaction")  # the fields of the events acted on
+ENVELOPE_FIELDS = frozenset({"sender", "recipient", "timestamp"})
 
 # --- wire shapes --------------------------------------------------------------------------------
 
@@ -29,7 +35,7 @@ class Attachment(Wire):
 
 class Message(Wire):
     mid: str
-    text: str = ""
+    text: str | None = None
     attachments: list[Attachment] = []
     is_echo: bool = False
     is_deleted: bool = False
@@ -38,8 +44,8 @@ class Message(Wire):
 
 class Postback(Wire):
     mid: str = ""
-    title: str = ""
-    payload: str = ""
+    title: str | None = None  # null for some buttons: the payload is the text then
+    payload: str | None = None
 
 
 class Reaction(Wire):
@@ -66,12 +72,24 @@ class Messaging(Wire):
 
 class Entry(Wire):
     id: str = ""
-    messaging: list[Messaging] = []
+    messaging: list[Any] = []  # parsed one by one
+    standby: list[Any] = []  # events of a thread another app controls (handover protocol)
 
 
 class Payload(Wire):
     object: str
     entry: list[Entry]
+
+
+def _event_name(item: dict[str, Any]) -> str:
+    """The field that says what a `messaging` item is: `message`, `read`, `app_roles`…"""
+    acted_on = next((name for name in ANSWERED_FIELDS if name in item), None)
+    return acted_on or next((name for name in item if name not in ENVELOPE_FIELDS), "empty")
+
+
+def _sender_id(item: Any) -> str:
+    sender = item.get("sender") if isinstance(item, dict) else None
+    return str(sender.get("id", "")) if isinstance(sender, dict) else ""
 
 
 # --- adapter --------------------------------------------------------------------------------------
@@ -88,33 +106,52 @@ class MessengerAdapter(MetaAdapter):
         return cls(conf.integrations_settings().messenger)
 
     def parse(self, payload: Any) -> list[Event]:
-        parsed = validate_payload(Payload, payload)
-        if parsed.object != self.webhook_object:
-            raise PayloadError(f"object is {parsed.object!r}, expected {self.webhook_object!r}")
-        return [event for entry in parsed.entry for item in entry.messaging if (event := self._event(item)) is not None]
+        try:
+            parsed = validate_payload(Payload, payload)
+            if parsed.object != self.webhook_object:
+                raise PayloadError(f"object is {parsed.object!r}, expected {self.webhook_object!r}")
+        except PayloadError as exc:
+            return [malformed_event(self.app, exc, payload)]
+        events: list[Event] = []
+        for entry in parsed.entry:
+            events += parse_each(self.app, entry.messaging, self._item_events)
+            events += [ignored_event(self.app, "standby", item, sender_id=_sender_id(item)) for item in entry.standby]
+        return events
 
-    def _event(self, item: Messaging) -> Event | None:
+    def _item_events(self, item: Any) -> list[Event]:
+        if not isinstance(item, dict):
+            raise PayloadError(f"a messaging event is {type(item).__name__}, not an object")
+        name = _event_name(item)
+        if name not in ANSWERED_FIELDS:  # receipts, app_roles, policy-enforcement, optin, referral…
+            return [ignored_event(self.app, name, item, sender_id=_sender_id(item))]
+        parsed = validate_payload(Messaging, item)
+        if parsed.message is not None and parsed.message.is_echo:  # our own reply, sent back to us
+            return [ignored_event(self.app, "echo", item, sender_id=parsed.recipient.id)]
+        return [self._event(parsed)]
+
+    def _event(self, item: Messaging) -> Event:
         person = item.sender.id
         fields = {"app": self.app, "chat_id": person, "sender_id": person, "reply_to": person}
         if (message := item.message) is not None:
             return self._message_event(message, fields)
         if (postback := item.postback) is not None:
             key = postback.mid or f"postback:{person}:{item.timestamp}"
-            return text_event(key=key, message_id=postback.mid, text=postback.title or postback.payload, **fields)
+            text = postback.title or postback.payload or ""
+            return text_event(key=key, message_id=postback.mid, text=text, **fields)
         if (edit := item.message_edit) is not None:
-            return text_event(key=f"edit:{edit.mid}:{edit.num_edit}", message_id=edit.mid, text=edit.text, **fields)
+            key = f"edit:{edit.mid}:{edit.num_edit}"
+            return text_event(key=key, message_id=edit.mid, original_id=edit.mid, text=edit.text, **fields)
         if (reaction := item.reaction) is not None:
             key = f"reaction:{reaction.mid}:{person}:{item.timestamp}"
             emoji = reaction.emoji if reaction.action == "react" else ""
-            return Event(kind=EventKind.REACTION, key=key, message_id=reaction.mid, detail=emoji, **fields)
-        return None  # read and delivery receipts, and anything we do not act on
+            return Event(kind=EventKind.REACTION, key=key, original_id=reaction.mid, detail=emoji, **fields)
+        raise PayloadError(f"{', '.join(ANSWERED_FIELDS)}: all null")
 
-    def _message_event(self, message: Message, fields: dict[str, Any]) -> Event | None:
-        if message.is_echo:
-            return None  # our own reply, sent back to us
+    def _message_event(self, message: Message, fields: dict[str, Any]) -> Event:
         ids = {"key": message.mid, "message_id": message.mid}
         if message.is_deleted:
-            return Event(kind=EventKind.DELETED, **{**ids, "key": f"deleted:{message.mid}"}, **fields)
+            key = f"deleted:{message.mid}"
+            return Event(kind=EventKind.DELETED, original_id=message.mid, **{**ids, "key": key}, **fields)
         if message.text and not message.is_unsupported:
             return text_event(text=message.text, **ids, **fields)
         kinds = ",".join(a.type for a in message.attachments) or "unsupported"

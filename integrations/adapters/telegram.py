@@ -1,13 +1,15 @@
-"""Telegram Bot API: webhook updates (`message`, `edited_message`, `callback_query`) checked by the
-secret token Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`, replies with `sendMessage`.
+"""Telegram Bot API: webhook updates (`message`, `edited_message`, `callback_query`,
+`message_reaction`) checked by the secret token Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`,
+replies with `sendMessage`.
 
-In groups the bot answers only messages addressed to it: a mention of its username, a command
-addressed to it, or a reply to one of its messages. Other group messages are not even stored.
+An update is one event: an edit names the message it changes, a reaction the message it is on, and
+any other update (`my_chat_member`, `poll_answer`…) or one not in the documented shape is stored as
+ignored. In groups the bot answers only messages addressed to it: a mention of its username, a
+command addressed to it, or a reply to one of its messages. Other group messages are not even stored.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,13 +18,20 @@ from pydantic import ConfigDict, Field
 
 from assistant.models import Channel
 from integrations import conf
-from integrations.adapters.base import MessagingAdapter, Wire, secret_matches, validate_payload
+from integrations.adapters.base import (
+    MessagingAdapter,
+    PayloadError,
+    Wire,
+    secret_matches,
+    validate_payload,
+    without_mention,
+)
 from integrations.delivery import ApiClient, ApiFailure, response_json, retry_after_header
-from integrations.events import Event, EventKind, text_event
+from integrations.events import Event, EventKind, ignored_event, malformed_event, text_event
 from integrations.splitting import TextLimit, utf16_units
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "message_reaction")
 PRIVATE_CHAT = "private"
 # Message contents other than text, as Telegram names them, for the polite "text only" reply.
 MEDIA_FIELDS = ("photo", "video", "voice", "audio", "document", "sticker", "animation", "video_note",
@@ -75,11 +84,28 @@ class CallbackQuery(Wire):
     data: str = ""
 
 
+class ReactionType(Wire):
+    type: str  # emoji, custom_emoji, paid
+    emoji: str = ""
+
+
+class MessageReaction(Wire):
+    chat: Chat
+    message_id: int
+    user: User | None = None  # absent when a chat reacted anonymously
+    new_reaction: list[ReactionType] = []  # empty when the reaction was taken back
+
+    @property
+    def emoji(self) -> str:
+        return next((reaction.emoji for reaction in self.new_reaction if reaction.emoji), "")
+
+
 class Update(Wire):
     update_id: int
     message: Message | None = None
     edited_message: Message | None = None
     callback_query: CallbackQuery | None = None
+    message_reaction: MessageReaction | None = None
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -136,20 +162,41 @@ class TelegramAdapter(MessagingAdapter):
     # --- parsing ------------------------------------------------------------------------------------
 
     def parse(self, payload: Any) -> list[Event]:
-        update = validate_payload(Update, payload)
+        try:
+            update = validate_payload(Update, payload)
+        except PayloadError as exc:
+            return [malformed_event(self.app, exc, payload)]
         key = str(update.update_id)
         if query := update.callback_query:
-            if query.message is None:
-                return []  # a button under an inline-mode message: there is no chat to answer in
+            if query.message is None:  # a button under an inline-mode message: no chat to answer in
+                return [ignored_event(self.app, "callback_query without a message", payload)]
             return [text_event(text=query.data, **self._fields(key, query.message, query.sender),
                                callback_query_id=query.id)]  # fmt: skip
-        message = update.message or update.edited_message  # an edited question is answered again
+        if reaction := update.message_reaction:
+            return [self._reaction_event(key, reaction)]
+        if update.message or update.edited_message:
+            return self._message_events(key, update, payload)
+        name = next((name for name in payload if name != "update_id"), "empty")
+        return [ignored_event(self.app, name, payload)]  # my_chat_member, poll_answer, channel_post…
+
+    def _message_events(self, key: str, update: Update, payload: dict[str, Any]) -> list[Event]:
+        message = update.message or update.edited_message
         if message is None or message.sender is None or not self._addressed(message):
             return []
         fields = self._fields(key, message, message.sender)
+        if update.edited_message is not None:
+            if not message.text:
+                return [ignored_event(self.app, "edited_message without text", payload)]
+            fields["original_id"] = fields["message_id"]  # an edit keeps its message's id
         if message.text:
-            return [text_event(text=self._without_mention(message.text), **fields)]
+            return [text_event(text=without_mention(message.text, self.settings.username), **fields)]
         return [Event(kind=EventKind.UNSUPPORTED, detail=message.media, **fields)]
+
+    def _reaction_event(self, key: str, reaction: MessageReaction) -> Event:
+        sender = str(reaction.user.id) if reaction.user else ""
+        chat = str(reaction.chat.id)
+        return Event(app=self.app, kind=EventKind.REACTION, key=key, chat_id=chat, sender_id=sender, reply_to=chat,
+                     original_id=str(reaction.message_id), detail=reaction.emoji)  # fmt: skip
 
     def _fields(self, key: str, message: Message, sender: User) -> dict[str, Any]:
         return {
@@ -179,12 +226,6 @@ class TelegramAdapter(MessagingAdapter):
     def _names_bot(self, mention: str) -> bool:
         name = mention.rpartition("@")[2]
         return bool(self.settings.username) and name.lower() == self.settings.username.lower()
-
-    def _without_mention(self, text: str) -> str:
-        if not self.settings.username:
-            return text
-        bare = re.sub(rf"(?<![\w/])@{re.escape(self.settings.username)}\b", "", text, flags=re.IGNORECASE)
-        return re.sub(r"[ \t]{2,}", " ", bare).strip() or text
 
     # --- sending ------------------------------------------------------------------------------------
 

@@ -238,7 +238,7 @@ def test_a_blocked_question_never_reaches_the_title_model(
     tasks.title_conversation(answer.conversation_id, answer.pk if named_answer else None)
 
     [request] = model.requests
-    prompt = json.dumps(request.body["messages"])
+    prompt = request.prompt_text or ""
     assert "Plan a weekend in Lisbon" in prompt
     assert "pipe bomb" not in prompt
     assert Conversation.objects.get(pk=answer.conversation_id).title == "Trip plans"
@@ -255,5 +255,5 @@ def test_a_title_the_output_guard_refuses_is_not_used(title_servers: tuple[FakeO
 
     assert len(model.requests) == 1
     [check] = guard.requests
-    assert "Trip plans" in check.body["prompt"]
+    assert "Trip plans" in check.prompt_text
     assert Conversation.objects.get(pk=answer.conversation_id).title == provisional

@@ -16,7 +16,7 @@ def test_each_loop_has_its_own_client_and_all_share_one_tokenizer() -> None:
     first, second = asyncio.run(current_gateway()), asyncio.run(current_gateway())
 
     assert first.client is not second.client
-    assert first.counter is second.counter
+    assert first.tokenizer is second.tokenizer
 
 
 async def test_one_loop_keeps_its_gateway() -> None:

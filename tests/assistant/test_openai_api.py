@@ -124,9 +124,9 @@ async def test_a_completion_is_answered_and_recorded_as_a_conversation(fake_mode
     assert stored[-1].status == Message.Status.COMPLETE
     assert body["id"] == f"chatcmpl-{stored[-1].pk}"
     # The operator's system prompt comes first, the client's instructions after it.
-    system = fake_model.requests[-1].body["messages"][0]
-    assert system["role"] == "system"
-    assert system["content"].endswith("\n\nAnswer in French.")
+    role, content = fake_model.requests[-1].chatml_messages[0]
+    assert role == "system"
+    assert content.endswith("\n\nAnswer in French.")
 
 
 async def test_a_stream_is_chunked_like_openai_with_usage_last(fake_model: FakeOpenAI, secret: str) -> None:
@@ -163,10 +163,12 @@ async def test_sampling_parameters_reach_the_model(fake_model: FakeOpenAI, secre
     [
         ({"colour": "blue"}, 400, "Unrecognized request argument supplied: colour", "colour"),
         ({"n": 2}, 400, "only n=1 is supported", "n"),
-        ({"tools": [{"type": "function"}]}, 400, "client-defined tools are not supported", "tools"),
+        ({"tools": [{"type": "function"}]}, 400, "Missing required parameter: 'tools.0.function'", "tools"),
+        ({"response_format": {"type": "xml"}}, 400, "'response_format'", "response_format"),
         ({"temperature": 3}, 400, "'temperature'", "temperature"),
         ({"messages": []}, 400, "'messages'", "messages"),
-        ({"messages": [{"role": "tool", "content": "42"}]}, 400, "'messages.0.role'", "messages"),
+        ({"messages": [{"role": "function", "content": "42"}]}, 400, "'messages.0.role'", "messages"),
+        ({"messages": [{"role": "tool", "content": "42"}]}, 400, "needs the tool_call_id", "messages"),
         (
             {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
             400,
@@ -268,3 +270,39 @@ async def test_a_suspended_owner_cannot_use_their_keys(fake_model: FakeOpenAI, s
     response = await post(secret, request())
     assert response.status_code == 401
     assert await Conversation.objects.acount() == 0
+
+
+async def test_a_model_is_found_by_its_id(fake_model: FakeOpenAI, secret: str) -> None:
+    found = await get(f"/v1/models/{MODEL}", secret)
+    assert found.json() == {"id": MODEL, "object": "model", "created": 0, "owned_by": "assistant"}
+
+    for path in ("/v1/models/gpt-4o", "/v1/models/meta-llama/Llama-3.1-8B"):
+        missing = await get(path, secret)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "model_not_found"
+    assert (await get(f"/v1/models/{MODEL}")).status_code == 401
+    async with asgi_client() as client:
+        wrong_method = await client.delete(f"/v1/models/{MODEL}", headers=headers(secret))
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "status"),
+    [
+        ("POST", "/v1/chat/completions", b'{"model": "m", "pad": "' + b"x" * 3_000_000 + b'"}', 413),
+        ("POST", "/v1/chat/completions", b"[" * 600 + b"]" * 600, 400),
+        ("GET", "/v1/chat/completions", b"", 405),
+        ("GET", "/v1/embeddings", b"", 404),
+        ("GET", "/v1/models/", b"", 404),
+    ],
+)
+async def test_every_v1_refusal_is_openai_json(
+    fake_model: FakeOpenAI, secret: str, method: str, path: str, content: bytes, status: int
+) -> None:
+    async with asgi_client() as client:
+        response = await client.request(method, path, content=content, headers=headers(secret))
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}

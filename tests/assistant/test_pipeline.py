@@ -6,9 +6,10 @@ from assistant.engine.capabilities import Capabilities
 from assistant.engine.llm import ModelGateway
 from assistant.engine.pipeline import AnswerEnd, AnswerText, HistoryMessage, PromptReady, Turn, respond
 from model_service.chat_formats import ChatMLFormat
-from model_service.client import ChatCompletionsClient, ModelEndpoint
+from model_service.client import CompletionsClient, ModelEndpoint
 from model_service.context import ContextTooLong
-from model_service.tokens import LlamaCppTokenCounter, server_root
+from model_service.embedded import bundled_gguf
+from model_service.tokens import GgufTokenizer
 
 pytestmark = pytest.mark.live
 UNCHECKED = Capabilities()  # the steps tested here; safety and search: test_pipeline_checks.py
@@ -16,9 +17,9 @@ UNCHECKED = Capabilities()  # the steps tested here; safety and search: test_pip
 
 def gateway_for(base_url: str, *, window: int, max_tokens: int = 32) -> ModelGateway:
     return ModelGateway(
-        client=ChatCompletionsClient(ModelEndpoint(base_url=base_url, model="smollm2-135m-instruct")),
+        client=CompletionsClient(ModelEndpoint(base_url=base_url, model="smollm2-135m-instruct")),
         prompt_format=ChatMLFormat(),
-        counter=LlamaCppTokenCounter(server_root(base_url), "smollm2-135m-instruct"),
+        tokenizer=GgufTokenizer.load(bundled_gguf()),
         context_window=window,
         max_tokens=max_tokens,
         temperature=0.0,

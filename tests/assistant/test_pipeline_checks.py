@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from assistant.engine.capabilities import Capabilities
+from assistant.engine.guard_checks import SafetyUnavailable
 from assistant.engine.llm import ModelGateway
 from assistant.engine.pipeline import (
     AnswerEnd,
@@ -18,15 +19,14 @@ from assistant.engine.pipeline import (
     Blocked,
     HistoryMessage,
     PromptReady,
-    SafetyUnavailable,
     SearchDone,
     SearchStarted,
     Turn,
     respond,
 )
 from model_service.chat_formats import Llama3Format
-from model_service.client import ChatCompletionsClient, ModelEndpoint
-from model_service.tokens import LocalTokenCounter, llama3_tokenizer_path
+from model_service.client import CompletionsClient, ModelEndpoint
+from model_service.tokens import llama3_tokenizer
 from safety.guard import PolicyGuard
 from safety.vllm_guard import VllmGuard
 from search.math import solve
@@ -65,7 +65,7 @@ async def test_an_unsafe_question_is_refused_before_the_model_is_asked(embedded_
         events = await events_of(turn(), embedded_model, Capabilities(guard=guard_at(fake.base_url)))
     assert events == [Blocked("input", ("S9",), QUESTION)]
     assert len(fake.requests) == 1
-    assert "ONLY THE LAST User message" in fake.requests[0].body["prompt"]
+    assert "ONLY THE LAST User message" in fake.requests[0].prompt_text
 
 
 async def test_an_unsafe_answer_is_stopped_and_reported(embedded_model: str) -> None:
@@ -77,7 +77,7 @@ async def test_an_unsafe_answer_is_stopped_and_reported(embedded_model: str) -> 
     assert (blocked.stage, blocked.categories) == ("output", ("S1",))
     assert blocked.text == "".join(e.text for e in events if isinstance(e, AnswerText))
     assert not any(isinstance(e, AnswerEnd) for e in events)
-    assert "ONLY THE LAST Agent message" in fake.requests[-1].body["prompt"]
+    assert "ONLY THE LAST Agent message" in fake.requests[-1].prompt_text
 
 
 async def test_a_safe_answer_is_checked_and_ends_normally(embedded_model: str) -> None:
@@ -147,9 +147,9 @@ async def test_search_off_fetches_nothing(embedded_model: str, settings) -> None
 
 def llama_gateway(base_url: str) -> ModelGateway:
     return ModelGateway(
-        client=ChatCompletionsClient(ModelEndpoint(base_url=base_url, model="fake-model")),
+        client=CompletionsClient(ModelEndpoint(base_url=base_url, model="fake-model")),
         prompt_format=Llama3Format(),
-        counter=LocalTokenCounter(llama3_tokenizer_path()),
+        tokenizer=llama3_tokenizer(),
         context_window=8192,
         max_tokens=64,
         temperature=0.0,
@@ -167,7 +167,8 @@ async def test_llama_31_decides_to_search_with_its_builtin_tool(settings) -> Non
         settings.SEARCH_CACHE_SECONDS = 0
         web.results = [Result("Harbour news", web.add("/harbour", ARTICLE), "The harbour reopens")]
         tool_call = Reply(texts=["brave", '_search.call(query="', "Port Vell harbour", '")'])
-        async with FakeOpenAI(tool_call, Reply(texts=["It reopened on Monday [1]", " after repairs [3]."])) as fake:
+        answer = Reply(texts=["It reopened on Monday [1]", " after repairs [3]."])
+        async with FakeOpenAI(tool_call, answer, detokenize=llama3_tokenizer().decode) as fake:
             gateway = llama_gateway(fake.base_url)
             events = [
                 e
@@ -182,11 +183,11 @@ async def test_llama_31_decides_to_search_with_its_builtin_tool(settings) -> Non
     done = next(e for e in events if isinstance(e, SearchDone))
     assert [s.title for s in done.outcome.sources] == ["Harbour news"]
     assert events[-1].invalid_citations == [3]
-    first, second = (r.body["messages"] for r in fake.requests)
-    assert first[0]["content"].startswith("Environment: ipython\nTools: brave_search, wolfram_alpha\n")
-    assert second[-2] == {"role": "assistant", "content": '<|python_tag|>brave_search.call(query="Port Vell harbour")'}
-    assert second[-1]["role"] == "ipython"
-    assert "40 million euros" in second[-1]["content"]
+    first, second = (r.prompt_text or "" for r in fake.requests)
+    assert "<|end_header_id|>\n\nEnvironment: ipython\nTools: brave_search, wolfram_alpha\n" in first
+    call = '<|python_tag|>brave_search.call(query="Port Vell harbour")<|eom_id|><|start_header_id|>ipython'
+    assert call in second
+    assert "40 million euros" in second.split("<|start_header_id|>ipython")[1]
 
 
 async def test_an_answer_that_only_looks_like_a_call_at_first_is_shown_whole() -> None:
@@ -200,7 +201,7 @@ async def test_an_answer_that_only_looks_like_a_call_at_first_is_shown_whole() -
 
 async def test_llama_31_math_goes_to_the_local_exact_evaluator() -> None:
     tool_call = Reply(texts=['wolfram_alpha.call(query="integrate x^2 dx")'])
-    async with FakeOpenAI(tool_call, Reply(texts=["It is x³/3 + C."])) as fake:
+    async with FakeOpenAI(tool_call, Reply(texts=["It is x³/3 + C."]), detokenize=llama3_tokenizer().decode) as fake:
         gateway = llama_gateway(fake.base_url)
         events = [
             e async for e in respond(turn("Integrate x squared.", "auto"), gateway, Capabilities(web=InProcessSearch()))
@@ -208,6 +209,5 @@ async def test_llama_31_math_goes_to_the_local_exact_evaluator() -> None:
         await gateway.client.aclose()
     assert "".join(e.text for e in events if isinstance(e, AnswerText)) == "It is x³/3 + C."
     assert not any(isinstance(e, SearchStarted) for e in events)  # math is not a web search
-    tool_answer = fake.requests[1].body["messages"][-1]
-    assert tool_answer["role"] == "ipython"
-    assert "x**3/3" in tool_answer["content"]
+    tool_answer = (fake.requests[1].prompt_text or "").split("<|start_header_id|>ipython<|end_header_id|>")[1]
+    assert "x**3/3" in tool_answer

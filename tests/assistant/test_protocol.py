@@ -44,5 +44,5 @@ def test_server_frames_serialise_to_the_documented_shape() -> None:
     assert done.dump() == (
         '{"type":"done","message_id":3,"seq":2,"finish_reason":"cancelled",'
         '"usage":{"prompt_tokens":5,"completion_tokens":2},"error":null,"error_code":null,'
-        '"invalid_citations":[],"code_warnings":[],"image":null}'
+        '"invalid_citations":[],"code_warnings":[],"image":null,"code_images":[]}'
     )

@@ -171,6 +171,12 @@ describe("done", () => {
     assert.deepEqual(ofType(effects, "finished"), [{ type: "finished", key: "c1", wasFinal: false }]);
   });
 
+  test("done carries the pictures the model's code saved", () => {
+    const png = "data:image/png;base64,iVBORw0KGgo=";
+    const { state } = run(streaming(), token(1, "```python\nplot()\n```\n"), done(1, { code_images: [png] }));
+    assert.deepEqual(answerById(state, 32).codeImages, [png]);
+  });
+
   test("done after missing frames asks for them, and the done of the replay ends it", () => {
     const gap = run(streaming(), token(1, "a"), done(3));
     assert.deepEqual(sent(gap.effects), [{ type: "resume", message_id: 32, after_seq: 1 }]);
@@ -432,6 +438,16 @@ describe("stored conversations", () => {
     assert.equal(answer.stopRequested, true, "a stop asked for is not forgotten");
     assert.deepEqual(ofType(effects, "replaced"), [{ type: "replaced", key: "c1" }]);
     assert.deepEqual(sent(effects), [{ type: "resume", message_id: 32, after_seq: 4 }]);
+  });
+
+  test("a stored answer keeps the pictures its code saved, for a reload", () => {
+    const png = "data:image/png;base64,iVBORw0KGgo=";
+    const { state } = run(initialState(), {
+      type: "loaded",
+      conversationId: 7,
+      messages: [stored({ status: "complete", finish_reason: "stop", code_images: [png] })],
+    });
+    assert.deepEqual(answerById(state, 32).codeImages, [png]);
   });
 
   test("a stored refusal shows the refusal, not the text", () => {

@@ -1,15 +1,21 @@
-"""Settings that configure every messaging app against the loopback contract fake."""
+"""Settings that configure every messaging app against the loopback contract fake, and adapters to parse with."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
 from pytest_django.fixtures import Settings
 
-from integrations import tasks
+from integrations import conf, tasks
+from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
+from integrations.adapters.telegram import TelegramAdapter
+from integrations.adapters.whatsapp import WhatsAppAdapter
 from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
 from tests.support.fake_messaging import FakeMessaging
+from tests.support.fake_openai import FakeOpenAI
 
 APP_SECRET = "f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8"
 OLD_APP_SECRET = "0123456789abcdef0123456789abcdef"
@@ -49,3 +55,49 @@ def queued(monkeypatch: pytest.MonkeyPatch, messaging_settings: FakeMessaging) -
     calls: list[tuple[str, str]] = []
     monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: calls.extend(map(tuple, events)))
     return calls
+
+
+@pytest.fixture
+def fake_model(settings: Settings) -> Iterator[FakeOpenAI]:
+    """The model server, on its own event loop in a thread (the task runs its own loop)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = asyncio.run_coroutine_threadsafe(FakeOpenAI().start(), loop).result()
+    settings.MODEL_BASE_URL = fake.base_url
+    settings.MODEL_RETRIES = 0
+    settings.ASSISTANT_MODEL_TITLES = False
+    yield fake
+    asyncio.run_coroutine_threadsafe(fake.close(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+@pytest.fixture
+def apps(messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessaging]:
+    """The apps' fake, with webhooks that only store (the tests run each reply task themselves)."""
+    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
+    return messaging_settings
+
+
+# --- adapters, unconfigured for sending, for parsing ----------------------------------------------
+
+
+@pytest.fixture
+def whatsapp() -> WhatsAppAdapter:
+    return WhatsAppAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", PHONE_NUMBER_ID))
+
+
+@pytest.fixture
+def messenger() -> MessengerAdapter:
+    return MessengerAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", PAGE_ID))
+
+
+@pytest.fixture
+def instagram() -> InstagramAdapter:
+    return InstagramAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", PAGE_ID))
+
+
+@pytest.fixture
+def telegram() -> TelegramAdapter:
+    return TelegramAdapter(conf.TelegramBot("http://127.0.0.1:9", BOT_TOKEN, ("s",), BOT_USERNAME))

@@ -9,6 +9,8 @@ WABA_ID = "102290129340398"
 PHONE_NUMBER_ID = "106540352242922"
 CUSTOMER_PHONE = "16505551234"
 CUSTOMER_BSUID = "US.13491208655302741918"
+BUSINESS_NUMBER = "15550783881"  # the business's display phone number, as `metadata` and mentions give it
+WHATSAPP_GROUP_ID = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD"
 PAGE_ID = "108922345678901"
 IG_ACCOUNT_ID = "17841400000000001"
 PSID = "6789012345678901"
@@ -37,7 +39,7 @@ def whatsapp_value(*messages: dict[str, Any], bsuid: bool = True, phone: bool = 
         contact["user_id"] = CUSTOMER_BSUID
     return {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": BUSINESS_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
         "contacts": [contact],
         "messages": list(messages),
     }
@@ -72,7 +74,7 @@ def whatsapp_status(message_id: str, status: str, errors: list[dict[str, Any]] |
         entry["errors"] = errors
     return {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "metadata": {"display_phone_number": BUSINESS_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
         "statuses": [entry],
     }
 

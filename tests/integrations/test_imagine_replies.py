@@ -34,12 +34,6 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[None]:
     cache.clear()
 
 
-@pytest.fixture
-def apps(messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch) -> FakeMessaging:
-    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
-    return messaging_settings
-
-
 def test_imagine_sends_the_picture_once_as_a_signed_link(worker: None, apps: FakeMessaging) -> None:
     deliver("whatsapp", whatsapp_question("wamid.IMG1", "/imagine a lighthouse at dawn"))
     tasks.reply_to_event("whatsapp", "wamid.IMG1")

@@ -1,4 +1,4 @@
-"""Every payload shape the apps send becomes the right normalised events (or none)."""
+"""Every Messenger, Instagram and Telegram payload shape becomes the right normalised events (or none)."""
 
 from __future__ import annotations
 
@@ -7,151 +7,10 @@ from typing import Any
 import pytest
 
 from assistant.models import Channel
-from integrations import conf
-from integrations.adapters import PayloadError
 from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
 from integrations.adapters.telegram import TelegramAdapter
-from integrations.adapters.whatsapp import WhatsAppAdapter
 from integrations.events import Event, EventKind
 from tests.integrations import payloads as p
-
-
-@pytest.fixture
-def whatsapp() -> WhatsAppAdapter:
-    return WhatsAppAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", p.PHONE_NUMBER_ID))
-
-
-@pytest.fixture
-def messenger() -> MessengerAdapter:
-    return MessengerAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", p.PAGE_ID))
-
-
-@pytest.fixture
-def instagram() -> InstagramAdapter:
-    return InstagramAdapter(conf.MetaApp("http://127.0.0.1:9", "v26.0", ("s",), "v", "t", p.PAGE_ID))
-
-
-@pytest.fixture
-def telegram() -> TelegramAdapter:
-    return TelegramAdapter(conf.TelegramBot("http://127.0.0.1:9", p.BOT_TOKEN, ("s",), p.BOT_USERNAME))
-
-
-# --- WhatsApp ------------------------------------------------------------------------------------
-
-
-def test_whatsapp_text_names_the_sender_by_bsuid_and_replies_to_the_phone(whatsapp: WhatsAppAdapter) -> None:
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(p.whatsapp_text("wamid.A1", "Hi there"))))
-    assert event == Event(
-        app=Channel.WHATSAPP,
-        kind=EventKind.TEXT,
-        key="wamid.A1",
-        chat_id=p.CUSTOMER_BSUID,
-        sender_id=p.CUSTOMER_BSUID,
-        reply_to=p.CUSTOMER_PHONE,
-        message_id="wamid.A1",
-        sender_name="Sheena Nelson",
-        text="Hi there",
-        legacy_sender_id=p.CUSTOMER_PHONE,
-    )
-
-
-def test_whatsapp_username_user_without_a_phone_is_answered_by_bsuid(whatsapp: WhatsAppAdapter) -> None:
-    value = p.whatsapp_value(p.whatsapp_text("wamid.A2", "Hello", phone=False), phone=False)
-    [event] = whatsapp.parse(p.whatsapp_delivery(value))
-    assert (event.sender_id, event.reply_to, event.legacy_sender_id) == (p.CUSTOMER_BSUID, p.CUSTOMER_BSUID, "")
-
-
-def test_whatsapp_sender_before_bsuids_is_known_by_phone(whatsapp: WhatsAppAdapter) -> None:
-    message = p.whatsapp_text("wamid.A3", "Hello")
-    del message["from_user_id"]
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message, bsuid=False)))
-    assert (event.sender_id, event.reply_to, event.legacy_sender_id) == (p.CUSTOMER_PHONE, p.CUSTOMER_PHONE, "")
-
-
-def test_whatsapp_reply_with_context_is_a_question(whatsapp: WhatsAppAdapter) -> None:
-    message = p.whatsapp_text("wamid.A4", "And in blue?", context={"from": "15550783881", "id": "wamid.OURS"})
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
-    assert (event.kind, event.text) == (EventKind.TEXT, "And in blue?")
-
-
-@pytest.mark.parametrize(
-    ("interactive", "expected"),
-    [
-        ({"type": "button_reply", "button_reply": {"id": "yes-1", "title": "Yes, please"}}, "Yes, please"),
-        ({"type": "list_reply", "list_reply": {"id": "r2", "title": "Recipes", "description": "Ideas"}}, "Recipes"),
-    ],
-)
-def test_whatsapp_interactive_replies_are_questions(
-    whatsapp: WhatsAppAdapter, interactive: dict[str, Any], expected: str
-) -> None:
-    message = p.whatsapp_message("wamid.B1", "interactive", interactive)
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
-    assert (event.kind, event.text) == (EventKind.TEXT, expected)
-
-
-def test_whatsapp_template_quick_reply_button_is_a_question(whatsapp: WhatsAppAdapter) -> None:
-    message = p.whatsapp_message("wamid.B2", "button", {"payload": "MORE", "text": "Tell me more"})
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
-    assert (event.kind, event.text) == (EventKind.TEXT, "Tell me more")
-
-
-@pytest.mark.parametrize("media_type", sorted(p.WHATSAPP_MEDIA))
-def test_whatsapp_media_location_and_contacts_are_unsupported(whatsapp: WhatsAppAdapter, media_type: str) -> None:
-    message = p.whatsapp_message("wamid.C1", media_type, p.WHATSAPP_MEDIA[media_type])
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
-    assert (event.kind, event.detail, event.reply_to) == (EventKind.UNSUPPORTED, media_type, p.CUSTOMER_PHONE)
-
-
-def test_whatsapp_unknown_message_type_is_unsupported(whatsapp: WhatsAppAdapter) -> None:
-    errors = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}]
-    message = p.whatsapp_message("wamid.C2", "unsupported", None, errors=errors)
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
-    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, "unsupported")
-
-
-def test_whatsapp_reaction_and_its_removal(whatsapp: WhatsAppAdapter) -> None:
-    added = p.whatsapp_message("wamid.D1", "reaction", {"message_id": "wamid.OURS", "emoji": "👍"})
-    removed = p.whatsapp_message("wamid.D2", "reaction", {"message_id": "wamid.OURS"})
-    events = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(added, removed)))
-    assert [(e.kind, e.key, e.detail) for e in events] == [
-        (EventKind.REACTION, "wamid.D1", "👍"),
-        (EventKind.REACTION, "wamid.D2", ""),
-    ]
-
-
-def test_whatsapp_statuses_are_keyed_per_status_and_carry_error_codes(whatsapp: WhatsAppAdapter) -> None:
-    failed = p.whatsapp_status("wamid.OURS", "failed", [{"code": 131047, "title": "Re-engagement message"}])
-    events = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_status("wamid.OURS", "delivered"), failed))
-    assert [(e.kind, e.key, e.detail, e.error_code) for e in events] == [
-        (EventKind.STATUS, "wamid.OURS:delivered", "delivered", ""),
-        (EventKind.STATUS, "wamid.OURS:failed", "failed", "131047"),
-    ]
-
-
-def test_whatsapp_batched_entries_and_messages_all_come_out_in_order(whatsapp: WhatsAppAdapter) -> None:
-    first = p.whatsapp_value(p.whatsapp_text("wamid.E1", "one"), p.whatsapp_text("wamid.E2", "two"))
-    second = p.whatsapp_value(p.whatsapp_text("wamid.E3", "three"))
-    events = whatsapp.parse(p.whatsapp_delivery(first, second))
-    assert [e.text for e in events] == ["one", "two", "three"]
-
-
-def test_whatsapp_changes_other_than_messages_are_skipped(whatsapp: WhatsAppAdapter) -> None:
-    payload = p.whatsapp_delivery()
-    payload["entry"] = [{"id": p.WABA_ID, "changes": [{"field": "account_update", "value": {"event": "VERIFIED"}}]}]
-    assert whatsapp.parse(payload) == []
-
-
-def test_imagine_command_becomes_an_imagine_request(whatsapp: WhatsAppAdapter) -> None:
-    text = p.whatsapp_text("wamid.F1", "/imagine a red fox in the snow")
-    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(text)))
-    assert (event.kind, event.text) == (EventKind.IMAGINE, "a red fox in the snow")
-
-
-@pytest.mark.parametrize("payload", [{"entry": []}, {"object": "whatsapp_business_account", "entry": "x"}, [1]])
-def test_whatsapp_payload_in_another_shape_is_refused(whatsapp: WhatsAppAdapter, payload: Any) -> None:
-    with pytest.raises(PayloadError):
-        whatsapp.parse(payload)
-
 
 # --- Messenger and Instagram -----------------------------------------------------------------------
 
@@ -184,22 +43,71 @@ def test_messenger_attachments_are_unsupported(messenger: MessengerAdapter) -> N
     assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, "image,audio")
 
 
-def test_messenger_echo_read_and_delivery_make_no_events(messenger: MessengerAdapter) -> None:
-    payload = p.messaging_delivery(
-        "page",
+def test_messenger_echo_read_and_delivery_are_stored_as_ignored(messenger: MessengerAdapter) -> None:
+    items = [
         p.messaging_item(
             p.PAGE_ID, p.PSID, message={"mid": "m_5", "is_echo": True, "app_id": 1517776481860111, "text": "Hi!"}
         ),
         p.messaging_item(p.PSID, p.PAGE_ID, read={"watermark": 1458668856253}),
         p.messaging_item(p.PSID, p.PAGE_ID, delivery={"mids": ["m_5"], "watermark": 1458668856253}),
-    )
-    assert messenger.parse(payload) == []
+    ]
+    events = messenger.parse(p.messaging_delivery("page", *items))
+    assert [(e.kind, e.detail, e.sender_id, e.raw) for e in events] == [
+        (EventKind.IGNORED, reason, p.PSID, item)
+        for reason, item in zip(("echo", "read", "delivery"), items, strict=True)
+    ]
+    assert not any(e.kind.needs_handling for e in events)
 
 
-def test_messenger_reaction_is_recorded_with_its_emoji(messenger: MessengerAdapter) -> None:
+def test_messenger_events_without_a_sender_are_ignored_and_the_rest_answered(messenger: MessengerAdapter) -> None:
+    """app_roles and policy-enforcement events have no `sender`; a postback's title may be null."""
+    app_roles = {
+        "recipient": {"id": p.PAGE_ID},
+        "timestamp": 1762902671,
+        "app_roles": {"123456789": ["primary_receiver"]},
+    }
+    blocked = {"action": "block", "reason": "A reason written for this suite."}
+    enforcement = {"recipient": {"id": p.PAGE_ID}, "timestamp": 1762902672, "policy-enforcement": blocked}
+    postback = p.messaging_item(p.PSID, p.PAGE_ID, postback={"mid": "m_PB", "title": None, "payload": "Get started"})
+    text = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_T", "text": "Hello"})
+    events = messenger.parse(p.messaging_delivery("page", app_roles, enforcement, postback, text))
+    assert [(e.kind, e.detail or e.text) for e in events] == [
+        (EventKind.IGNORED, "app_roles"),
+        (EventKind.IGNORED, "policy-enforcement"),
+        (EventKind.TEXT, "Get started"),
+        (EventKind.TEXT, "Hello"),
+    ]
+    assert (events[0].raw, events[1].raw) == (app_roles, enforcement)
+
+
+def test_messenger_malformed_events_are_ignored_with_the_reason(messenger: MessengerAdapter) -> None:
+    no_mid = p.messaging_item(p.PSID, p.PAGE_ID, message={"text": "lost id"})
+    null_message = p.messaging_item(p.PSID, p.PAGE_ID, message=None)
+    text = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_OK", "text": "Fine"})
+    payload = p.messaging_delivery("page", no_mid, "not an object", null_message, text)
+    payload["entry"][0]["standby"] = ["not an object either"]
+    events = messenger.parse(payload)
+    assert [(e.kind, e.detail or e.text) for e in events] == [
+        (EventKind.IGNORED, "malformed: Messaging: message.mid: Field required"),
+        (EventKind.IGNORED, "standby"),
+        (EventKind.IGNORED, "malformed: a messaging event is str, not an object"),
+        (EventKind.IGNORED, "malformed: message, postback, message_edit, reaction: all null"),
+        (EventKind.TEXT, "Fine"),
+    ]
+    assert events[0].raw == no_mid
+
+
+def test_messenger_reaction_names_the_message_and_is_never_answered(messenger: MessengerAdapter) -> None:
     reaction = {"mid": "m_OURS", "action": "react", "reaction": "love", "emoji": "❤️"}
     [event] = messenger.parse(p.messaging_delivery("page", p.messaging_item(p.PSID, p.PAGE_ID, reaction=reaction)))
-    assert (event.kind, event.message_id, event.detail) == (EventKind.REACTION, "m_OURS", "❤️")
+    assert (event.kind, event.original_id, event.detail) == (EventKind.REACTION, "m_OURS", "❤️")
+    assert not event.kind.needs_handling
+
+
+def test_messenger_edit_names_the_message_it_edits(messenger: MessengerAdapter) -> None:
+    edit = {"mid": "m_1", "text": "hello, world?", "num_edit": "2"}
+    [event] = messenger.parse(p.messaging_delivery("page", p.messaging_item(p.PSID, p.PAGE_ID, message_edit=edit)))
+    assert (event.kind, event.key, event.original_id, event.is_edit) == (EventKind.TEXT, "edit:m_1:2", "m_1", True)
 
 
 def test_instagram_text_deleted_unsupported_and_read(instagram: InstagramAdapter) -> None:
@@ -209,20 +117,25 @@ def test_instagram_text_deleted_unsupported_and_read(instagram: InstagramAdapter
         p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": "ig_1", "is_deleted": True}),
         p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": "ig_2", "is_unsupported": True}),
         p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, read={"mid": "ig_OURS"}),
+        p.messaging_item(p.IG_ACCOUNT_ID, p.IGSID, message={"mid": "ig_3", "text": "Yes!", "is_echo": True}),
+        p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, reaction={"mid": "ig_OURS", "action": "unreact"}),
         page=p.IG_ACCOUNT_ID,
     )
     events = instagram.parse(payload)
-    assert [(e.app, e.kind, e.key) for e in events] == [
-        (Channel.INSTAGRAM, EventKind.TEXT, "ig_1"),
-        (Channel.INSTAGRAM, EventKind.DELETED, "deleted:ig_1"),
-        (Channel.INSTAGRAM, EventKind.UNSUPPORTED, "ig_2"),
+    assert [(e.app, e.kind, e.detail, e.original_id) for e in events] == [
+        (Channel.INSTAGRAM, EventKind.TEXT, "", ""),
+        (Channel.INSTAGRAM, EventKind.DELETED, "", "ig_1"),
+        (Channel.INSTAGRAM, EventKind.UNSUPPORTED, "unsupported", ""),
+        (Channel.INSTAGRAM, EventKind.IGNORED, "read", ""),
+        (Channel.INSTAGRAM, EventKind.IGNORED, "echo", ""),
+        (Channel.INSTAGRAM, EventKind.REACTION, "", "ig_OURS"),
     ]
 
 
-def test_instagram_endpoint_refuses_messenger_payloads(instagram: InstagramAdapter) -> None:
+def test_instagram_endpoint_ignores_messenger_payloads(instagram: InstagramAdapter) -> None:
     item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_1", "text": "hi"})
-    with pytest.raises(PayloadError, match="object"):
-        instagram.parse(p.messaging_delivery("page", item))
+    [event] = instagram.parse(p.messaging_delivery("page", item))
+    assert (event.kind, event.detail) == (EventKind.IGNORED, "malformed: object is 'page', expected 'instagram'")
 
 
 # --- Telegram ------------------------------------------------------------------------------------
@@ -243,9 +156,15 @@ def test_telegram_private_message(telegram: TelegramAdapter) -> None:
     )
 
 
-def test_telegram_edited_message_is_asked_again_under_its_own_update(telegram: TelegramAdapter) -> None:
-    [event] = telegram.parse(p.telegram_update(10001, edited_message=p.telegram_message(1365, "What's a sonnet?")))
-    assert (event.key, event.text) == ("10001", "What's a sonnet?")
+def test_telegram_edited_message_names_its_message_under_its_own_update(telegram: TelegramAdapter) -> None:
+    edited = p.telegram_message(1365, "What's a sonnet?", edit_date=1441645600)
+    [event] = telegram.parse(p.telegram_update(10001, edited_message=edited))
+    assert (event.kind, event.key, event.text, event.original_id) == (
+        EventKind.TEXT,
+        "10001",
+        "What's a sonnet?",
+        "1365",
+    )
 
 
 def test_telegram_callback_query_is_a_question_with_a_button_to_answer(telegram: TelegramAdapter) -> None:
@@ -253,6 +172,13 @@ def test_telegram_callback_query_is_a_question_with_a_button_to_answer(telegram:
              "data": "More ideas", "message": p.telegram_message(1400, "Pick one")}  # fmt: skip
     [event] = telegram.parse(p.telegram_update(10002, callback_query=query))
     assert (event.kind, event.text, event.callback_query_id) == (EventKind.TEXT, "More ideas", "4382bfdwdsb323b2d9")
+
+
+def test_telegram_button_under_an_inline_message_is_kept_as_ignored(telegram: TelegramAdapter) -> None:
+    query = {"id": "4382bfdwdsb323b2d0", "from": p.telegram_user(), "chat_instance": "-1234",
+             "inline_message_id": "AAAAAAAAAAAAAA", "data": "More ideas"}  # fmt: skip
+    [event] = telegram.parse(p.telegram_update(10012, callback_query=query))
+    assert (event.kind, event.detail) == (EventKind.IGNORED, "callback_query without a message")
 
 
 def _group_message(text: str, **extra: Any) -> dict[str, Any]:
@@ -304,11 +230,39 @@ def test_telegram_photo_is_unsupported(telegram: TelegramAdapter) -> None:
     assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, "photo")
 
 
-def test_telegram_update_of_another_kind_makes_no_event(telegram: TelegramAdapter) -> None:
-    poll_answer = {"poll_id": "1", "user": p.telegram_user(), "option_ids": [0]}
-    assert telegram.parse(p.telegram_update(10010, poll_answer=poll_answer)) == []
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("poll_answer", {"poll_id": "1", "user": p.telegram_user(), "option_ids": [0]}),
+        ("my_chat_member", {"chat": {"id": 1111111, "type": "private", "first_name": "Ada"},
+                            "from": p.telegram_user(), "date": 1441645532,
+                            "old_chat_member": {"status": "member", "user": p.telegram_user(p.BOT_ID, "Bot", True)},
+                            "new_chat_member": {"status": "kicked", "user": p.telegram_user(p.BOT_ID, "Bot", True),
+                                                "until_date": 0}}),
+    ],
+)  # fmt: skip
+def test_telegram_update_of_another_kind_is_stored_as_ignored(
+    telegram: TelegramAdapter, name: str, content: dict[str, Any]
+) -> None:
+    update = p.telegram_update(10010, **{name: content})
+    [event] = telegram.parse(update)
+    assert (event.kind, event.detail, event.raw) == (EventKind.IGNORED, name, update)
 
 
-def test_telegram_update_without_an_id_is_refused(telegram: TelegramAdapter) -> None:
-    with pytest.raises(PayloadError, match="update_id"):
-        telegram.parse({"message": p.telegram_message(1, "hi")})
+def test_telegram_reaction_names_the_message_it_is_on(telegram: TelegramAdapter) -> None:
+    reaction = {"chat": {"id": 1111111, "type": "private"}, "message_id": 1400, "user": p.telegram_user(),
+                "date": 1441645532, "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]}  # fmt: skip
+    [event] = telegram.parse(p.telegram_update(10011, message_reaction=reaction))
+    assert (event.kind, event.original_id, event.detail, event.sender_id) == (
+        EventKind.REACTION, "1400", "👍", "1111111",
+    )  # fmt: skip
+
+
+def test_telegram_update_without_an_id_is_ignored_with_the_reason(telegram: TelegramAdapter) -> None:
+    update = {"message": p.telegram_message(1, "hi")}
+    [event] = telegram.parse(update)
+    assert (event.kind, event.detail, event.raw) == (
+        EventKind.IGNORED,
+        "malformed: Update: update_id: Field required",
+        update,
+    )

@@ -5,12 +5,9 @@ The same task against the real embedded model is in test_live_replies.py."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -33,29 +30,6 @@ from tests.support.fake_messaging import Failure, FakeMessaging
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def fake_model(settings: Settings) -> Iterator[FakeOpenAI]:
-    """The model server, on its own event loop in a thread (the task runs its own loop)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    fake = asyncio.run_coroutine_threadsafe(FakeOpenAI().start(), loop).result()
-    settings.MODEL_BASE_URL = fake.base_url
-    settings.MODEL_RETRIES = 0
-    settings.ASSISTANT_MODEL_TITLES = False
-    yield fake
-    asyncio.run_coroutine_threadsafe(fake.close(), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
-
-
-@pytest.fixture
-def apps(messaging_settings: FakeMessaging, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessaging]:
-    """The apps' fake, with webhooks that only store (the tests run each reply task themselves)."""
-    monkeypatch.setattr(tasks.reply_to_events, "delay", lambda events: None)
-    return messaging_settings
 
 
 def deliver(app: str, payload: dict[str, Any]) -> None:
@@ -117,7 +91,7 @@ def test_next_message_continues_the_same_conversation(fake_model: FakeOpenAI, ap
         deliver("whatsapp", whatsapp_question(key, text))
         tasks.reply_to_event("whatsapp", key)
     assert Conversation.objects.count() == 1
-    history = [m["content"] for m in fake_model.requests[-1].body["messages"] if m["role"] != "system"]
+    history = [content for role, content in fake_model.requests[-1].chatml_messages if role != "system"]
     assert history == ["My name is Ada", "Hello, world!", "What is my name?"]
 
 

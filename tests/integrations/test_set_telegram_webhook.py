@@ -20,7 +20,7 @@ def test_registers_the_url_with_the_secret_token(messaging_settings: FakeMessagi
     assert request.body == {
         "url": URL,
         "secret_token": TELEGRAM_SECRET,
-        "allowed_updates": ["message", "edited_message", "callback_query"],
+        "allowed_updates": ["message", "edited_message", "callback_query", "message_reaction"],
         "drop_pending_updates": True,
     }
 

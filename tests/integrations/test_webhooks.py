@@ -106,16 +106,50 @@ def test_telegram_wrong_secret_token_is_403(queued: list[tuple[str, str]], secre
     assert not InboundEvent.objects.exists()
 
 
-def test_malformed_json_is_400(queued: list[tuple[str, str]]) -> None:
-    response = meta_post("/webhooks/messenger", None, raw=b'{"object": "page", "entry": [')
-    assert response.status_code == 400
-    assert not InboundEvent.objects.exists()
+def test_signed_body_that_is_not_json_is_acknowledged_and_kept_as_ignored(
+    queued: list[tuple[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(2):  # Meta retries the same bytes: still one event
+        assert meta_post("/webhooks/messenger", None, raw=b'{"object": "page", "entry": [').status_code == 200
+    [event] = InboundEvent.objects.all()
+    assert (event.kind, event.payload["raw"]) == ("ignored", '{"object": "page", "entry": [')
+    assert event.payload["detail"].startswith("malformed: ")
+    assert queued == []
+    assert "stored as ignored" in caplog.text
 
 
-def test_json_in_another_shape_is_400_with_the_reason(queued: list[tuple[str, str]]) -> None:
-    response = meta_post("/webhooks/messenger", {"object": "page", "entry": [{"messaging": [{"sender": {}}]}]})
-    assert response.status_code == 400
-    assert b"sender" in response.content
+def test_unfamiliar_and_malformed_events_are_kept_and_the_valid_ones_answered(queued: list[tuple[str, str]]) -> None:
+    """The delivery that used to be refused whole: an event without a `sender` and a postback
+    whose title is null, beside an ordinary message."""
+    app_roles = {"recipient": {"id": p.PAGE_ID}, "timestamp": 1762902671, "app_roles": {"123": ["primary_receiver"]}}
+    postback = p.messaging_item(p.PSID, p.PAGE_ID, postback={"mid": "m_PB", "title": None, "payload": "Start"})
+    broken = p.messaging_item(p.PSID, p.PAGE_ID, message={"text": "no mid"})
+    text = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_T", "text": "Hello"})
+    delivery = p.messaging_delivery("page", app_roles, postback, broken, text)
+    for _ in range(2):
+        assert meta_post("/webhooks/messenger", delivery).status_code == 200
+    stored = list(InboundEvent.objects.order_by("id").values_list("kind", "payload__detail", "payload__raw"))
+    assert stored == [
+        ("ignored", "app_roles", app_roles),
+        ("text", "", None),
+        ("ignored", "malformed: Messaging: message.mid: Field required", broken),
+        ("text", "", None),
+    ]
+    assert queued == [("messenger", "m_PB"), ("messenger", "m_T")]
+
+
+def test_deeply_nested_event_is_kept_and_the_others_answered(queued: list[tuple[str, str]]) -> None:
+    nested: list[Any] = []
+    for _ in range(600):
+        nested = [nested]
+    value = p.whatsapp_value(p.whatsapp_text("wamid.N1", "still answered"))
+    value["messages"].append({"id": "wamid.N2", "type": "text", "text": {"body": nested}})
+    assert meta_post("/webhooks/whatsapp", p.whatsapp_delivery(value)).status_code == 200
+    assert dict(InboundEvent.objects.values_list("kind", "payload__detail")) == {
+        "text": "",
+        "ignored": "malformed: Message: text.body: Input should be a valid string",
+    }
+    assert queued == [("whatsapp", "wamid.N1")]
 
 
 # --- ingestion ------------------------------------------------------------------------------------------
@@ -155,10 +189,18 @@ def test_overlapping_and_out_of_order_deliveries_store_each_event_once(queued: l
     assert queued == [("whatsapp", "wamid.O2"), ("whatsapp", "wamid.O1"), ("whatsapp", "wamid.O3")]
 
 
-def test_messenger_echo_stores_nothing(queued: list[tuple[str, str]]) -> None:
+def test_messenger_echo_is_kept_as_ignored_and_never_answered(queued: list[tuple[str, str]]) -> None:
     echo = p.messaging_item(p.PAGE_ID, p.PSID, message={"mid": "m_E", "is_echo": True, "text": "our reply"})
     assert meta_post("/webhooks/messenger", p.messaging_delivery("page", echo)).status_code == 200
-    assert not InboundEvent.objects.exists()
+    assert list(InboundEvent.objects.values_list("kind", "sender_id")) == [("ignored", p.PSID)]
+    assert queued == []
+
+
+def test_revoke_is_queued_to_be_applied_and_reaction_is_not(queued: list[tuple[str, str]]) -> None:
+    revoke = p.whatsapp_message("wamid.RV", "revoke", {"original_message_id": "wamid.Q"})
+    reaction = p.whatsapp_message("wamid.RE", "reaction", {"message_id": "wamid.OURS", "emoji": "👍"})
+    assert meta_post("/webhooks/whatsapp", p.whatsapp_delivery(p.whatsapp_value(revoke, reaction))).status_code == 200
+    assert queued == [("whatsapp", "wamid.RV")]
 
 
 def test_telegram_update_is_stored_under_its_update_id(queued: list[tuple[str, str]]) -> None:

@@ -108,7 +108,7 @@ async def test_an_unsafe_question_is_blocked_and_queued_for_review(stack: Stack)
     assert done["error"] == blocked["detail"]
     assert messages[-1]["status"] == "blocked"
     assert messages[-1]["content"] == blocked["detail"]
-    assert "User" in stack.guard.requests[-1].body["prompt"]
+    assert "User" in stack.guard.requests[-1].prompt_text
 
 
 async def test_an_unsafe_answer_is_retracted(stack: Stack) -> None:

@@ -1,5 +1,7 @@
 """The official `openai` Python package, unchanged, against the assistant's own API on a real
-uvicorn server and the embedded llama.cpp model, in both modes (embedded; PostgreSQL + Redis)."""
+uvicorn server and the embedded llama.cpp model, in both modes (embedded; PostgreSQL + Redis).
+Function calling needs a Llama 3.1 model: its round trip with this package runs in process against
+a scripted Llama server (tests/assistant/test_openai_tools.py)."""
 
 from __future__ import annotations
 
@@ -88,6 +90,32 @@ def test_refusals_raise_the_openai_exception_types(client: openai.OpenAI, chat_s
     stranger = openai.OpenAI(base_url=f"{chat_server.url}/v1", api_key="sk-asst-not-a-key", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         stranger.models.list()
+
+
+def test_a_model_is_retrieved_by_its_id(client: openai.OpenAI) -> None:
+    assert client.models.retrieve(model_name(client)).id == model_name(client)
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.models.retrieve("gpt-4o")
+
+
+def test_json_mode_makes_the_embedded_model_write_json(client: openai.OpenAI) -> None:
+    schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
+    completion = client.chat.completions.create(
+        model=model_name(client),
+        messages=[{"role": "user", "content": "Name a colour, as JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "colour", "schema": schema}},
+        max_tokens=40,
+    )
+
+    assert isinstance(json.loads(completion.choices[0].message.content or "")["colour"], str)
+
+
+def test_function_tools_need_a_llama_model(client: openai.OpenAI) -> None:
+    tool = {"type": "function", "function": {"name": "get_time", "description": "The time now"}}
+    with pytest.raises(openai.BadRequestError, match="need a Llama"):
+        client.chat.completions.create(
+            model=model_name(client), messages=[{"role": "user", "content": "Time?"}], tools=[tool]
+        )
 
 
 def test_a_client_that_goes_away_stops_the_answer(endless_chat_server: ServerAddress) -> None:

@@ -72,7 +72,5 @@ async def test_one_turn_id_follows_the_turn_through_web_worker_and_model(
     [turn] = [e["turn_id"] for e in web_lines if e["message"] == f"answer {ack['message_id']}: turn started"]
     web = [entry for entry in web_lines if entry["turn_id"] == turn]
     worker = [entry for entry in json_lines(logs / "worker.log") if entry["turn_id"] == turn]
-    assert any("chat/completions" in e["message"] and "200 OK" in e["message"] for e in web), "the answer's model call"
-    assert any("chat/completions" in e["message"] and "200 OK" in e["message"] for e in worker), (
-        "the title's model call"
-    )
+    assert any("/v1/completions" in e["message"] and "200 OK" in e["message"] for e in web), "the answer's model call"
+    assert any("/v1/completions" in e["message"] and "200 OK" in e["message"] for e in worker), "the title's model call"

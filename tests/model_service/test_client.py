@@ -1,10 +1,11 @@
-"""The streaming client against a contract fake of vLLM (a real HTTP server on loopback) and against
-the real embedded llama.cpp server (marked live)."""
+"""The streaming client against a contract fake of vLLM's completions API (a real HTTP server on
+loopback) and against the real embedded llama.cpp server (marked live)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import socket
@@ -16,9 +17,9 @@ import httpx
 import pytest
 
 from model_service import log_context
-from model_service.chat_formats import ChatMessage
+from model_service.chat_formats import ChatMLFormat
 from model_service.client import (
-    ChatCompletionsClient,
+    CompletionsClient,
     GenerationParams,
     ModelEndpoint,
     ModelError,
@@ -29,13 +30,24 @@ from model_service.client import (
     StreamEvent,
     TextDelta,
 )
-from model_service.embedded import MODEL_ALIAS
-from model_service.tokens import LlamaCppTokenCounter, server_root
-from tests.support.fake_openai import FAKE_PROMPT_TOKENS, FakeOpenAI, ReceivedRequest, Reply
+from model_service.embedded import MODEL_ALIAS, bundled_gguf
+from model_service.messages import ChatMessage, prompt_segments
+from model_service.tokens import GgufTokenizer, encode
+from tests.support.fake_openai import FakeOpenAI, ReceivedRequest, Reply
 from tests.support.processes import NEVER_STOP_BIAS, free_port
 
-MESSAGES = [ChatMessage("system", "You are helpful."), ChatMessage("user", "Hi")]
+PROMPT = [128000, 128006, 882, 128007, 271, 6151, 128009, 128006, 78191, 128007, 271]  # Llama 3: "hi"
 PARAMS = GenerationParams(max_tokens=64, temperature=0.2)
+
+
+@functools.cache
+def smollm2() -> GgufTokenizer:
+    return GgufTokenizer.load(bundled_gguf())
+
+
+def chatml_prompt(question: str) -> list[int]:
+    """The embedded model's prompt for one question, as the pipeline builds it."""
+    return encode(prompt_segments(ChatMLFormat(), [ChatMessage("user", question)]), smollm2())
 
 
 @pytest.fixture
@@ -45,10 +57,10 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 @pytest.fixture
-async def make_client() -> AsyncIterator[Callable[..., ChatCompletionsClient]]:
-    clients: list[ChatCompletionsClient] = []
+async def make_client() -> AsyncIterator[Callable[..., CompletionsClient]]:
+    clients: list[CompletionsClient] = []
 
-    def make(base_url: str, **endpoint: object) -> ChatCompletionsClient:
+    def make(base_url: str, **endpoint: object) -> CompletionsClient:
         settings: dict[str, object] = {
             "model": "fake-model",
             "connect_timeout": 2.0,
@@ -57,7 +69,7 @@ async def make_client() -> AsyncIterator[Callable[..., ChatCompletionsClient]]:
             "retry_backoff": 0.01,
         }
         settings.update(endpoint)
-        client = ChatCompletionsClient(ModelEndpoint(base_url=base_url, **settings))  # type: ignore[arg-type]
+        client = CompletionsClient(ModelEndpoint(base_url=base_url, **settings))  # type: ignore[arg-type]
         clients.append(client)
         return client
 
@@ -67,16 +79,16 @@ async def make_client() -> AsyncIterator[Callable[..., ChatCompletionsClient]]:
 
 
 async def collect(
-    client: ChatCompletionsClient, messages: list[ChatMessage] = MESSAGES, params: GenerationParams = PARAMS
+    client: CompletionsClient, prompt: list[int] = PROMPT, params: GenerationParams = PARAMS
 ) -> list[StreamEvent]:
-    return [event async for event in client.stream(messages, params)]
+    return [event async for event in client.stream(prompt, params)]
 
 
-async def collect_until_error(client: ChatCompletionsClient) -> tuple[list[StreamEvent], ModelError]:
+async def collect_until_error(client: CompletionsClient) -> tuple[list[StreamEvent], ModelError]:
     events: list[StreamEvent] = []
 
     async def consume() -> None:
-        async for event in client.stream(MESSAGES, PARAMS):
+        async for event in client.stream(PROMPT, PARAMS):
             events.append(event)
 
     with pytest.raises(ModelError) as caught:
@@ -99,7 +111,7 @@ async def test_deltas_arrive_in_order_then_one_stream_end_with_usage(fake: FakeO
         TextDelta(","),
         TextDelta(" world"),
         TextDelta("!"),
-        StreamEnd(finish_reason="stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS),
+        StreamEnd(finish_reason="stop", completion_tokens=4, prompt_tokens=len(PROMPT)),
     ]
 
 
@@ -126,26 +138,32 @@ async def test_wire_variants_decode_to_the_same_events(fake: FakeOpenAI, make_cl
     events = await collect(make_client(fake.base_url))
 
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta(t) for t in texts]
-    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS)
+    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=len(PROMPT))
 
 
 async def test_request_body_and_headers(fake: FakeOpenAI, make_client) -> None:
     client = make_client(fake.base_url, model="llama-3.1-8b-instruct", api_key="sk-test")
-    params = GenerationParams(max_tokens=123, temperature=0.7, extra={"top_k": 40, "logit_bias": {"128009": -100}})
+    params = GenerationParams(
+        max_tokens=123,
+        temperature=0.7,
+        stop_token_ids=[128009, 128008],
+        extra={"top_k": 40, "logit_bias": {"128009": -100}},
+    )
 
-    await collect(client, MESSAGES, params)
+    await collect(client, PROMPT, params)
 
     [request] = fake.requests
-    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert (request.method, request.path) == ("POST", "/v1/completions")
     assert request.headers["content-type"] == "application/json"
     assert request.headers["authorization"] == "Bearer sk-test"
     assert request.body == {
         "model": "llama-3.1-8b-instruct",
-        "messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hi"}],
+        "prompt": PROMPT,
         "stream": True,
         "stream_options": {"include_usage": True},
         "max_tokens": 123,
         "temperature": 0.7,
+        "stop_token_ids": [128009, 128008],
         "top_k": 40,
         "logit_bias": {"128009": -100},
     }
@@ -166,7 +184,7 @@ async def test_no_authorization_header_without_api_key(fake: FakeOpenAI, make_cl
         *(pytest.param(Reply(status=status), id=f"http-{status}") for status in (429, 500, 502, 503, 504)),
         pytest.param(Reply(drop_before_headers=True), id="dropped-before-headers"),
         pytest.param(Reply(drop_before_first_chunk=True), id="dropped-after-headers"),
-        pytest.param(Reply(drop_after=0), id="dropped-after-role-chunk"),
+        pytest.param(Reply(drop_after=0), id="dropped-before-the-first-text"),
         pytest.param(Reply(texts=[], finish_reason=None), id="ended-without-finish-reason"),
     ],
 )
@@ -177,7 +195,7 @@ async def test_retries_before_the_first_token_then_succeeds(fake: FakeOpenAI, ma
 
     assert len(fake.requests) == 3
     assert text_of(events) == "Hello, world!"
-    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=FAKE_PROMPT_TOKENS)
+    assert events[-1] == StreamEnd("stop", completion_tokens=4, prompt_tokens=len(PROMPT))
     assert [r.body for r in fake.requests] == [fake.requests[0].body] * 3  # the same request each time
 
 
@@ -366,7 +384,7 @@ async def test_cancelling_the_consumer_closes_the_connection(fake: FakeOpenAI, m
     three = asyncio.Event()
 
     async def consume() -> None:
-        async for event in client.stream(MESSAGES, PARAMS):
+        async for event in client.stream(PROMPT, PARAMS):
             received.append(event)
             if len(received) == 3:
                 three.set()
@@ -383,7 +401,7 @@ async def test_cancelling_a_consumer_busy_between_events_closes_the_connection(f
     handling = asyncio.Event()
 
     async def consume() -> None:
-        async for _event in client.stream(MESSAGES, PARAMS):
+        async for _event in client.stream(PROMPT, PARAMS):
             handling.set()
             await asyncio.Event().wait()  # never set: busy with the first event until cancelled
 
@@ -392,7 +410,7 @@ async def test_cancelling_a_consumer_busy_between_events_closes_the_connection(f
 
 async def test_closing_the_iterator_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
     fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
-    stream = make_client(fake.base_url).stream(MESSAGES, PARAMS)
+    stream = make_client(fake.base_url).stream(PROMPT, PARAMS)
 
     assert await anext(stream) == TextDelta("tick ")
     assert await anext(stream) == TextDelta("tick ")
@@ -441,7 +459,7 @@ async def _cpu_used_over(pid: int, seconds: float) -> float:
 async def test_real_stream_yields_text_and_a_finish_reason(embedded_model: str, make_client) -> None:
     client = make_client(embedded_model, model=MODEL_ALIAS, read_timeout=30)
 
-    events = await collect(client, [ChatMessage("user", "Say hello.")], GenerationParams(max_tokens=16))
+    events = await collect(client, chatml_prompt("Say hello."), GenerationParams(max_tokens=16))
 
     assert text_of(events).strip()
     assert all(isinstance(event, TextDelta) for event in events[:-1])
@@ -466,7 +484,7 @@ async def test_cancelling_the_consumer_stops_llama_cpp_generating(embedded_model
     async def consume() -> None:
         nonlocal deltas
         endless = GenerationParams(max_tokens=2000, extra=dict(NEVER_STOP_BIAS))  # ~20 s of generation
-        async for event in client.stream([ChatMessage("user", "Tell me a long story about a dragon.")], endless):
+        async for event in client.stream(chatml_prompt("Tell me a long story about a dragon."), endless):
             if isinstance(event, TextDelta):
                 deltas += 1
                 if deltas == 5:
@@ -487,21 +505,12 @@ async def test_cancelling_the_consumer_stops_llama_cpp_generating(embedded_model
     assert idle <= 0.1, "llama.cpp kept generating after the client disconnected"
 
     started = time.monotonic()
-    second = client.stream([ChatMessage("user", "Say hi.")], GenerationParams(max_tokens=8))
+    second = client.stream(chatml_prompt("Say hi."), GenerationParams(max_tokens=8))
     first = await asyncio.wait_for(anext(second), 10)
     waited = time.monotonic() - started
     await second.aclose()
     assert isinstance(first, TextDelta)
     assert waited < 3.0
-
-
-@pytest.mark.live
-async def test_llamacpp_token_counter_counts_special_tokens_once(embedded_model: str) -> None:
-    counter = LlamaCppTokenCounter(server_root(embedded_model), MODEL_ALIAS)
-
-    # <|im_start|>, "user", "\n", "hi", <|im_end|>, "\n": special tokens parsed, no BOS added.
-    assert await counter.count("<|im_start|>user\nhi<|im_end|>\n") == 6
-    assert await counter.count("") == 0
 
 
 async def test_the_turn_id_reaches_the_model_server_as_x_request_id(fake: FakeOpenAI, make_client) -> None:

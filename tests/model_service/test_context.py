@@ -144,6 +144,24 @@ def test_oldest_turns_are_dropped_whole() -> None:
     assert fitted == FittedPrompt(messages=[messages[0], *messages[3:]], prompt_tokens=33, dropped_messages=2)
 
 
+def test_pinned_messages_stay_however_long_the_conversation() -> None:
+    """A tools offer after the system message is kept as the system message is: old turns go first."""
+    messages = [
+        ChatMessage("system", "s"),
+        ChatMessage("user", "offer"),
+        ChatMessage("user", "u1"),
+        ChatMessage("assistant", "a1"),
+        ChatMessage("user", "u2"),
+    ]
+    # budget = 60 - 20 - 0 = 40: system + offer + u2 = 35; the turn (u1, a1) = 10 does not fit.
+    fitted = fit_to_window(messages, [10, 15, 5, 5, 10], fixed_tokens=0, window=60, max_tokens=20, pinned=2)
+
+    assert fitted.messages == [messages[0], messages[1], messages[4]]
+    assert fitted.dropped_messages == 2
+    unpinned = fit_to_window(messages, [10, 15, 5, 5, 10], fixed_tokens=0, window=60, max_tokens=20)
+    assert messages[1] not in unpinned.messages
+
+
 def test_a_turn_that_would_fit_only_without_its_answer_is_dropped() -> None:
     messages = [ChatMessage("user", "u1"), ChatMessage("assistant", "a1"), ChatMessage("user", "u2")]
     # budget 20: u2 = 10, u1 alone (5) would fit, but the turn u1 + a1 (15) does not.

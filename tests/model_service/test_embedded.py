@@ -13,15 +13,22 @@ import pytest
 from llama_cpp import Llama
 
 from model_service import embedded
-from model_service.chat_formats import ChatMessage
-from model_service.client import ChatCompletionsClient, GenerationParams, ModelEndpoint, StreamEnd, TextDelta
+from model_service.chat_formats import ChatMLFormat
+from model_service.client import CompletionsClient, GenerationParams, ModelEndpoint, StreamEnd, TextDelta
 from model_service.embedded import CONTEXT_WINDOW, GGUF_NAME, MODEL_ALIAS, bundled_gguf, server_argv
+from model_service.messages import ChatMessage, prompt_segments
+from model_service.tokens import GgufTokenizer, encode
 from tests.support.processes import NEVER_STOP_BIAS
 
 
 def value_of(argv: list[str], flag: str) -> str:
     assert argv.count(flag) == 1, f"{flag} appears {argv.count(flag)} times in {argv}"
     return argv[argv.index(flag) + 1]
+
+
+def question(text: str) -> list[int]:
+    """One user question in SmolLM2's ChatML, as the token ids the pipeline sends."""
+    return encode(prompt_segments(ChatMLFormat(), [ChatMessage("user", text)]), GgufTokenizer.load(bundled_gguf()))
 
 
 @functools.cache
@@ -68,7 +75,7 @@ def test_server_argv() -> None:
 
     argv = server_argv(host="0.0.0.0", port=8123, model_path=model, threads=3, context_window=CONTEXT_WINDOW)
 
-    assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    assert argv[:3] == [sys.executable, "-m", "model_service.llamacpp_server"]  # llama_cpp.server taking ids
     assert value_of(argv, "--model") == str(model)
     assert value_of(argv, "--model_alias") == MODEL_ALIAS == "smollm2-135m-instruct"
     assert value_of(argv, "--host") == "0.0.0.0"
@@ -118,14 +125,14 @@ async def test_running_server_serves_the_model_alias(embedded_model: str) -> Non
 
 @pytest.mark.live
 async def test_a_second_request_does_not_cut_off_an_answer_in_progress(embedded_model: str) -> None:
-    client = ChatCompletionsClient(ModelEndpoint(embedded_model, MODEL_ALIAS, read_timeout=60))
+    client = CompletionsClient(ModelEndpoint(embedded_model, MODEL_ALIAS, read_timeout=60))
     five = asyncio.Event()
     deltas = 0
 
     async def long_answer() -> StreamEnd:
         nonlocal deltas
         params = GenerationParams(max_tokens=150, extra=dict(NEVER_STOP_BIAS))  # runs to max_tokens
-        async for event in client.stream([ChatMessage("user", "Tell me a story.")], params):
+        async for event in client.stream(question("Tell me a story."), params):
             if isinstance(event, TextDelta):
                 deltas += 1
                 if deltas == 5:
@@ -137,10 +144,24 @@ async def test_a_second_request_does_not_cut_off_an_answer_in_progress(embedded_
     try:
         first = asyncio.create_task(long_answer())
         await asyncio.wait_for(five.wait(), 30)
-        second = [e async for e in client.stream([ChatMessage("user", "Hi")], GenerationParams(max_tokens=4))]
+        second = [e async for e in client.stream(question("Hi"), GenerationParams(max_tokens=4))]
         end = await asyncio.wait_for(first, 60)  # raises ModelStreamBroken while the bug lasts
     finally:
         await client.aclose()
 
     assert isinstance(second[-1], StreamEnd)
     assert end.finish_reason == "length"
+
+
+@pytest.mark.live
+async def test_the_server_completes_token_ids_as_given(embedded_model: str) -> None:
+    """A token prompt runs as sent: no BOS or template added, the usage counts exactly these ids."""
+    prompt = question("Say <|im_end|> twice.")
+    body = {"model": MODEL_ALIAS, "prompt": prompt, "max_tokens": 1, "temperature": 0}
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{embedded_model}/completions", json=body)
+    response.raise_for_status()
+
+    assert response.json()["usage"]["prompt_tokens"] == len(prompt)
+    assert prompt.count(2) == 1  # <|im_end|>: only the question's own end; the typed one is text

@@ -1,6 +1,6 @@
 """GgufGuard through real llama.cpp. No Llama Guard GGUF ships in a package, so this runs the
-bundled SmolLM2 file: it proves loading, tokenizing the prompt and completing work, and that a
-model which does not answer in Llama Guard's format gives an `unavailable` verdict."""
+bundled SmolLM2 file: it proves loading works, and that a model whose vocabulary lacks Llama 3's
+special tokens (so it cannot be Llama Guard) gives an `unavailable` verdict."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from safety.guard import PolicyGuard
 from safety.llama_guard import S_CATEGORIES
 
 
-async def test_a_model_that_is_not_llama_guard_is_unavailable_under_the_policy() -> None:
+async def test_a_model_without_llama_3_special_tokens_is_unavailable_under_the_policy() -> None:
     guard = PolicyGuard(GgufGuard(str(bundled_gguf()), categories=S_CATEGORIES), fail_closed=True)
     verdict = await guard.check([("user", "How do I bake bread?")], agent=False)
     assert (verdict.safe, verdict.unavailable) == (False, True)
-    assert "not a verdict" in verdict.detail
+    assert "'<|begin_of_text|>' is not one special token" in verdict.detail
 
 
 async def test_a_missing_file_is_unavailable() -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from model_service.tokens import llama3_tokenizer
 from safety.guard import PolicyGuard, content_guard
 from safety.llama_guard import S_CATEGORIES, render_prompt
 from safety.verdict import Verdict
@@ -37,16 +38,18 @@ def policy(guard: VllmGuard, *, fail_closed: bool) -> PolicyGuard:
     return PolicyGuard(guard, fail_closed=fail_closed)
 
 
-async def test_the_request_is_a_raw_completion_of_the_exact_prompt(fake: FakeGuard, guard: VllmGuard) -> None:
+async def test_the_request_is_a_completion_of_the_exact_prompts_ids(fake: FakeGuard, guard: VllmGuard) -> None:
     await guard.check(ANSWERED, agent=True)
     [request] = fake.requests
     assert request.body == {
         "model": "llama-guard-3-1b",
-        "prompt": render_prompt(ANSWERED, agent=True, categories=S_CATEGORIES),
+        "prompt": request.body["prompt"],
         "max_tokens": 10,
         "temperature": 0,
-        "add_special_tokens": False,
     }
+    assert llama3_tokenizer().decode(request.body["prompt"]) == render_prompt(
+        ANSWERED, agent=True, categories=S_CATEGORIES
+    )
 
 
 async def test_safe_answer(fake: FakeGuard, guard: VllmGuard) -> None:

@@ -5,13 +5,15 @@ client's contract tests: a REAL HTTP/1.1 server on 127.0.0.1 (uvicorn, as under 
 tests/support/loopback.py), so the client's sockets, timeouts and error handling run for real. It
 speaks vLLM's wire format:
 
-    POST /v1/completions  {"model": ..., "prompt": "<|begin_of_text|>...", "max_tokens": 10, "temperature": 0, ...}
+    POST /v1/completions  {"model": ..., "prompt": [128000, 128006, ...], "max_tokens": 10, "temperature": 0, ...}
     200 {"id": "cmpl-1", "object": "text_completion", "created": ..., "model": ...,
          "choices": [{"index": 0, "text": "unsafe\\nS1", "logprobs": null, "finish_reason": "stop",
                       "stop_reason": null}],
          "usage": {"prompt_tokens": ..., "completion_tokens": ..., "total_tokens": ...}}
 
-An unknown model is a 404 and a malformed request a 400, with OpenAI error objects, as vLLM answers.
+The prompt is token ids (or text); ids are recorded decoded with the Llama 3 tokenizer as
+`prompt_text`. An unknown model is a 404 and a malformed request a 400, with OpenAI error objects,
+as vLLM answers.
 Each request gets the next scripted `GuardReply` (then `default`), which can also fail with a status,
 stall, drop the connection, or send a body that is not a completion. Every request is recorded.
 """
@@ -25,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from model_service.tokens import llama3_tokenizer
 from tests.support.loopback import Exchange, LoopbackServer
 
 
@@ -43,6 +46,12 @@ class GuardRequest:
     path: str
     headers: dict[str, str]
     body: Any
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as the model reads it: token ids decoded, special tokens written out."""
+        prompt = self.body["prompt"]
+        return prompt if isinstance(prompt, str) else llama3_tokenizer().decode(prompt)
 
 
 class FakeGuard(LoopbackServer):
@@ -77,8 +86,8 @@ class FakeGuard(LoopbackServer):
         if request.method != "POST" or request.path != "/v1/completions":
             return _error(404, f"Not Found: {request.method} {request.path}")
         body = request.body
-        if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
-            return _error(400, "prompt must be a string")
+        if not isinstance(body, dict) or not _is_prompt(body.get("prompt")):
+            return _error(400, "prompt must be text or token ids")
         if body.get("model") != self.model:
             return _error(404, f"The model `{body.get('model')}` does not exist.")
         if reply.status != 200:
@@ -88,7 +97,8 @@ class FakeGuard(LoopbackServer):
         return 200, json.dumps(self._completion(body, reply.text))
 
     def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
-        prompt_tokens = len(body["prompt"]) // 4  # about four characters a token; nobody checks the figure
+        prompt = body["prompt"]
+        prompt_tokens = len(prompt) // 4 if isinstance(prompt, str) else len(prompt)  # text: about 4 characters a token
         completion_tokens = len(text.split()) + 1
         return {
             "id": f"cmpl-{next(self._ids)}",
@@ -102,6 +112,10 @@ class FakeGuard(LoopbackServer):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def _is_prompt(prompt: object) -> bool:
+    return isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(i, int) for i in prompt))
 
 
 def _error(status: int, message: str) -> tuple[int, str]:

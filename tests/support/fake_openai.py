@@ -1,4 +1,5 @@
-"""A contract fake of vLLM's OpenAI-compatible `/v1/chat/completions`, streaming Server-Sent Events.
+"""A contract fake of vLLM's OpenAI-compatible `/v1/completions` and `/v1/chat/completions`, streaming
+Server-Sent Events.
 
 Production answers come from vLLM on a GPU server, which cannot run here. This fake stands in for it
 in the client's contract tests: it is a REAL HTTP/1.1 server on 127.0.0.1 (uvicorn, as under vLLM itself;
@@ -13,7 +14,14 @@ are all exercised for real. It speaks the wire format of OpenAI and vLLM exactly
     data: {... "choices": [], "usage": {...}}          (only if the request set stream_options.include_usage)
     data: [DONE]
 
-each event followed by a blank line. Errors before the stream are JSON bodies with a 4xx/5xx status;
+each event followed by a blank line. `/v1/completions` streams the same way with
+`{"object": "text_completion", "choices": [{"index": 0, "text": "Hello", ...}]}` chunks and no role
+chunk. Its prompt is text or token ids (`[ids]`, or a batch of one `[[ids]]`), as vLLM takes it:
+ids are run as given, text is tokenized the way vLLM does, BOS added and special tokens parsed
+(with the `tokenize` the fake was given). The ids are recorded as `prompt_ids`, decoded with
+`detokenize` (by default SmolLM2's vocabulary: the product's default model) as `prompt_text`, and
+counted as the usage's `prompt_tokens`; `chatml_messages` reads a ChatML prompt back as messages.
+Errors before the stream are JSON bodies with a 4xx/5xx status;
 errors inside the stream are `data: {"error": {"message": ...}}` events, as vLLM sends them.
 
 Each request is answered by the next scripted `Reply` (then by `default`), which can fail with a
@@ -31,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
+import re
 import signal
 import time
 from collections import deque
@@ -40,6 +50,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from model_service.embedded import bundled_gguf
+from model_service.tokens import GgufTokenizer
 from tests.support.loopback import ClientGone, Exchange, LoopbackServer
 
 FAKE_PROMPT_TOKENS = 11
@@ -57,7 +69,7 @@ class Reply:
     error_body: str | None = None  # body of a non-200 reply (default: an OpenAI error object)
     drop_before_headers: bool = False  # close the connection as soon as the request is read
     drop_before_first_chunk: bool = False  # send 200 headers, then close
-    drop_after: int | None = None  # close after this many text chunks (0: after the role chunk)
+    drop_after: int | None = None  # close after this many text chunks (0: before the first, after any role chunk)
     error_after: int | None = None  # send an error event after this many text chunks
     error_message: str = "The engine crashed."
     stall_before_first: float = 0.0  # seconds between the headers and the first event
@@ -68,6 +80,29 @@ class Reply:
     raw_events: Sequence[str] | None = None  # send exactly these `data:` payloads instead of a completion
 
 
+# A chat stream's first chunk names the role; a text completion has none.
+_CHAT_ROLE_CHOICE = [
+    {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+]
+Tokenize = Callable[[str], list[int]]
+Detokenize = Callable[[list[int]], str | None]
+_CHATML_MESSAGE = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
+
+
+@functools.cache
+def _smollm2() -> GgufTokenizer:
+    return GgufTokenizer.load(bundled_gguf())
+
+
+def smollm2_detokenize(ids: list[int]) -> str | None:
+    """Ids of the embedded model's vocabulary as text, special tokens written out; None for ids
+    outside it (another model's prompt), which llama.cpp would abort the process on."""
+    vocab = _smollm2().model
+    if not all(0 <= token < vocab.n_vocab() for token in ids):
+        return None
+    return vocab.detokenize(ids, special=True).decode("utf-8", "replace")
+
+
 @dataclass
 class ReceivedRequest:
     method: str
@@ -75,16 +110,33 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: Any
     arrived_at: float  # time.monotonic()
+    prompt_ids: list[int] | None = None  # what a /v1/completions prompt runs as (see the module's docstring)
+    prompt_text: str | None = None  # those ids decoded, special tokens written out
     texts_sent: int = 0
     completed: bool = False  # the whole reply, through `data: [DONE]`, was written
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)  # the client closed first
+
+    @property
+    def chatml_messages(self) -> list[tuple[str, str]]:
+        """(role, content) of each closed message of a ChatML prompt, oldest first."""
+        return _CHATML_MESSAGE.findall(self.prompt_text or "")
 
 
 class FakeOpenAI(LoopbackServer):
     """`async with FakeOpenAI() as fake:` serves on `fake.base_url` (…/v1) until the block ends."""
 
-    def __init__(self, *replies: Reply, default: Reply | None = None, model: str = "fake-model", port: int = 0) -> None:
+    def __init__(
+        self,
+        *replies: Reply,
+        default: Reply | None = None,
+        model: str = "fake-model",
+        port: int = 0,
+        tokenize: Tokenize | None = None,
+        detokenize: Detokenize = smollm2_detokenize,
+    ) -> None:
         super().__init__(port, routes={"/v1/models": self._list_models})
+        self.tokenize = tokenize
+        self.detokenize = detokenize
         self.replies: deque[Reply] = deque(replies)
         self.default = default or Reply()
         self.model = model
@@ -134,6 +186,10 @@ class FakeOpenAI(LoopbackServer):
         request = ReceivedRequest(
             exchange.method, exchange.path, exchange.headers, exchange.json_or_text(), arrived_at=time.monotonic()
         )
+        if _is_text_completion(request) and isinstance(request.body, dict):
+            request.prompt_ids = _prompt_ids(request.body.get("prompt"), self.tokenize)
+            if request.prompt_ids is not None:
+                request.prompt_text = self.detokenize(request.prompt_ids)
         self.requests.append(request)
         self._tell_caller(self._arrival.set)
         reply = self.replies.popleft() if self.replies else self.default
@@ -149,15 +205,32 @@ class FakeOpenAI(LoopbackServer):
                 self._tell_caller(request.disconnected.set)
 
 
+def _is_text_completion(request: ReceivedRequest) -> bool:
+    return request.path.rstrip("/") == "/v1/completions"
+
+
+def _prompt_ids(prompt: object, tokenize: Tokenize | None) -> list[int] | None:
+    """The ids vLLM runs for a completion's prompt; None when it is not one prompt it could run."""
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], list):
+        prompt = prompt[0]  # a batch of one
+    if isinstance(prompt, list) and prompt and all(isinstance(i, int) and not isinstance(i, bool) for i in prompt):
+        return prompt
+    if isinstance(prompt, str) and tokenize is not None:
+        return tokenize(prompt)
+    return None
+
+
 def _refusal(request: ReceivedRequest, reply: Reply) -> tuple[int, object] | None:
     """The status and JSON body that answer instead of a stream, if any."""
-    if request.method != "POST" or request.path.rstrip("/") != "/v1/chat/completions":
+    if request.method != "POST" or request.path.rstrip("/") not in {"/v1/chat/completions", "/v1/completions"}:
         return 404, {"error": {"message": f"No route {request.path}", "code": 404}}
     if reply.status != 200:
         error = {"error": {"message": f"fake {reply.status}", "type": "fake_error", "code": reply.status}}
         return reply.status, reply.error_body or error
     if not isinstance(request.body, dict) or request.body.get("stream") is not True:
         return 400, {"error": {"message": "the fake only streams", "code": 400}}
+    if _is_text_completion(request) and not isinstance(request.body.get("prompt"), str | list):
+        return 400, {"error": {"message": "prompt must be text or token ids", "code": 400}}
     return None
 
 
@@ -171,6 +244,7 @@ class _CompletionStream:
         self.completion_id = completion_id
         self.model = request.body.get("model", model)
         self.include_usage = bool((request.body.get("stream_options") or {}).get("include_usage"))
+        self.text_completion = _is_text_completion(request)
 
     async def send(self) -> None:
         await self.exchange.start(200, SSE_HEADERS)
@@ -187,7 +261,8 @@ class _CompletionStream:
 
     async def _completion(self) -> None:
         reply = self.reply
-        await self._event(self._chunk(_choice({"role": "assistant", "content": ""})))
+        if not self.text_completion:
+            await self._event(self._chunk(_CHAT_ROLE_CHOICE))
         for index in range(len(reply.texts) + 1):
             if reply.error_after == index:
                 await self._event(
@@ -202,10 +277,10 @@ class _CompletionStream:
                 break
             if index:
                 await self.exchange.pause(reply.stall_between)
-            await self._event(self._chunk(_choice({"content": reply.texts[index]})))
+            await self._event(self._chunk(self._choice(reply.texts[index])))
             self.request.texts_sent += 1
         if reply.finish_reason is not None:
-            await self._event(self._chunk(_choice({}, reply.finish_reason)))
+            await self._event(self._chunk(self._choice(None, reply.finish_reason)))
         if self.include_usage and reply.send_usage:
             await self._event(self._chunk([], usage=self._usage()))
         await self._done()
@@ -213,7 +288,7 @@ class _CompletionStream:
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> str:
         event = {
             "id": self.completion_id,
-            "object": "chat.completion.chunk",
+            "object": "text_completion" if self.text_completion else "chat.completion.chunk",
             "created": int(time.time()),
             "model": self.model,
             "choices": choices,
@@ -223,12 +298,22 @@ class _CompletionStream:
         event.update(extra)
         return json.dumps(event)
 
+    def _choice(self, text: str | None, finish_reason: str | None = None) -> list[dict[str, Any]]:
+        """A chunk's one choice: a piece of text, or (None) the end."""
+        if self.text_completion:
+            choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
+            return [{**choice, "stop_reason": None}]
+        delta = {} if text is None else {"content": text}
+        return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+
     def _usage(self) -> dict[str, int]:
         completion_tokens = len(self.reply.texts)
+        ids = self.request.prompt_ids
+        prompt_tokens = FAKE_PROMPT_TOKENS if ids is None else len(ids)
         return {
-            "prompt_tokens": FAKE_PROMPT_TOKENS,
+            "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "total_tokens": FAKE_PROMPT_TOKENS + completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
 
     async def _event(self, data: str) -> None:
@@ -246,10 +331,6 @@ class _CompletionStream:
     async def _end(self) -> None:
         await self.exchange.finish()
         self.request.completed = True
-
-
-def _choice(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
-    return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
 
 def main() -> None:

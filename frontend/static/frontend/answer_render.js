@@ -93,6 +93,21 @@ export function imageFigure(image) {
   return figure;
 }
 
+/** Pictures the model's code saved (data URLs from the server, PNG or JPEG), in order. */
+export function codeImagesFigure(dataUrls) {
+  const figure = document.createElement("figure");
+  figure.className = "code-images";
+  figure.setAttribute("data-testid", "code-images");
+  for (const url of dataUrls) {
+    if (!/^data:image\/(png|jpeg);base64,/.test(url)) continue; // only what the sandbox returns
+    const picture = document.createElement("img");
+    picture.src = url;
+    picture.alt = t("code_image");
+    figure.appendChild(picture);
+  }
+  return figure;
+}
+
 export function searchProgress(search) {
   const urls = search.urls || [];
   const text = urls.length ? t("reading_link", { link: hostOf(urls[0]) }) : t("searching_web");

@@ -6,14 +6,15 @@
  * answers to redraw. chat.js carries them out and feeds timers and socket changes back as events.
  *
  * An answer: {key, id, conversationId, status, text, lastSeq, buffer, finishReason, error,
- *   errorCode, search, sources, searchError, invalidCitations, codeWarnings, image, blocked,
- *   stopRequested, recovering, gapWatched}
+ *   errorCode, search, sources, searchError, invalidCitations, codeWarnings, image, codeImages,
+ *   blocked, stopRequested, recovering, gapWatched}
  *   key: the page's name for it, fixed for its life (the client_id of the message it answers, a
  *     fresh id for a regenerate, "m<id>" for one first seen in a stored conversation);
  *   id: the server's message id, null until the ack;
  *   status: "pending" (no ack yet) or a stored status (streaming, complete, cancelled, error,
  *     interrupted, blocked);
  *   buffer: token frames that came after a missing one (seq -> text);
+ *   codeImages: data URLs of pictures the model's code saved, shown after the text;
  *   blocked: the refusal shown instead of the answer ("" when the server gave no words), or null;
  *   recovering: a `done` showed missing frames and a resume for them is on its way.
  */
@@ -67,6 +68,7 @@ function newAnswer(fields) {
     invalidCitations: [],
     codeWarnings: [],
     image: null,
+    codeImages: [],
     blocked: null,
     stopRequested: false,
     recovering: false,
@@ -92,6 +94,7 @@ function answerFromMessage(message, conversationId, known) {
     invalidCitations: message.invalid_citations || [],
     codeWarnings: message.code_warnings || [],
     image: message.image || null,
+    codeImages: message.code_images || [],
     blocked: blocked ? message.content || "" : null,
     stopRequested: known ? known.stopRequested : false,
   });
@@ -227,6 +230,7 @@ function onDone(state, frame) {
     invalidCitations: frame.invalid_citations || [],
     codeWarnings: frame.code_warnings || [],
     image: frame.image || null,
+    codeImages: frame.code_images || [],
     text: blocked ? "" : answer.text,
     blocked: blocked ? frame.error || answer.blocked || "" : answer.blocked,
     buffer: new Map(),

@@ -8,6 +8,7 @@
  */
 
 import {
+  codeImagesFigure,
   codeWarningsNote,
   copyText,
   imageFigure,
@@ -146,6 +147,7 @@ export function createThread({ els, answerFor, onReport }) {
         final: isFinal(message.status),
       });
       if (message.image) entry.bodyEl.appendChild(imageFigure(message.image));
+      if (message.codeImages.length) entry.bodyEl.appendChild(codeImagesFigure(message.codeImages));
     }
     entry.typingEl.hidden = !busy(message.status) || message.text !== "" || message.blocked !== null;
     entry.typingEl.querySelector(".typing-label").textContent = t("typing");
