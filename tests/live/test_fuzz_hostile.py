@@ -37,7 +37,8 @@ nested = nested_text(5_000)
 # Built as values here, so no deeper than this process's own json module can read and write.
 nested_values = nested_text(400).map(json.loads)
 nul_laden = st.text(min_size=1, max_size=20).map(lambda text: text + "\x00")
-confused = st.sampled_from([2**70, -(2**70), 1e308, [], {}, [[]], "1", True, None])
+# Values no field of these bodies accepts (a string would be a valid title or prompt).
+confused = st.sampled_from([2**70, -(2**70), 1e308, [], {}, [[]], True, None])
 field_names = st.sampled_from(["type", "text", "title", "prompt", "conversation_id", "message_id", "image_id", "model"])
 hostile_objects = st.dictionaries(field_names, nul_laden | confused | nested_values, min_size=1, max_size=4)
 hostile_bodies = nested | hostile_objects.map(json.dumps)
