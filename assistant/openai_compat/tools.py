@@ -27,6 +27,9 @@ from assistant.openai_compat.protocol import (
     ToolCall,
 )
 from model_service.llama31 import (
+    END_OF_MESSAGE,
+    END_OF_TURN,
+    PYTHON_TAG,
     CustomTool,
     CustomToolFormat,
     ToolParam,
@@ -37,9 +40,8 @@ from model_service.llama31 import (
 from model_service.messages import ChatMessage
 
 TOOL_FORMATS: tuple[CustomToolFormat, ...] = ("json", "function_tag")
-_PYTHON_TAG = "<|python_tag|>"
 _FUNCTION_TAG = re.compile(r"<function=([a-zA-Z0-9_-]{1,64})>(.*)</function>", re.DOTALL)
-_END_MARKERS = ("<|eom_id|>", "<|eot_id|>")
+_END_MARKERS = (END_OF_MESSAGE, END_OF_TURN)
 
 
 def tool_format() -> CustomToolFormat:
@@ -184,14 +186,14 @@ class ParsedCall:
 
 def may_become_call(text: str) -> bool:
     """Whether the answer so far could still be a call, so that streaming must hold it back."""
-    start = text.lstrip().removeprefix(_PYTHON_TAG).lstrip()
-    return start.startswith(("{", "<function=")) or "<function=".startswith(start) or _PYTHON_TAG.startswith(start)
+    start = text.lstrip().removeprefix(PYTHON_TAG).lstrip()
+    return start.startswith(("{", "<function=")) or "<function=".startswith(start) or PYTHON_TAG.startswith(start)
 
 
 def parse_call(text: str, offered: frozenset[str]) -> ParsedCall | None:
     """The call the model wrote, if `text` is exactly one call of an offered function: Meta's JSON
     (`{"name": …, "parameters": {…}}`, after `<|python_tag|>` or bare) or `<function=…>{…}</function>`."""
-    body = text.strip().removeprefix(_PYTHON_TAG).strip()
+    body = text.strip().removeprefix(PYTHON_TAG).strip()
     for marker in _END_MARKERS:
         body = body.removesuffix(marker).rstrip()
     if tagged := _FUNCTION_TAG.fullmatch(body):
