@@ -11,6 +11,7 @@ no app; ASSISTANT_SHUTDOWN_GRACE_SECONDS of config/lifespan.py), have their one 
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -34,6 +35,11 @@ class ModelSettings(BaseModel):
     first_token_timeout: float = 60.0  # the longest wait from the request to the first token, retries included
     retries: int = 2  # retries before the first token (connection errors, read timeouts, 429, 5xx); none after it
     max_connections: int = 4096  # concurrent connections (= answers streaming at once) from one process
+    # Answers of one process streaming from the model at once (assistant/engine/admission.py); the
+    # rest wait their turn, round robin by person. Match the server's sequences, divided among the
+    # processes that share it: vLLM's --max-num-seqs, the embedded engine's slots (8 on two cores,
+    # model_service/embedded.py). 0: no limit.
+    max_concurrent_streams: int = Field(8, ge=0)
     extra_body: dict[str, object] = {}  # sampling fields sent with every request (e.g. vLLM's {"top_k": 40})
     # Llama 3.1 Instruct was trained to call brave_search and wolfram_alpha itself; other models are not.
     builtin_tools: bool = False
@@ -59,6 +65,11 @@ class AssistantSettings(BaseModel):
     # The address people reach this deployment at (https://chat.example.com): links sent into messaging
     # apps (Imagine pictures) are built on it. Unset, /imagine in an app says it is unavailable.
     public_url: str = ""
+    # A person's new web turn while another answer of theirs is streaming: `wait` (its turn comes
+    # after that answer, assistant/engine/admission.py) or `refuse` (error `answer_in_progress`).
+    # `/v1` and messaging turns always wait: programs send parallel requests on purpose, and a
+    # messaging app has nobody to retry a refused message.
+    concurrent_answers: Literal["wait", "refuse"] = "wait"
 
 
 @functools.cache

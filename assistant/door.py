@@ -10,28 +10,36 @@ answer's frames, or its outcome, back into their wire format; none re-implements
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
-from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from assistant.chat import services
 from assistant.chat.services import RequestMessage, TurnStart
+from assistant.conf import assistant_settings
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import Sampling, Turn
+from assistant.engine.recorder import HEARTBEAT_SECONDS
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
 from assistant.engine.sinks import CollectorSink, FrameSink
 from assistant.engine.turns import launch, load_turn
 from assistant.models import ApiKey, Channel, Message, User
 from core import limits
+from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from imagine.commands import IMAGINE_COMMAND
 
 MAX_CLIENT_ID_CHARS = 64
+# An answer saved more recently than this is being written somewhere (its runner saves a heartbeat
+# every second); older, its process died and it no longer counts as the person's running answer.
+ANSWER_ALIVE_SECONDS = 5 * HEARTBEAT_SECONDS
+ANSWER_IN_PROGRESS_DETAIL = "Another of your answers is still being written. Wait for it or stop it, then send again."
 
 
 class Action(StrEnum):
@@ -50,9 +58,12 @@ class OnRetry(Enum):
 class Policy:
     rate_scope: str  # `<scope>_per_user` and `<scope>_per_ip` in settings.ASSISTANT_RATE_LIMITS
     on_retry: OnRetry = OnRetry.FOLLOW
+    # Refused while another answer of the person streams, when ASSISTANT_CONCURRENT_ANSWERS=refuse;
+    # otherwise (and always on the other channels) it waits its turn with the model.
+    refusable: bool = False
 
 
-_WEB = Policy("message")
+_WEB = Policy("message", refusable=True)
 _MESSAGING = Policy("messaging", OnRetry.RERUN)  # a reply task re-runs after a worker died
 POLICIES: dict[tuple[Channel, Action], Policy] = {
     (Channel.WEB, Action.MESSAGE): _WEB,
@@ -115,7 +126,10 @@ async def start_answer(
             if start.created:
                 await database_sync_to_async(services.abandon_turn)(start=start)
             raise
-    task = launch(TurnRunner(start.answer.pk, sink, turn=turn))
+    # A person's chats and messages take turns with the model; `/v1` requests do not (programs send
+    # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
+    person = None if request.channel == Channel.API else request.user.pk
+    task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person))
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task)
 
 
@@ -144,6 +158,8 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
     policy = policy_for(request)
 
     def admit() -> None:
+        if policy.refusable and assistant_settings().concurrent_answers == "refuse":
+            _refuse_while_answering(request.user)
         limits.hit_both(policy.rate_scope, user_id=request.user.pk, ip=request.ip)
 
     start = _store(request, admit)
@@ -189,6 +205,16 @@ def _validate(request: TurnRequest) -> None:
         raise AssistantError(ErrorCode.INVALID_FRAME, f"client_id: 1 to {MAX_CLIENT_ID_CHARS} characters.")
     if request.conversation_id is not None and request.conversation_id < 1:
         raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")
+
+
+def _refuse_while_answering(user: User) -> None:
+    """Another answer of this person is being written, in any process (the database knows)."""
+    alive_since = timezone.now() - dt.timedelta(seconds=ANSWER_ALIVE_SECONDS)
+    answering = Message.objects.filter(
+        conversation__owner=user, status=Message.Status.STREAMING, updated_at__gte=alive_since
+    )
+    if answering.exists():
+        raise AssistantError(ErrorCode.ANSWER_IN_PROGRESS, ANSWER_IN_PROGRESS_DETAIL)
 
 
 def _stored_outcome(answer_id: int) -> AnswerOutcome:

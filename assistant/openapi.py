@@ -2,7 +2,7 @@
 served at `GET /api/openapi.json`.
 
 Built, never hand-written, from the pydantic models of each API's protocol module
-(assistant/web/schemas.py, assistant/openai_compat/protocol.py, imagine/schemas.py): the views
+(assistant/web/schemas.py, assistant/openai_compat/protocol.py, imagine/schemas.py, knowledge/schemas.py): the views
 validate their bodies with them and serialise their answers through them, so the schema cannot
 promise a field a view refuses or omits. tests/assistant/test_openapi.py checks the views' answers
 against them and the schemathesis run (tests/live/test_schemathesis.py) the live server. `ROUTES`
@@ -48,6 +48,15 @@ from assistant.web.schemas import (
 from core.http import Error
 from core.ids import MAX_ROW_ID
 from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
+from knowledge.schemas import (
+    DocumentList,
+    DocumentOut,
+    MemoryEdit,
+    MemoryList,
+    MemoryOut,
+    MemorySettingsOut,
+    MemorySwitch,
+)
 
 # --- the route table ---------------------------------------------------------------------------
 
@@ -128,6 +137,33 @@ ROUTES: dict[str, dict[str, Operation]] = {
     "/api/keys/{key_id}": {
         "delete": Operation("Revoke a key (again: 204).", NO_CONTENT, errors=(404,)),
     },
+    "/api/memory": {
+        "get": Operation(
+            "What the assistant remembers about you, and whether memory is on.", Answer(200, "", MemoryList)
+        ),
+        "delete": Operation("Forget everything.", NO_CONTENT),
+    },
+    "/api/memory/settings": {
+        "get": Operation("Whether memory is on.", Answer(200, "", MemorySettingsOut)),
+        "patch": Operation("Switch memory on or off.", Answer(200, "", MemorySettingsOut), body=MemorySwitch),
+    },
+    "/api/memory/{item_id}": {
+        "patch": Operation("Correct one remembered fact.", Answer(200, "", MemoryOut), body=MemoryEdit, errors=(404,)),
+        "delete": Operation("Forget one fact.", NO_CONTENT, errors=(404,)),
+    },
+    "/api/documents": {
+        "get": Operation("Your documents (`?conversation_id=` for one conversation's).", Answer(200, "", DocumentList)),
+        "post": Operation(
+            "Upload a document (multipart/form-data: `file`, optional `conversation_id`); its text is read on "
+            "the `documents` queue, and the answer's `status` and `progress` say how far it got.",
+            Answer(202, "Accepted; being read.", DocumentOut),
+            errors=(413, 415, 422, 503),
+        ),
+    },
+    "/api/documents/{document_id}": {
+        "get": Operation("One document and how far its reading got.", Answer(200, "", DocumentOut), errors=(404,)),
+        "delete": Operation("Delete it and its passages.", NO_CONTENT, errors=(404,)),
+    },
     "/api/imagine": {
         "get": Operation(
             "Your Imagine gallery, newest first.", Answer(200, "", ImagineGallery), auth=Auth.SESSION_OR_API_KEY
@@ -182,6 +218,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "message_id": ROW_ID,
     "key_id": ROW_ID,
     "image_id": ROW_ID,
+    "item_id": ROW_ID,
+    "document_id": ROW_ID,
     "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
     "token": {"type": "string"},
     "model_id": {"type": "string"},  # `<path:…>`: a served model's id may hold slashes (`meta-llama/…`)
@@ -194,7 +232,9 @@ _ERROR_REASONS = {
     404: "Not found, or not yours.",
     405: "Another method is needed.",
     409: "A conflict (`turn_in_progress`, `limit_reached`).",
-    422: "The prompt failed the safety check (`blocked`).",
+    413: "The body or the file is larger than its cap (`body_too_large`, `file_too_large`, `document_too_long`).",
+    415: "A file of a kind that cannot be read (`unsupported_file_type`, `file_type_mismatch`).",
+    422: "The prompt failed the safety check (`blocked`), or the file is encrypted, broken or has no text.",
     429: "Too many requests, or today's tokens are used up.",
     502: "The model or the renderer failed the request.",
     503: "A dependency (database, Redis, model, worker, safety check) is unreachable; retry later.",

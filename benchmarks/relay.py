@@ -10,6 +10,11 @@ question), temperature 0 and an end-token bias, so each answer is exactly --toke
 Then it stops --runs answers after three frames and times the stop: until `done`, and until the
 model serves the next request (the embedded server queues, so a generation the stop did not end
 would delay it).
+
+--shape production runs the web process as production does (PostgreSQL, Redis channel layer and
+cache) and --guard process puts the embedded content guard in its own process behind the
+production guard's HTTP interface (as `make run` does), so the web process classifies nothing;
+--guard embedded keeps the classifier inside the web process, for comparison.
 """
 
 from __future__ import annotations
@@ -29,9 +34,17 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.shapes import UNLIMITED
+from benchmarks.shapes import GUARDS, UNLIMITED, start_guard
 from tests.support.chat_client import ChatSession, ServerAddress
-from tests.support.processes import NEVER_STOP_BIAS, free_port, migrate, product_env, running, web_server_command
+from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
+from tests.support.processes import (
+    NEVER_STOP_BIAS,
+    free_port,
+    migrate,
+    product_env,
+    running,
+    web_server_command,
+)
 
 SYSTEM_PROMPT = "You are a helpful assistant."
 QUESTION = "Tell me about the history of bread."
@@ -165,10 +178,22 @@ def report(direct: list[Sample], via_web: list[Sample], stops: list[StopSample],
 
 def model_command(args: argparse.Namespace, port: int) -> list[str]:
     if args.engine == "embedded":
-        threads = ["--threads", str(args.model_threads)]
-        return [sys.executable, "-m", "model_service.embedded", "--port", str(port), *threads]
+        # One slot: the stop figure times how soon the model serves the next request, which only a
+        # queue behind the stopped answer shows (with free slots a stop that failed would go unseen).
+        engine = ["--threads", str(args.model_threads), "--slots", "1"]
+        return [sys.executable, "-m", "model_service.embedded", "--port", str(port), *engine]
     paced = ["--port", str(port), "--tokens", str(args.tokens), "--rate", str(args.paced_rate)]
-    return [sys.executable, "-m", "tests.support.fake_openai", *paced]
+    return [sys.executable, "-m", "benchmarks.paced_model", *paced]
+
+
+def shape_settings(args: argparse.Namespace, stack: ExitStack, var_dir: Path) -> dict[str, str]:
+    """The web process's database, channel layer and guard settings for --shape and --guard."""
+    settings: dict[str, str] = {}
+    if args.shape == "production":
+        databases = RedisDatabases(channel_layer=8, broker=9, cache=10)
+        databases.flush()
+        settings |= production_settings(stack.enter_context(new_postgres_database()), databases)
+    return settings | start_guard(stack, args.guard).settings
 
 
 def main() -> None:
@@ -184,6 +209,18 @@ def main() -> None:
     )
     parser.add_argument("--model-threads", type=int, default=2, help="llama.cpp threads (embedded engine)")
     parser.add_argument("--paced-rate", type=float, default=150, help="tokens/s of the paced engine")
+    parser.add_argument(
+        "--shape",
+        choices=["embedded", "production"],
+        default="embedded",
+        help="embedded: SQLite and the in-memory channel layer; production: PostgreSQL and Redis",
+    )
+    parser.add_argument(
+        "--guard",
+        choices=GUARDS,
+        default="process",
+        help="where the content guard runs: " + ", ".join(f"{kind} ({what})" for kind, what in GUARDS.items()),
+    )
     parser.add_argument("--deadline", type=float, default=900, help="seconds before a stuck run dumps stacks and exits")
     args = parser.parse_args()
     # A run that stalls (a wedged server, a lost frame) must end with a traceback, not hang a CI job.
@@ -202,6 +239,7 @@ def main() -> None:
         )
         env = product_env(
             var_dir,
+            **shape_settings(args, stack, var_dir),
             MODEL_BASE_URL=model_url,
             MODEL_MAX_TOKENS=str(args.tokens),
             MODEL_TEMPERATURE="0",
@@ -224,9 +262,10 @@ def main() -> None:
         )
         direct, via_web, stops = asyncio.run(measure(model_url, ServerAddress(web_url), args.runs, args.tokens))
         if args.engine == "embedded":
-            setup = f"{args.tokens} tokens per answer, llama.cpp with {args.model_threads} thread(s)"
+            engine = f"llama.cpp with {args.model_threads} thread(s)"
         else:
-            setup = f"{args.tokens} tokens per answer, paced engine at {args.paced_rate:g} tokens/s"
+            engine = f"paced engine at {args.paced_rate:g} tokens/s"
+        setup = f"{args.tokens} tokens per answer, {engine}; {args.shape} shape, guard {args.guard}"
         print(report(direct, via_web, stops, setup))
 
 

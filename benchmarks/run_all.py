@@ -43,17 +43,28 @@ class Benchmark:
 
 
 BENCHMARKS = (
-    Benchmark("relay", "What the web path adds to time to first token and tokens/s", ("--runs", "20")),
+    Benchmark(
+        "relay",
+        "What the web path adds to time to first token and tokens/s (production shape, guard in its own process)",
+        ("--runs", "20", "--shape", "production", "--engine", "paced", "--guard", "process"),
+    ),
     Benchmark("search", "Time to first token with search on (3 local sources) against off", ("--runs", "10")),
     Benchmark("guard_eval", "The embedded content guard on the labelled set", ()),
+    Benchmark(
+        "engine",
+        "The embedded engine under 1, 4 and 8 simultaneous users: llama-server against llama-cpp-python",
+        ("--users", "1", "4", "8"),
+    ),
+    Benchmark("knowledge", "Memory and document retrieval: time added and hit rate", ()),
+    Benchmark("media", "Photos and voice notes on this CPU: OCR, transcription, speech", ("--runs", "3")),
     Benchmark("code_interpreter", "The code interpreter's sandbox: start, and a small numpy script", ("--runs", "50")),
     Benchmark(
         "imagine_typing", "Imagine while typing: keystroke to image, stale work dropped", ("--typists", "1", "4")
     ),
     Benchmark(
         "concurrency",
-        "Concurrent streaming sockets on one web process (production shape)",
-        ("--sockets", "100,500", "--tokens", "20", "--rate", "10"),
+        "Concurrent streaming sockets on one web process (production shape, guard in its own process)",
+        ("--sockets", "500,1000,2000", "--tokens", "20", "--rate", "10"),
     ),
     Benchmark(
         "webhooks",

@@ -1,6 +1,7 @@
 """The production shape that several benchmarks start on loopback: a new PostgreSQL database,
 Redis (databases 1–3), a paced OpenAI-compatible model server (no CPU spent on generation) and
-the Graph API contract fake that receives WhatsApp replies."""
+the Graph API contract fake that receives WhatsApp replies; and, where a benchmark asks, the
+content guard outside the product's processes (`start_guard`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from tests.integrations import payloads
 from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
+from tests.support.fake_guard import FakeGuard
 from tests.support.fake_messaging import FakeMessaging
-from tests.support.processes import free_port, migrate, product_env, running
+from tests.support.processes import free_port, migrate, product_env, running, running_guard_server
 
 APP_SECRET = "benchmark-app-secret"
 # A load generator is one address, often one user: the product's abuse limits would refuse it.
@@ -82,3 +84,33 @@ def production_shape(stack: ExitStack, *, name: str, answer_tokens: int, **setti
     )
     migrate(env)
     return Shape(var_dir, database_url, env, apps)
+
+
+# Where the product's processes find the content guard (`--guard` of the benchmarks that take it):
+GUARDS = {
+    "process": "the guard server in a process of its own (python -m safety.guard_server)",
+    "contract": "the Llama Guard contract fake (tests/support/fake_guard.py: answers `safe`, no CPU)",
+    "off": "no content guard (SAFETY_CHECKS=false)",
+    "embedded": "the embedded CPU guard inside each product process (no SAFETY_GUARD_BASE_URL)",
+}
+
+
+@dataclass(frozen=True)
+class Guard:
+    settings: dict[str, str]  # what points the product's processes at it
+    contract: FakeGuard | None = None  # the contract fake, whose requests can be counted
+
+
+def start_guard(stack: ExitStack, kind: str) -> Guard:
+    """Start the guard `kind` (a key of GUARDS) in `stack`. The guard process inherits this
+    process's CPU affinity, so a benchmark that pins itself keeps the guard off the cores it measures."""
+    if kind == "off":
+        return Guard({"SAFETY_CHECKS": "false"})
+    if kind == "embedded":
+        return Guard({})
+    if kind == "contract":
+        fake = stack.enter_context(FakeGuard())
+        return Guard({"SAFETY_GUARD_BASE_URL": fake.base_url}, fake)
+    var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-guard-")))
+    server = stack.enter_context(running_guard_server(var_dir / "guard.log"))
+    return Guard({"SAFETY_GUARD_BASE_URL": server.base_url})

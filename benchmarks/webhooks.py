@@ -14,6 +14,15 @@ The Celery worker starts when the load ends, unless --worker-during-load: in pro
 have machines of their own, while here a worker answering during the load would take the very
 cores the web process acknowledges with (and the load generator sends with). Either way the replies
 are counted once the queue has drained.
+
+    python -m benchmarks.webhooks --replies-only 1000 [--guard process|contract|off|embedded] [--profile DIR]
+
+measures the reply path alone: the deliveries are stored and their reply tasks queued first, with
+no worker running; then one worker starts, pinned to a core of its own (everything else, this
+process with its fakes included, stays off that core; PostgreSQL and Redis are not ours to pin),
+and the replies per second are timed from its first reply to its last, with the CPU its processes
+spent over the same window. `--profile` records the worker with py-spy meanwhile and prints where
+its CPU went.
 """
 
 from __future__ import annotations
@@ -23,15 +32,26 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import random
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import time
-from contextlib import ExitStack
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
+import psutil
 import psycopg
+import redis
 
-from benchmarks.shapes import APP_SECRET, production_shape
+from benchmarks.shapes import APP_SECRET, GUARDS, Shape, production_shape, start_guard
 from tests.integrations import payloads
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.processes import free_port, running, web_server_command, worker_command
@@ -190,7 +210,7 @@ def report_load(load: Load, stored: int, args: argparse.Namespace, path: str) ->
     worker = "answering during the load" if args.worker_during_load else "started after the load"
     print(f"{path}: one web process, production (PostgreSQL, Redis); {args.rate:.0f} deliveries/s "
           f"for {args.seconds:.0f} s, {args.duplicates:.0%} repeats, {args.senders} senders; "
-          f"Celery worker {worker}")  # fmt: skip
+          f"Celery worker {worker}; guard: {GUARDS[args.guard]}")  # fmt: skip
     acks = load.ack_ms
     if acks:
         print(f"  ack latency: p50 {statistics.median(acks):.1f} ms, p99 {percentile(acks, 0.99):.1f} ms, "
@@ -205,8 +225,9 @@ def run(args: argparse.Namespace, *, fast_path: bool, drain: bool) -> Load:
     """One web process on a fresh database taking the load; with `drain`, the replies counted too."""
     path = "fast path" if fast_path else "through Django's middleware"
     with ExitStack() as stack:
+        guard = start_guard(stack, args.guard)
         shape = production_shape(stack, name="webhooks", answer_tokens=8, DATABASE_POOL_MAX_SIZE=str(args.db_pool),
-                                 INTEGRATIONS_WEBHOOK_FAST_PATH=str(fast_path).lower())  # fmt: skip
+                                 INTEGRATIONS_WEBHOOK_FAST_PATH=str(fast_path).lower(), **guard.settings)  # fmt: skip
         env, var_dir = shape.env, shape.var_dir
         web_port = free_port()
         worker = worker_command(concurrency=args.worker_concurrency, loglevel="WARNING")
@@ -230,6 +251,279 @@ def run(args: argparse.Namespace, *, fast_path: bool, drain: bool) -> Load:
     return load
 
 
+# --- the reply path alone (--replies-only) ---------------------------------------------------------
+
+FILL_RATE = 200  # deliveries per second while the events are stored: the fast path acks them at once
+REPLY_POLL_SECONDS = 0.05
+WARMUP_SHARE = 0.1  # the first replies, not timed: each worker process loads its tokenizers on its first
+PROFILE_RATE = 100  # py-spy samples per second: enough for shares of a few percent, little to the worker
+PROFILE_TOP = 12
+# Where a sample's CPU went, by the innermost frame whose file matches (checked in this order).
+PROFILE_BUCKETS = (
+    ("PostgreSQL driver (psycopg)", ("psycopg",)),
+    ("Django ORM and SQL compiler", ("django/db/",)),
+    ("HTTP clients (httpx, httpcore, h11)", ("httpx", "httpcore", "/h11/")),
+    ("broker (Celery, kombu, redis-py, billiard)", ("celery/", "kombu/", "/redis/", "billiard/")),
+    ("tokenizers", ("tokenizers", "model_service/tokens", "llama_cpp")),
+    ("JSON and pydantic", ("json/", "pydantic")),
+    ("logging", ("logging/",)),
+    ("Django (other)", ("django/",)),
+    ("asyncio and threads", ("asyncio/", "threading.py", "concurrent/")),
+    ("imports", ("importlib",)),
+)
+PROJECT_PACKAGES = ("assistant/", "integrations/", "safety/", "model_service/", "core/", "imagine/", "search/")
+_FRAME = re.compile(r"^(?P<function>.+) \((?P<file>[^()]+?)(?::\d+)?\)$")
+
+
+@dataclass
+class Drain:
+    """What one worker did with the queued replies. Its steady state is timed after the first
+    WARMUP_SHARE of the replies: each worker process loads its tokenizers on its first task."""
+
+    replies: int = 0
+    to_first_seconds: float = 0.0  # worker start → first reply (imports, connections, first tasks)
+    window_replies: int = 0  # replies after the warm-up
+    window_seconds: float = 0.0  # from the end of the warm-up to the last reply
+    cpu_seconds: float = 0.0  # spent by the worker's processes over that window
+    idle_seconds: float = 0.0  # from the end of the warm-up until the queue was empty (follow-up tasks: titles)
+    idle_cpu_seconds: float = 0.0  # spent by the worker's processes until then
+
+    @property
+    def per_second(self) -> float:
+        return self.window_replies / self.window_seconds if self.window_seconds else 0.0
+
+    @property
+    def cpu_ms_per_reply(self) -> float:
+        return self.cpu_seconds * 1000 / self.window_replies if self.window_replies else 0.0
+
+
+def split_cores() -> tuple[list[int], list[int]] | None:
+    """(cores for the worker, cores for everything else this benchmark starts), or None when
+    there are not two cores to split."""
+    cores = sorted(os.sched_getaffinity(0))
+    return ([cores[-1]], cores[:-1]) if len(cores) >= 2 else None
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU time of a process and its children (Celery's prefork pool) so far."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def tasks_left(broker: redis.Redis) -> int:
+    """Tasks waiting in the `default` queue or taken by the worker and not yet acknowledged."""
+    return int(broker.llen("default")) + int(broker.hlen("unacked"))
+
+
+def time_replies(
+    fake: FakeMessaging, worker: psutil.Process, broker: redis.Redis, expected: int, on_warm: Callable[[], object]
+) -> Drain:
+    """Replies until all `expected` arrived (or none came for DRAIN_STALL_SECONDS), then the tasks
+    they queued (titles) until the broker holds none. `on_warm` is called when the warm-up ends."""
+    drain, started = Drain(), time.monotonic()
+    warmup = max(1, int(expected * WARMUP_SHARE))
+    window_start = window_cpu = 0.0
+    warmed = 0
+    last_change = started
+    while drain.replies < expected and time.monotonic() - last_change < DRAIN_STALL_SECONDS:
+        time.sleep(REPLY_POLL_SECONDS)
+        count, now = len(fake.sent()), time.monotonic()
+        if count == drain.replies:
+            continue
+        if not drain.replies:
+            drain.to_first_seconds = now - started
+        if drain.replies < warmup <= count:
+            on_warm()
+            window_start, window_cpu, warmed = time.monotonic(), cpu_seconds(worker), count
+        drain.replies, last_change = count, now
+        if count > warmup:
+            drain.window_replies, drain.window_seconds = count - warmed, now - window_start
+            drain.cpu_seconds = cpu_seconds(worker) - window_cpu
+    while drain.window_replies and tasks_left(broker) and time.monotonic() - last_change < DRAIN_STALL_SECONDS:
+        time.sleep(REPLY_POLL_SECONDS)
+    drain.idle_seconds = time.monotonic() - window_start
+    drain.idle_cpu_seconds = cpu_seconds(worker) - window_cpu
+    return drain
+
+
+@contextmanager
+def profiled(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy records the worker and its children into `output` (collapsed stacks) while the
+    block runs; nothing when `output` is None. Non-blocking: the worker is never paused. Only threads
+    holding the GIL are sampled: a thread woken from a wait, which py-spy counts as active until the
+    busy core runs it, holds no GIL until then, so the samples stay close to where CPU is spent. C code
+    that releases the GIL is missed (OpenSSL loading the CA bundle for a new HTTP client): the CPU
+    per reply is the measure, the profile says where the Python code spends it."""
+    if output is None:
+        yield
+        return
+    py_spy = Path(sys.executable).parent / "py-spy"  # pip install py-spy into the venv
+    command = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--gil",
+               "--rate", str(PROFILE_RATE), "--format", "raw", "--output", str(output)]  # fmt: skip
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        spy.wait(timeout=60)
+
+
+def read_profile(path: Path) -> tuple[int, Counter[str], Counter[str]]:
+    """Samples in all; samples per bucket (PROFILE_BUCKETS); samples in which each function of the
+    project's own packages was on the stack."""
+    buckets: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [match for frame in stack.split(";") if (match := _FRAME.match(frame))]
+        samples = int(count)
+        total += samples
+        buckets[_bucket(frames)] += samples
+        own = {_short(m) for m in frames if "site-packages" not in m["file"] and m["file"].startswith(PROJECT_PACKAGES)}
+        for function in own:
+            functions[function] += samples
+    return total, buckets, functions
+
+
+def _bucket(frames: list[re.Match[str]]) -> str:
+    for frame in reversed(frames):  # innermost first
+        for label, patterns in PROFILE_BUCKETS:
+            if any(pattern in frame["file"] for pattern in patterns):
+                return label
+    return "other (the project's own code, the interpreter)"
+
+
+def _short(frame: re.Match[str]) -> str:
+    return f"{frame['function']} ({frame['file']})"
+
+
+def report_profile(path: Path) -> None:
+    total, buckets, functions = read_profile(path)
+    if not total:
+        print(f"  profile: no samples in {path}")
+        return
+    print(f"  profile after the warm-up ({total} samples of the worker's threads holding the GIL, {path}):")
+    print("    where the CPU went, by the innermost library on the stack:")
+    for label, samples in buckets.most_common():
+        print(f"      {samples / total:6.1%}  {label}")
+    print(f"    the project's functions on the stack (inclusive), top {PROFILE_TOP}:")
+    for function, samples in functions.most_common(PROFILE_TOP):
+        print(f"      {samples / total:6.1%}  {function}")
+
+
+def database_counters(database_url: str) -> Counter[str]:
+    """This database's connections opened, transactions and rows written so far (PostgreSQL's
+    cumulative statistics)."""
+    columns = ("sessions", "xact_commit", "tup_inserted", "tup_updated", "tup_deleted")
+    with psycopg.connect(database_url) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute(
+            f"SELECT {', '.join(columns)} FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return Counter(dict(zip(columns, row, strict=True)))
+
+
+def fill_queue(shape: Shape, count: int, senders: int) -> int:
+    """Store `count` new deliveries through the web process and queue their replies, with no worker
+    running; the web process is stopped afterwards, so it takes no CPU from the worker."""
+    port = free_port()
+    web = web_server_command(port, "--log-level", "warning")
+    with running(web, env=shape.env, log=shape.var_dir / "web.log", ready_url=f"http://127.0.0.1:{port}/healthz"):
+        load = asyncio.run(send_load("127.0.0.1", port, rate=FILL_RATE, seconds=count / FILL_RATE,
+                                     duplicates=0.0, senders=senders))  # fmt: skip
+    if load.failures:
+        raise SystemExit(f"filling the queue failed: {sorted(set(load.failures))[:3]}")
+    return stored_events(shape.database_url)
+
+
+@dataclass(frozen=True)
+class ReplyRun:
+    """One --replies-only run, as reported."""
+
+    stored: int
+    drain: Drain
+    answered: int  # events the database says were handled
+    written: Counter[str]  # database_counters over the drain
+    app_requests: int  # requests the Graph API fake received: read receipts and replies
+    guard_checks: int | None  # requests the contract guard received; None for other guards
+
+
+def run_replies_only(args: argparse.Namespace) -> None:
+    cores = split_cores()
+    if cores is not None:
+        os.sched_setaffinity(0, cores[1])  # inherited by every process started below but the worker
+    with ExitStack() as stack:
+        guard = start_guard(stack, args.guard)
+        shape = production_shape(stack, name="replies", answer_tokens=8, **guard.settings,
+                                 ASSISTANT_MODEL_TITLES=str(args.titles).lower())  # fmt: skip
+        stored = fill_queue(shape, args.replies_only, args.senders)
+        checks_before = len(guard.contract.requests) if guard.contract else 0
+        before = database_counters(shape.database_url)
+        worker = [*worker_command(concurrency=args.worker_concurrency, loglevel="WARNING"), "--pool", args.worker_pool]
+        if cores is not None:
+            worker = ["taskset", "-c", ",".join(map(str, cores[0])), *worker]
+        profile = Path(args.profile) / "worker.txt" if args.profile else None
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+        broker = redis.Redis.from_url(shape.env["CELERY_BROKER_URL"])
+        with running(worker, env=shape.env, log=shape.var_dir / "worker.log") as process, ExitStack() as spy:
+            start_profile = partial(spy.enter_context, profiled(process.pid, profile))  # after the warm-up
+            drain = time_replies(shape.apps, psutil.Process(process.pid), broker, stored, start_profile)
+        time.sleep(1)  # PostgreSQL publishes a backend's statistics within a second of its commits
+        run = ReplyRun(
+            stored=stored,
+            drain=drain,
+            answered=stored_events(shape.database_url, answered=True),
+            written=database_counters(shape.database_url) - before,
+            app_requests=len(shape.apps.requests),
+            guard_checks=len(guard.contract.requests) - checks_before if guard.contract else None,
+        )
+    report_replies(args, cores, run)
+    if profile is not None:
+        report_profile(profile)
+
+
+def report_replies(args: argparse.Namespace, cores: tuple[list[int], list[int]] | None, run: ReplyRun) -> None:
+    drain = run.drain
+    pinning = "unpinned (one core)"
+    if cores is not None:
+        pinning = (f"pinned to core {cores[0][0]}; this process, its fakes, the model server and the guard on "
+                   f"core(s) {','.join(map(str, cores[1]))}; PostgreSQL and Redis unpinned")  # fmt: skip
+    print(f"replies only: {run.stored} stored WhatsApp questions from {args.senders} senders, one Celery worker "
+          f"(--pool {args.worker_pool} --concurrency {args.worker_concurrency}) {pinning}")  # fmt: skip
+    print(f"  guard: {GUARDS[args.guard]}; model titles {'on' if args.titles else 'off'}; "
+          f"paced model server, 8 tokens an answer")  # fmt: skip
+    print(f"  replies sent: {drain.replies} of {run.stored}; events answered in the database: {run.answered}"
+          + (" (= replies: none sent twice)" if run.answered == drain.replies else " (≠ replies)"))  # fmt: skip
+    print(f"  first reply {drain.to_first_seconds:.1f} s after the worker started; after the first "
+          f"{drain.replies - drain.window_replies} (warm-up), {drain.window_replies} replies in "
+          f"{drain.window_seconds:.1f} s: {drain.per_second:.1f} replies/s, {drain.cpu_ms_per_reply:.1f} ms "
+          f"of the worker's CPU per reply")  # fmt: skip
+    if drain.window_replies:
+        print(f"  with the tasks the replies queued (titles), the queue was empty {drain.idle_seconds:.1f} s "
+              f"after the warm-up: {drain.window_replies / drain.idle_seconds:.1f} replies/s, "
+              f"{drain.idle_cpu_seconds * 1000 / drain.window_replies:.1f} ms of CPU per reply")  # fmt: skip
+    replies = max(drain.replies, 1)
+    counted = [(run.app_requests, "app API requests")]
+    if run.guard_checks is not None:
+        counted.insert(0, (run.guard_checks, "guard checks"))
+    labels = {
+        "sessions": "PostgreSQL connections opened",
+        "xact_commit": "commits",
+        "tup_inserted": "rows inserted",
+        "tup_updated": "rows updated",
+    }
+    counted += [(run.written[name], label) for name, label in labels.items()]
+    print("  per reply: " + ", ".join(f"{count / replies:.1f} {label}" for count, label in counted))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=500, help="deliveries per second")
@@ -242,7 +536,20 @@ def main() -> None:
     parser.add_argument("--drain-minutes", type=float, help="stop counting replies after this long")
     parser.add_argument("--compare", action="store_true", help="first the same load through Django's "
                         "middleware (INTEGRATIONS_WEBHOOK_FAST_PATH=false), then the fast path")  # fmt: skip
+    parser.add_argument("--guard", choices=GUARDS, default="process",
+                        help="where the content guard runs (default: its own process where this checkout has "
+                        "safety/guard_server.py, else the contract fake)")  # fmt: skip
+    parser.add_argument("--replies-only", type=int, metavar="N", help="time one worker answering N stored "
+                        "deliveries, with nothing else on its core (see above)")  # fmt: skip
+    parser.add_argument("--titles", action=argparse.BooleanOptionalAction, default=True,
+                        help="--replies-only: model titles for new conversations, as production has them")  # fmt: skip
+    parser.add_argument("--worker-pool", choices=("prefork", "threads"), default="prefork",
+                        help="--replies-only: the worker's pool (docker-compose's worker is prefork)")  # fmt: skip
+    parser.add_argument("--profile", metavar="DIR", help="--replies-only: record the worker with py-spy into DIR")
     args = parser.parse_args()
+    if args.replies_only:
+        run_replies_only(args)
+        return
 
     baseline = run(args, fast_path=False, drain=False) if args.compare else None
     fast = run(args, fast_path=True, drain=True)

@@ -1,10 +1,12 @@
 """The Celery application shared by every worker; tasks live in each app's tasks.py."""
 
 import os
+import sys
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_process_shutdown
+from django.db import close_old_connections, connections
 from kombu.transport import TRANSPORT_ALIASES
 
 from model_service import log_context
@@ -16,9 +18,30 @@ TRANSPORT_ALIASES["filesystem"] = "config.celery_filesystem:Transport"
 app = Celery("assistant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["code_interpreter"])  # not a Django app, so named here (queue `code`)
+app.autodiscover_tasks(["code_interpreter", "media"])  # not Django apps, so named here (queues `code`, `media`)
 
 TURN_HEADER = "turn_id"
+
+# Celery's Django fixup closes the database at every task boundary, and with Django's connection pool
+# it closes the whole pool (celery/celery#10554): each messaging reply then built a new pool with its
+# threads and connected to PostgreSQL afresh. A worker process keeps its own pool instead (the fixup
+# still drops what a forked child inherits, and the pool closes when the child exits); between
+# tasks connections go back to it, and broken or aged ones are dropped, as after a web request.
+app.conf.update(CELERY_DB_REUSE_MAX=sys.maxsize)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _release_database(task: Task, **_: Any) -> None:
+    if not task.request.is_eager:  # an eager task runs inside its caller's transaction (tests)
+        close_old_connections()
+
+
+@worker_process_shutdown.connect
+def _close_database_pool(**_: Any) -> None:
+    for connection in connections.all(initialized_only=True):
+        if close_pool := getattr(connection, "close_pool", None):
+            close_pool()
 
 
 @before_task_publish.connect

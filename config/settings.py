@@ -18,6 +18,8 @@ from code_interpreter.conf import CodeInterpreterSettings
 from config import backends
 from imagine.conf import ImagineSettings
 from integrations.conf import IntegrationsSettings
+from knowledge.conf import KnowledgeSettings
+from media.conf import MediaSettings
 from safety.conf import SafetySettings
 from search.conf import SearchSettings
 
@@ -80,6 +82,7 @@ INSTALLED_APPS = [
     "assistant",
     "search",
     "imagine",
+    "knowledge",
     "integrations",
     "frontend",
 ]
@@ -183,6 +186,8 @@ CELERY_TASK_ROUTES = {
     "search.tasks.*": {"queue": "search"},
     "imagine.tasks.*": {"queue": "imagine"},
     "code_interpreter.tasks.*": {"queue": "code"},
+    "knowledge.tasks.*": {"queue": "documents"},
+    "media.tasks.*": {"queue": "media"},
 }
 CELERY_TASK_IGNORE_RESULT = True  # tasks whose caller waits for the result say ignore_result=False
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
@@ -231,6 +236,7 @@ MODEL_READ_TIMEOUT = env.float("MODEL_READ_TIMEOUT", default=_model.read_timeout
 MODEL_FIRST_TOKEN_TIMEOUT = env.float("MODEL_FIRST_TOKEN_TIMEOUT", default=_model.first_token_timeout)
 MODEL_RETRIES = env.int("MODEL_RETRIES", default=_model.retries)
 MODEL_MAX_CONNECTIONS = env.int("MODEL_MAX_CONNECTIONS", default=_model.max_connections)
+MODEL_MAX_CONCURRENT_STREAMS = env.int("MODEL_MAX_CONCURRENT_STREAMS", default=_model.max_concurrent_streams)
 MODEL_EXTRA_BODY = env.json("MODEL_EXTRA_BODY", default=_model.extra_body)
 if not isinstance(MODEL_EXTRA_BODY, dict):
     raise ImproperlyConfigured("MODEL_EXTRA_BODY must be a JSON object.")
@@ -251,6 +257,7 @@ ASSISTANT_MAX_CONVERSATION_MESSAGES = env.int(
     "ASSISTANT_MAX_CONVERSATION_MESSAGES", default=_assistant.max_conversation_messages
 )
 ASSISTANT_PUBLIC_URL = env.str("ASSISTANT_PUBLIC_URL", default=_assistant.public_url)
+ASSISTANT_CONCURRENT_ANSWERS = env.str("ASSISTANT_CONCURRENT_ANSWERS", default=_assistant.concurrent_answers)
 # On SIGTERM, running answers get this long to finish before they are saved as interrupted (config/lifespan.py).
 ASSISTANT_SHUTDOWN_GRACE_SECONDS = env.float("ASSISTANT_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Looks up a bearer API key for core/auth.py (every HTTP surface), named by path: core imports no app.
@@ -303,6 +310,7 @@ SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=_safety.fail_closed)
 SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default=_safety.code_block_severity)
 SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=_safety.embedded_checks_answers)
 SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=_safety.embedded_threshold)
+SAFETY_EMBEDDED_GUARD_PORT = env.int("SAFETY_EMBEDDED_GUARD_PORT", default=_safety.embedded_guard_port)
 SAFETY_CACHE_DIR = Path(env.str("SAFETY_CACHE_DIR", default=str(_safety.cache_dir)))
 SAFETY_OUTPUT_CHECK_CHARS = env.int("SAFETY_OUTPUT_CHECK_CHARS", default=_safety.output_check_chars)
 SAFETY_CODE_SHIELD = env.bool("SAFETY_CODE_SHIELD", default=_safety.code_shield)
@@ -314,6 +322,32 @@ CODE_INTERPRETER_WALL_SECONDS = env.float("CODE_INTERPRETER_WALL_SECONDS", defau
 CODE_INTERPRETER_MEMORY_MIB = env.int("CODE_INTERPRETER_MEMORY_MIB", default=_code.memory_mib)
 CODE_INTERPRETER_PROCESSES = env.int("CODE_INTERPRETER_PROCESSES", default=_code.processes)
 CODE_INTERPRETER_WAIT_SECONDS = env.float("CODE_INTERPRETER_WAIT_SECONDS", default=_code.wait_seconds)
+
+# Photos and voice notes, handled on the `media` worker (media/conf.py's MediaSettings, which lists the
+# rest). Unset server URLs keep the embedded engines: pocketsphinx (English only) and espeak-ng.
+_media = MediaSettings()
+MEDIA_PHOTO_MAX_BYTES = env.int("MEDIA_PHOTO_MAX_BYTES", default=_media.photo_max_bytes)
+MEDIA_VOICE_MAX_BYTES = env.int("MEDIA_VOICE_MAX_BYTES", default=_media.voice_max_bytes)
+MEDIA_PHOTO_MAX_PIXELS = env.int("MEDIA_PHOTO_MAX_PIXELS", default=_media.photo_max_pixels)
+MEDIA_VOICE_MAX_SECONDS = env.float("MEDIA_VOICE_MAX_SECONDS", default=_media.voice_max_seconds)
+MEDIA_PROCESS_TIMEOUT = env.float("MEDIA_PROCESS_TIMEOUT", default=_media.process_timeout)
+MEDIA_WAIT_SECONDS = env.float("MEDIA_WAIT_SECONDS", default=_media.wait_seconds)
+MEDIA_TRANSCRIPTION_BASE_URL = env.str("MEDIA_TRANSCRIPTION_BASE_URL", default=_media.transcription_base_url)
+MEDIA_TRANSCRIPTION_MODEL = env.str("MEDIA_TRANSCRIPTION_MODEL", default=_media.transcription_model)
+MEDIA_TRANSCRIPTION_API_KEY = env.str("MEDIA_TRANSCRIPTION_API_KEY", default=_media.transcription_api_key)
+MEDIA_TRANSCRIPTION_TIMEOUT = env.float("MEDIA_TRANSCRIPTION_TIMEOUT", default=_media.transcription_timeout)
+MEDIA_SPEECH_BASE_URL = env.str("MEDIA_SPEECH_BASE_URL", default=_media.speech_base_url)
+MEDIA_SPEECH_MODEL = env.str("MEDIA_SPEECH_MODEL", default=_media.speech_model)
+MEDIA_SPEECH_VOICE = env.str("MEDIA_SPEECH_VOICE", default=_media.speech_voice)
+MEDIA_SPEECH_API_KEY = env.str("MEDIA_SPEECH_API_KEY", default=_media.speech_api_key)
+MEDIA_SPEECH_TIMEOUT = env.float("MEDIA_SPEECH_TIMEOUT", default=_media.speech_timeout)
+
+# Uploaded documents, read on the `documents` worker (knowledge/conf.py's KnowledgeSettings, which lists the rest).
+_knowledge = KnowledgeSettings()
+KNOWLEDGE_MAX_FILE_BYTES = env.int("KNOWLEDGE_MAX_FILE_BYTES", default=_knowledge.max_file_bytes)
+KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=_knowledge.max_pages)
+KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=_knowledge.max_characters)
+KNOWLEDGE_EXTRACTION_SECONDS = env.float("KNOWLEDGE_EXTRACTION_SECONDS", default=_knowledge.extraction_seconds)
 
 # Imagine (imagine/conf.py's ImagineSettings, which also has the settings with no environment variable).
 _imagine = ImagineSettings()

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("assistant.urls")),
     path("", include("integrations.urls")),  # /webhooks/<app>
     path("", include("imagine.urls")),  # /api/imagine
+    path("", include("knowledge.urls")),  # /api/memory, /api/documents
 ]
 
 # Django's refusals in the JSON shape of the API called (config/error_pages.py).

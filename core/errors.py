@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     EMPTY_TEXT = "empty_text"
     NOT_FOUND = "not_found"
     TURN_IN_PROGRESS = "turn_in_progress"
+    ANSWER_IN_PROGRESS = "answer_in_progress"  # another answer of the person's, under the `refuse` policy
     NOTHING_TO_REGENERATE = "nothing_to_regenerate"
     NOT_STREAMING = "not_streaming"
     CONTEXT_TOO_LONG = "context_too_long"
@@ -40,6 +41,18 @@ class ErrorCode(StrEnum):
     GPU_OUT_OF_MEMORY = "gpu_out_of_memory"
     WORKER_UNAVAILABLE = "worker_unavailable"
     RENDER_FAILED = "render_failed"
+    # Files people send (documents, photos, voice notes), refused by what their bytes are, before
+    # anything is stored.
+    FILE_TOO_LARGE = "file_too_large"
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
+    FILE_TYPE_MISMATCH = "file_type_mismatch"  # the name or declared type says one kind, the bytes another
+    BROKEN_FILE = "broken_file"
+    ENCRYPTED_FILE = "encrypted_file"
+    DOCUMENT_TOO_LONG = "document_too_long"
+    NO_TEXT = "no_text"
+    EXTRACTION_TIMEOUT = "extraction_timeout"
+    IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
+    AUDIO_TOO_LONG = "audio_too_long"
 
     @property
     def http_status(self) -> int:
@@ -55,6 +68,7 @@ _HTTP_STATUS = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.TURN_IN_PROGRESS: 409,
+    ErrorCode.ANSWER_IN_PROGRESS: 409,
     ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUOTA_EXCEEDED: 429,
@@ -67,6 +81,16 @@ _HTTP_STATUS = {
     ErrorCode.GPU_OUT_OF_MEMORY: 503,
     ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_FILE_TYPE: 415,
+    ErrorCode.ENCRYPTED_FILE: 422,
+    ErrorCode.BROKEN_FILE: 422,
+    ErrorCode.DOCUMENT_TOO_LONG: 413,
+    ErrorCode.NO_TEXT: 422,
+    ErrorCode.EXTRACTION_TIMEOUT: 422,
+    ErrorCode.FILE_TYPE_MISMATCH: 415,
+    ErrorCode.IMAGE_TOO_MANY_PIXELS: 413,
+    ErrorCode.AUDIO_TOO_LONG: 413,
 }
 
 

@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
-from pydantic import BaseModel, ConfigDict, Field
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from core.errors import AssistantError, ErrorCode
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
+from core.json_input import load_client_json
 from core.metrics import ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
@@ -40,3 +48,40 @@ def error_response(code: ErrorCode, detail: str, *, retry_after: int | None = No
 
 def refusal(exc: AssistantError) -> JsonResponse:
     return error_response(exc.code, exc.detail, retry_after=exc.retry_after)
+
+
+def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A REST view of the web app: require a session; AssistantErrors and unreachable dependencies
+    become JSON refusals."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            if not request.user.is_authenticated:  # reads the session: the database may be down
+                return error_response(ErrorCode.UNAUTHENTICATED, "Open the chat page first to get a session.")
+            return view(request, *args, **kwargs)
+        except AssistantError as exc:
+            return refusal(exc)
+        except DEPENDENCY_ERRORS as exc:
+            logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
+            return refusal(dependency_unavailable(exc))
+
+    return wrapper
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def validated(schema: type[Body], value: Any) -> Body:
+    """`value` as `schema`, or an `invalid_frame` refusal naming the first wrong field."""
+    try:
+        return schema.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
+
+
+def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
+    """The request's JSON body (`{}` when empty) as `schema`."""
+    return validated(schema, load_client_json(request.body or b"{}"))

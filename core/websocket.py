@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.security.websocket import WebsocketDenier
+from channels.utils import await_many_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,19 @@ class SocketConsumer(AsyncWebsocketConsumer):
     """
 
     account: str | None = None  # the group of the signed-in user this socket serves
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Channels' loop with a third source beside the client and the channel layer: the inbox,
+        for messages handed over in this process without a channel layer's round trip. `dispatch`
+        still handles one message at a time, whichever source it came from."""
+        self.scope = scope
+        self.base_send = send
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        with suppress(StopConsumer):
+            await await_many_dispatch([receive, self.channel_receive, self.inbox.get], self.dispatch)
 
     async def close_unless_signed_in(self) -> bool:
         """Called once accepted (so the client sees a close code it can act on): closes a socket

@@ -1,21 +1,37 @@
-// Copies the browser builds of the npm packages the chat page uses into static/frontend/vendor/,
-// where Django serves them from this origin (the CSP allows no CDN). Run after `npm ci`.
-import { copyFileSync, mkdirSync } from "node:fs";
+// Copies the browser builds of the npm packages the pages use into static/frontend/vendor/, where
+// Django serves them from this origin (the CSP allows no CDN). Run after `npm ci`.
+import { copyFileSync, cpSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const target = join(here, "static", "frontend", "vendor");
 
-// highlight.js's own npm package has no browser bundle; @highlightjs/cdn-assets is the same
-// release built for browsers, as plain files in the npm package.
+// Every file is one that a browser can load as it is. highlight.js's own npm package has no browser
+// bundle; @highlightjs/cdn-assets is the same release built for browsers. markdown-it's and KaTeX's
+// ES builds import other packages by bare name, which a browser cannot resolve without a bundler or
+// an import map (an inline script the CSP refuses), so their self-contained UMD builds are used:
+// imported by markdown.js, they define window.markdownit and window.katex. The three plugins'
+// ES builds import nothing.
 const files = {
   "dompurify/dist/purify.min.js": "purify.min.js",
   "@highlightjs/cdn-assets/highlight.min.js": "highlight.min.js",
+  "markdown-it/dist/markdown-it.min.js": "markdown-it.min.js",
+  "markdown-it-footnote/index.mjs": "markdown-it-footnote.js",
+  "@mdit/plugin-tasklist/dist/index.js": "mdit-tasklist.js",
+  "@mdit/plugin-tex/dist/index.js": "mdit-tex.js",
+  "katex/dist/katex.min.js": "katex.min.js",
+  "katex/dist/katex.min.css": "katex.min.css",
 };
+// katex.min.css names its fonts as url(fonts/…), relative to itself.
+const folders = { "katex/dist/fonts": "fonts" };
 
 mkdirSync(target, { recursive: true });
 for (const [source, name] of Object.entries(files)) {
   copyFileSync(join(here, "node_modules", source), join(target, name));
   console.log(`vendor/${name} <- node_modules/${source}`);
+}
+for (const [source, name] of Object.entries(folders)) {
+  cpSync(join(here, "node_modules", source), join(target, name), { recursive: true });
+  console.log(`vendor/${name}/ <- node_modules/${source}/`);
 }

@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.utils.module_loading import import_string
 
+from core.db import database_sync_to_async
 from core.errors import AssistantError, ErrorCode
 from core.metrics import count_verdict
 from imagine.conf import imagine_settings

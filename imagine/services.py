@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from core import limits
+from core.db import database_sync_to_async
 from core.errors import AssistantError, ErrorCode
 from imagine import selectors
 from imagine.conf import imagine_settings

@@ -52,8 +52,7 @@ TRY_AGAIN_LATER = Ack(503, "Try again later.")
 
 def handshake(app: Channel, query: Mapping[str, str], client: str) -> Ack:
     """Meta's subscription check: the challenge back for the right verify token, 403 otherwise."""
-    with adapter_for(app) as adapter:
-        challenge = adapter.handshake(query)
+    challenge = adapter_for(app).handshake(query)
     if challenge is None:
         logger.warning("%s webhook: subscription check refused (from %s)", app, client)
         return Ack(403, "Verification failed.")
@@ -63,14 +62,14 @@ def handshake(app: Channel, query: Mapping[str, str], client: str) -> Ack:
 def read_delivery(app: Channel, body: bytes, headers: Mapping[str, str], client: str) -> list[Event] | Ack:
     """The delivery's events, or 403 for a bad signature. Pure CPU (an HMAC and a parse), so the fast
     path runs it on its event loop."""
-    with adapter_for(app) as adapter:
-        if not adapter.signature_valid(body, headers):
-            logger.warning("%s webhook: bad or missing signature (from %s); nothing stored", app, client)
-            return Ack(403, "Invalid signature.")
-        try:
-            events = adapter.parse(json.loads(body))
-        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past Python's stack
-            events = [malformed_event(app, exc, body.decode("utf-8", "replace"))]
+    adapter = adapter_for(app)
+    if not adapter.signature_valid(body, headers):
+        logger.warning("%s webhook: bad or missing signature (from %s); nothing stored", app, client)
+        return Ack(403, "Invalid signature.")
+    try:
+        events = adapter.parse(json.loads(body))
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past Python's stack
+        events = [malformed_event(app, exc, body.decode("utf-8", "replace"))]
     _log_ignored(app, events)
     return events
 

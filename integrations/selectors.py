@@ -36,8 +36,7 @@ def channel_statuses() -> list[ChannelStatus]:
     sent = dict(OutboundMessage.objects.values_list("event__app").annotate(Count("id")))
     statuses = []
     for app in MESSAGING_APPS:
-        with adapter_for(app) as adapter:
-            configured = adapter.configured
+        configured = adapter_for(app).configured
         row = events.get(app, {})
         statuses.append(
             ChannelStatus(

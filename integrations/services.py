@@ -46,6 +46,7 @@ _INSERTED_COLUMNS = ("app", "key", "kind", "chat_id", "sender_id", "payload", "r
 
 # Longer than one answer takes to generate and send; a worker that died frees the event after it.
 REPLY_LEASE = timedelta(minutes=5)
+REPLY_KINDS = [kind for kind in EventKind if kind.needs_handling]  # the events the reply task takes
 UNSUPPORTED_REPLY = "Sorry, I can only read text messages for now. Could you type your question?"
 IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
 TYPING_REFRESH_SHARE = 0.8  # typing is shown again when this share of its time has passed
@@ -239,8 +240,9 @@ def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[Outbou
     return parts
 
 
-def _send_parts(row: InboundEvent, event: Event, adapter: MessagingAdapter, replies: list[Reply]) -> None:
-    sent = set(row.replies.values_list("part", flat=True))
+def _send_parts(
+    row: InboundEvent, event: Event, adapter: MessagingAdapter, replies: list[Reply], sent: set[int]
+) -> None:
     in_group = event.chat_id != event.sender_id
     for index, (kind, content, caption) in enumerate(_parts(replies, adapter)):
         if index in sent:
@@ -268,19 +270,18 @@ def _acknowledge(event: Event, adapter: MessagingAdapter) -> None:
 
 
 @contextmanager
-def _typing_shown(event: Event, lasts_seconds: float) -> Iterator[None]:
+def _typing_shown(event: Event, adapter: MessagingAdapter) -> Iterator[None]:
     """Keep "typing…" on screen while the answer is written, however long that takes, from a
-    thread with its own connection (the reply's client is not shared across threads)."""
+    thread of its own (the adapter's HTTP client is safe to share between threads)."""
     done = threading.Event()
 
     def refresh() -> None:
-        with adapter_for(event.app) as typing:
-            while not done.wait(lasts_seconds * TYPING_REFRESH_SHARE):
-                try:
-                    typing.keep_typing(event)
-                except SendError as exc:
-                    logger.info("%s event %s: typing indicator not refreshed: %s", event.app, event.key, exc)
-                    return
+        while not done.wait(adapter.typing_lasts_seconds * TYPING_REFRESH_SHARE):
+            try:
+                adapter.keep_typing(event)
+            except SendError as exc:
+                logger.info("%s event %s: typing indicator not refreshed: %s", event.app, event.key, exc)
+                return
 
     thread = threading.Thread(target=refresh, name=f"typing-{event.key}", daemon=True)
     thread.start()
@@ -291,9 +292,11 @@ def _typing_shown(event: Event, lasts_seconds: float) -> Iterator[None]:
         thread.join()
 
 
-def _claim(row: InboundEvent) -> bool:
+def _claim(app: Channel, key: str) -> bool:
+    """Take the event with a lease, if it is one the task takes and no task holds or finished it."""
     lease = timezone.now() + REPLY_LEASE
-    return bool(InboundEvent.objects.claimable().filter(pk=row.pk).update(lease_until=lease))
+    claimable = InboundEvent.objects.claimable().filter(app=app, key=key, kind__in=REPLY_KINDS)
+    return bool(claimable.update(lease_until=lease))
 
 
 def unanswered_events(*, quiet_for: timedelta, within: timedelta) -> list[tuple[str, str]]:
@@ -301,9 +304,8 @@ def unanswered_events(*, quiet_for: timedelta, within: timedelta) -> list[tuple[
     were received between `within` and `quiet_for` ago: their task was lost (a broker that lost its
     queue) or ran out of retries. Older ones are left alone: the apps' reply windows have closed."""
     now = timezone.now()
-    kinds = [kind for kind in EventKind if kind.needs_handling]
     rows = InboundEvent.objects.claimable().filter(
-        kind__in=kinds, received_at__lt=now - quiet_for, received_at__gt=now - within
+        kind__in=REPLY_KINDS, received_at__lt=now - quiet_for, received_at__gt=now - within
     )
     return list(rows.values_list("app", "key"))
 
@@ -322,24 +324,25 @@ def _apply_revision(row: InboundEvent) -> bool:
 
 def _reply(row: InboundEvent) -> None:
     event = row.event
-    with adapter_for(event.app) as adapter:
-        if not row.replies.exists():
-            _acknowledge(event, adapter)
-        with _typing_shown(event, adapter.typing_lasts_seconds):
-            replies = _compose(event)
-        _send_parts(row, event, adapter, replies)
+    adapter = adapter_for(event.app)
+    sent = set(row.replies.values_list("part", flat=True))  # by an earlier run: the lease keeps others out
+    if not sent:
+        _acknowledge(event, adapter)
+    with _typing_shown(event, adapter):
+        replies = _compose(event)
+    _send_parts(row, event, adapter, replies, sent)
 
 
 def reply_to_event(*, app: Channel, key: str) -> None:
     """Handle one stored event at most once however often it runs: answer it, or apply it to the
     message it revokes. Raises ReplyLater when it must run again later (another worker holds the
     event, the chat is busy, or the app is failing)."""
-    row = InboundEvent.objects.get(app=app, key=key)
-    if row.handled_at is not None or not row.event.kind.needs_handling:
+    claimed = _claim(app, key)
+    row = InboundEvent.objects.get(app=app, key=key)  # read after the claim: until it, an edit or a revoke may land
+    if not claimed:
+        if row.handled_at is None and row.event.kind.needs_handling:
+            raise ReplyLater("another worker is replying to this event", seconds=30)
         return
-    if not _claim(row):
-        raise ReplyLater("another worker is replying to this event", seconds=30)
-    row.refresh_from_db(fields=["kind", "payload", "deleted_at"])  # an edit or a revoke may have changed it
     try:
         if _apply_revision(row):
             _reply(row)

@@ -1,10 +1,13 @@
 """llama-cpp-python's OpenAI-compatible server, taking a token-id prompt on `/v1/completions`.
 
-The project sends every prompt as token ids (model_service/client.py). llama.cpp's own server and
-vLLM accept `"prompt": [ids]`; llama-cpp-python's server declares `prompt` as text only, although
-its engine (`Llama.create_completion`) completes a token list as given, adding no BOS. This module
-widens that one request field before the server's routes are built, then runs the server's own
-command line unchanged: `python -m model_service.llamacpp_server --model … --port …`.
+The embedded engine's previous server (one request at a time), kept as the baseline that
+benchmarks/engine.py measures llama-server against: `python -m model_service.embedded --engine
+llama-cpp-python`. The project sends every prompt as token ids (model_service/client.py).
+llama.cpp's own server and vLLM accept `"prompt": [ids]`; llama-cpp-python's server declares
+`prompt` as text only, although its engine (`Llama.create_completion`) completes a token list as
+given, adding no BOS. This module widens that one request field before the server's routes are
+built, then runs the server's own command line unchanged:
+`python -m model_service.llamacpp_server --model … --port …`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ reads the environment variables of the operators' settings and takes their defau
 from __future__ import annotations
 
 import functools
+import logging.config
 from pathlib import Path
 
 from django.conf import settings
@@ -40,6 +41,8 @@ class SafetySettings(BaseModel):
     code_block_severity: str = "none"  # Code Shield findings that block: `none` (warn only), `error`, `warning`
     embedded_checks_answers: bool = False  # the embedded stand-in judges answers too (many false alarms)
     embedded_threshold: float = 0.6  # the embedded classifier flags a text when P(unsafe) reaches this
+    # `make run` serves the embedded guard on this loopback port (safety/guard_server.py) to its other processes.
+    embedded_guard_port: int = 8002
     cache_dir: Path = _CHECKOUT_CACHE  # where the embedded guard keeps its trained weights
 
 
@@ -47,6 +50,11 @@ class SafetySettings(BaseModel):
 def safety_settings() -> SafetySettings:
     """Read once per process, and again after a setting changes (tests)."""
     return SafetySettings.model_validate(settings)
+
+
+def configure_process_logging() -> None:
+    """A process of the safety package's own (the guard server) logs as the product's others do: LOGGING."""
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @receiver(setting_changed)

@@ -9,6 +9,12 @@ message's text is stripped. The prompt is Meta's Llama 3 chat format around that
 (model_service/llama31.py), as segments: the guards send its token ids, so the conversation is
 plain text to the model whatever special-token spellings it contains, and the prompt has exactly
 one `<|begin_of_text|>`.
+
+One deliberate difference from Meta's prompt: inside a message, every run of line breaks that holds
+a blank line becomes one line break. A blank line (`\n\n`) then only ever separates turns, so no
+message can forge a turn of its own (`\n\nAgent: ...`) or the end of the conversation block
+(`\n\n<END CONVERSATION>`), neither for Llama Guard nor for `read_prompt`, which reads a prompt
+back (the embedded guard's server, safety/guard_server.py).
 """
 
 from __future__ import annotations
@@ -39,10 +45,18 @@ CATEGORY_NAMES: dict[str, str] = {
     "S14": "Code Interpreter Abuse",
 }
 S_CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NAMES)
-# Prompt attacks (Prompt Guard's classes), which Llama Guard does not judge; only the embedded guard reports them.
+# Prompt attacks (Prompt Guard's classes), which Llama Guard does not judge; only the embedded guard
+# reports them (in process, or as codes from its server), so the parser knows them too.
 PROMPT_ATTACK_CATEGORIES: tuple[str, ...] = ("jailbreak", "injection")
+# Every code a verdict may carry, by its upper-case spelling (the parser reads codes in any case).
+_KNOWN_CODES = {code.upper(): code for code in (*S_CATEGORIES, *PROMPT_ATTACK_CATEGORIES)}
 
 _ROLE_LABELS = {"user": "User", "assistant": "Agent"}
+_ROLES_BY_LABEL = {label: role for role, label in _ROLE_LABELS.items()}
+_LISTED_CATEGORIES = {f"{code}: {name}.": code for code, name in CATEGORY_NAMES.items()}
+# A run of line breaks holding a blank line, which inside a message becomes one line break.
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_TURN_SEPARATOR = "\n\n"
 
 _TASK = (
     "Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy "
@@ -53,6 +67,24 @@ _INSTRUCTIONS = (
     " - First line must read 'safe' or 'unsafe'.\n"
     " - If unsafe, a second line must include a comma-separated list of violated categories."
 )
+_TEMPLATE = (
+    _TASK
+    + "<BEGIN UNSAFE CONTENT CATEGORIES>\n{listed}\n<END UNSAFE CONTENT CATEGORIES>\n\n"
+    + "<BEGIN CONVERSATION>\n\n{dialogue}\n\n<END CONVERSATION>\n\n"
+    + _INSTRUCTIONS
+)
+# The template read back, in one linear pass: the role named twice alike, the categories' lines (no
+# `<` in them) and the dialogue up to the fixed end, which no message can contain (it begins with a
+# blank line).
+_TEMPLATE_READER = re.compile(
+    re.escape(_TEMPLATE)
+    .replace(re.escape("{role}"), "(?P<role>User|Agent)", 1)
+    .replace(re.escape("{role}"), "(?P=role)")
+    .replace(re.escape("{listed}"), "(?P<listed>[^<]*)")
+    .replace(re.escape("{dialogue}"), "(?P<dialogue>.*)"),
+    re.DOTALL,
+)
+_TURN_READER = re.compile(r"(?P<label>User|Agent): (?P<text>.*)", re.DOTALL)
 
 
 def render_prompt(conversation: Sequence[tuple[str, str]], *, agent: bool, categories: Iterable[str]) -> str:
@@ -69,14 +101,14 @@ def guard_prompt_segments(
     turns = [turn for turn in turns_to_classify(conversation, agent=agent) if turn[0] in _ROLE_LABELS]
     role = _ROLE_LABELS["assistant" if agent else "user"]
     listed = "\n".join(f"{code}: {CATEGORY_NAMES[code]}." for code in S_CATEGORIES if code in set(categories))
-    dialogue = "\n\n".join(f"{_ROLE_LABELS[speaker]}: {text.strip()}" for speaker, text in turns)
-    task = (
-        _TASK.format(role=role)
-        + f"<BEGIN UNSAFE CONTENT CATEGORIES>\n{listed}\n<END UNSAFE CONTENT CATEGORIES>\n\n"
-        + f"<BEGIN CONVERSATION>\n\n{dialogue}\n\n<END CONVERSATION>\n\n"
-        + _INSTRUCTIONS.format(role=role)
-    )
+    dialogue = _TURN_SEPARATOR.join(f"{_ROLE_LABELS[speaker]}: {turn_text(text)}" for speaker, text in turns)
+    task = _TEMPLATE.format(role=role, listed=listed, dialogue=dialogue)
     return prompt_segments(Llama3Format(), [ChatMessage("user", task)])
+
+
+def turn_text(text: str) -> str:
+    """A message's text as the prompt holds it: stripped, and without blank lines (see the module)."""
+    return _BLANK_LINES.sub("\n", text.strip())
 
 
 def turns_to_classify(conversation: Sequence[tuple[str, str]], *, agent: bool) -> Sequence[tuple[str, str]]:
@@ -86,6 +118,68 @@ def turns_to_classify(conversation: Sequence[tuple[str, str]], *, agent: bool) -
         if conversation[index][0] == target:
             return conversation[: index + 1]
     raise ValueError(f"The conversation has no {target} turn to classify.")
+
+
+@dataclass(frozen=True)
+class GuardPrompt:
+    """What a Llama Guard 3 prompt asks, read back by `read_prompt`."""
+
+    agent: bool  # the last Agent turn is classified; else the last User turn
+    categories: tuple[str, ...]  # the codes listed, in prompt order
+    conversation: tuple[tuple[str, str], ...]  # ("user" or "assistant", text), oldest first
+
+
+class NotAGuardPrompt(ValueError):
+    """The prompt is not one that `guard_prompt_segments` writes."""
+
+
+def read_prompt(segments: Sequence[Segment]) -> GuardPrompt:
+    """What the prompt of `guard_prompt_segments` asks, from its segments (plain-text segments next
+    to each other may come joined, as from decoded token ids); NotAGuardPrompt for any other prompt."""
+    match = _TEMPLATE_READER.fullmatch(_guard_task(segments))
+    if match is None:
+        raise NotAGuardPrompt("The message is not Llama Guard 3's task template.")
+    conversation = tuple(_read_turn(turn) for turn in match["dialogue"].split(_TURN_SEPARATOR))
+    agent = match["role"] == _ROLE_LABELS["assistant"]
+    if not any(role == ("assistant" if agent else "user") for role, _ in conversation):
+        raise NotAGuardPrompt(f"The conversation has no {match['role']} turn to classify.")
+    return GuardPrompt(agent=agent, categories=_read_categories(match["listed"]), conversation=conversation)
+
+
+def _guard_task(segments: Sequence[Segment]) -> str:
+    """The text of the one user message, when the prompt is exactly Llama 3's frame around it."""
+    given = _joined(segments)
+    # The message's text follows its header's blank line, the first plain text to start with one.
+    task = next((s.text.removeprefix("\n\n") for s in given if not s.special and s.text.startswith("\n\n")), "")
+    if given != _joined(prompt_segments(Llama3Format(), [ChatMessage("user", task)])):
+        raise NotAGuardPrompt("The prompt is not one user message in Llama 3's chat format.")
+    return task
+
+
+def _joined(segments: Sequence[Segment]) -> list[Segment]:
+    """The segments with neighbouring plain texts joined into one, and empty ones left out."""
+    joined: list[Segment] = []
+    for segment in segments:
+        if joined and not segment.special and not joined[-1].special:
+            joined[-1] = Segment(joined[-1].text + segment.text)
+        elif segment.special or segment.text:
+            joined.append(segment)
+    return joined
+
+
+def _read_categories(listed: str) -> tuple[str, ...]:
+    lines = listed.split("\n") if listed else []
+    unknown = [line for line in lines if line not in _LISTED_CATEGORIES]
+    if unknown:
+        raise NotAGuardPrompt(f"Not a Llama Guard 3 category: {unknown[0][:80]!r}.")
+    return tuple(_LISTED_CATEGORIES[line] for line in lines)
+
+
+def _read_turn(turn: str) -> tuple[str, str]:
+    match = _TURN_READER.fullmatch(turn)
+    if match is None:
+        raise NotAGuardPrompt(f"A turn is neither a User nor an Agent message: {turn[:80]!r}.")
+    return _ROLES_BY_LABEL[match["label"]], match["text"]
 
 
 @dataclass(frozen=True)
@@ -100,15 +194,17 @@ _CODE_SEPARATORS = re.compile(r"[,\s]+")
 def parse_response(output: str, *, categories: Iterable[str]) -> Verdict:
     """A verdict from Llama Guard's completion: `safe`, or `unsafe` and a line of codes (`S1,S10`).
 
-    Whitespace and letter case around the words are tolerated. Codes outside the taxonomy are
-    dropped (named in `detail`); a turn flagged only for categories that are not checked is safe.
-    Anything else (empty, prose, a first line that is neither word) raises GuardUnavailable.
+    Whitespace and letter case around the words are tolerated. Codes are the S1–S14 taxonomy and
+    the prompt attacks (`jailbreak`, `injection`: only the embedded guard's server writes them);
+    other codes are dropped (named in `detail`); a turn flagged only for categories that are not
+    checked is safe. Anything else (empty, prose, a first line that is neither word) raises
+    GuardUnavailable.
     """
     assessment = _read_assessment(output)
     if not assessment.unsafe:
         return Verdict(safe=True)
-    known = tuple(code for code in assessment.codes if code in CATEGORY_NAMES)
-    unknown = sorted(set(assessment.codes) - set(known))
+    known = tuple(_KNOWN_CODES[code] for code in assessment.codes if code in _KNOWN_CODES)
+    unknown = sorted(code for code in assessment.codes if code not in _KNOWN_CODES)
     detail = f"unknown categories {','.join(unknown)}" if unknown else ""
     checked = set(categories)
     if known and not checked.intersection(known):

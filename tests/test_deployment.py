@@ -46,7 +46,7 @@ def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
     services = compose()["services"]
     consumed = {
         queue
-        for name in ("worker", "code", "imagine")
+        for name in ("worker", "code", "imagine", "documents", "media")
         for queue in value_of(services[name]["command"], "-Q").split(",")
     }
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
@@ -71,7 +71,8 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    long_running = {"web", "worker", "code", "beat", "imagine", "model", "guard", "searxng", "redis", "postgres"}
+    celery_processes = {"worker", "code", "documents", "media", "beat", "imagine"}
+    long_running = {"web", *celery_processes, "model", "guard", "cpu-guard", "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"

@@ -168,6 +168,7 @@ def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, clien
             )
         else:
             conversation = conversation_for(user=user, conversation_id=conversation_id)
+            conversation.owner = user  # found by its owner: loading the turn reads it without a query
             _check_room(conversation)
             conversation.save(update_fields=["updated_at"])
         user_message = Message.objects.create(

@@ -71,6 +71,17 @@ class SearchFrame(ServerFrame):
     error: str | None = None
 
 
+class QueuedFrame(ServerFrame):
+    """The answer waits for the model (assistant/engine/admission.py): `position` streams must end
+    before it starts (the people ahead of it; 1: it is next). Sent again when the position changes,
+    never after the first token; not numbered: a resuming socket gets the latest one again while the
+    answer still waits."""
+
+    type: Literal["queued"] = "queued"
+    message_id: int
+    position: int
+
+
 class CodeWarning(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -113,7 +124,8 @@ class DoneFrame(ServerFrame):
         return bool(self.error) and self.finish_reason != FinishReason.BLOCKED
 
 
-AnswerFrame = TokenFrame | SearchFrame | BlockedFrame | DoneFrame
+AnswerFrame = TokenFrame | SearchFrame | QueuedFrame | BlockedFrame | DoneFrame
+UnnumberedFrame = SearchFrame | QueuedFrame | BlockedFrame  # outside the numbered sequence: the latest wins
 
 
 def frames_after(content: str, frame_ends: Sequence[int], after_seq: int) -> list[tuple[int, str]]:

@@ -29,6 +29,34 @@ def guard_allows(verdict: Verdict, stage: str) -> bool:
     return verdict.safe
 
 
+class InputCheck:
+    """The question's check, started before the answer and settled before anything of the answer is
+    used: the model reads the prompt while the guard reads the question, so the check costs the first
+    token nothing when it is the quicker of the two. Settled (awaited) before a search sends the
+    question anywhere, before a tool runs and before the first text is shown."""
+
+    def __init__(self, guard: ContentGuard | None, conversation: list[tuple[str, str]]) -> None:
+        self.question = conversation[-1][1] if conversation else ""
+        self.running = asyncio.create_task(guard.check(conversation, agent=False)) if guard is not None else None
+        self.blocked_categories: tuple[str, ...] | None = None
+
+    async def refusal(self) -> tuple[str, ...] | None:
+        """The categories the question was refused for, or None once it passed (raises
+        SafetyUnavailable when the guard could not answer and the policy is to refuse)."""
+        if self.running is not None:
+            running, self.running = self.running, None
+            verdict = await running
+            if not guard_allows(verdict, "input"):
+                self.blocked_categories = verdict.categories
+        return self.blocked_categories
+
+    def close(self) -> None:
+        """Stop a check whose answer is no longer wanted (the turn ended first)."""
+        if self.running is not None:
+            self.running.cancel()
+            self.running = None
+
+
 class OutputWatch:
     """Checks the growing answer every SAFETY_OUTPUT_CHECK_CHARS characters without holding up the
     stream: at most one check runs at a time, and its verdict is read when the next text arrives."""

@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
+from assistant.engine import admission
 from assistant.engine.capabilities import (
     WEB_TOOLS_NOT_OFFERED,
     Capabilities,
@@ -27,7 +29,7 @@ from assistant.engine.capabilities import (
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.code_tool import KEEP_SPECIAL_TOKENS, MAX_TOOL_ROUNDS, CodeImages, offers_code, run_model_code
 from assistant.engine.grounding import SearchPlan, invalid_citations, plan_search, sources_block
-from assistant.engine.guard_checks import OutputWatch, guard_allows
+from assistant.engine.guard_checks import InputCheck, OutputWatch, guard_allows
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
@@ -39,7 +41,7 @@ from model_service.builtin_tools import (
     parse_tool_call,
     system_prompt_with_tools,
 )
-from model_service.client import GenerationParams, StreamEnd, TextDelta
+from model_service.client import GenerationParams, StreamEnd, StreamEvent, TextDelta
 from model_service.context import ContextTooLong, fit_to_window
 from model_service.llama31 import Llama3Format, system_block, tool_result
 from model_service.messages import ChatMessage
@@ -126,7 +128,17 @@ class ImageReady:
     image: ImageRef
 
 
-PipelineEvent = PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked | ImageReady | CodeImages
+@dataclass(frozen=True)
+class Queued:
+    """The answer waits for its turn with the model (assistant/engine/admission.py): `position`
+    streams must end before it starts (1: it is next). Yielded again when the position changes."""
+
+    position: int
+
+
+PipelineEvent = (
+    PromptReady | AnswerText | AnswerEnd | SearchStarted | SearchDone | Blocked | ImageReady | CodeImages | Queued
+)
 
 
 @dataclass(frozen=True)
@@ -152,11 +164,20 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
             yield event
         return
     guard = capabilities.guard
-    if guard is not None:
-        verdict = await guard.check([(m.role, m.content) for m in turn.history[-5:]], agent=False)
-        if not guard_allows(verdict, "input"):
-            yield Blocked("input", verdict.categories, question)
-            return
+    input_check = InputCheck(guard, [(m.role, m.content) for m in turn.history[-5:]])
+    try:
+        async with aclosing(_ground_and_answer(turn, gateway, capabilities, input_check)) as events:
+            async for event in events:
+                yield event
+    finally:
+        input_check.close()
+
+
+async def _ground_and_answer(
+    turn: Turn, gateway: ModelGateway, capabilities: Capabilities, input_check: InputCheck
+) -> AsyncIterator[PipelineEvent]:
+    question = turn.history[-1].content
+    guard = capabilities.guard
     web = capabilities.web
     # With Llama 3.1's built-in tools the model itself decides to search (auto mode only).
     offer_tools = gateway.builtin_tools and web is not None and turn.search_mode == SearchMode.AUTO
@@ -168,6 +189,9 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     if offer_tools and plan is not None:
         plan = SearchPlan(query="", urls=plan.urls) if plan.urls else None
     if plan is not None and web is not None:
+        if (refused := await input_check.refusal()) is not None:  # the question goes nowhere unchecked
+            yield Blocked("input", refused, question)
+            return
         async for event in grounding.search(web, plan.query, plan.urls, question):
             yield event
         system_prompt = "\n\n".join(p for p in (system_prompt, grounding.prompt_block) if p)
@@ -182,13 +206,16 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     prompt = _fit_prompt(Turn(system_prompt, turn.history, turn.sampling, client_tools=turn.client_tools), gateway)
     if offer_code:
         prompt.params.extra.update(KEEP_SPECIAL_TOKENS)
-    yield prompt.ready
     checks_answer = guard is not None and capabilities.check_output
     watch = OutputWatch(guard, question, safety_settings().output_check_chars) if checks_answer else None
+    unannounced: PromptReady | None = prompt.ready  # a refused question has no prompt to account for
     try:
         hold = offer_tools or offer_code
         tools = capabilities if offer_tools else replace(capabilities, web=None)  # a call of web tools not offered
-        async for event in _answer(prompt, gateway, watch, tools, grounding, hold_tool_call=hold):
+        async for event in _answer(prompt, gateway, watch, tools, grounding, input_check, hold_tool_call=hold):
+            if unannounced is not None and not (isinstance(event, Blocked) and event.stage == "input"):
+                yield unannounced
+                unannounced = None
             yield event
     finally:
         if watch is not None:
@@ -238,20 +265,26 @@ async def _answer(
     watch: OutputWatch | None,
     capabilities: Capabilities,
     grounding: _Grounding,
+    input_check: InputCheck,
     *,
     hold_tool_call: bool,
     rounds_left: int = MAX_TOOL_ROUNDS,
 ) -> AsyncIterator[PipelineEvent]:
     """Generate; while the model calls a built-in tool (at most MAX_TOOL_ROUNDS times), run it and
-    generate again; then review the answer."""
+    generate again; then review the answer. Nothing the model wrote is used before the question's
+    check has passed."""
     call = None
-    async for event in _generate(prompt, gateway, watch, hold_tool_call=hold_tool_call):
-        if isinstance(event, ToolCallMade):
-            call = event.call
-            continue
-        if isinstance(event, AnswerEnd):
-            event = await _review(event, prompt.answer_text(), grounding.source_count, watch, capabilities)
-        yield event
+    async with aclosing(_generate(prompt, gateway, watch, hold_tool_call=hold_tool_call)) as events:
+        async for event in events:
+            if (refused := await input_check.refusal()) is not None:
+                yield Blocked("input", refused, input_check.question)
+                return
+            if isinstance(event, ToolCallMade):
+                call = event.call
+                continue
+            if isinstance(event, AnswerEnd):
+                event = await _review(event, prompt.answer_text(), grounding.source_count, watch, capabilities)
+            yield event
     if call is None:
         return
     question = next(m.content for m in reversed(prompt.messages) if m.role == "user")  # not a tool's result
@@ -275,8 +308,9 @@ async def _answer(
     yield _add_tool_turn(prompt, gateway, call, result)
     rounds_left -= 1
     async for event in _answer(
-        prompt, gateway, watch, capabilities, grounding, hold_tool_call=rounds_left > 0, rounds_left=rounds_left
-    ):
+        prompt, gateway, watch, capabilities, grounding, input_check, hold_tool_call=rounds_left > 0,
+        rounds_left=rounds_left,
+    ):  # fmt: skip
         yield event
 
 
@@ -333,30 +367,52 @@ def _fit_prompt(turn: Turn, gateway: ModelGateway) -> _Prompt:
 async def _generate(
     prompt: _Prompt, gateway: ModelGateway, watch: OutputWatch | None, *, hold_tool_call: bool = False
 ) -> AsyncIterator[PipelineEvent | ToolCallMade]:
-    """Stream the answer. With `hold_tool_call`, text that may still become a built-in tool call
-    is held back until it either is one (ToolCallMade, nothing shown) or clearly is not."""
+    """Stream the answer once its turn with the model comes (Queued while it waits). With
+    `hold_tool_call`, text that may still become a built-in tool call is held back until it either
+    is one (ToolCallMade, nothing shown) or clearly is not."""
     held = hold_tool_call
-    async for event in gateway.client.stream(gateway.prompt_ids(prompt.messages), prompt.params):
-        if isinstance(event, TextDelta):
-            prompt.text_parts.append(event.text)
-            if held and may_become_tool_call(prompt.answer_text()):
-                continue
-            text, held = (prompt.answer_text(), False) if held else (event.text, False)
-            refused = watch.feed(prompt.answer_text()) if watch is not None else None
-            if refused is not None:
-                yield Blocked("output", refused.categories, prompt.answer_text())
-                return
-            yield AnswerText(text)
-        elif isinstance(event, StreamEnd):
-            if held and (call := parse_tool_call(prompt.answer_text())) is not None:
-                yield ToolCallMade(call)
-                return
-            if held and prompt.answer_text():
-                yield AnswerText(prompt.answer_text())  # the start of a call that never finished
-            completion_tokens = event.completion_tokens
-            if completion_tokens is None:
-                completion_tokens = len(gateway.tokenizer.encode_text(prompt.answer_text()))
-            yield AnswerEnd(event.finish_reason, completion_tokens)
+    async with aclosing(_admitted_stream(prompt, gateway)) as events:
+        async for event in events:
+            if isinstance(event, Queued):
+                yield event
+            elif isinstance(event, TextDelta):
+                prompt.text_parts.append(event.text)
+                if held and may_become_tool_call(prompt.answer_text()):
+                    continue
+                text, held = (prompt.answer_text(), False) if held else (event.text, False)
+                refused = watch.feed(prompt.answer_text()) if watch is not None else None
+                if refused is not None:
+                    yield Blocked("output", refused.categories, prompt.answer_text())
+                    return
+                yield AnswerText(text)
+            elif isinstance(event, StreamEnd):
+                if held and (call := parse_tool_call(prompt.answer_text())) is not None:
+                    yield ToolCallMade(call)
+                    return
+                if held and prompt.answer_text():
+                    yield AnswerText(prompt.answer_text())  # the start of a call that never finished
+                completion_tokens = event.completion_tokens
+                if completion_tokens is None:
+                    completion_tokens = len(gateway.tokenizer.encode_text(prompt.answer_text()))
+                yield AnswerEnd(event.finish_reason, completion_tokens)
+
+
+async def _admitted_stream(prompt: _Prompt, gateway: ModelGateway) -> AsyncIterator[Queued | StreamEvent]:
+    """The model's stream once this answer's turn comes (assistant/engine/admission.py), Queued
+    while it waits. The place is given up as soon as the stream ends, before the answer is reviewed."""
+    ids = gateway.prompt_ids(prompt.messages)
+    end: StreamEnd | None = None
+    async with admission.model_stream() as place:
+        async for position in place.positions():
+            yield Queued(position)
+        async with aclosing(gateway.client.stream(ids, prompt.params)) as events:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    end = event
+                    break
+                yield event
+    if end is not None:
+        yield end
 
 
 async def _review(

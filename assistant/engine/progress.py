@@ -17,10 +17,9 @@ import time
 import weakref
 from typing import Protocol
 
-from channels.db import database_sync_to_async
-
 from assistant.conf import assistant_settings
 from assistant.engine import recorder
+from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS
 
 logger = logging.getLogger(__name__)

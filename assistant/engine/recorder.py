@@ -12,16 +12,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
-from assistant.models import Conversation, Message, ModerationCase
+from assistant.models import Channel, Conversation, Message, ModerationCase
 from core import limits
+from core.db import database_sync_to_async
 
 HEARTBEAT_SECONDS = 1.0
+# Conversations whose owner picks them from a list by title: the web chat's and `/v1`'s (shown in
+# their owner's list on the web page). A messaging app shows its own chat, never this title, so a
+# model-written one would be a second model call (and guard check) per new chat that nobody reads.
+TITLED_CHANNELS = frozenset({Channel.WEB, Channel.API})
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,13 @@ def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
 
 
 def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
-    with transaction.atomic():
-        updated = _store_outcome(answer_id, outcome)
-        if updated and outcome.blocked is not None:
-            _open_blocked_case(answer_id, outcome.blocked)
+    if outcome.blocked is None:
+        updated = _store_outcome(answer_id, outcome)  # one statement: a transaction would add two round trips
+    else:
+        with transaction.atomic():  # the refusal and its moderation case, together
+            updated = _store_outcome(answer_id, outcome)
+            if updated:
+                _open_blocked_case(answer_id, outcome.blocked)
     if updated:
         _after_answer(answer_id, outcome)
 
@@ -122,12 +129,13 @@ def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
 
 
 def _after_answer(answer_id: int, outcome: AnswerOutcome) -> None:
-    """Usage counts towards the quota; the first complete answer gets the conversation a title."""
+    """Usage counts towards the quota; the first complete answer gets a listed conversation a title."""
     conversation = Conversation.objects.get(messages__pk=answer_id)
     limits.record_tokens(conversation.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
     conversation.save(update_fields=["updated_at"])
     if (
         outcome.status == Message.Status.COMPLETE
+        and conversation.channel in TITLED_CHANNELS
         and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
         .exclude(pk=answer_id)
         .exists()

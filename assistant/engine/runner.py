@@ -16,14 +16,13 @@ from contextlib import aclosing
 from dataclasses import replace
 
 import httpx
-from channels.db import database_sync_to_async
 
 from assistant.conf import assistant_settings
-from assistant.engine import recorder
+from assistant.engine import admission, recorder
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.code_tool import CodeImages
-from assistant.engine.frames import BlockedFrame, CodeWarning, FinishReason
+from assistant.engine.frames import BlockedFrame, CodeWarning, FinishReason, QueuedFrame
 from assistant.engine.guard_checks import SafetyUnavailable
 from assistant.engine.llm import ModelGateway, model_gateway
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn, Grounding, done_frame
@@ -33,6 +32,7 @@ from assistant.engine.pipeline import (
     Blocked,
     ImageReady,
     PromptReady,
+    Queued,
     SearchDone,
     SearchStarted,
     Turn,
@@ -43,6 +43,7 @@ from assistant.engine.sinks import FrameSink, Replay
 from assistant.engine.turns import load_turn_by_id
 from assistant.models import Message
 from assistant.ops import metrics
+from core.db import database_sync_to_async
 from core.errors import AssistantError, ErrorCode
 from core.images import ImageRef
 from model_service import log_context
@@ -84,8 +85,10 @@ class TurnRunner:
         turn: Turn | None = None,
         gateway: ModelGateway | None = None,
         capabilities: Capabilities | None = None,
+        person: int | None = None,
     ) -> None:
         self.answer_id = answer_id
+        self.person = person  # whom the answer is for: their answers take turns with the model
         self.sink = sink
         self.turn = turn
         self.gateway = gateway
@@ -95,6 +98,7 @@ class TurnRunner:
         self.grounding: Grounding | None = None
         self.image: ImageRef | None = None  # the answer to `/imagine <prompt>`
         self.code_images: list[str] = []  # data URLs of pictures the model's code saved
+        self.queued: QueuedFrame | None = None  # while the answer waits for the model
         self.stop_requested = False
         self.started = time.monotonic()
         self.prompt_tokens: int | None = None
@@ -104,6 +108,7 @@ class TurnRunner:
     async def run(self) -> AnswerOutcome:
         # A UUID, not the answer id: llama.cpp's server refuses any other X-Request-Id.
         log_context.turn_id.set(str(uuid.uuid4()))  # in this task's own context
+        admission.answering_for.set(self.person)
         logger.info("answer %s: turn started", self.answer_id)
         with metrics.ACTIVE_ANSWERS.track_inprogress():
             return await self._run()
@@ -117,7 +122,7 @@ class TurnRunner:
     async def replay(self, after_seq: int) -> Replay:
         async with self.frames.lock:
             search = self.grounding.search_frame(self.answer_id) if self.grounding else None
-            return Replay(self.frames.frames_after(after_seq), self.frames.seq, search)
+            return Replay(self.frames.frames_after(after_seq), self.frames.seq, search, self.queued)
 
     async def _run(self) -> AnswerOutcome:
         await self.sink.open(self.answer_id, self)
@@ -246,6 +251,8 @@ class TurnRunner:
                     self.background.append(asyncio.create_task(counts))
                 elif isinstance(event, SearchStarted | SearchDone):
                     await self._on_search(event)
+                elif isinstance(event, Queued):
+                    await self._on_queued(event.position)
                 elif isinstance(event, ImageReady):
                     self.image = event.image
                 elif isinstance(event, CodeImages):
@@ -255,9 +262,16 @@ class TurnRunner:
         raise ModelError("The model ended without finishing its answer.")
 
     def _on_text(self, text: str) -> None:
+        self.queued = None
         if self.recorder.first_token_ms is None:
             self.recorder.first_token_ms = int((time.monotonic() - self.started) * 1000)
         self.frames.add(text)
+
+    async def _on_queued(self, position: int) -> None:
+        if self.recorder.first_token_ms is not None:
+            return  # text is on screen: another wait (between tool calls) is not news to the reader
+        self.queued = QueuedFrame(message_id=self.answer_id, position=position)
+        await self.sink.unnumbered(self.queued)
 
     async def _on_search(self, event: SearchStarted | SearchDone) -> None:
         if isinstance(event, SearchStarted):

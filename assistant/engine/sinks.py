@@ -1,8 +1,11 @@
 """Where an answer's frames go: one sink per kind of listener.
 
-- `ChannelLayerSink`: web sockets, in any process. Frames go to the group `answer.<id>`, which
-  every following socket joins; the runner listens on `answer-control.<id>` for `turn.stop` (stop,
-  keep the partial answer) and `turn.resync` (send the frames a socket missed to its channel).
+- `ChannelLayerSink`: web sockets, in any process. A socket in the runner's own process follows
+  locally: each frame is put in its inbox (`follow_locally`), with no channel layer on the way; it
+  catches up by calling `replay` itself. A socket elsewhere joins the group `answer.<id>` and asks
+  for a `turn.resync`: from that request on, frames also go to the group. The runner listens on
+  `answer-control.<id>` for `turn.stop` (stop, keep the partial answer) and `turn.resync` (send
+  the frames a socket missed to its channel).
 - `QueueSink`: a caller in the runner's own process (`/v1`), through a local queue that cannot
   drop a frame, as the channel layer may under load.
 - `CollectorSink`: a caller that wants only the outcome (a messaging reply): nothing is published.
@@ -21,7 +24,7 @@ from typing import Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from assistant.engine.frames import AnswerFrame, BlockedFrame, DoneFrame, SearchFrame, TokenFrame
+from assistant.engine.frames import AnswerFrame, DoneFrame, QueuedFrame, SearchFrame, TokenFrame, UnnumberedFrame
 from assistant.engine.outcome import AnswerOutcome
 
 
@@ -33,11 +36,17 @@ def control_group(message_id: int) -> str:
     return f"answer-control.{message_id}"
 
 
+# A socket's messages handed over in this process; the socket handles them one at a time, in the
+# same order as its channel-layer messages.
+Inbox = asyncio.Queue[dict[str, object]]
+
+
 @dataclass(frozen=True)
 class Replay:
     frames: list[TokenFrame]
     seq: int  # frames sent so far
     search: SearchFrame | None
+    queued: QueuedFrame | None = None  # the answer still waits for the model
 
 
 class AnswerControl(Protocol):
@@ -53,11 +62,19 @@ class FrameSink(Protocol):
 
     async def numbered(self, frame: TokenFrame) -> None: ...
 
-    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
+    async def unnumbered(self, frame: UnnumberedFrame) -> None:
         """A frame outside the numbered sequence: the latest state wins."""
 
     async def done(self, frame: DoneFrame, outcome: AnswerOutcome) -> None:
         """The last call; the answer is stored by then."""
+
+
+# The answers whose runner is in this process, by message id, from `open` until `done`.
+_running_here: dict[int, ChannelLayerSink] = {}
+
+
+def running_here(message_id: int) -> ChannelLayerSink | None:
+    return _running_here.get(message_id)
 
 
 class ChannelLayerSink:
@@ -65,10 +82,34 @@ class ChannelLayerSink:
         self.layer = layer or get_channel_layer()
         self.message_id = 0
         self.control_channel = ""
+        self.control: AnswerControl | None = None
         self.listener: asyncio.Task[None] | None = None
+        self.inboxes: set[Inbox] = set()
+        # Whether a socket follows through the group: the channel layer's cost is paid only then.
+        self.group_followed = False
+
+    def follow_locally(self, inbox: Inbox) -> None:
+        """Hand this answer's frames to a socket of this process: never waits on the socket."""
+        self.inboxes.add(inbox)
+
+    def unfollow_locally(self, inbox: Inbox) -> None:
+        self.inboxes.discard(inbox)
+
+    @property
+    def opened(self) -> bool:
+        """Whether the runner started; a runner that failed before never does."""
+        return self.control is not None
+
+    async def replay(self, after_seq: int) -> Replay:
+        """What a local follower missed, once `opened`; later frames reach its inbox after this returns."""
+        if self.control is None:
+            raise RuntimeError("the answer's runner has not started")
+        return await self.control.replay(after_seq)
 
     async def open(self, message_id: int, control: AnswerControl) -> None:
         self.message_id = message_id
+        self.control = control  # before any await: local followers read replays from here on
+        _running_here[message_id] = self
         self.control_channel = await self.layer.new_channel()
         await self.layer.group_add(control_group(message_id), self.control_channel)
         self.listener = asyncio.create_task(self._listen(control))
@@ -76,31 +117,37 @@ class ChannelLayerSink:
     async def numbered(self, frame: TokenFrame) -> None:
         await self._publish(frame, final=False)
 
-    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
-        await self.layer.group_send(
-            answer_group(self.message_id),
-            {"type": "answer.event", "message_id": self.message_id, "frame": frame.dump()},
-        )
+    async def unnumbered(self, frame: UnnumberedFrame) -> None:
+        await self._deliver({"type": "answer.event", "message_id": self.message_id, "frame": frame.dump()})
 
     async def done(self, frame: DoneFrame, outcome: AnswerOutcome) -> None:
         if self.listener is not None:  # no replay may follow `done`: its frames would come after it
             self.listener.cancel()
             with suppress(asyncio.CancelledError):
                 await self.listener
+        if _running_here.get(self.message_id) is self:
+            # In the same step as the hand-over below: a socket that finds this answer running
+            # here is sure to get its `done`.
+            del _running_here[self.message_id]
         await self._publish(frame, final=True)
         await self.layer.group_discard(control_group(self.message_id), self.control_channel)
 
     async def _publish(self, frame: TokenFrame | DoneFrame, *, final: bool) -> None:
-        await self.layer.group_send(
-            answer_group(self.message_id),
+        await self._deliver(
             {
                 "type": "answer.frame",
                 "message_id": self.message_id,
                 "seq": frame.seq,
                 "frame": frame.dump(),
                 "final": final,
-            },
+            }
         )
+
+    async def _deliver(self, event: dict[str, object]) -> None:
+        for inbox in self.inboxes:  # before any await: local sockets get frames in the runner's order
+            inbox.put_nowait(event)
+        if self.group_followed:
+            await self.layer.group_send(answer_group(self.message_id), event)
 
     async def _listen(self, control: AnswerControl) -> None:
         while True:
@@ -108,10 +155,17 @@ class ChannelLayerSink:
             if message["type"] == "turn.stop":
                 control.stop()
             elif message["type"] == "turn.resync":
+                # Only a socket that follows through the group asks here (a local one calls
+                # `replay`). Set before the replay is read under the coalescer's lock: each frame is
+                # then in the replay, on the group, or both (a duplicate the socket drops).
+                self.group_followed = True
                 await self._send_replay(control, message["reply_channel"], message["after_seq"])
 
     async def _send_replay(self, control: AnswerControl, reply_channel: str, after_seq: int) -> None:
         replay = await control.replay(after_seq)
+        if replay.queued is not None:  # before the replay, in the channel's order: no token has come yet
+            event = {"type": "answer.event", "message_id": self.message_id, "frame": replay.queued.dump()}
+            await self.layer.send(reply_channel, event)
         await self.layer.send(
             reply_channel,
             {
@@ -135,8 +189,10 @@ class QueueSink:
     async def numbered(self, frame: TokenFrame) -> None:
         self.queue.put_nowait(frame)
 
-    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
-        self.queue.put_nowait(frame)
+    async def unnumbered(self, frame: UnnumberedFrame) -> None:
+        # `/v1` has no event for waiting, and its status is decided by the first frame it reads.
+        if not isinstance(frame, QueuedFrame):
+            self.queue.put_nowait(frame)
 
     async def done(self, frame: DoneFrame, outcome: AnswerOutcome) -> None:
         self.queue.put_nowait(frame)
@@ -165,7 +221,7 @@ class CollectorSink:
     async def numbered(self, frame: TokenFrame) -> None:
         return None
 
-    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
+    async def unnumbered(self, frame: UnnumberedFrame) -> None:
         return None
 
     async def done(self, frame: DoneFrame, outcome: AnswerOutcome) -> None:
@@ -187,7 +243,7 @@ class TeeSink:
         for sink in self.sinks:
             await sink.numbered(frame)
 
-    async def unnumbered(self, frame: SearchFrame | BlockedFrame) -> None:
+    async def unnumbered(self, frame: UnnumberedFrame) -> None:
         for sink in self.sinks:
             await sink.unnumbered(frame)
 

@@ -6,12 +6,13 @@ fields that endpoint takes, which differ per server; MODEL_GUIDED_DECODING names
 - `vllm`: vLLM's completions request takes OpenAI's `response_format` (`json_object`,
   `json_schema`) and turns it into guided decoding;
 - `llamacpp`: llama.cpp's own server (`llama-server`) takes `json_schema`;
-- `llama-cpp-python`: its server's completions request takes only a GBNF `grammar`, written here
-  from the schema by llama-cpp-python's own converter (the embedded default);
+- `llama-cpp-python`: a GBNF `grammar`, written here from the schema by llama-cpp-python's own
+  converter: the one field both of the embedded engines take (llama-server, the default, and
+  llama-cpp-python's server, the benchmarks' baseline), so it is the embedded default;
 - `none`: a server without guided decoding; a JSON response format is refused with a 400.
 
 Unset, it follows the prompt format: `llama3` deployments run vLLM, the embedded `chatml` one
-runs llama-cpp-python.
+gets a grammar.
 """
 
 from __future__ import annotations

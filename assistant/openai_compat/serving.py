@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -57,6 +56,7 @@ from assistant.openai_compat.tools import (
     tool_request,
 )
 from core import auth
+from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from core.metrics import ERRORS
 

@@ -4,12 +4,9 @@ selector, serialise through the shapes of `assistant.web.schemas`; docs/protocol
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from pydantic import BaseModel, ValidationError
 
 from assistant.chat import api_keys, moderation, selectors, services
 from assistant.engine.outcome import rest_fields, stored_outcome
@@ -18,41 +15,10 @@ from assistant.models import ApiKey, Conversation, Message
 from assistant.web import schemas
 from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
-from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
-from core.http import error_response, refusal, shape_response
-from core.json_input import load_client_json
+from core.errors import ErrorCode
+from core.http import error_response, json_api, parse_body, shape_response
 
 logger = logging.getLogger(__name__)
-
-
-def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Require a session and turn AssistantErrors into JSON error answers."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            if not request.user.is_authenticated:  # reads the session: the database may be down
-                return error_response(ErrorCode.UNAUTHENTICATED, "Open the chat page first to get a session.")
-            return view(request, *args, **kwargs)
-        except AssistantError as exc:
-            return refusal(exc)
-        except DEPENDENCY_ERRORS as exc:
-            logger.error("%s %s: dependency unavailable: %s", request.method, request.path, exc)
-            return refusal(dependency_unavailable(exc))
-
-    return wrapper
-
-
-Body = TypeVar("Body", bound=BaseModel)
-
-
-def parse_body(request: HttpRequest, schema: type[Body]) -> Body:
-    try:
-        return schema.model_validate(load_client_json(request.body or b"{}"))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise AssistantError(ErrorCode.INVALID_FRAME, f"{where}: {first['msg']}.") from None
 
 
 def conversation_shape(conversation: Conversation) -> schemas.Conversation:

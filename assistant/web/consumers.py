@@ -2,7 +2,9 @@
 forward frames. No business logic lives here.
 
 The socket follows any number of answers at once (`Following`). For each it remembers the last
-frame number sent, so duplicate frames are dropped and a gap triggers a resync from the runner.
+frame number sent, so duplicate frames are dropped and a gap triggers a resync from the runner. An
+answer whose runner is in this process is followed locally (its frames come through the socket's
+inbox, its missed frames straight from the runner); any other through the channel layer.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from assistant.chat import selectors
 from assistant.chat.services import TurnStart
 from assistant.door import Action, TurnRequest, start_answer
@@ -23,7 +23,7 @@ from assistant.engine import recorder
 from assistant.engine.frames import TokenFrame, frames_after
 from assistant.engine.outcome import done_frame, stored_outcome
 from assistant.engine.renders import answer_image
-from assistant.engine.sinks import ChannelLayerSink, answer_group, control_group
+from assistant.engine.sinks import ChannelLayerSink, Replay, answer_group, control_group, running_here
 from assistant.models import Channel, Message
 from assistant.ops import metrics
 from assistant.web.protocol import (
@@ -35,6 +35,7 @@ from assistant.web.protocol import (
     StopFrame,
     parse_client_frame,
 )
+from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode, dependency_unavailable
 from core.metrics import ERRORS
 from core.websocket import SocketConsumer
@@ -61,6 +62,10 @@ class Following:
     heard_at: float = field(default_factory=time.monotonic)  # last frame or replay for this answer
     # The `done` that arrived while a replay was on its way: delivered after the replay, not dropped.
     final_event: dict | None = None
+    local: ChannelLayerSink | None = None  # the runner's sink, when it runs in this process
+
+    def quiet(self, now: float) -> bool:
+        return not self.resyncing and now - self.heard_at > SILENCE_CHECK_SECONDS
 
 
 class ChatConsumer(SocketConsumer):
@@ -122,7 +127,12 @@ class ChatConsumer(SocketConsumer):
         return TurnRequest(channel=Channel.WEB, user=self.user, ip=client[0] if client else None, **fields)
 
     async def _answer(self, request: TurnRequest) -> None:
-        handle = await start_answer(request, ChannelLayerSink(self.channel_layer), before_launch=self._follow_new)
+        sink = ChannelLayerSink(self.channel_layer)
+
+        async def follow_new(start: TurnStart) -> None:
+            await self._follow(start.answer.pk, after_seq=0, runner=sink)
+
+        handle = await start_answer(request, sink, before_launch=follow_new)
         ack = AckFrame(
             client_id=request.client_id,
             conversation_id=handle.conversation_id,
@@ -132,9 +142,6 @@ class ChatConsumer(SocketConsumer):
         await self._send(ack.dump())
         if not handle.created:  # a retried message: replay what exists instead of generating again
             await self._resume(handle.answer.pk, 0)
-
-    async def _follow_new(self, start: TurnStart) -> None:
-        await self._follow(start.answer.pk, after_seq=0)
 
     async def _stop(self, message_id: int) -> None:
         answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)
@@ -156,41 +163,68 @@ class ChatConsumer(SocketConsumer):
 
     # --- following answers ------------------------------------------------------------
 
-    async def _follow(self, message_id: int, *, after_seq: int) -> None:
-        if message_id not in self.following:
+    async def _follow(self, message_id: int, *, after_seq: int, runner: ChannelLayerSink | None = None) -> None:
+        """Follows locally when the answer runs in this process: `runner` is the sink of an answer
+        this socket starts (before its runner is), else the one found running here."""
+        followed = self.following.get(message_id)
+        if followed is not None:
+            local = followed.local
+        elif local := runner or running_here(message_id):  # found and joined with no await between
+            local.follow_locally(self.inbox)
+        else:
             await self.channel_layer.group_add(answer_group(message_id), self.channel_name)
-        self.following[message_id] = Following(last_seq=after_seq)
+        self.following[message_id] = Following(last_seq=after_seq, local=local)
         if self.watchdog is None:
             self.watchdog = asyncio.create_task(self._watch_for_silence())
 
     async def _watch_for_silence(self) -> None:
-        """Resync answers that went quiet, through this consumer's own queue (no shared state)."""
+        """Resync answers that went quiet. Only the timestamps are read here; the check itself runs
+        in this consumer's own message order (its inbox), so it never interleaves with a handler."""
         while True:
             await asyncio.sleep(SILENCE_CHECK_SECONDS)
-            await self.channel_layer.send(self.channel_name, {"type": "answer.silence_check"})
+            now = time.monotonic()
+            if any(following.quiet(now) for following in self.following.values()):
+                self.inbox.put_nowait({"type": "answer.silence_check"})
 
     async def answer_silence_check(self, event: dict) -> None:
         now = time.monotonic()
         for message_id, following in list(self.following.items()):
-            if not following.resyncing and now - following.heard_at > SILENCE_CHECK_SECONDS:
+            if following.quiet(now):
                 await self._request_resync(message_id)
 
     async def _unfollow(self, message_id: int) -> None:
-        if self.following.pop(message_id, None) is not None:
+        following = self.following.pop(message_id, None)
+        if following is None:
+            return
+        if following.local is not None:
+            following.local.unfollow_locally(self.inbox)
+        else:
             await self.channel_layer.group_discard(answer_group(message_id), self.channel_name)
 
     async def _request_resync(self, message_id: int) -> None:
         following = self.following[message_id]
+        if following.local is not None and following.local.opened:
+            # Straight from the runner; the frames after the replay follow in the inbox.
+            await self._catch_up_locally(message_id, following, await following.local.replay(following.last_seq))
+            return
         following.resyncing = True
-        await self.channel_layer.group_send(
-            control_group(message_id),
-            {"type": "turn.resync", "reply_channel": self.channel_name, "after_seq": following.last_seq},
-        )
+        if following.local is None:
+            await self.channel_layer.group_send(
+                control_group(message_id),
+                {"type": "turn.resync", "reply_channel": self.channel_name, "after_seq": following.last_seq},
+            )
+        # A local runner that never started gets the same end as one that does not answer.
         self._resync_timer = asyncio.create_task(self._resync_timeout_after(message_id))
+
+    async def _catch_up_locally(self, message_id: int, following: Following, replay: Replay) -> None:
+        if replay.queued is not None:
+            await self._send(replay.queued.dump())
+        search = replay.search.dump() if replay.search else None
+        await self._caught_up(message_id, following, search, [(frame.seq, frame.dump()) for frame in replay.frames])
 
     async def _resync_timeout_after(self, message_id: int) -> None:
         await asyncio.sleep(RESYNC_TIMEOUT_SECONDS)
-        await self.channel_layer.send(self.channel_name, {"type": "answer.resync_timeout", "message_id": message_id})
+        self.inbox.put_nowait({"type": "answer.resync_timeout", "message_id": message_id})
 
     async def answer_frame(self, event: dict) -> None:
         following = self.following.get(event["message_id"])
@@ -238,11 +272,17 @@ class ChatConsumer(SocketConsumer):
         following = self.following.get(event["message_id"])
         if following is None or not following.resyncing:
             return
+        frames = [(json.loads(frame)["seq"], frame) for frame in event["frames"]]
+        await self._caught_up(event["message_id"], following, event.get("search"), frames)
+
+    async def _caught_up(
+        self, message_id: int, following: Following, search: str | None, frames: list[tuple[int, str]]
+    ) -> None:
+        """Sends a replay's search state and the frames not sent yet, then a `done` held meanwhile."""
         following.heard_at = time.monotonic()
-        if event.get("search"):
-            await self._send_search(event["message_id"], event["search"])
-        for frame in event["frames"]:
-            seq = json.loads(frame)["seq"]
+        if search:
+            await self._send_search(message_id, search)
+        for seq, frame in frames:
             if seq > following.last_seq:
                 await self._send(frame)
                 following.last_seq = seq

@@ -1,7 +1,7 @@
 """The web chat wire contract: every WebSocket frame as a typed model.
 
 Client frames are validated on the way in (`parse_client_frame`); the frames of an answer
-(token, search, blocked, done) are the engine's (`assistant.engine.frames`); the socket's own
+(token, search, queued, blocked, done) are the engine's (`assistant.engine.frames`); the socket's own
 server frames (ack, error) are here, serialised the same way (`ServerFrame.dump`).
 `docs/protocol.md` documents the same shapes for client authors.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from typing import Any
 
 import httpx
 from asgiref.sync import sync_to_async
@@ -16,11 +17,13 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from assistant.chat import selectors, services
 from assistant.conf import assistant_settings, model_settings
-from assistant.models import User
+from assistant.engine.outcome import Grounding
+from assistant.models import Message, User
 from config.celery import app as celery_app
 from core import limits
 from core.errors import AssistantError
@@ -108,16 +111,55 @@ class ThrottledLoginView(LoginView):
         return _too_many_sign_ins(request) or super().post(request, *args, **kwargs)
 
 
+SHARE_DESCRIPTION_CHARS = 200
+
+
 def shared_page(request: HttpRequest, token: str) -> HttpResponse:
-    """A shared conversation, read-only, for anyone with the link: no names, no other conversations."""
+    """A shared conversation, read-only, for anyone with the link: no names, no other conversations.
+    The messages travel as JSON data and the page's script renders them with the chat's renderer, so
+    no stored text is ever HTML. A revoked or unknown link is a 404 page."""
     try:
         conversation, messages = selectors.shared_conversation(token=token)
     except AssistantError:
-        return render(request, "frontend/shared.html", {"missing": True}, status=404)
-    response = render(request, "frontend/shared.html", {"title": conversation.title, "messages": messages})
+        response = render(request, "frontend/shared.html", {"missing": True}, status=404)
+    else:
+        context = {
+            "title": conversation.title,
+            "description": _share_description(messages),
+            "page_url": request.build_absolute_uri(),
+            "messages_data": [_shared_message(message, token) for message in messages],
+        }
+        response = render(request, "frontend/shared.html", context)
     response["X-Robots-Tag"] = "noindex"  # shared, not published
     response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never leak it to linked sites
     return response
+
+
+def _share_description(messages: list[Message]) -> str:
+    """The link preview's text: the first question, on one line, cut at a word."""
+    question = next((m.content for m in messages if m.role == Message.Role.USER), "")
+    words = " ".join(question.split())
+    if len(words) <= SHARE_DESCRIPTION_CHARS:
+        return words
+    return words[:SHARE_DESCRIPTION_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def _shared_message(message: Message, token: str) -> dict[str, Any]:
+    """What the share page shows of one message: text, status, sources, pictures; no ids or names."""
+    grounding = Grounding.stored(message.grounding)
+    image = None
+    if picture := message.image:
+        url = reverse("imagine-shared-file", kwargs={"token": token, "image_id": picture.pk, "name": "image.png"})
+        image = {"url": url, "prompt": picture.prompt, "width": picture.width, "height": picture.height}
+    return {
+        "role": message.role,
+        "status": message.status,
+        "content": message.content,
+        "sources": [source.model_dump() for source in grounding.numbered_sources()] if grounding else [],
+        "invalid_citations": grounding.invalid_citations if grounding else [],
+        "image": image,
+        "code_images": message.code_images,
+    }
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -153,9 +195,11 @@ def _check_broker() -> None:
 
 
 async def _check_model_service() -> str | None:
-    """A model server that accepts the connection but answers late is busy generating (a single-slot
-    server queues even this request): that is load, not a fault, so the web process stays ready
-    rather than leaving the load balancer in the moments it is needed most."""
+    """A model server that accepts the connection but answers late is busy generating: that is load,
+    not a fault, so the web process stays ready rather than leaving the load balancer in the moments
+    it is needed most. llama-server (the embedded engine) and vLLM answer `/models` from their HTTP
+    threads while every slot generates (tests/model_service/test_llama_server.py); llama-cpp-python's
+    server, the benchmarks' baseline, queues even this request behind the answer it is writing."""
     timeout = httpx.Timeout(READINESS_TIMEOUT_SECONDS, read=READINESS_TIMEOUT_SECONDS / 2)
     try:
         async with httpx.AsyncClient(timeout=timeout) as http:

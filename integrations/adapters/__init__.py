@@ -18,7 +18,7 @@ MESSAGING_APPS = tuple(ADAPTERS)
 
 
 def adapter_for(app: Channel) -> MessagingAdapter:
-    """The app's adapter, configured from settings; use it as a context manager to close its connections."""
+    """The app's adapter, configured from settings (it sends through the process's shared HTTP client)."""
     return ADAPTERS[app].from_settings()
 
 

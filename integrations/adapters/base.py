@@ -94,12 +94,6 @@ class MessagingAdapter(ABC):
     def __init__(self, client: ApiClient) -> None:
         self.client = client
 
-    def __enter__(self) -> MessagingAdapter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.client.close()
-
     @property
     @abstractmethod
     def configured(self) -> bool:

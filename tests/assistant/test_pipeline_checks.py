@@ -60,12 +60,54 @@ async def events_of(turn: Turn, embedded_model: str, capabilities: Capabilities)
         await gateway.client.aclose()
 
 
-async def test_an_unsafe_question_is_refused_before_the_model_is_asked(embedded_model: str) -> None:
+async def test_an_unsafe_question_is_refused_before_anything_of_the_answer_is_used(embedded_model: str) -> None:
     async with FakeGuard(GuardReply("unsafe\nS9")) as fake:
         events = await events_of(turn(), embedded_model, Capabilities(guard=guard_at(fake.base_url)))
     assert events == [Blocked("input", ("S9",), QUESTION)]
     assert len(fake.requests) == 1
     assert "ONLY THE LAST User message" in fake.requests[0].prompt_text
+
+
+async def test_the_model_reads_the_prompt_while_the_guard_reads_the_question() -> None:
+    # A guard slower than the model's first token: the model was asked before the verdict came,
+    # and its text waits for the verdict (here a refusal, so none of it is used).
+    slow_refusal = GuardReply("unsafe\nS9", stall=0.5)
+    async with FakeGuard(slow_refusal) as guard, FakeOpenAI(Reply(texts=("Bread", " is", " old."))) as model:
+        gateway = ModelGateway(
+            client=CompletionsClient(ModelEndpoint(base_url=model.base_url, model="fake")),
+            prompt_format=Llama3Format(),
+            tokenizer=llama3_tokenizer(),
+            context_window=4096,
+            max_tokens=24,
+            temperature=0.0,
+            extra_body={},
+        )
+        try:
+            events = [event async for event in respond(turn(), gateway, Capabilities(guard=guard_at(guard.base_url)))]
+        finally:
+            await gateway.client.aclose()
+        assert events == [Blocked("input", ("S9",), QUESTION)]
+        assert len(model.requests) == 1
+
+
+async def test_a_question_is_checked_before_a_search_sends_it_anywhere(embedded_model: str) -> None:
+    class RecordingSearch:
+        def __init__(self) -> None:
+            self.queries: list[str] = []
+
+        async def search(self, query: str, urls: Sequence[str], question: str = "") -> SearchOutcome:
+            self.queries.append(query)
+            return SearchOutcome(query, sources=[])
+
+        async def solve(self, query: str) -> str:
+            return await solve(query)
+
+    web = RecordingSearch()
+    async with FakeGuard(GuardReply("unsafe\nS9", stall=0.2)) as fake:
+        capabilities = Capabilities(guard=guard_at(fake.base_url), web=web)
+        events = await events_of(turn("What is the latest news today?", "auto"), embedded_model, capabilities)
+    assert events == [Blocked("input", ("S9",), "What is the latest news today?")]
+    assert web.queries == []
 
 
 async def test_an_unsafe_answer_is_stopped_and_reported(embedded_model: str) -> None:

@@ -22,6 +22,8 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("single-node", "cluster")
+# single-node with components/cpu-guard: the content guard on CPU instead of Llama Guard on the model tier.
+CPU_GUARD_OVERLAY = "single-node-cpu-guard"
 MODEL_TIER = ROOT / "deploy" / "vllm-stack"
 KUBERNETES_VERSION = "1.32"  # the kubectl on this machine kind; manifests must not need a newer API
 APP_IMAGE = "registry.example.com/llama-assistant"
@@ -151,8 +153,11 @@ def custom_resource_problems(manifest: Manifest) -> list[str]:
 
 
 def all_renders() -> list[Any]:
-    """Every kustomization, as test parameters: both overlays and the model tier's namespace."""
-    renders = [*((name, overlay(name)) for name in OVERLAYS), ("vllm-stack", rendered(MODEL_TIER))]
+    """Every kustomization, as test parameters: the overlays, with the CPU guard's, and the model tier's namespace."""
+    renders = [
+        *((name, overlay(name)) for name in (*OVERLAYS, CPU_GUARD_OVERLAY)),
+        ("vllm-stack", rendered(MODEL_TIER)),
+    ]
     return [pytest.param(manifests, id=name) for name, manifests in renders]
 
 
@@ -336,6 +341,7 @@ SAFE_DEFAULTS = {
         "INTEGRATIONS_SEND_TIMEOUT_SECONDS", "INTEGRATIONS_SEND_ATTEMPTS", "INTEGRATIONS_SEND_BACKOFF_SECONDS",
         "INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS", "INTEGRATIONS_REQUEUE_AFTER_SECONDS",
         "INTEGRATIONS_REQUEUE_WITHIN_SECONDS", "INTEGRATIONS_WEBHOOK_FAST_PATH", "LOG_LEVEL",
+        "MEDIA_PROCESS_TIMEOUT", "MEDIA_WAIT_SECONDS", "KNOWLEDGE_EXTRACTION_SECONDS",
     },
     "abuse limits and quotas, the product's own (docs/safety.md)": {
         "RATE_LIMIT_MESSAGES_PER_USER", "RATE_LIMIT_MESSAGES_PER_IP", "RATE_LIMIT_API_PER_USER",
@@ -347,16 +353,26 @@ SAFE_DEFAULTS = {
         "CODE_INTERPRETER_CPU_SECONDS", "CODE_INTERPRETER_WALL_SECONDS", "CODE_INTERPRETER_MEMORY_MIB",
         "CODE_INTERPRETER_PROCESSES", "CODE_INTERPRETER_WAIT_SECONDS", "MODEL_TOOL_FORMAT", "MODEL_GUIDED_DECODING",
     },
+    "caps on what people send, from the messaging apps' own limits (docs/subsystems/media.md, knowledge.md)": {
+        "MEDIA_PHOTO_MAX_BYTES", "MEDIA_VOICE_MAX_BYTES", "MEDIA_PHOTO_MAX_PIXELS", "MEDIA_VOICE_MAX_SECONDS",
+        "KNOWLEDGE_MAX_FILE_BYTES", "KNOWLEDGE_MAX_PAGES", "KNOWLEDGE_MAX_CHARACTERS",
+    },
     "the product's behaviour, the same in every deployment": {
-        "ASSISTANT_SYSTEM_PROMPT", "ASSISTANT_MODEL_TITLES", "SEARCH_FETCH_ALLOWED_HOSTS",
+        "ASSISTANT_SYSTEM_PROMPT", "ASSISTANT_MODEL_TITLES", "ASSISTANT_CONCURRENT_ANSWERS",
+        "SEARCH_FETCH_ALLOWED_HOSTS",
     },
     "the messaging apps' public API addresses": {
         "META_GRAPH_API_BASE_URL", "META_GRAPH_API_VERSION", "TELEGRAM_API_BASE_URL",
     },
     "unused here: media go to MEDIA_S3_BUCKET, the guard to SAFETY_GUARD_BASE_URL": {
         "MEDIA_ROOT", "SAFETY_GUARD_GGUF", "SAFETY_EMBEDDED_CHECKS_ANSWERS", "SAFETY_EMBEDDED_THRESHOLD",
+        "SAFETY_EMBEDDED_GUARD_PORT",
     },
     "derived from CHANNEL_LAYER_URL, one deployment per Redis server": {"CHANNEL_LAYER_PREFIX"},
+    "no Whisper or speech server in deploy/vllm-stack yet: the media worker's pocketsphinx and espeak-ng": {
+        "MEDIA_TRANSCRIPTION_BASE_URL", "MEDIA_TRANSCRIPTION_MODEL", "MEDIA_TRANSCRIPTION_TIMEOUT",
+        "MEDIA_SPEECH_BASE_URL", "MEDIA_SPEECH_MODEL", "MEDIA_SPEECH_VOICE", "MEDIA_SPEECH_TIMEOUT",
+    },
 }  # fmt: skip
 
 
@@ -480,6 +496,8 @@ COUNTERPARTS = {
     "web": [("Deployment", "web")],
     "worker": [("Deployment", "worker-default"), ("Deployment", "worker-search")],
     "code": [("Deployment", "worker-code")],
+    "documents": [("Deployment", "worker-documents")],
+    "media": [("Deployment", "worker-media")],
     "beat": [("Deployment", "beat")],
     "imagine": [("Deployment", "imagine")],
     "searxng": [("Deployment", "searxng")],
@@ -487,12 +505,13 @@ COUNTERPARTS = {
     "postgres": [("StatefulSet", "postgres"), ("Cluster", "assistant")],  # single-node, cluster
     "model": [("values", "llama3.1-8b.yaml"), ("values", "llama3.1-70b-fp8.yaml")],
     "guard": [("values", "guard-1b.yaml"), ("values", "guard-8b.yaml")],
+    "cpu-guard": [("Deployment", "cpu-guard")],
 }
 
 
 def test_every_compose_service_has_a_kubernetes_counterpart() -> None:
     assert set(compose()["services"]) == set(COUNTERPARTS)
-    objects = {(m["kind"], m["metadata"]["name"]) for name in OVERLAYS for m in overlay(name)}
+    objects = {(m["kind"], m["metadata"]["name"]) for name in (*OVERLAYS, CPU_GUARD_OVERLAY) for m in overlay(name)}
     for service, counterparts in COUNTERPARTS.items():
         for kind, name in counterparts:
             exists = (MODEL_TIER / "values" / name).is_file() if kind == "values" else (kind, name) in objects
@@ -505,6 +524,8 @@ def test_services_run_the_same_images_and_commands_as_compose(name: str) -> None
     same_as_compose = {
         "searxng": ("Deployment", "searxng"),
         "beat": ("Deployment", "beat"),
+        "documents": ("Deployment", "worker-documents"),
+        "media": ("Deployment", "worker-media"),
         "migrate": ("Job", "migrate"),
     }
     if name == "single-node":
@@ -696,15 +717,20 @@ def model_server() -> Endpoint:
     return Endpoint("llm", {**common["servingEngineSpec"]["labels"], "app.kubernetes.io/component": "serving-engine"})
 
 
-@pytest.mark.parametrize(
-    ("name", "database"),
-    [("single-node", ("StatefulSet", "postgres")), ("cluster", ("Cluster", "assistant"))],
-    ids=OVERLAYS,
-)
-def test_network_policies_open_only_the_paths_the_processes_use(name: str, database: tuple[str, str]) -> None:
+# What runs PostgreSQL in each overlay: a StatefulSet on the single node, CloudNativePG's Cluster otherwise.
+DATABASES = {"single-node": ("StatefulSet", "postgres"), "cluster": ("Cluster", "assistant")}
+
+
+def network_policies(manifests: tuple[Manifest, ...]) -> list[Manifest]:
+    """The overlay's NetworkPolicies and the model tier's."""
+    return [m for m in (*manifests, *rendered(MODEL_TIER)) if m["kind"] == "NetworkPolicy"]
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_network_policies_open_only_the_paths_the_processes_use(name: str) -> None:
     manifests = overlay(name)
-    policies = [m for m in (*manifests, *rendered(MODEL_TIER)) if m["kind"] == "NetworkPolicy"]
-    web, postgres = app_pod(manifests, "Deployment", "web"), app_pod(manifests, *database)
+    policies = network_policies(manifests)
+    web, postgres = app_pod(manifests, "Deployment", "web"), app_pod(manifests, *DATABASES[name])
     default_worker, search_worker = (app_pod(manifests, "Deployment", w) for w in ("worker-default", "worker-search"))
     beat, imagine = app_pod(manifests, "Deployment", "beat"), app_pod(manifests, "Deployment", "imagine")
     searxng = app_pod(manifests, "Deployment", "searxng")
@@ -728,3 +754,76 @@ def test_network_policies_open_only_the_paths_the_processes_use(name: str, datab
     assert [path for path in allowed if not reachable(policies, *path)] == []
     assert [path for path in denied if reachable(policies, *path)] == []
     assert all(reachable(policies, pod, DNS, 53, "UDP") for pod in (web, engine, searxng, weights))
+
+
+@pytest.mark.parametrize("worker", ["worker-documents", "worker-media"])
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_documents_and_media_workers_reach_only_redis_and_postgres(name: str, worker: str) -> None:
+    """Their models are in the image and uploads wait in PostgreSQL: they need nothing else."""
+    manifests = overlay(name)
+    policies = network_policies(manifests)
+    pod = app_pod(manifests, "Deployment", worker)
+    broker = app_pod(manifests, "StatefulSet", "redis-broker")
+    postgres = app_pod(manifests, *DATABASES[name])
+    searxng = app_pod(manifests, "Deployment", "searxng")
+
+    assert reachable(policies, pod, broker, 6379)
+    assert reachable(policies, pod, postgres, 5432)
+    assert reachable(policies, pod, DNS, 53, "UDP")
+    elsewhere = [(ROUTER, 8000), (INTERNET, 443), (INTERNET, 80), (METADATA_SERVICE, 80), (searxng, 8080)]
+    assert [path for path in elsewhere if reachable(policies, pod, *path)] == []
+
+
+# --- The content guard on CPU (components/cpu-guard) ---------------------------------------------------
+
+
+def test_the_cpu_guard_is_composes_service_on_the_app_image_behind_the_guard_url() -> None:
+    manifests = overlay(CPU_GUARD_OVERLAY)
+    guard = pod_spec(find(manifests, "Deployment", "cpu-guard"))["containers"][0]
+    web = web_container(find(manifests, "Deployment", "web"))
+    service = find(manifests, "Service", "cpu-guard")
+
+    assert guard["command"] == compose()["services"]["cpu-guard"]["command"]
+    assert guard["image"] == web["image"]
+    assert (
+        app_config(manifests)["SAFETY_GUARD_BASE_URL"] == f"http://cpu-guard:{service['spec']['ports'][0]['port']}/v1"
+    )
+    assert (
+        service["spec"]["selector"].items()
+        <= find(manifests, "Deployment", "cpu-guard")["spec"]["selector"]["matchLabels"].items()
+    )
+
+
+def test_the_cpu_guard_overlay_changes_nothing_else_of_single_node() -> None:
+    component = {
+        (m["kind"], m["metadata"]["name"]) for m in overlay(CPU_GUARD_OVERLAY) if "cpu-guard" in str(m["metadata"])
+    }
+    with_guard = [m for m in overlay(CPU_GUARD_OVERLAY) if (m["kind"], m["metadata"]["name"]) not in component]
+    config = find(with_guard, "ConfigMap", "assistant-config")
+    config["data"] = {
+        **config["data"],
+        "SAFETY_GUARD_BASE_URL": app_config(overlay("single-node"))["SAFETY_GUARD_BASE_URL"],
+    }
+
+    assert component == {
+        ("Deployment", "cpu-guard"), ("Service", "cpu-guard"), ("PodDisruptionBudget", "cpu-guard"),
+        ("NetworkPolicy", "app-to-cpu-guard"), ("NetworkPolicy", "cpu-guard-ingress"),
+    }  # fmt: skip
+    assert with_guard == list(overlay("single-node"))
+
+
+def test_only_the_processes_that_check_turns_reach_the_cpu_guard() -> None:
+    manifests = overlay(CPU_GUARD_OVERLAY)
+    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
+    guard = app_pod(manifests, "Deployment", "cpu-guard")
+    web, default_worker, search_worker, imagine, documents, media = (
+        app_pod(manifests, "Deployment", name)
+        for name in ("web", "worker-default", "worker-search", "imagine", "worker-documents", "worker-media")
+    )
+
+    assert reachable(policies, web, guard, 8000)
+    assert reachable(policies, default_worker, guard, 8000)
+    assert reachable(policies, guard, DNS, 53, "UDP")
+    denied = [(imagine, guard, 8000), (search_worker, guard, 8000), (documents, guard, 8000), (media, guard, 8000)]
+    denied += [(INTERNET, guard, 8000), (guard, INTERNET, 443)]
+    assert [path for path in denied if reachable(policies, *path)] == []

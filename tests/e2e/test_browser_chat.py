@@ -156,7 +156,7 @@ def test_markdown_renders_code_lists_and_links(page: Page, chat_server: ServerAd
         "# Title\n\n- **one**\n- `two`\n\n[docs](https://example.com/a?b=1&c=2)\n\n```python\nprint('<hi>')\n```",
     )
     assert "<h1>Title</h1>" in html
-    assert "<ul><li><strong>one</strong></li><li><code>two</code></li></ul>" in html
+    assert "<ul>\n<li><strong>one</strong></li>\n<li><code>two</code></li>\n</ul>" in html
     assert 'href="https://example.com/a?b=1&amp;c=2"' in html
     # DOMPurify re-serialises the HTML: quotes in text come back unescaped, angle brackets stay escaped.
-    assert "<pre><code class=\"language-python\">print('&lt;hi&gt;')</code></pre>" in html
+    assert "<pre><code class=\"language-python\">print('&lt;hi&gt;')\n</code></pre>" in html

@@ -38,6 +38,7 @@ const done = (seq, fields = {}) => ({
   image: null,
   ...fields,
 });
+const queued = (position, messageId = 32) => ({ type: "queued", message_id: messageId, position });
 const ack = { type: "ack", client_id: "c1", conversation_id: 7, user_message_id: 31, message_id: 32 };
 const regenerate = { type: "regenerate", key: "r1", conversationId: 7, replacedKey: "c1" };
 
@@ -464,6 +465,59 @@ describe("stored conversations", () => {
     const { state, effects } = run(streaming(), { type: "forget_conversation", conversationId: 7 });
     assert.equal(state.answers.size, 0);
     assert.deepEqual(effects, [{ type: "forgotten", key: "c1" }]);
+  });
+});
+
+describe("waiting for the model", () => {
+  test("a queued frame is kept unshown and arms the timer that shows it", () => {
+    const { state, effects } = run(streaming(), queued(2));
+    assert.deepEqual(answerById(state, 32).queue, { position: 2, shown: false });
+    assert.deepEqual(effects, [{ type: "watch_queue", key: "c1" }]);
+  });
+
+  test("after the wait the place is shown, and each new place redraws it", () => {
+    const waited = run(streaming(), queued(2), { type: "queue_timeout", key: "c1" });
+    assert.deepEqual(answerById(waited.state, 32).queue, { position: 2, shown: true });
+    assert.deepEqual(waited.effects.slice(1), [{ type: "queued", key: "c1" }]);
+    const moved = run(waited.state, queued(1));
+    assert.deepEqual(answerById(moved.state, 32).queue, { position: 1, shown: true });
+    assert.deepEqual(moved.effects, [{ type: "queued", key: "c1" }]);
+  });
+
+  test("a new place before the wait is over only updates it: the timer is armed once", () => {
+    const { state, effects } = run(streaming(), queued(3), queued(2));
+    assert.deepEqual(answerById(state, 32).queue, { position: 2, shown: false });
+    assert.equal(ofType(effects, "watch_queue").length, 1);
+    assert.deepEqual(ofType(effects, "queued"), []);
+  });
+
+  test("the first token ends the wait, and the timer firing later shows nothing", () => {
+    const { state, effects } = run(streaming(), queued(1), token(1, "Hi"), { type: "queue_timeout", key: "c1" });
+    const answer = answerById(state, 32);
+    assert.equal(answer.queue, null);
+    assert.equal(answer.text, "Hi");
+    assert.deepEqual(ofType(effects, "queued"), []);
+  });
+
+  test("a queued frame after text has come is ignored", () => {
+    const { state, effects } = run(streaming(), token(1, "Hi"), queued(1));
+    assert.equal(answerById(state, 32).queue, null);
+    assert.deepEqual(effects.filter((effect) => effect.type !== "streamed"), []);
+  });
+
+  test("done and refusals end the wait", () => {
+    const shown = run(streaming(), queued(1), { type: "queue_timeout", key: "c1" }).state;
+    const stopped = run(shown, done(0, { finish_reason: "cancelled" })).state;
+    assert.equal(answerById(stopped, 32).queue, null);
+    const refused = run(shown, { type: "blocked", message_id: 32, detail: "No." }).state;
+    assert.equal(answerById(refused, 32).queue, null);
+  });
+
+  test("a queued frame for an answer this page does not know is ignored", () => {
+    const before = streaming();
+    const { state, effects } = run(before, queued(1, 99));
+    assert.equal(state.answers, before.answers);
+    assert.deepEqual(effects, []);
   });
 });
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -77,6 +78,13 @@ async def client_of(user: User | None) -> AsyncClient:
     return client
 
 
+def shared_messages(page: str) -> list[dict]:
+    """The messages a share page carries, as its script reads them (`json_script`)."""
+    found = re.search(r'<script id="shared-messages" type="application/json">(.*?)</script>', page, re.DOTALL)
+    assert found is not None, "the share page carries no messages"
+    return json.loads(found.group(1))
+
+
 async def png_size(client: AsyncClient, url: str) -> tuple[int, int]:
     response = await client.get(url)
     assert response.status_code == 200, (url, response.status_code)
@@ -132,8 +140,8 @@ async def test_the_share_page_shows_the_picture_and_no_other(chat) -> None:
 
     page = (await viewer.get(f"/share/{token}")).content.decode()
     shared_url = f"/api/imagine/shared/{token}/{image['id']}/image.png"
-    assert f'src="{shared_url}"' in page
-    assert f'alt="{PROMPT}"' in page
+    shown = [message["image"] for message in shared_messages(page) if message.get("image")]
+    assert [(picture["url"], picture["prompt"]) for picture in shown] == [(shared_url, PROMPT)]
     assert await png_size(viewer, shared_url) == (image["width"], image["height"])
     assert (await viewer.get(f"/api/imagine/shared/{token}/{other.pk}/image.png")).status_code == 404
     assert (await viewer.get(f"/api/imagine/shared/not-{token}/{image['id']}/image.png")).status_code == 404

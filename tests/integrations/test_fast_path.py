@@ -170,8 +170,8 @@ def test_a_broker_failure_answers_503_to_the_batch_and_forgets_only_its_new_even
 
 def parsed_event(message_id: str) -> Event:
     """A WhatsApp text event as the adapter reads it from a delivery."""
-    with adapter_for(Channel.WHATSAPP) as adapter:
-        return adapter.parse(text_delivery(message_id))[0]
+    adapter = adapter_for(Channel.WHATSAPP)
+    return adapter.parse(text_delivery(message_id))[0]
 
 
 # --- on PostgreSQL, through a real ASGI server -----------------------------------------------------

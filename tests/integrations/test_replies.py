@@ -17,6 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from assistant import tasks as assistant_tasks
 from assistant.chat.services import start_turn
 from assistant.models import Channel, Conversation, Message
 from core.text import NUL_REFUSAL
@@ -291,3 +292,17 @@ def test_questions_past_the_messaging_limit_are_answered_with_when_to_retry(
     assert refused.startswith(f"Too many requests: at most 1 every {year} seconds.")
     assert len(fake_model.requests) == 1
     assert Message.objects.filter(role=Message.Role.USER).count() == 1
+
+
+def test_a_messaging_conversation_gets_no_model_written_title(
+    fake_model: FakeOpenAI, apps: FakeMessaging, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app shows its own chat, never the conversation's title: no second model call for one."""
+    settings.ASSISTANT_MODEL_TITLES = True
+    titled: list[tuple[object, ...]] = []
+    monkeypatch.setattr(assistant_tasks.title_conversation, "delay", lambda *args: titled.append(args))
+    deliver("whatsapp", whatsapp_question("wamid.T1", "Plan a weekend in Lisbon"))
+    tasks.reply_to_event("whatsapp", "wamid.T1")
+    assert sent_texts(apps) == ["Hello, world!"]
+    assert titled == []
+    assert Conversation.objects.get().title == "Plan a weekend in Lisbon"  # the provisional one, kept

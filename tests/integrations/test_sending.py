@@ -32,8 +32,8 @@ def event(app: Channel, reply_to: str, *, message_id: str = "in-1", chat_id: str
 
 
 def test_whatsapp_text_goes_to_the_phone_number_with_the_bearer_token(messaging_settings: FakeMessaging) -> None:
-    with adapter_for(Channel.WHATSAPP) as adapter:
-        message_id = adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_PHONE), "Hello!")
+    adapter = adapter_for(Channel.WHATSAPP)
+    message_id = adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_PHONE), "Hello!")
     [request] = messaging_settings.requests
     assert (request.method, request.path) == ("POST", f"/v26.0/{p.PHONE_NUMBER_ID}/messages")
     assert request.headers["authorization"] == "Bearer whatsapp-token"
@@ -50,8 +50,8 @@ def test_whatsapp_text_goes_to_the_phone_number_with_the_bearer_token(messaging_
 
 
 def test_whatsapp_to_a_username_user_uses_the_bsuid_recipient_and_quotes(messaging_settings: FakeMessaging) -> None:
-    with adapter_for(Channel.WHATSAPP) as adapter:
-        adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_BSUID, message_id="wamid.Q"), "Hi", quote=True)
+    adapter = adapter_for(Channel.WHATSAPP)
+    adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_BSUID, message_id="wamid.Q"), "Hi", quote=True)
     body = messaging_settings.requests[0].body
     assert body["recipient"] == p.CUSTOMER_BSUID
     assert "to" not in body
@@ -60,9 +60,9 @@ def test_whatsapp_to_a_username_user_uses_the_bsuid_recipient_and_quotes(messagi
 
 def test_whatsapp_image_and_read_receipt_with_typing(messaging_settings: FakeMessaging) -> None:
     incoming = event(Channel.WHATSAPP, p.CUSTOMER_PHONE, message_id="wamid.IN")
-    with adapter_for(Channel.WHATSAPP) as adapter:
-        adapter.acknowledge(incoming)
-        adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
+    adapter = adapter_for(Channel.WHATSAPP)
+    adapter.acknowledge(incoming)
+    adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
     receipt, image = (r.body for r in messaging_settings.requests)
     assert receipt == {
         "messaging_product": "whatsapp",
@@ -79,10 +79,10 @@ def test_whatsapp_image_and_read_receipt_with_typing(messaging_settings: FakeMes
 )
 def test_messenger_and_instagram_send_api(messaging_settings: FakeMessaging, app: Channel, token: str) -> None:
     incoming = event(app, p.PSID)
-    with adapter_for(app) as adapter:
-        adapter.acknowledge(incoming)
-        message_id = adapter.send_text(incoming, "Hello!")
-        adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
+    adapter = adapter_for(app)
+    adapter.acknowledge(incoming)
+    message_id = adapter.send_text(incoming, "Hello!")
+    adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
     bodies = [r.body for r in messaging_settings.requests]
     assert {r.path for r in messaging_settings.requests} == {f"/v26.0/{p.PAGE_ID}/messages"}
     assert {r.headers["authorization"] for r in messaging_settings.requests} == {f"Bearer {token}"}
@@ -103,10 +103,10 @@ def test_messenger_and_instagram_send_api(messaging_settings: FakeMessaging, app
 
 def test_telegram_bot_api_methods(messaging_settings: FakeMessaging) -> None:
     incoming = event(Channel.TELEGRAM, "-1001234567890", message_id="2000", callback_query_id="cb-1")
-    with adapter_for(Channel.TELEGRAM) as adapter:
-        adapter.acknowledge(incoming)
-        message_id = adapter.send_text(incoming, "Hello!", quote=True)
-        adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
+    adapter = adapter_for(Channel.TELEGRAM)
+    adapter.acknowledge(incoming)
+    message_id = adapter.send_text(incoming, "Hello!", quote=True)
+    adapter.send_image(incoming, "https://images.example/fox.png", "A fox")
     calls = [(r.path, r.body) for r in messaging_settings.requests]
     prefix = f"/bot{p.BOT_TOKEN}"
     assert calls == [
@@ -128,12 +128,23 @@ def test_telegram_bot_api_methods(messaging_settings: FakeMessaging) -> None:
     assert message_id == "3"
 
 
+def test_replies_share_the_process_http_client_per_token(messaging_settings: FakeMessaging) -> None:
+    """Building an HTTP client costs a TLS context; one per app token is kept for every reply."""
+    incoming = event(Channel.WHATSAPP, p.CUSTOMER_PHONE)
+    first, second = adapter_for(Channel.WHATSAPP), adapter_for(Channel.WHATSAPP)
+    first.send_text(incoming, "One")
+    second.send_text(incoming, "Two")
+    assert first.client.http is second.client.http
+    assert adapter_for(Channel.MESSENGER).client.http is not first.client.http  # another token
+    assert [r.body["text"]["body"] for r in messaging_settings.requests] == ["One", "Two"]
+
+
 def test_graph_rate_limit_is_retried_after_the_retry_after_wait(messaging_settings: FakeMessaging) -> None:
     messaging_settings.fail_next(Failure(429, code=130429, retry_after=1), Failure(503, code=2))
     waits: list[float] = []
-    with adapter_for(Channel.WHATSAPP) as adapter:
-        adapter.client.sleep = waits.append
-        adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_PHONE), "Hello!")
+    adapter = adapter_for(Channel.WHATSAPP)
+    adapter.client.sleep = waits.append
+    adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_PHONE), "Hello!")
     assert len(messaging_settings.requests) == 3
     assert waits == [1.0, 0.02]  # Retry-After, then our own backoff (0.01 doubled)
     assert len({str(r.body) for r in messaging_settings.requests}) == 1  # the same request each time
@@ -141,9 +152,9 @@ def test_graph_rate_limit_is_retried_after_the_retry_after_wait(messaging_settin
 
 def test_graph_rate_limit_code_in_a_400_is_retried(messaging_settings: FakeMessaging) -> None:
     messaging_settings.fail_next(Failure(400, code=613, message="Calls to this api have exceeded the rate limit."))
-    with adapter_for(Channel.MESSENGER) as adapter:
-        adapter.client.sleep = lambda seconds: None
-        adapter.send_text(event(Channel.MESSENGER, p.PSID), "Hello!")
+    adapter = adapter_for(Channel.MESSENGER)
+    adapter.client.sleep = lambda seconds: None
+    adapter.send_text(event(Channel.MESSENGER, p.PSID), "Hello!")
     assert len(messaging_settings.requests) == 2
 
 
@@ -157,7 +168,8 @@ def test_graph_rate_limit_code_in_a_400_is_retried(messaging_settings: FakeMessa
 )
 def test_permanent_graph_errors_are_not_retried(messaging_settings: FakeMessaging, failure: Failure, code: str) -> None:
     messaging_settings.fail_next(failure)
-    with adapter_for(Channel.WHATSAPP) as adapter, pytest.raises(SendError) as raised:
+    adapter = adapter_for(Channel.WHATSAPP)
+    with pytest.raises(SendError) as raised:
         adapter.send_text(event(Channel.WHATSAPP, p.CUSTOMER_PHONE), "Hello!")
     assert len(messaging_settings.requests) == 1
     assert (raised.value.failure.code, raised.value.transient) == (code, False)
@@ -165,10 +177,10 @@ def test_permanent_graph_errors_are_not_retried(messaging_settings: FakeMessagin
 
 def test_retries_give_up_after_the_configured_attempts(messaging_settings: FakeMessaging) -> None:
     messaging_settings.fail_next(*[Failure(500)] * 5)
-    with adapter_for(Channel.MESSENGER) as adapter:
-        adapter.client.sleep = lambda seconds: None
-        with pytest.raises(SendError) as raised:
-            adapter.send_text(event(Channel.MESSENGER, p.PSID), "Hello!")
+    adapter = adapter_for(Channel.MESSENGER)
+    adapter.client.sleep = lambda seconds: None
+    with pytest.raises(SendError) as raised:
+        adapter.send_text(event(Channel.MESSENGER, p.PSID), "Hello!")
     assert len(messaging_settings.requests) == 3  # INTEGRATIONS_SEND_ATTEMPTS
     assert raised.value.transient
 
@@ -176,16 +188,17 @@ def test_retries_give_up_after_the_configured_attempts(messaging_settings: FakeM
 def test_telegram_retry_after_comes_from_the_json_parameters(messaging_settings: FakeMessaging) -> None:
     messaging_settings.fail_next(Failure(429, retry_after=7, message="Too Many Requests: retry after 7"))
     waits: list[float] = []
-    with adapter_for(Channel.TELEGRAM) as adapter:
-        adapter.client.sleep = waits.append
-        adapter.send_text(event(Channel.TELEGRAM, "1111111"), "Hello!")
+    adapter = adapter_for(Channel.TELEGRAM)
+    adapter.client.sleep = waits.append
+    adapter.send_text(event(Channel.TELEGRAM, "1111111"), "Hello!")
     assert waits == [2.0]  # 7 s asked, capped by INTEGRATIONS_SEND_MAX_BACKOFF_SECONDS
     assert len(messaging_settings.requests) == 2
 
 
 def test_telegram_blocked_bot_is_permanent(messaging_settings: FakeMessaging) -> None:
     messaging_settings.fail_next(Failure(403, message="Forbidden: bot was blocked by the user"))
-    with adapter_for(Channel.TELEGRAM) as adapter, pytest.raises(SendError) as raised:
+    adapter = adapter_for(Channel.TELEGRAM)
+    with pytest.raises(SendError) as raised:
         adapter.send_text(event(Channel.TELEGRAM, "1111111"), "Hello!")
     assert (raised.value.failure.code, raised.value.failure.detail) == ("403", "Forbidden: bot was blocked by the user")
     assert len(messaging_settings.requests) == 1
@@ -196,6 +209,6 @@ def test_network_errors_are_retried_then_reported() -> None:
     settings = conf.Delivery(timeout_seconds=1, attempts=2, backoff_seconds=0, max_backoff_seconds=0)
     adapter = TelegramAdapter(conf.TelegramBot(closed_port, p.BOT_TOKEN, ("s",), p.BOT_USERNAME))
     adapter.client.settings = settings
-    with adapter, pytest.raises(SendError) as raised:
+    with pytest.raises(SendError) as raised:
         adapter.send_text(event(Channel.TELEGRAM, "1111111"), "Hello!")
     assert (raised.value.failure.code, raised.value.transient) == ("network", True)

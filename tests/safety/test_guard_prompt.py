@@ -16,6 +16,7 @@ from tests.support.fake_guard import FakeGuard
 BEGIN_OF_TEXT, START_HEADER, END_HEADER, EOT = 128000, 128006, 128007, 128009
 USER, ASSISTANT, BLANK_LINE = 882, 78191, 271
 STRUCTURE = [BEGIN_OF_TEXT, START_HEADER, END_HEADER, EOT, START_HEADER, END_HEADER]
+BLANK, NEWLINE = "\n\n", "\n"
 
 # llama-stack's template, written out: the task line, the categories block, the conversation block
 # and the instructions, for the question "Is it safe?" checked against S1 and S2.
@@ -68,7 +69,8 @@ def test_typed_special_tokens_reach_the_guard_as_text(typed: str) -> None:
     ids = guard_ids([("user", "Hello"), ("assistant", typed)], agent=True)
 
     assert [i for i in ids if i >= 128000] == STRUCTURE
-    assert f"Agent: {typed.strip()}\n\n" in llama3_tokenizer().decode(ids)
+    # Blank lines inside a message become one line break (llama_guard.py), nothing else changes.
+    assert f"Agent: {typed.strip().replace(BLANK, NEWLINE)}\n\n" in llama3_tokenizer().decode(ids)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,9 @@ NEVER_STOP_BIAS = {"logit_bias": {"0": -100, "2": -100}}
 def web_server_command(port: int, *extra: str) -> list[str]:
     """The ASGI web server as production runs it (docker-compose's web service), on loopback."""
     uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    return [*uvicorn, "--port", str(port), "--lifespan", "on", "--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES), *extra]
+    # No per-message deflate, as in production: frames are ~100 bytes, too small to gain from it.
+    options = ["--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES), "--ws-per-message-deflate", "false"]
+    return [*uvicorn, "--port", str(port), "--lifespan", "on", *options, *extra]
 
 
 def worker_command(
@@ -110,3 +113,31 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 def migrate(env: dict[str, str]) -> None:
     manage(env, "migrate", "-v0")
+
+
+def guard_server_command(port: int) -> list[str]:
+    """The embedded content guard in its own process (`make run`'s guard, compose's cpu-guard), on loopback."""
+    return [sys.executable, "-m", "safety.guard_server", "--port", str(port)]
+
+
+@dataclass(frozen=True)
+class GuardServer:
+    base_url: str  # …/v1, for SAFETY_GUARD_BASE_URL or `VllmGuard`
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def running_guard_server(log: Path, **settings: str) -> Iterator[GuardServer]:
+    """The embedded guard's server on a free port for the duration of the block, with SAFETY_* `settings`."""
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1", **settings}
+    ready_url = f"http://127.0.0.1:{port}/health"
+    with running(guard_server_command(port), env=env, log=log, ready_url=ready_url) as process:
+        yield GuardServer(f"http://127.0.0.1:{port}/v1", process, log)
+
+
+def maps_torch(pid: int) -> bool:
+    """Whether process `pid` has torch's library mapped (Linux): the embedded guard's encoder runs on
+    torch, so a process without it has not loaded the classifier."""
+    return any("/libtorch" in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines())

@@ -1,12 +1,16 @@
-"""Run the whole product on one machine: embedded model, Celery workers and ASGI web server.
+"""Run the whole product on one machine: content guard, embedded model, Celery workers and ASGI web server.
 
 Used by `make run`. Each process is the same one production runs separately (docker-compose
-wires those); this command only starts them together, waits until the model answers, prints the
-URL, and stops them all on Ctrl-C or SIGTERM.
+wires those); this command only starts them together, waits until the guard and the model answer,
+prints the URL, and stops them all on Ctrl-C or SIGTERM. The embedded guard runs in its own process
+(safety/guard_server.py), which the workers and the web server reach as production reaches vLLM,
+so neither loads the classifier; not when the operator set SAFETY_GUARD_BASE_URL or
+SAFETY_GUARD_GGUF, nor when SAFETY_CHECKS is off.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,12 +23,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assistant.conf import model_settings
 from core.websocket import WEBSOCKET_MAX_FRAME_BYTES
+from safety.conf import safety_settings
 
-START_TIMEOUT_SECONDS = 180  # the web server loads the content guard before it accepts
+# The guard trains its classifier on a machine's first start (minutes on two cores; loads in seconds after).
+START_TIMEOUT_SECONDS = 180
 
 
 class Command(BaseCommand):
-    help = "Start the embedded model, the Celery workers (chat and search; Imagine) and the web server."
+    help = "Start the content guard, the embedded model, the Celery workers and the web server."
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("--host", default="127.0.0.1")
@@ -34,7 +40,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         children: dict[str, subprocess.Popen[bytes]] = {}
         signal.signal(signal.SIGTERM, _interrupt)
+        self.child_env = dict(os.environ)
         try:
+            if runs_the_embedded_guard():
+                self.child_env["SAFETY_GUARD_BASE_URL"] = self._start_guard(children)
             if not options["no_model"]:
                 model_base_url = model_settings().base_url
                 model_url = urlsplit(model_base_url)
@@ -42,15 +51,19 @@ class Command(BaseCommand):
                     raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
                 self._wait_until_answers("model", model_base_url.rstrip("/") + "/models", children["model"])
+            queues = "default,search,code,documents,media"
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker",
-                                             "-Q", "default,search,code", "--concurrency", "2", "--beat",
+                                             "-Q", queues, "--concurrency", "2", "--beat",
                                              "--loglevel", "INFO")  # fmt: skip
             children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",
                                               "--pool", "threads", "--concurrency", "4", "-n", "imagine@%h",
                                               "--loglevel", "INFO")  # fmt: skip
             children["web"] = self._spawn("web", "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
                                           "--port", str(options["port"]), "--lifespan", "on",
-                                          "--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES))  # fmt: skip
+                                          "--ws-max-size", str(WEBSOCKET_MAX_FRAME_BYTES),
+                                          # Frames are ~100 bytes: deflating each costs CPU and saves
+                                          # nothing; browsers then send uncompressed frames.
+                                          "--ws-per-message-deflate", "false")  # fmt: skip
             local_host = "127.0.0.1" if options["host"] in {"0.0.0.0", "::"} else options["host"]
             self._wait_until_answers("web", f"http://{local_host}:{options['port']}/healthz", children["web"])
             self.stdout.write(
@@ -66,10 +79,17 @@ class Command(BaseCommand):
         finally:
             _stop_all(list(children.values()))
 
+    def _start_guard(self, children: dict[str, subprocess.Popen[bytes]]) -> str:
+        """Start the embedded guard's server and wait until it answers; its base URL."""
+        port = str(safety_settings().embedded_guard_port)
+        children["guard"] = self._spawn("guard", "-m", "safety.guard_server", "--port", port)
+        self._wait_until_answers("guard", f"http://127.0.0.1:{port}/health", children["guard"])
+        return f"http://127.0.0.1:{port}/v1"
+
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         self.stdout.write(f"starting {name}: python {' '.join(args)}")
         self.stdout.flush()
-        return subprocess.Popen([sys.executable, *args])
+        return subprocess.Popen([sys.executable, *args], env=self.child_env)
 
     def _wait_until_answers(self, name: str, url: str, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -84,13 +104,19 @@ class Command(BaseCommand):
         raise CommandError(f"The {name} process did not answer at {url} within {START_TIMEOUT_SECONDS}s.")
 
 
+def runs_the_embedded_guard() -> bool:
+    """Whether the checks need the embedded guard: they are on and no other guard is configured."""
+    configured = safety_settings()
+    return configured.checks and not (configured.guard_base_url or configured.guard_gguf)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (docker stop, systemd) ends the command the way Ctrl-C does."""
     raise KeyboardInterrupt
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
-    """Stop the web server first (no new turns), then the workers, then the model."""
+    """Stop the web server first (no new turns), then the workers, the model and the guard."""
     for child in reversed(children):
         child.terminate()
     for child in children:

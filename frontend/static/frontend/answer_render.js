@@ -1,26 +1,73 @@
-/* The parts of an answer bubble: its text (sanitised markdown, citations, code blocks with copy
- * buttons and syntax colours), the picture of an /imagine answer, search progress, the numbered
- * sources and Code Shield's warnings. highlight.js (window.hljs) is a classic script loaded first. */
+/* The parts of an answer bubble: its text (sanitised markdown, citations, math, code blocks with
+ * copy buttons and syntax colours), the picture of an /imagine answer, search progress, the numbered
+ * sources and Code Shield's warnings. highlight.js (window.hljs) is a classic script loaded first.
+ *
+ * Streamed text is drawn incrementally (markdown.js, createMarkdownStream): blocks the answer has
+ * finished are inserted once and kept, so their nodes (a selection in them, a code block's colours)
+ * survive the frames that follow; only the unfinished end is replaced. */
 
 import { t } from "./i18n.js";
-import { renderMarkdown } from "./markdown.js";
+import { applyMathStyles, createMarkdownStream } from "./markdown.js";
 
 const COPIED_RESET_MS = 2000;
+const MATH_STYLESHEET = new URL("./vendor/katex.min.css", import.meta.url).href;
+const views = new WeakMap(); // container -> {stream, docId, settled: Set of nodes it keeps}
+let answersDrawn = 0;
 
-/** Answer text into `container`: sanitised markdown, citations, code blocks with copy buttons and
- * (when `options.final`) syntax colours. */
+function viewOf(container) {
+  let view = views.get(container);
+  if (!view) {
+    answersDrawn += 1;
+    view = { stream: createMarkdownStream(), docId: "a" + answersDrawn, settled: new Set() };
+    views.set(container, view);
+  }
+  return view;
+}
+
+/** Answer text into `container`: sanitised markdown, citations, math, code blocks with copy buttons
+ * and syntax colours (on finished blocks, and on the rest once `options.final`). Nodes others added
+ * after the text (an answer's picture) are removed: the caller adds them again. */
 export function renderAnswer(container, text, options) {
-  container.innerHTML = renderMarkdown(text, {
+  const view = viewOf(container);
+  const markdownOptions = {
     sources: options.sources || [],
     invalidCitations: options.invalidCitations || [],
     invalidCitationTitle: (number) => t("invalid_citation", { number }),
-  });
-  decorateCodeBlocks(container, !!options.final);
+    docId: view.docId,
+  };
+  if ([...view.settled].some((node) => node.parentNode !== container)) view.stream = createMarkdownStream();
+  const drawn = view.stream.update(text, markdownOptions);
+  if (drawn.reset) view.settled.clear();
+  [...container.childNodes].forEach((node) => view.settled.has(node) || node.remove());
+  insertHtml(container, drawn.settled, true).forEach((node) => view.settled.add(node));
+  insertHtml(container, drawn.tail, !!options.final);
 }
 
-/** A copy button on every code block; syntax colours once the answer is final (not per frame). */
-function decorateCodeBlocks(body, final) {
-  body.querySelectorAll("pre > code").forEach((code) => {
+/** Appends sanitised HTML; returns the nodes it added. */
+function insertHtml(container, html, final) {
+  if (!html) return [];
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  decorateCodeBlocks(template.content, final);
+  const nodes = [...template.content.childNodes];
+  container.append(template.content);
+  nodes.forEach((node) => node.nodeType === Node.ELEMENT_NODE && applyMathStyles(node));
+  if (nodes.some((node) => node.nodeType === Node.ELEMENT_NODE && node.querySelector(".katex"))) loadMathStylesheet();
+  return nodes;
+}
+
+/** KaTeX's stylesheet (and through it its fonts), fetched the first time an answer has math. */
+function loadMathStylesheet() {
+  if (document.querySelector('link[href="' + MATH_STYLESHEET + '"]')) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = MATH_STYLESHEET;
+  document.head.appendChild(link);
+}
+
+/** A copy button on every code block; syntax colours once the block is final (not per frame). */
+function decorateCodeBlocks(root, final) {
+  root.querySelectorAll("pre > code").forEach((code) => {
     const pre = code.parentNode;
     const block = document.createElement("div");
     block.className = "code-block";
@@ -70,7 +117,8 @@ export function copyText(button, text) {
 /** A click anywhere: the copy button of a code block copies its code. */
 export function copyCodeOnClick(event) {
   const button = event.target.closest && event.target.closest(".code-copy");
-  if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent);
+  // Without the newline that closes the fence: it is not part of the code.
+  if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent.replace(/\n$/, ""));
 }
 
 /** The picture answering `/imagine <prompt>`: alt text is the prompt; it can be downloaded. */

@@ -7,7 +7,7 @@
  *
  * An answer: {key, id, conversationId, status, text, lastSeq, buffer, finishReason, error,
  *   errorCode, search, sources, searchError, invalidCitations, codeWarnings, image, codeImages,
- *   blocked, stopRequested, recovering, gapWatched}
+ *   blocked, queue, stopRequested, recovering, gapWatched}
  *   key: the page's name for it, fixed for its life (the client_id of the message it answers, a
  *     fresh id for a regenerate, "m<id>" for one first seen in a stored conversation);
  *   id: the server's message id, null until the ack;
@@ -16,6 +16,8 @@
  *   buffer: token frames that came after a missing one (seq -> text);
  *   codeImages: data URLs of pictures the model's code saved, shown after the text;
  *   blocked: the refusal shown instead of the answer ("" when the server gave no words), or null;
+ *   queue: {position, shown} while the answer waits for the model (a `queued` frame came and no
+ *     token yet), else null; `shown` once it has waited long enough to say so (queue_timeout);
  *   recovering: a `done` showed missing frames and a resume for them is on its way.
  */
 
@@ -70,6 +72,7 @@ function newAnswer(fields) {
     image: null,
     codeImages: [],
     blocked: null,
+    queue: null,
     stopRequested: false,
     recovering: false,
     gapWatched: false,
@@ -207,7 +210,8 @@ function onToken(state, frame) {
   }
   // A frame is missing: if it is still missing when the gap timer fires, ask for it.
   const watch = buffer.size > 0 && !answer.gapWatched;
-  let next = put(state, { ...answer, text, lastSeq, buffer, gapWatched: answer.gapWatched || watch });
+  // Text came: the answer no longer waits for the model.
+  let next = put(state, { ...answer, text, lastSeq, buffer, gapWatched: answer.gapWatched || watch, queue: null });
   if (watch) next = emit(next, { type: "watch_gap", key: answer.key });
   return emit(next, { type: "streamed", key: answer.key });
 }
@@ -233,6 +237,7 @@ function onDone(state, frame) {
     codeImages: frame.code_images || [],
     text: blocked ? "" : answer.text,
     blocked: blocked ? frame.error || answer.blocked || "" : answer.blocked,
+    queue: null,
     buffer: new Map(),
     recovering: false,
     gapWatched: false,
@@ -254,8 +259,21 @@ function onSearch(state, frame) {
 function onBlocked(state, frame) {
   const answer = answerById(state, frame.message_id);
   if (!answer) return state;
-  const next = put(state, { ...answer, text: "", blocked: frame.detail || "" });
+  const next = put(state, { ...answer, text: "", blocked: frame.detail || "", queue: null });
   return emit(next, { type: "retracted", key: answer.key });
+}
+
+/** The answer waits for the model, `position` people ahead: said only once it has waited a while
+ * (watch_queue arms the timer, queue_timeout shows it), and never once its text has begun. */
+function onQueued(state, frame) {
+  const answer = answerById(state, frame.message_id);
+  if (!answer || answer.status !== "streaming" || answer.lastSeq > 0 || answer.buffer.size > 0) return state;
+  if (answer.queue === null) {
+    const next = put(state, { ...answer, queue: { position: frame.position, shown: false } });
+    return emit(next, { type: "watch_queue", key: answer.key });
+  }
+  const next = put(state, { ...answer, queue: { ...answer.queue, position: frame.position } });
+  return answer.queue.shown ? emit(next, { type: "queued", key: answer.key }) : next;
 }
 
 function onError(state, frame) {
@@ -319,6 +337,13 @@ function onRegenerate(state, event) {
 function onRegenerateTimeout(state, event) {
   if (!state.regenerating || state.regenerating.key !== event.key) return state;
   return failRegenerate(state, "timeout", null);
+}
+
+function onQueueTimeout(state, event) {
+  const answer = state.answers.get(event.key);
+  if (!answer || answer.queue === null || answer.queue.shown) return state;
+  const next = put(state, { ...answer, queue: { ...answer.queue, shown: true } });
+  return emit(next, { type: "queued", key: answer.key });
 }
 
 function onGapTimeout(state, event) {
@@ -392,6 +417,7 @@ const HANDLERS = {
   done: onDone,
   search: onSearch,
   blocked: onBlocked,
+  queued: onQueued,
   error: onError,
   // the page's events
   send_message: onSendMessage,
@@ -399,6 +425,7 @@ const HANDLERS = {
   regenerate: onRegenerate,
   regenerate_timeout: onRegenerateTimeout,
   gap_timeout: onGapTimeout,
+  queue_timeout: onQueueTimeout,
   connected: onConnected,
   disconnected: onDisconnected,
   session_ended: onSessionEnded,

@@ -25,6 +25,7 @@ import { charCount } from "./text.js";
 import { createThread } from "./thread.js";
 
 const GAP_RESUME_DELAY_MS = 1000; // a missing token frame may still come: wait this long, then resume
+const QUEUE_NOTE_DELAY_MS = 1000; // a short wait for the model goes unmentioned: no note flashes by
 const REGENERATE_ACK_TIMEOUT_MS = 15000;
 const CONNECTION_LABELS = {
   connecting: "connecting",
@@ -119,6 +120,10 @@ const EFFECTS = {
   send: (effect) => socket.send(effect.frame),
   watch_gap: (effect) => watchGap(effect.key),
   cancel_gap: (effect) => cancelGap(effect.key),
+  watch_queue: (effect) => {
+    window.setTimeout(() => dispatch({ type: "queue_timeout", key: effect.key }), QUEUE_NOTE_DELAY_MS);
+  },
+  queued: (effect, entry) => entry && thread.renderNow(entry),
   streamed: (effect, entry) => entry && thread.schedule(entry),
   searched: (effect, entry) => {
     if (!entry) return;

@@ -4,7 +4,13 @@ import { inSeconds, t } from "./i18n.js";
 
 const MAX_NOTICES = 4;
 // Error codes said in our own words (the keys of the script catalogue) rather than the server's.
-export const FRIENDLY_ERRORS = ["model_unavailable", "service_unavailable", "safety_unavailable", "context_too_long"];
+export const FRIENDLY_ERRORS = [
+  "model_unavailable",
+  "service_unavailable",
+  "safety_unavailable",
+  "context_too_long",
+  "answer_in_progress",
+];
 
 /** The sentence for a refused frame (an `error` frame): our own words where we have them. */
 export function friendlyError(frame) {

@@ -27,3 +27,16 @@ export function lastSentenceEnd(text, from) {
   for (const match of text.slice(from).matchAll(SENTENCE_END)) end = from + match.index + match[0].length;
   return end;
 }
+
+/** How many leading characters `a` and `b` share. */
+export function sharedPrefixLength(a, b) {
+  const limit = Math.min(a.length, b.length);
+  let index = 0;
+  while (index < limit && a[index] === b[index]) index += 1;
+  return index;
+}
+
+/** Where the word that `index` falls in (or right after) starts. */
+export function wordStart(text, index) {
+  return index - text.slice(0, index).match(/\S*$/)[0].length;
+}

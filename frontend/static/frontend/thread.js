@@ -1,10 +1,11 @@
 /* The open conversation's messages on screen, and what screen readers hear of them.
  *
  * An entry is one message in the list: {key, role, user, announced, reported, el, bodyEl, noteEl,
- * typingEl, extrasEl, actionsEl}. An answer's entry holds only its `key`: its data is the answer
+ * typingEl, queueEl, extrasEl, actionsEl}. An answer's entry holds only its `key`: its data is the answer
  * in answer_state.js, read through `answerFor(key)` at every render. A user message's entry holds
  * its data itself in `user` ({id, status, text}; status "sending" until the ack, then stored).
- * `announced` counts the characters of the shown text already read out (Infinity: all of it).
+ * `announced` counts the characters of the shown text already read out (Infinity: all of it), and
+ * `announcedText` is that text as it was shown then.
  */
 
 import {
@@ -19,8 +20,9 @@ import {
 } from "./answer_render.js";
 import { isFinal } from "./answer_state.js";
 import { t } from "./i18n.js";
+import { messageElement } from "./message_element.js";
 import { FRIENDLY_ERRORS } from "./notices.js";
-import { lastSentenceEnd } from "./text.js";
+import { lastSentenceEnd, sharedPrefixLength, wordStart } from "./text.js";
 
 const NEAR_BOTTOM_PX = 80;
 const MAX_ANNOUNCEMENTS = 20; // sentences kept in the screen-reader live region
@@ -41,8 +43,17 @@ export function createThread({ els, answerFor, onReport }) {
   }
 
   function newEntry(fields) {
-    const elements = { el: null, bodyEl: null, noteEl: null, typingEl: null, extrasEl: null, actionsEl: null };
-    return { key: null, role: "assistant", user: null, announced: 0, reported: false, ...elements, ...fields };
+    const elements = {
+      el: null,
+      bodyEl: null,
+      noteEl: null,
+      typingEl: null,
+      queueEl: null,
+      extrasEl: null,
+      actionsEl: null,
+    };
+    const base = { key: null, role: "assistant", user: null, announced: 0, announcedText: "", reported: false };
+    return { ...base, ...elements, ...fields };
   }
 
   /** The entry of an answer; a finished answer seen first now is not read out again. */
@@ -60,26 +71,16 @@ export function createThread({ els, answerFor, onReport }) {
   // --- building and drawing one message --------------------------------------------------
 
   function buildMessageEl(entry) {
-    const item = document.createElement("li");
-    item.className = "message message-" + entry.role;
-    item.setAttribute("data-testid", "message");
-    item.setAttribute("data-role", entry.role);
-    const who = document.createElement("span");
-    who.className = "visually-hidden message-who";
-    who.textContent = t(entry.role === "user" ? "you_said" : "assistant_said");
-    const bubble = document.createElement("div");
-    bubble.className = "bubble";
-    const body = document.createElement("div");
-    body.className = entry.role === "assistant" ? "content markdown" : "content";
-    bubble.appendChild(body);
+    const { item, bubble, body } = messageElement(entry.role);
     const note = document.createElement("p");
     note.className = "message-note";
     note.hidden = true;
-    item.append(who, bubble);
     Object.assign(entry, { el: item, bodyEl: body, noteEl: note });
     if (entry.role === "assistant") {
       entry.typingEl = typingIndicator();
+      entry.queueEl = queueNote();
       bubble.insertBefore(entry.typingEl, body);
+      bubble.insertBefore(entry.queueEl, entry.typingEl);
       entry.extrasEl = document.createElement("div");
       entry.extrasEl.className = "message-extras";
       entry.actionsEl = document.createElement("div");
@@ -108,6 +109,24 @@ export function createThread({ els, answerFor, onReport }) {
     label.className = "visually-hidden typing-label";
     typing.appendChild(label);
     return typing;
+  }
+
+  /** Where an answer waiting for the model stands in line; a status, so screen readers hear it. */
+  function queueNote() {
+    const note = document.createElement("p");
+    note.className = "queue-note";
+    note.setAttribute("data-testid", "queue-note");
+    note.setAttribute("role", "status");
+    note.hidden = true;
+    return note;
+  }
+
+  function renderQueue(entry, answer) {
+    const shown = busy(answer.status) && answer.queue !== null && answer.queue.shown;
+    entry.queueEl.hidden = !shown;
+    if (!shown) return;
+    const position = answer.queue.position;
+    entry.queueEl.textContent = position === 1 ? t("queue_one_ahead") : t("queue_ahead", { count: position });
   }
 
   /** Status attributes, the note, the extras and the actions: everything but the text. */
@@ -149,7 +168,9 @@ export function createThread({ els, answerFor, onReport }) {
       if (message.image) entry.bodyEl.appendChild(imageFigure(message.image));
       if (message.codeImages.length) entry.bodyEl.appendChild(codeImagesFigure(message.codeImages));
     }
-    entry.typingEl.hidden = !busy(message.status) || message.text !== "" || message.blocked !== null;
+    renderQueue(entry, message);
+    const waiting = !entry.queueEl.hidden; // the model has not begun: nobody is writing yet
+    entry.typingEl.hidden = !busy(message.status) || message.text !== "" || message.blocked !== null || waiting;
     entry.typingEl.querySelector(".typing-label").textContent = t("typing");
     announceProgress(entry);
   }
@@ -231,10 +252,15 @@ export function createThread({ els, answerFor, onReport }) {
     const answer = messageOf(entry);
     const text = answer.blocked !== null ? refusalText(answer) : entry.bodyEl.textContent;
     const final = isFinal(answer.status);
-    const end = final ? text.length : lastSentenceEnd(text, entry.announced);
-    if (end <= entry.announced) return;
-    announce(text.slice(entry.announced, end));
+    // Rendering a growing answer can rewrite text already read out ("3." becomes a list's number):
+    // go on from the word where the text read out and the text shown stop agreeing.
+    const agreed = sharedPrefixLength(entry.announcedText, text);
+    const from = agreed < entry.announced ? wordStart(text, agreed) : entry.announced;
+    const end = final ? text.length : lastSentenceEnd(text, from);
+    if (end <= from) return;
+    announce(text.slice(from, end));
     entry.announced = final ? Infinity : end;
+    entry.announcedText = text.slice(0, end);
   }
 
   function announce(text) {
@@ -328,6 +354,7 @@ export function createThread({ els, answerFor, onReport }) {
     renderActions,
     restartAnnouncements: (entry) => {
       entry.announced = 0; // what was read out is retracted: the refusal is read instead
+      entry.announcedText = "";
     },
     scrollToBottom,
   };

@@ -24,11 +24,11 @@ class Command(BaseCommand):
         url: str = options["url"]
         if not url.startswith("https://"):
             raise CommandError("Telegram only delivers to HTTPS URLs.")
-        with TelegramAdapter.from_settings() as telegram:
-            if not telegram.configured:
-                raise CommandError("Set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRETS and TELEGRAM_BOT_USERNAME first.")
-            try:
-                telegram.set_webhook(url, drop_pending_updates=options["drop_pending_updates"])
-            except SendError as exc:
-                raise CommandError(f"Telegram refused the webhook: {exc.failure.code} {exc.failure.detail}") from exc
+        telegram = TelegramAdapter.from_settings()
+        if not telegram.configured:
+            raise CommandError("Set TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRETS and TELEGRAM_BOT_USERNAME first.")
+        try:
+            telegram.set_webhook(url, drop_pending_updates=options["drop_pending_updates"])
+        except SendError as exc:
+            raise CommandError(f"Telegram refused the webhook: {exc.failure.code} {exc.failure.detail}") from exc
         self.stdout.write(f"Telegram now sends {', '.join(ALLOWED_UPDATES)} to {url}.")

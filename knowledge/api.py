@@ -1,0 +1,153 @@
+"""REST for the knowledge store: `/api/memory` (Settings → Memory) and `/api/documents`. Thin views:
+parse, call one service, serialise through knowledge/schemas.py; refusals in core/http.py's shape."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from core.errors import AssistantError, ErrorCode
+from core.http import error_response, json_api, parse_body, shape_response, validated
+from knowledge import memory, schemas, services, tasks
+from knowledge.conf import knowledge_settings
+from knowledge.models import Document, MemoryItem
+
+logger = logging.getLogger(__name__)
+# Multipart framing around the file: a body larger than the file cap by more than this is refused unread.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _method_not_allowed(allowed: str) -> JsonResponse:
+    response = error_response(ErrorCode.METHOD_NOT_ALLOWED, f"Use {allowed}.")
+    response["Allow"] = allowed
+    return response
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def memory_shape(item: MemoryItem) -> schemas.MemoryOut:
+    return schemas.MemoryOut(
+        id=item.pk,
+        text=item.text,
+        subject=item.subject,
+        sensitive_category=item.sensitive_category or None,
+        source=schemas.MemorySource(
+            channel=item.source_channel, message_id=item.source_message_id, at=item.source_time.isoformat()
+        ),
+        created_at=item.created.isoformat(),
+        updated_at=item.updated.isoformat(),
+    )
+
+
+def _content_check() -> memory.ContentCheck:
+    path = knowledge_settings().content_check
+    return import_string(path) if path else lambda _text: True
+
+
+@json_api
+def memory_items(request: HttpRequest) -> HttpResponse:
+    """GET: every item with where it came from; DELETE: forget everything."""
+    owner_id = request.user.pk
+    if request.method == "GET":
+        items = [memory_shape(item) for item in memory.memory_list(owner_id=owner_id)]
+        return shape_response(schemas.MemoryList(enabled=memory.is_enabled(owner_id=owner_id), items=items))
+    if request.method == "DELETE":
+        memory.clear_memory(owner_id=owner_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("GET, DELETE")
+
+
+@json_api
+def memory_item(request: HttpRequest, item_id: int) -> HttpResponse:
+    owner_id = request.user.pk
+    if request.method == "PATCH":
+        text = parse_body(request, schemas.MemoryEdit).text
+        item = memory.edit_memory(owner_id=owner_id, item_id=item_id, text=text, content_check=_content_check())
+        return shape_response(memory_shape(item))
+    if request.method == "DELETE":
+        memory.delete_memory(owner_id=owner_id, item_id=item_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("PATCH, DELETE")
+
+
+@json_api
+def memory_settings(request: HttpRequest) -> HttpResponse:
+    """Memory on or off: off, nothing new is kept and nothing kept is used (items stay until cleared)."""
+    if request.method == "PATCH":
+        memory.set_enabled(owner_id=request.user.pk, enabled=parse_body(request, schemas.MemorySwitch).enabled)
+    elif request.method != "GET":
+        return _method_not_allowed("GET, PATCH")
+    return shape_response(schemas.MemorySettingsOut(enabled=memory.is_enabled(owner_id=request.user.pk)))
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def document_shape(document: Document) -> schemas.DocumentOut:
+    return schemas.DocumentOut(
+        id=document.pk,
+        name=document.name,
+        media_type=document.media_type,
+        size=document.size,
+        pages=document.pages,
+        conversation_id=document.conversation_id,
+        status=document.status,
+        progress=document.progress,
+        error=document.error_code or None,
+        error_detail=document.error_detail or None,
+        created_at=document.created.isoformat(),
+    )
+
+
+@json_api
+def document_collection(request: HttpRequest) -> HttpResponse:
+    """GET: the person's documents with status and progress; POST (multipart, field `file`): upload one."""
+    if request.method == "GET":
+        where = validated(schemas.DocumentFilter, request.GET.dict())
+        found = services.document_list(owner_id=request.user.pk, conversation_id=where.conversation_id)
+        return shape_response(schemas.DocumentList(documents=[document_shape(d) for d in found]))
+    if request.method == "POST":
+        return shape_response(document_shape(_upload(request)), status=202)
+    return _method_not_allowed("GET, POST")
+
+
+def _upload(request: HttpRequest) -> Document:
+    cap = knowledge_settings().max_file_bytes
+    if int(request.META.get("CONTENT_LENGTH") or 0) > cap + MULTIPART_OVERHEAD_BYTES:  # refused before reading
+        raise AssistantError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {cap // 2**20} MB.")
+    if not request.content_type.startswith("multipart/form-data") or "file" not in request.FILES:
+        raise AssistantError(
+            ErrorCode.INVALID_FRAME, "Send the document as multipart/form-data in a field named `file`."
+        )
+    fields = validated(schemas.UploadFields, {k: v for k, v in request.POST.dict().items() if v != ""})
+    upload = request.FILES["file"]
+    if upload.size > cap:
+        raise AssistantError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {cap // 2**20} MB.")
+    document = services.create_document(
+        owner_id=request.user.pk, name=upload.name or "", data=upload.read(), conversation_id=fields.conversation_id
+    )
+    try:
+        tasks.extract_document.delay(document.pk)
+    except BrokerUnavailable as exc:
+        logger.error("document %s: the task queue is unreachable: %s", document.pk, exc)
+        unavailable = AssistantError(
+            ErrorCode.WORKER_UNAVAILABLE, "Documents can't be read right now; try again later."
+        )
+        services.fail_document(document.pk, unavailable)
+        raise unavailable from None
+    return document
+
+
+@json_api
+def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
+    owner_id = request.user.pk
+    if request.method == "GET":
+        return shape_response(document_shape(services.document_for(owner_id=owner_id, document_id=document_id)))
+    if request.method == "DELETE":
+        services.delete_document(owner_id=owner_id, document_id=document_id)
+        return HttpResponse(status=204)
+    return _method_not_allowed("GET, DELETE")

@@ -1,0 +1,30 @@
+"""MiniLM vectors (search/ranking.py's model, loaded once per process) as stored bytes and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from search import ranking
+
+BATCH = 32
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """One normalised float32 row per text, so a dot product is the cosine similarity."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = ranking.embedder().encode(
+        list(texts), batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return vectors.astype(np.float32)
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return vector.astype(np.float32).tobytes()
+
+
+def matrix(stored: Sequence[bytes]) -> np.ndarray:
+    """Stored vectors as the rows of one matrix."""
+    return np.vstack([np.frombuffer(bytes(blob), dtype=np.float32) for blob in stored])

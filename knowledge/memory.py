@@ -1,0 +1,316 @@
+"""What the assistant remembers about a person: facts with where they were said, that the person
+can list, edit, delete, clear, and switch off.
+
+Storing a fact (`remember`) goes through, in order:
+1. the switch: memory off stores nothing;
+2. the content guard (`content_check`, given by the caller): a fact it refuses is not kept, and an
+   exchange whose turn was blocked is not read at all;
+3. consent: a fact in a sensitive category (health, religion, sexuality…) is kept only when the
+   person said so; otherwise the caller is told to ask;
+4. contradiction: a fact about a subject already known replaces the old one. The subject is a short
+   normalised key the extraction prompt asks for ("home city"), so "moved to Porto" replaces "lives
+   in Lisbon" deterministically. When the keys differ but the facts are close in meaning, and the
+   caller gave a model, the model is asked (a project-owned prompt, JSON validated) whether the new
+   fact replaces one of them; any answer that does not validate keeps both;
+5. duplication: a fact whose embedding is within `duplicate_similarity` of a stored one is not stored again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import numpy as np
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from core.errors import AssistantError, ErrorCode
+from knowledge import embeddings
+from knowledge.conf import knowledge_settings
+from knowledge.models import MemoryItem, MemorySettings, SensitiveCategory
+from knowledge.tokens import TokenCounter, llama3_tokens
+
+ModelCall = Callable[[str], str]  # a prompt → the served model's completion text
+ContentCheck = Callable[[str], bool]  # the content guard's verdict on a text: True when it may be kept
+MAX_FACT_CHARS = 300
+MAX_FACTS_PER_EXCHANGE = 5
+CANDIDATES_FOR_THE_MODEL = 3
+JSON_ARRAY = re.compile(r"\[.*\]", re.DOTALL)
+JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+EXTRACTION_PROMPT = """You keep a short memory of lasting facts about the user of an assistant.
+Read the exchange below and list the facts about the user worth remembering for later conversations:
+where they live, their work, family, preferences, plans. Ignore passing requests, questions, facts
+about other people or the world, and anything the assistant said about itself.
+
+For each fact give:
+- "fact": one sentence in the third person ("Lives in Porto."), at most 300 characters;
+- "subject": what the fact is about, two or three lowercase words ("home city", "job", "diet");
+  a later fact with the same subject replaces this one;
+- "category": "none", or one of health, religion, sexuality, politics, ethnicity, union, biometric,
+  criminal when the fact reveals one of these.
+
+Answer with a JSON array only, [] when there is nothing to remember.
+
+User: {user_text}
+Assistant: {answer_text}
+JSON:"""
+
+REPLACEMENT_PROMPT = """A memory about the user holds these facts:
+{numbered}
+A new fact arrives: "{fact}"
+Does the new fact make one of them untrue or out of date (the user moved, changed jobs, changed their
+mind)? Answer with JSON only: {{"replaces": <the number of that fact>}} or {{"replaces": null}}.
+JSON:"""
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    REPLACED = "replaced"
+    DUPLICATE = "duplicate"
+    NEEDS_CONSENT = "needs_consent"  # sensitive: ask the person before keeping it
+    BLOCKED = "blocked"  # the content guard refused it
+    MEMORY_OFF = "memory_off"
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    fact: Annotated[str, StringConstraints(min_length=1, max_length=MAX_FACT_CHARS)]
+    subject: Annotated[str, StringConstraints(max_length=100, to_lower=True)] = ""
+    category: Literal["none", *SensitiveCategory.values] = "none"
+
+    @property
+    def sensitive_category(self) -> str:
+        return "" if self.category == "none" else self.category
+
+
+class _Replacement(BaseModel):
+    replaces: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact was said: a channel of the product (`web`, `api`, `whatsapp`… or `settings`)."""
+
+    channel: str
+    message_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Remembered:
+    outcome: Outcome
+    fact: Fact
+    item: MemoryItem | None = None
+    replaced_text: str = ""
+
+
+# --- the switch --------------------------------------------------------------------------------
+
+
+def is_enabled(*, owner_id: int) -> bool:
+    return not MemorySettings.objects.filter(owner_id=owner_id, enabled=False).exists()
+
+
+def set_enabled(*, owner_id: int, enabled: bool) -> None:
+    MemorySettings.objects.update_or_create(owner_id=owner_id, defaults={"enabled": enabled})
+
+
+# --- extraction --------------------------------------------------------------------------------
+
+
+def extraction_prompt(user_text: str, answer_text: str) -> str:
+    return EXTRACTION_PROMPT.format(user_text=user_text.strip(), answer_text=answer_text.strip())
+
+
+def parse_facts(completion: str) -> list[Fact]:
+    """The facts of a model's answer; malformed output gives none (a model may ramble around its JSON)."""
+    found = JSON_ARRAY.search(completion)
+    if found is None:
+        return []
+    try:
+        items = json.loads(found.group())
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(items, list):
+        return []
+    facts: list[Fact] = []
+    for item in items[:MAX_FACTS_PER_EXCHANGE]:
+        try:
+            facts.append(Fact.model_validate(item))
+        except ValidationError:
+            continue
+    return facts
+
+
+def remember_exchange(
+    *,
+    owner_id: int,
+    user_text: str,
+    answer_text: str,
+    blocked: bool,
+    source: Source,
+    model: ModelCall,
+    content_check: ContentCheck,
+) -> list[Remembered]:
+    """What one exchange teaches about the person, stored. A blocked turn, or memory off, asks no model."""
+    if blocked or not is_enabled(owner_id=owner_id):
+        return []
+    facts = parse_facts(model(extraction_prompt(user_text, answer_text)))
+    return [
+        remember(owner_id=owner_id, fact=fact, source=source, content_check=content_check, model=model)
+        for fact in facts
+    ]
+
+
+# --- storing -----------------------------------------------------------------------------------
+
+
+def remember(
+    *,
+    owner_id: int,
+    fact: Fact,
+    source: Source,
+    content_check: ContentCheck,
+    consented: bool = False,
+    model: ModelCall | None = None,
+) -> Remembered:
+    """Store one fact through the steps of this module's docstring."""
+    if not is_enabled(owner_id=owner_id):
+        return Remembered(Outcome.MEMORY_OFF, fact)
+    if not content_check(fact.fact):
+        return Remembered(Outcome.BLOCKED, fact)
+    if fact.sensitive_category and not consented:
+        return Remembered(Outcome.NEEDS_CONSENT, fact)
+    vector = embeddings.embed([fact.fact])[0]
+    with transaction.atomic():
+        known = list(MemoryItem.objects.select_for_update().filter(owner_id=owner_id))
+        old = _contradicted(fact, vector, known, model)
+        if old is not None:
+            replaced_text = old.text
+            _write(old, fact, vector, source)
+            return Remembered(Outcome.REPLACED, fact, old, replaced_text)
+        similar = _most_similar(vector, known)
+        if similar is not None and similar[1] >= knowledge_settings().duplicate_similarity:
+            return Remembered(Outcome.DUPLICATE, fact, similar[0])
+        item = _write(MemoryItem(owner_id=owner_id), fact, vector, source)
+        return Remembered(Outcome.STORED, fact, item)
+
+
+def _write(item: MemoryItem, fact: Fact, vector: np.ndarray, source: Source) -> MemoryItem:
+    item.text = fact.fact
+    item.subject = fact.subject
+    item.sensitive_category = fact.sensitive_category
+    item.embedding = embeddings.to_bytes(vector)
+    item.source_channel = source.channel
+    item.source_message_id = source.message_id
+    item.source_time = source.at or timezone.now()
+    item.save()
+    return item
+
+
+def _similarities(vector: np.ndarray, known: list[MemoryItem]) -> np.ndarray:
+    return embeddings.matrix([item.embedding for item in known]) @ vector if known else np.zeros(0)
+
+
+def _most_similar(vector: np.ndarray, known: list[MemoryItem]) -> tuple[MemoryItem, float] | None:
+    similarities = _similarities(vector, known)
+    if not known:
+        return None
+    best = int(np.argmax(similarities))
+    return known[best], float(similarities[best])
+
+
+def _contradicted(
+    fact: Fact, vector: np.ndarray, known: list[MemoryItem], model: ModelCall | None
+) -> MemoryItem | None:
+    """The stored item the new fact replaces: same subject, else the model's choice among close ones."""
+    if fact.subject:
+        for item in known:
+            if item.subject == fact.subject:
+                return item
+    if model is None or not known:
+        return None
+    similarities = _similarities(vector, known)
+    threshold = knowledge_settings().contradiction_similarity
+    duplicate = knowledge_settings().duplicate_similarity
+    order = [int(i) for i in np.argsort(-similarities) if threshold <= similarities[i] < duplicate]
+    candidates = [known[i] for i in order[:CANDIDATES_FOR_THE_MODEL]]
+    return _ask_which_is_replaced(fact, candidates, model) if candidates else None
+
+
+def _ask_which_is_replaced(fact: Fact, candidates: list[MemoryItem], model: ModelCall) -> MemoryItem | None:
+    numbered = "\n".join(f"{number}. {item.text}" for number, item in enumerate(candidates, start=1))
+    completion = model(REPLACEMENT_PROMPT.format(numbered=numbered, fact=fact.fact))
+    found = JSON_OBJECT.search(completion)
+    try:
+        answer = _Replacement.model_validate_json(found.group()) if found else _Replacement()
+    except ValidationError:
+        return None
+    if answer.replaces is None or answer.replaces > len(candidates):
+        return None
+    return candidates[answer.replaces - 1]
+
+
+# --- reading and the person's own changes -------------------------------------------------------
+
+
+def relevant_memories(
+    *, owner_id: int, question: str, token_budget: int, count_tokens: TokenCounter = llama3_tokens
+) -> list[MemoryItem]:
+    """The items most related to the question, best first, within `token_budget`. None when memory is off."""
+    if not is_enabled(owner_id=owner_id):
+        return []
+    known = list(MemoryItem.objects.filter(owner_id=owner_id))
+    if not known or not question.strip():
+        return []
+    similarities = _similarities(embeddings.embed([question])[0], known)
+    floor = knowledge_settings().memory_min_similarity
+    chosen: list[MemoryItem] = []
+    used = 0
+    for index in np.argsort(-similarities, kind="stable"):
+        cost = count_tokens(known[index].text)
+        if similarities[index] >= floor and used + cost <= token_budget:
+            chosen.append(known[index])
+            used += cost
+    return chosen
+
+
+def memory_list(*, owner_id: int) -> QuerySet[MemoryItem]:
+    return MemoryItem.objects.filter(owner_id=owner_id).defer("embedding")
+
+
+def memory_for(*, owner_id: int, item_id: int) -> MemoryItem:
+    try:
+        return MemoryItem.objects.get(owner_id=owner_id, pk=item_id)
+    except MemoryItem.DoesNotExist:
+        raise AssistantError(ErrorCode.NOT_FOUND, "There is no such memory.") from None
+
+
+def edit_memory(*, owner_id: int, item_id: int, text: str, content_check: ContentCheck) -> MemoryItem:
+    """The person's own wording replaces the item's; its provenance stays (where it was first said).
+    Typing a sensitive fact in Settings is the person saying so, so its category is kept."""
+    item = memory_for(owner_id=owner_id, item_id=item_id)
+    if not content_check(text):
+        raise AssistantError(ErrorCode.BLOCKED, "This text can't be kept in memory.")
+    item.text = text
+    item.embedding = embeddings.to_bytes(embeddings.embed([text])[0])
+    item.save(update_fields=["text", "embedding", "updated"])
+    return item
+
+
+def delete_memory(*, owner_id: int, item_id: int) -> None:
+    memory_for(owner_id=owner_id, item_id=item_id).delete()
+
+
+def clear_memory(*, owner_id: int) -> int:
+    """Every item of the person; the number deleted."""
+    deleted, _ = MemoryItem.objects.filter(owner_id=owner_id).delete()
+    return deleted
