@@ -157,7 +157,7 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "Upload a document (multipart/form-data: `file`, optional `conversation_id`); its text is read on "
             "the `documents` queue, and the answer's `status` and `progress` say how far it got.",
             Answer(202, "Accepted; being read.", DocumentOut),
-            errors=(413, 415, 422, 503),
+            errors=(400, 413, 415, 422, 503),
         ),
     },
     "/api/documents/{document_id}": {
@@ -226,7 +226,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 _ERROR_REASONS = {
-    400: "Not answerable as sent: a body that is not JSON or not the shape above, or nothing to share yet.",
+    400: "Not answerable as sent: a body that is not JSON or not the shape above (or, for an upload, no `file`"
+    " field), or nothing to share yet.",
     401: "No session or API key, or a revoked one.",
     403: "A missing or wrong CSRF token (Django's page), or something guests cannot do (`forbidden`).",
     404: "Not found, or not yours.",

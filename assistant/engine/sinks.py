@@ -106,12 +106,19 @@ class ChannelLayerSink:
             raise RuntimeError("the answer's runner has not started")
         return await self.control.replay(after_seq)
 
+    async def join(self, message_id: int) -> None:
+        """Join the answer's control group (stops, followers in other processes). A socket calls it
+        before the answer is launched, so a channel layer that cannot be reached refuses the turn
+        (nothing stored) instead of failing the answer."""
+        self.control_channel = await self.layer.new_channel()
+        await self.layer.group_add(control_group(message_id), self.control_channel)
+
     async def open(self, message_id: int, control: AnswerControl) -> None:
         self.message_id = message_id
         self.control = control  # before any await: local followers read replays from here on
         _running_here[message_id] = self
-        self.control_channel = await self.layer.new_channel()
-        await self.layer.group_add(control_group(message_id), self.control_channel)
+        if not self.control_channel:
+            await self.join(message_id)
         self.listener = asyncio.create_task(self._listen(control))
 
     async def numbered(self, frame: TokenFrame) -> None:

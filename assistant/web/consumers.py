@@ -130,6 +130,7 @@ class ChatConsumer(SocketConsumer):
         sink = ChannelLayerSink(self.channel_layer)
 
         async def follow_new(start: TurnStart) -> None:
+            await sink.join(start.answer.pk)
             await self._follow(start.answer.pk, after_seq=0, runner=sink)
 
         handle = await start_answer(request, sink, before_launch=follow_new)
