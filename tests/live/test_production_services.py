@@ -112,4 +112,4 @@ async def test_metrics_follow_sockets_answers_errors_and_queues(deployment: Depl
               if name == "assistant_celery_queue_depth"}  # fmt: skip
     redis.Redis.from_url(deployment.env["CELERY_BROKER_URL"]).delete("imagine")
     producer.close()
-    assert depths == {"default": 0, "search": 0, "code": 0, "imagine": 3}
+    assert depths == {"default": 0, "search": 0, "code": 0, "documents": 0, "media": 0, "imagine": 3}
