@@ -46,6 +46,13 @@ def error_response(code: ErrorCode, detail: str, *, retry_after: int | None = No
     return response
 
 
+def method_not_allowed(allowed: str) -> JsonResponse:
+    """A 405 naming the methods the path takes, in `Allow` too."""
+    response = error_response(ErrorCode.METHOD_NOT_ALLOWED, f"Use {allowed}.")
+    response["Allow"] = allowed
+    return response
+
+
 def refusal(exc: AssistantError) -> JsonResponse:
     return error_response(exc.code, exc.detail, retry_after=exc.retry_after)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.errors import AssistantError, ErrorCode
-from core.http import error_response, json_api, parse_body, shape_response, validated
+from core.http import json_api, method_not_allowed, parse_body, shape_response, validated
 from knowledge import memory, schemas, services, tasks
 from knowledge.conf import knowledge_settings
 from knowledge.models import Document, MemoryItem
@@ -18,12 +18,6 @@ from knowledge.models import Document, MemoryItem
 logger = logging.getLogger(__name__)
 # Multipart framing around the file: a body larger than the file cap by more than this is refused unread.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
-
-def _method_not_allowed(allowed: str) -> JsonResponse:
-    response = error_response(ErrorCode.METHOD_NOT_ALLOWED, f"Use {allowed}.")
-    response["Allow"] = allowed
-    return response
 
 
 # --- memory ------------------------------------------------------------------------------------
@@ -58,7 +52,7 @@ def memory_items(request: HttpRequest) -> HttpResponse:
     if request.method == "DELETE":
         memory.clear_memory(owner_id=owner_id)
         return HttpResponse(status=204)
-    return _method_not_allowed("GET, DELETE")
+    return method_not_allowed("GET, DELETE")
 
 
 @json_api
@@ -71,7 +65,7 @@ def memory_item(request: HttpRequest, item_id: int) -> HttpResponse:
     if request.method == "DELETE":
         memory.delete_memory(owner_id=owner_id, item_id=item_id)
         return HttpResponse(status=204)
-    return _method_not_allowed("PATCH, DELETE")
+    return method_not_allowed("PATCH, DELETE")
 
 
 @json_api
@@ -80,7 +74,7 @@ def memory_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "PATCH":
         memory.set_enabled(owner_id=request.user.pk, enabled=parse_body(request, schemas.MemorySwitch).enabled)
     elif request.method != "GET":
-        return _method_not_allowed("GET, PATCH")
+        return method_not_allowed("GET, PATCH")
     return shape_response(schemas.MemorySettingsOut(enabled=memory.is_enabled(owner_id=request.user.pk)))
 
 
@@ -112,7 +106,7 @@ def document_collection(request: HttpRequest) -> HttpResponse:
         return shape_response(schemas.DocumentList(documents=[document_shape(d) for d in found]))
     if request.method == "POST":
         return shape_response(document_shape(_upload(request)), status=202)
-    return _method_not_allowed("GET, POST")
+    return method_not_allowed("GET, POST")
 
 
 def _upload(request: HttpRequest) -> Document:
@@ -150,4 +144,4 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
     if request.method == "DELETE":
         services.delete_document(owner_id=owner_id, document_id=document_id)
         return HttpResponse(status=204)
-    return _method_not_allowed("GET, DELETE")
+    return method_not_allowed("GET, DELETE")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from assistant.chat import api_keys, moderation, selectors, services
 from assistant.engine.outcome import rest_fields, stored_outcome
@@ -15,8 +15,7 @@ from assistant.models import ApiKey, Conversation, Message
 from assistant.web import schemas
 from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
-from core.errors import ErrorCode
-from core.http import error_response, json_api, parse_body, shape_response
+from core.http import json_api, method_not_allowed, parse_body, shape_response
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +49,6 @@ def message_shape(message: Message) -> schemas.MessageOut:
     )
 
 
-def _method_not_allowed(allowed: str) -> JsonResponse:
-    response = error_response(ErrorCode.METHOD_NOT_ALLOWED, f"Use {allowed}.")
-    response["Allow"] = allowed
-    return response
-
-
 @json_api
 def conversations(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -65,7 +58,7 @@ def conversations(request: HttpRequest) -> HttpResponse:
         body = parse_body(request, TitleBody)
         conversation = services.create_conversation(user=request.user, title=body.title)
         return shape_response(conversation_shape(conversation), status=201)
-    return _method_not_allowed("GET, POST")
+    return method_not_allowed("GET, POST")
 
 
 @json_api
@@ -82,13 +75,13 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     if request.method == "DELETE":
         services.delete_conversation(user=request.user, conversation_id=conversation_id)
         return HttpResponse(status=204)
-    return _method_not_allowed("GET, PATCH, DELETE")
+    return method_not_allowed("GET, PATCH, DELETE")
 
 
 @json_api
 def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if request.method != "GET":
-        return _method_not_allowed("GET")
+        return method_not_allowed("GET")
     conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
     messages = [message_shape(m) for m in selectors.visible_messages(conversation=conversation)]
     return shape_response(schemas.MessageList(messages=messages))
@@ -114,13 +107,13 @@ def keys(request: HttpRequest) -> HttpResponse:
         created = api_keys.create_key(user=request.user, name=parse_body(request, KeyBody).name)
         new_key = schemas.NewApiKey(**key_shape(created.key).model_dump(), key=created.secret)
         return shape_response(new_key, status=201)
-    return _method_not_allowed("GET, POST")
+    return method_not_allowed("GET, POST")
 
 
 @json_api
 def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
     if request.method != "DELETE":
-        return _method_not_allowed("DELETE")
+        return method_not_allowed("DELETE")
     api_keys.revoke_key(user=request.user, key_id=key_id)
     return HttpResponse(status=204)
 
@@ -134,14 +127,14 @@ def conversation_share(request: HttpRequest, conversation_id: int) -> HttpRespon
     if request.method == "DELETE":
         services.unshare_conversation(user=request.user, conversation_id=conversation_id)
         return HttpResponse(status=204)
-    return _method_not_allowed("POST, DELETE")
+    return method_not_allowed("POST, DELETE")
 
 
 @json_api
 def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
     """Report one of your answers for review; reporting again returns the same report."""
     if request.method != "POST":
-        return _method_not_allowed("POST")
+        return method_not_allowed("POST")
     body = parse_body(request, ReportBody)
     case = moderation.report_answer(user=request.user, message_id=message_id, reason=body.reason)
     return shape_response(schemas.Report(report_id=case.pk, state=case.state), status=201)
@@ -166,5 +159,5 @@ def user_settings(request: HttpRequest) -> HttpResponse:
             setattr(request.user, field, value)
         request.user.save(update_fields=list(changes))
     elif request.method != "GET":
-        return _method_not_allowed("GET, PATCH")
+        return method_not_allowed("GET, PATCH")
     return shape_response(settings_shape(request.user))
