@@ -11,7 +11,8 @@ from core.celery_results import state_of as _state_of
 
 
 def test_a_half_written_result_reads_as_pending_then_whole(tmp_path: Path) -> None:
-    app = Celery(result_backend=f"file://{tmp_path}")
+    # Not the current app: shared tasks of later tests would otherwise send their results here.
+    app = Celery(result_backend=f"file://{tmp_path}", set_as_current=False)
     app.backend.store_result("render-1", {"ok": True, "image": "x" * 10_000}, "SUCCESS")
     result_file = next(tmp_path.iterdir())
     whole = result_file.read_bytes()
