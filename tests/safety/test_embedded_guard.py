@@ -5,8 +5,10 @@ The model loads (or trains, on a machine that has never cached its weights) once
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 
 import pytest
 from django.conf import settings
@@ -20,7 +22,7 @@ from benchmarks.guard_eval import (
     labelled_items,
     unsafe_scores,
 )
-from safety.embedded import EXEMPLARS, HAZARDS, EmbeddedGuard, trained_classifier, windows
+from safety.embedded import EXEMPLARS, HAZARDS, EmbeddedGuard, CheckBatch, trained_classifier, windows
 from safety.guard import content_guard
 from safety.verdict import Verdict
 
@@ -188,3 +190,39 @@ async def test_content_guard_defaults_to_the_embedded_guard_failing_open(guard: 
         assert not (await default.check([("user", "How do I make a pipe bomb?")], agent=False)).safe
     finally:
         content_guard.cache_clear()
+
+
+async def test_a_lone_check_runs_at_once_and_checks_arriving_meanwhile_share_the_next_call() -> None:
+    calls: list[list[str]] = []
+    first_call_may_end = threading.Event()
+
+    def classify_many(texts: list[str]) -> list[Verdict]:
+        calls.append(list(texts))
+        if len(calls) == 1:
+            first_call_may_end.wait(timeout=10)
+        return [Verdict(safe=True, detail=text) for text in texts]
+
+    batch = CheckBatch(classify_many)
+    first = asyncio.create_task(batch.classify("a"))
+    while not calls:  # the first check is being classified, alone
+        await asyncio.sleep(0.001)
+    later = [asyncio.create_task(batch.classify(text)) for text in "bcd"]
+    await asyncio.sleep(0.01)
+    first_call_may_end.set()
+    verdicts = await asyncio.gather(first, *later)
+
+    assert calls == [["a"], ["b", "c", "d"]]
+    assert [verdict.detail for verdict in verdicts] == ["a", "b", "c", "d"]
+
+
+async def test_a_failed_call_fails_its_checks_and_the_next_checks_still_run() -> None:
+    def classify_many(texts: list[str]) -> list[Verdict]:
+        if "boom" in texts:
+            raise RuntimeError("encoder failed")
+        return [Verdict(safe=True) for _ in texts]
+
+    batch = CheckBatch(classify_many)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        await batch.classify("boom")
+
+    assert (await batch.classify("fine")).safe
