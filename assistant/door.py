@@ -5,37 +5,57 @@ translates its wire format into a `TurnRequest` and calls `start_answer`, which 
 a retry's stored turn, applies the channel's limits from one policy table, stores the turn, loads
 what the model needs and launches the runner with the channel's sink. Channels then translate the
 answer's frames, or its outcome, back into their wire format; none re-implements a step.
+
+A complete answer of a turn with memory is then read for facts to keep (`remember_exchange` on a
+Celery worker), off the reply's path: the web page hears of what was kept in a `memory_updated`
+frame on the person's chat sockets; a messaging reply goes out without waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
+from channels.layers import get_channel_layer
+from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from assistant.chat import services
 from assistant.chat.services import RequestMessage, TurnStart
 from assistant.conf import assistant_settings
 from assistant.engine.client_tools import ClientTools
+from assistant.engine.frames import MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import Sampling, Turn
 from assistant.engine.recorder import HEARTBEAT_SECONDS
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
-from assistant.engine.sinks import CollectorSink, FrameSink
+from assistant.engine.sinks import CollectorSink, FrameSink, control_group
 from assistant.engine.turns import launch, load_turn
 from assistant.models import ApiKey, Channel, Message, User
 from core import limits
+from core.celery_results import TaskFailed, await_result
 from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from imagine.commands import IMAGINE_COMMAND
+from knowledge import tasks as knowledge_tasks
+from knowledge.memory import configured_model
+from knowledge.services import delete_conversation_documents
+
+logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID_CHARS = 64
+# How long the web process waits for the worker's facts: a model call of a few hundred tokens, which
+# takes seconds on the embedded CPU model; a page closed by then sees the memory in Settings.
+MEMORY_RESULT_SECONDS = 120.0
+MEMORY_POLL_SECONDS = 0.25
 # An answer saved more recently than this is being written somewhere (its runner saves a heartbeat
 # every second); older, its process died and it no longer counts as the person's running answer.
 ANSWER_ALIVE_SECONDS = 5 * HEARTBEAT_SECONDS
@@ -90,6 +110,7 @@ class TurnRequest:
     instructions: str = ""  # `/v1`: the client's own system instructions
     history: Sequence[RequestMessage] = ()  # `/v1`: the whole conversation, ending with the question
     client_tools: ClientTools | None = None  # `/v1`: function tools, and `history` as Llama 3.1 reads it
+    temporary: bool = False  # web: a temporary chat, which neither reads nor writes memory (end_temporary_chat)
 
     @classmethod
     def imagine(cls, *, prompt: str, **fields: object) -> TurnRequest:
@@ -104,6 +125,13 @@ class AnswerHandle:
     answer: Message
     created: bool  # False: a retry found this turn stored
     task: asyncio.Task[AnswerOutcome] | None  # None when this call launched nothing
+    # Reading the exchange for facts once the answer is complete; None when the turn has no memory.
+    remembering: asyncio.Task[None] | None = None
+
+
+def memory_group(user_id: int) -> str:
+    """The channel-layer group of a person's chat sockets, told when their memory kept something."""
+    return f"memory.{user_id}"
 
 
 BeforeLaunch = Callable[[TurnStart], Awaitable[None]]
@@ -130,16 +158,82 @@ async def start_answer(
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
     task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person))
-    return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task)
+    owner_id = _memory_to_update(turn)
+    remembering = (
+        None if owner_id is None else _remember_after(task, start, owner_id, wait=request.channel == Channel.WEB)
+    )
+    return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:
     """The whole answer's outcome, for a channel that replies once (messaging)."""
     sink = CollectorSink()
     handle = await start_answer(request, sink)
-    if handle.task is not None:
-        return await sink.outcome()
-    return await database_sync_to_async(_stored_outcome)(handle.answer.pk)
+    if handle.task is None:
+        return await database_sync_to_async(_stored_outcome)(handle.answer.pk)
+    outcome = await sink.outcome()
+    if handle.remembering is not None:
+        await handle.remembering  # queued, not waited for: this loop stops when the reply task returns
+    return outcome
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+_remembering: set[asyncio.Task[None]] = set()
+
+
+def _memory_to_update(turn: Turn) -> int | None:
+    """Whose memory the turn's exchange is read for: none for a turn without memory, or a memory
+    command (its own reply says what changed), or when no model is named to read exchanges."""
+    knowledge = turn.knowledge
+    if knowledge is None or not knowledge.memory or turn.memory_command is not None or configured_model() is None:
+        return None
+    return knowledge.memory_owner_id
+
+
+def _remember_after(
+    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, *, wait: bool
+) -> asyncio.Task[None]:
+    """Queue the exchange for a worker to read once `answer` is complete; with `wait`, tell the person's
+    sockets what it kept. A task of its own, so the answer's `done` never waits for any of it."""
+    task = asyncio.create_task(_remember(answer, start, owner_id, wait), context=contextvars.Context())
+    _remembering.add(task)
+    task.add_done_callback(_remembering.discard)
+    return task
+
+
+async def _remember(answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, wait: bool) -> None:
+    """The facts of the exchange kept in `owner_id`'s memory, `memory_updated` sent to their sockets."""
+    outcome = await answer
+    if outcome.status != Message.Status.COMPLETE or not outcome.content.strip():
+        return  # a blocked, failed or stopped turn teaches nothing
+    question = start.user_message
+    try:
+        pending = await asyncio.to_thread(
+            knowledge_tasks.remember_exchange.delay,
+            owner_id,
+            question.pk,
+            start.conversation.channel,
+            question.content,
+            outcome.content,
+        )
+        if not wait:
+            return
+        kept = await await_result(pending, wait_seconds=MEMORY_RESULT_SECONDS, poll_seconds=MEMORY_POLL_SECONDS)
+    except (BrokerUnavailable, TimeoutError, TaskFailed) as exc:
+        logger.warning("answer %s: memory not updated from its exchange: %r", start.answer.pk, exc)
+        return
+    if kept:
+        items = [MemoryItemRef.model_validate(item) for item in kept]
+        frame = MemoryUpdatedFrame(message_id=start.answer.pk, user_message_id=question.pk, items=items)
+        await _tell_sockets(owner_id, frame)
+
+
+async def _tell_sockets(user_id: int, frame: MemoryUpdatedFrame) -> None:
+    try:
+        await get_channel_layer().group_send(memory_group(user_id), {"type": "memory.updated", "frame": frame.dump()})
+    except DEPENDENCY_ERRORS as exc:
+        logger.warning("memory_updated not sent to user %s: %s", user_id, exc)
 
 
 def policy_for(request: TurnRequest) -> Policy:
@@ -167,7 +261,11 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
     if not (start.created or rerun):
         return start, None
     turn = load_turn(
-        start.answer, sampling=request.sampling, search_mode=request.search_mode, image_prompt=request.image_prompt
+        start.answer,
+        sampling=request.sampling,
+        search_mode=request.search_mode,
+        image_prompt=request.image_prompt,
+        memory=not request.temporary,
     )
     return start, replace(turn, client_tools=request.client_tools)
 
@@ -220,3 +318,33 @@ def _refuse_while_answering(user: User) -> None:
 def _stored_outcome(answer_id: int) -> AnswerOutcome:
     answer = Message.objects.select_related("image").get(pk=answer_id)
     return stored_outcome(answer, answer_image(answer))
+
+
+# --- temporary chats -------------------------------------------------------------------------------
+
+_ending: set[asyncio.Task[None]] = set()
+
+
+def end_temporary_chat(*, user: User, last_turn: AnswerHandle) -> None:
+    """The page that held a temporary chat closed: stop its last answer if it still runs (nobody is
+    left to read it), then delete the conversation and its files. A task of its own: the socket is gone."""
+    task = asyncio.create_task(_end_temporary_chat(user, last_turn), context=contextvars.Context())
+    _ending.add(task)
+    task.add_done_callback(_ending.discard)
+
+
+async def _end_temporary_chat(user: User, last_turn: AnswerHandle) -> None:
+    if last_turn.task is not None and not last_turn.task.done():
+        await get_channel_layer().group_send(control_group(last_turn.answer.pk), {"type": "turn.stop"})
+        await asyncio.wait([last_turn.task])
+    conversation_id = last_turn.conversation_id
+    try:
+        await database_sync_to_async(_delete_chat)(user, conversation_id)
+    except AssistantError as exc:  # the person deleted it meanwhile
+        logger.info("temporary chat %s not deleted: %s", conversation_id, exc.detail)
+
+
+def _delete_chat(user: User, conversation_id: int) -> None:
+    with transaction.atomic():
+        services.delete_conversation(user=user, conversation_id=conversation_id)
+        delete_conversation_documents(owner_id=user.pk, conversation_id=conversation_id)

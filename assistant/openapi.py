@@ -51,6 +51,7 @@ from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
 from knowledge.schemas import (
     DocumentList,
     DocumentOut,
+    LinkCodeOut,
     MemoryEdit,
     MemoryList,
     MemoryOut,
@@ -146,6 +147,13 @@ ROUTES: dict[str, dict[str, Operation]] = {
     "/api/memory/settings": {
         "get": Operation("Whether memory is on.", Answer(200, "", MemorySettingsOut)),
         "patch": Operation("Switch memory on or off.", Answer(200, "", MemorySettingsOut), body=MemorySwitch),
+    },
+    "/api/memory/link": {
+        "post": Operation(
+            "A one-time code that links a messaging chat to your memory: send `/link CODE` there within ten minutes.",
+            Answer(201, "", LinkCodeOut),
+            errors=(403,),
+        ),
     },
     "/api/memory/{item_id}": {
         "patch": Operation("Correct one remembered fact.", Answer(200, "", MemoryOut), body=MemoryEdit, errors=(404,)),

@@ -348,6 +348,10 @@ KNOWLEDGE_MAX_FILE_BYTES = env.int("KNOWLEDGE_MAX_FILE_BYTES", default=_knowledg
 KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=_knowledge.max_pages)
 KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=_knowledge.max_characters)
 KNOWLEDGE_EXTRACTION_SECONDS = env.float("KNOWLEDGE_EXTRACTION_SECONDS", default=_knowledge.extraction_seconds)
+# Memory: facts taken from each complete exchange by the served model, each checked by the content guard
+# (dotted paths, so knowledge/ imports no assistant code); KNOWLEDGE_EXTRACTION_MODEL="" turns taking them off.
+KNOWLEDGE_EXTRACTION_MODEL = env.str("KNOWLEDGE_EXTRACTION_MODEL", default="assistant.engine.turns.memory_model")
+KNOWLEDGE_CONTENT_CHECK = env.str("KNOWLEDGE_CONTENT_CHECK", default="assistant.engine.turns.memory_allowed")
 
 # Imagine (imagine/conf.py's ImagineSettings, which also has the settings with no environment variable).
 _imagine = ImagineSettings()

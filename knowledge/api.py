@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.errors import AssistantError, ErrorCode
 from core.http import json_api, method_not_allowed, parse_body, shape_response, validated
-from knowledge import memory, schemas, services, tasks
+from knowledge import linking, memory, schemas, services, tasks
 from knowledge.conf import knowledge_settings
 from knowledge.models import Document, MemoryItem
 
@@ -37,11 +36,6 @@ def memory_shape(item: MemoryItem) -> schemas.MemoryOut:
     )
 
 
-def _content_check() -> memory.ContentCheck:
-    path = knowledge_settings().content_check
-    return import_string(path) if path else lambda _text: True
-
-
 @json_api
 def memory_items(request: HttpRequest) -> HttpResponse:
     """GET: every item with where it came from; DELETE: forget everything."""
@@ -56,11 +50,24 @@ def memory_items(request: HttpRequest) -> HttpResponse:
 
 
 @json_api
+def memory_link(request: HttpRequest) -> HttpResponse:
+    """POST: a one-time code that links a messaging chat to this account's memory (`/link CODE` there)."""
+    if request.method != "POST":
+        return method_not_allowed("POST")
+    if request.user.is_guest:
+        raise AssistantError(ErrorCode.FORBIDDEN, "Sign up to use your memory in messaging apps.")
+    code, expires = linking.issue_code(account_id=request.user.pk)
+    return shape_response(schemas.LinkCodeOut(code=code, expires_at=expires.isoformat()), status=201)
+
+
+@json_api
 def memory_item(request: HttpRequest, item_id: int) -> HttpResponse:
     owner_id = request.user.pk
     if request.method == "PATCH":
         text = parse_body(request, schemas.MemoryEdit).text
-        item = memory.edit_memory(owner_id=owner_id, item_id=item_id, text=text, content_check=_content_check())
+        item = memory.edit_memory(
+            owner_id=owner_id, item_id=item_id, text=text, content_check=memory.configured_content_check()
+        )
         return shape_response(memory_shape(item))
     if request.method == "DELETE":
         memory.delete_memory(owner_id=owner_id, item_id=item_id)

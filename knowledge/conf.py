@@ -38,6 +38,14 @@ class KnowledgeSettings(BaseModel):
     # Dotted path of `f(text) -> bool`, the content guard's verdict on a memory a person edits in Settings
     # (True: it may be kept); "": the person's own words are kept unchecked.
     content_check: str = ""
+    # Dotted path of `f(prompt) -> str`, the served model's completion, which reads facts from each exchange
+    # (memory.EXTRACTION_PROMPT); "": no fact is taken from exchanges ("remember that …" still works).
+    extraction_model: str = ""
+    # A turn's prompt carries at most this many tokens of remembered facts, and of document passages
+    # (each also at most a quarter of what the context window leaves beside the answer), before any
+    # of the conversation's history is dropped.
+    memory_prompt_tokens: int = 200
+    document_prompt_tokens: int = 1200
 
 
 @functools.cache

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from search import ranking
 
 BATCH = 32
+Embedded = Callable[[], np.ndarray]  # one text's vector, computed on the first call only
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:
@@ -16,6 +18,11 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     return ranking.embedder().encode(list(texts), batch_size=BATCH)
+
+
+def embedded(text: str) -> Embedded:
+    """`text`'s vector, computed when first asked for: a caller that finds nothing to compare pays nothing."""
+    return functools.cache(lambda: embed([text])[0])
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.errors import AssistantError, ErrorCode
@@ -110,6 +111,18 @@ class Remembered:
     fact: Fact
     item: MemoryItem | None = None
     replaced_text: str = ""
+
+
+def configured_content_check() -> ContentCheck:
+    """The content guard named by KNOWLEDGE_CONTENT_CHECK; unset, every text may be kept."""
+    path = knowledge_settings().content_check
+    return import_string(path) if path else lambda _text: True
+
+
+def configured_model() -> ModelCall | None:
+    """The served model named by KNOWLEDGE_EXTRACTION_MODEL; None when facts are not taken from exchanges."""
+    path = knowledge_settings().extraction_model
+    return import_string(path) if path else None
 
 
 # --- the switch --------------------------------------------------------------------------------
@@ -263,15 +276,21 @@ def _ask_which_is_replaced(fact: Fact, candidates: list[MemoryItem], model: Mode
 
 
 def relevant_memories(
-    *, owner_id: int, question: str, token_budget: int, count_tokens: TokenCounter = llama3_tokens
+    *,
+    owner_id: int,
+    question: str,
+    token_budget: int,
+    count_tokens: TokenCounter = llama3_tokens,
+    question_vector: embeddings.Embedded | None = None,
 ) -> list[MemoryItem]:
-    """The items most related to the question, best first, within `token_budget`. None when memory is off."""
+    """The items most related to the question, best first, within `token_budget`. None when memory is off.
+    `question_vector`: the question's embedding when the caller already has it (or will compute it once)."""
     if not is_enabled(owner_id=owner_id):
         return []
     known = list(MemoryItem.objects.filter(owner_id=owner_id))
     if not known or not question.strip():
         return []
-    similarities = _similarities(embeddings.embed([question])[0], known)
+    similarities = _similarities((question_vector or embeddings.embedded(question))(), known)
     floor = knowledge_settings().memory_min_similarity
     chosen: list[MemoryItem] = []
     used = 0
@@ -285,6 +304,15 @@ def relevant_memories(
 
 def memory_list(*, owner_id: int) -> QuerySet[MemoryItem]:
     return MemoryItem.objects.filter(owner_id=owner_id).defer("embedding")
+
+
+def kept_from(*, owner_id: int, message_ids: Sequence[int]) -> dict[int, list[MemoryItem]]:
+    """The items each of these messages taught (their provenance), by message id: what a reloaded
+    chat shows as "memory updated"."""
+    found: dict[int, list[MemoryItem]] = {}
+    for item in memory_list(owner_id=owner_id).filter(source_message_id__in=message_ids).order_by("id"):
+        found.setdefault(item.source_message_id, []).append(item)
+    return found
 
 
 def memory_for(*, owner_id: int, item_id: int) -> MemoryItem:

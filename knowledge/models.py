@@ -86,3 +86,21 @@ class DocumentChunk(models.Model):
     class Meta:
         ordering = ["document", "ordinal"]
         constraints = [models.UniqueConstraint(fields=["document", "ordinal"], name="one_chunk_per_ordinal")]
+
+
+class LinkCode(models.Model):
+    """A one-time code a web account issues (Settings → Memory) and a messaging identity sends back
+    (`/link CODE`), so that the identity shares the account's memory. Stored as a digest only."""
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_code")
+    digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the code, hex
+    expires = models.DateTimeField()
+
+
+class MemoryLink(models.Model):
+    """A messaging identity (its own user) whose memory is a web account's: what it remembers, reads
+    and forgets is the account's."""
+
+    member = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memory_link")
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memory_members")
+    created = models.DateTimeField(auto_now_add=True)

@@ -39,13 +39,15 @@ def document_passages(
     token_budget: int,
     conversation_id: int | None = None,
     ranking_mode: Ranking = Ranking.HYBRID,
+    question_vector: embeddings.Embedded | None = None,
 ) -> list[Passage]:
     """Best first, as many as fit in `token_budget` (chunk token counts were stored at extraction).
-    With `conversation_id`, only that conversation's documents; otherwise all the person's ready ones."""
+    With `conversation_id`, only that conversation's documents; otherwise all the person's ready ones.
+    `question_vector`: the question's embedding when the caller already has it (or will compute it once)."""
     chunks = _ready_chunks(owner_id, conversation_id)
     if not chunks or not question.strip():
         return []
-    scores = _scores(question, chunks, ranking_mode)
+    scores = _scores(question, chunks, ranking_mode, question_vector or embeddings.embedded(question))
     chosen: list[Passage] = []
     used = 0
     for index in np.argsort(-scores, kind="stable"):
@@ -66,10 +68,12 @@ def _ready_chunks(owner_id: int, conversation_id: int | None) -> list[DocumentCh
     return list(found.select_related("document").only("document__name", "page", "text", "tokens", "embedding"))
 
 
-def _scores(question: str, chunks: list[DocumentChunk], mode: Ranking) -> np.ndarray:
+def _scores(
+    question: str, chunks: list[DocumentChunk], mode: Ranking, question_vector: embeddings.Embedded
+) -> np.ndarray:
     lexical = np.array(ranking.BM25([ranking.words(c.text) for c in chunks]).scores(ranking.words(question)))
     lexical = lexical / (lexical.max() or 1.0)
     if mode is Ranking.BM25:
         return lexical
-    similarity = np.maximum(embeddings.matrix([c.embedding for c in chunks]) @ embeddings.embed([question])[0], 0.0)
+    similarity = np.maximum(embeddings.matrix([c.embedding for c in chunks]) @ question_vector(), 0.0)
     return similarity if mode is Ranking.EMBEDDINGS else 0.5 * lexical + 0.5 * similarity

@@ -68,6 +68,11 @@ class MemorySettingsOut(_Shape):
     enabled: bool
 
 
+class LinkCodeOut(_Shape):
+    code: str  # sent as `/link CODE` in the messaging chat to link; shown once
+    expires_at: str
+
+
 class DocumentOut(_Shape):
     id: int
     name: str

@@ -53,6 +53,11 @@ def delete_document(*, owner_id: int, document_id: int) -> None:
     document_for(owner_id=owner_id, document_id=document_id).delete()
 
 
+def delete_conversation_documents(*, owner_id: int, conversation_id: int) -> None:
+    """The files attached to a conversation that is not kept (a temporary chat)."""
+    Document.objects.filter(owner_id=owner_id, conversation_id=conversation_id).delete()
+
+
 def process_document(document_id: int, count_tokens: TokenCounter = llama3_tokens) -> Document.Status | None:
     """Extract, chunk, embed and store one pending document, saving progress on the way. Safe to run
     twice (a redelivered task): a document no longer pending is left alone. None: it was deleted."""

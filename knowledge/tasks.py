@@ -1,4 +1,6 @@
-"""Celery tasks on queue `documents`: extraction is slow and memory-hungry, so it scales on its own workers."""
+"""Celery tasks on queue `documents`: extraction is slow and memory-hungry, so it scales on its own
+workers; reading facts from an exchange (a model call, then embeddings) runs there too, off the
+path of the answer it follows."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from core.errors import AssistantError, ErrorCode
-from knowledge import services
+from knowledge import memory, services
 from knowledge.conf import knowledge_settings
 
 QUEUE = "documents"
@@ -25,3 +27,32 @@ def extract_document(document_id: int) -> str | None:
     except SoftTimeLimitExceeded:
         stopped = AssistantError(ErrorCode.EXTRACTION_TIMEOUT, "Reading the file took too long and was stopped.")
         return services.fail_document(document_id, stopped)
+
+
+# What the person's memory gained from an exchange: the items stored or rewritten (a replaced fact).
+_KEPT = (memory.Outcome.STORED, memory.Outcome.REPLACED)
+
+
+# Queue `documents` (CELERY_TASK_ROUTES); a time limit well past one model call: the web process
+# stops waiting for the result long before.
+@shared_task(ignore_result=False, time_limit=300)
+def remember_exchange(
+    owner_id: int, message_id: int, channel: str, user_text: str, answer_text: str
+) -> list[dict[str, int | str]]:
+    """Facts of one complete, unblocked exchange kept in the owner's memory (memory.remember_exchange),
+    their provenance the user's message `message_id`; `{id, text}` of each item stored or replaced.
+    Not retried: a failed model call costs the facts of one exchange, and the person can still say
+    "remember that …"."""
+    model = memory.configured_model()
+    if model is None:
+        return []
+    remembered = memory.remember_exchange(
+        owner_id=owner_id,
+        user_text=user_text,
+        answer_text=answer_text,
+        blocked=False,
+        source=memory.Source(channel=channel, message_id=message_id),
+        model=model,
+        content_check=memory.configured_content_check(),
+    )
+    return [{"id": r.item.pk, "text": r.item.text} for r in remembered if r.outcome in _KEPT and r.item]

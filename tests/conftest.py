@@ -34,6 +34,13 @@ def _many_guests_from_one_address(settings) -> None:
     settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "guest_per_ip": "1000000/60"}
 
 
+@pytest.fixture(autouse=True)
+def _no_memory_taken_from_answers(settings) -> None:
+    """Taking facts from each answer queues a model call on the `documents` queue; the tests of
+    memory (tests/assistant/test_knowledge_turns.py) turn it on themselves."""
+    settings.KNOWLEDGE_EXTRACTION_MODEL = ""
+
+
 @pytest.fixture(scope="session")
 def embedded_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL (…/v1) of a real llama.cpp server with SmolLM2-135M."""

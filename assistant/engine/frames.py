@@ -124,6 +124,24 @@ class DoneFrame(ServerFrame):
         return bool(self.error) and self.finish_reason != FinishReason.BLOCKED
 
 
+class MemoryItemRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int  # the item in `/api/memory`
+    text: str
+
+
+class MemoryUpdatedFrame(ServerFrame):
+    """The person's memory kept facts from an exchange: the user's message `user_message_id`, which
+    the answer `message_id` replied to (new facts, or ones that replaced what they contradict). Sent to
+    every chat socket of the person after the answer's `done`, once a worker has read the exchange."""
+
+    type: Literal["memory_updated"] = "memory_updated"
+    message_id: int
+    user_message_id: int
+    items: list[MemoryItemRef]
+
+
 AnswerFrame = TokenFrame | SearchFrame | QueuedFrame | BlockedFrame | DoneFrame
 UnnumberedFrame = SearchFrame | QueuedFrame | BlockedFrame  # outside the numbered sequence: the latest wins
 

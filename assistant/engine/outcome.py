@@ -166,4 +166,9 @@ def text_reply(outcome: AnswerOutcome) -> str | None:
     sources = outcome.grounding.numbered_sources() if outcome.grounding else []
     if not sources:
         return outcome.content
-    return outcome.content + "\n\nSources:\n" + "\n".join(f"[{s.number}] {s.title} {s.url}" for s in sources)
+    return outcome.content + "\n\nSources:\n" + "\n".join(_source_line(s) for s in sources)
+
+
+def _source_line(source: SourceRef) -> str:
+    """`[n] title url`; a document passage has no URL (its title names the file and page)."""
+    return " ".join(filter(None, (f"[{source.number}]", source.title, source.url)))

@@ -1,8 +1,9 @@
 """The channel-agnostic assistant pipeline: one user turn in, typed events out.
 
-input safety check → web grounding (search, shared links) → prompt building (rendered by the
-project and counted in the very ids the server is sent; docs/subsystems/prompts.md) →
-context-window fitting → streamed generation with incremental output safety checks → final output
+input safety check → the person's knowledge (remembered facts, passages of the conversation's
+files; docs/subsystems/knowledge.md) → web grounding (search, shared links) → prompt building
+(rendered by the project and counted in the very ids the server is sent; docs/subsystems/prompts.md)
+→ context-window fitting → streamed generation with incremental output safety checks → final output
 check, Code Shield and citation check. Every channel consumes these events; none re-implements a
 step. A `/imagine <prompt>` turn is answered by a final render instead of text, its prompt checked
 as the Imagine panel checks it. Llama 3.1's built-in tool calls (search, math, code: code_tool.py)
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from django.utils import translation
 
 from assistant.engine import admission
 from assistant.engine.capabilities import (
@@ -28,12 +32,25 @@ from assistant.engine.capabilities import (
 )
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.code_tool import KEEP_SPECIAL_TOKENS, MAX_TOOL_ROUNDS, CodeImages, offers_code, run_model_code
-from assistant.engine.grounding import SearchPlan, invalid_citations, plan_search, sources_block
+from assistant.engine.grounding import (
+    SearchPlan,
+    document_source,
+    documents_block,
+    invalid_citations,
+    memory_block,
+    plan_search,
+    sources_block,
+)
 from assistant.engine.guard_checks import InputCheck, OutputWatch, guard_allows
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
+from core.db import database_sync_to_async
 from core.images import ImageRef
+from knowledge.commands import CommandKind, MemoryCommand, run_command, temporary_chat_reply
+from knowledge.conf import knowledge_settings
+from knowledge.memory import Source as MemorySource
+from knowledge.recall import Recalled, recall
 from model_service.builtin_tools import (
     CodeCall,
     ToolCall,
@@ -47,9 +64,10 @@ from model_service.llama31 import Llama3Format, system_block, tool_result
 from model_service.messages import ChatMessage
 from safety.codeshield import CodeFinding
 from safety.conf import safety_settings
-from search.sources import SearchOutcome
+from search.sources import SearchOutcome, Source
 
 logger = logging.getLogger(__name__)
+_Entry = TypeVar("_Entry")
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,22 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class KnowledgeScope:
+    """What the knowledge store gives a turn: the remembered facts of `memory_owner_id` (the
+    conversation's owner, or the web account a messaging identity is linked to) and passages of the
+    files the owner attached to the conversation. `memory` off (a temporary chat): facts are neither
+    read nor taken from the exchange. `channel` is where a fact kept from this turn was said;
+    `language` is the owner's, for the replies to memory commands ("": the site's)."""
+
+    owner_id: int
+    memory_owner_id: int
+    conversation_id: int
+    channel: str
+    memory: bool = True
+    language: str = ""
+
+
+@dataclass(frozen=True)
 class Turn:
     system_prompt: str
     history: list[HistoryMessage]  # oldest first; the last one is the user message to answer
@@ -78,6 +112,8 @@ class Turn:
     search_mode: str = SearchMode.AUTO
     image_request: ImageRequest | None = None  # the last message is `/imagine <prompt>`
     client_tools: ClientTools | None = None  # `/v1` function tools; built-in tools are then not offered
+    knowledge: KnowledgeScope | None = None  # None: a turn without memory or files (`/v1`)
+    memory_command: MemoryCommand | None = None  # the last message is `/memory`, "forget that"… (with `knowledge`)
 
 
 @dataclass(frozen=True)
@@ -163,6 +199,10 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
         async for event in _imagine(turn.image_request, capabilities.imagine, capabilities.guard, question):
             yield event
         return
+    if turn.memory_command is not None and turn.knowledge is not None:
+        async for event in _memory_command(turn, turn.knowledge, turn.memory_command, capabilities.guard):
+            yield event
+        return
     guard = capabilities.guard
     input_check = InputCheck(guard, [(m.role, m.content) for m in turn.history[-5:]])
     try:
@@ -185,6 +225,13 @@ async def _ground_and_answer(
     offer_code = offers_code(gateway, capabilities) and turn.client_tools is None
     grounding = _Grounding()
     system_prompt = turn.system_prompt
+    if turn.knowledge is not None:
+        budgets = _KnowledgeBudgets.of(gateway, turn.sampling)
+        known = await _recall(turn.knowledge, question, budgets)
+        blocks = grounding.add_knowledge(known, budgets, gateway)
+        system_prompt = "\n\n".join(p for p in (system_prompt, *blocks) if p)
+        if grounding.documents:  # the citation list shows the files' pages before any web source
+            yield SearchDone(SearchOutcome(query="", sources=grounding.documents))
     plan = plan_search(turn.search_mode, question) if web is not None else None
     if offer_tools and plan is not None:
         plan = SearchPlan(query="", urls=plan.urls) if plan.urls else None
@@ -241,12 +288,95 @@ async def _imagine(
     yield AnswerEnd("stop", completion_tokens=0)
 
 
+@dataclass(frozen=True)
+class _KnowledgeBudgets:
+    """Tokens of the system prompt for remembered facts and for passages: the operator's settings,
+    each at most a quarter of what the window leaves beside the answer."""
+
+    memory: int
+    documents: int
+
+    @classmethod
+    def of(cls, gateway: ModelGateway, sampling: Sampling) -> _KnowledgeBudgets:
+        settings = knowledge_settings()
+        room = (gateway.context_window - (sampling.max_tokens or gateway.max_tokens) - gateway.fixed_tokens()) // 4
+        return cls(min(settings.memory_prompt_tokens, room), min(settings.document_prompt_tokens, room))
+
+
+async def _recall(scope: KnowledgeScope, question: str, budgets: _KnowledgeBudgets) -> Recalled:
+    """The person's facts and the conversation's passages for `question`, read on a database thread
+    (Llama 3 counts; `_Grounding.add_knowledge` then fits them to the served model's exact ones)."""
+    return await database_sync_to_async(recall)(
+        owner_id=scope.owner_id,
+        memory_owner_id=scope.memory_owner_id if scope.memory else None,
+        question=question,
+        conversation_id=scope.conversation_id,
+        memory_tokens=budgets.memory,
+        passage_tokens=budgets.documents,
+    )
+
+
+def _within(
+    budget: int, entries: list[_Entry], block: Callable[[list[_Entry]], str], gateway: ModelGateway
+) -> tuple[str, list[_Entry]]:
+    """The block of the best entries whose exact count (the served model's tokenizer) fits `budget`,
+    and those entries: the least relevant are left out first."""
+    while entries:
+        text = block(entries)
+        if len(gateway.tokenizer.encode_text(text)) <= budget:
+            return text, entries
+        entries = entries[:-1]
+    return "", []
+
+
+async def _memory_command(
+    turn: Turn, scope: KnowledgeScope, command: MemoryCommand, guard: ContentGuard | None
+) -> AsyncIterator[PipelineEvent]:
+    """A memory command (knowledge/commands.py), answered without the model. A fact to keep goes
+    through the input check first, as a question would; a refusal is an ordinary blocked turn."""
+    if command.kind is CommandKind.REMEMBER and guard is not None and scope.memory:
+        verdict = await guard.check([("user", command.fact)], agent=False)
+        if not guard_allows(verdict, "input"):
+            yield Blocked("input", verdict.categories, turn.history[-1].content)
+            return
+    reply = await database_sync_to_async(_run_memory_command)(scope, command, turn.history)
+    yield AnswerText(reply)
+    yield AnswerEnd("stop", completion_tokens=0)
+
+
+def _run_memory_command(scope: KnowledgeScope, command: MemoryCommand, history: list[HistoryMessage]) -> str:
+    with translation.override(scope.language or None):
+        if not scope.memory:
+            return temporary_chat_reply()
+        question = history[-1]
+        previous = next((m.id for m in reversed(history[:-1]) if m.role == "user"), None)
+        source = MemorySource(channel=scope.channel, message_id=question.id)
+        return run_command(
+            command,
+            owner_id=scope.memory_owner_id,
+            sender_id=scope.owner_id,
+            source=source,
+            previous_message_id=previous,
+        )
+
+
 @dataclass
 class _Grounding:
-    """The web sources the answer may cite; None until a search ran (then brackets are citations)."""
+    """What the answer may cite: the attached files' passages (numbered first), then web sources.
+    `source_count` is None until there is something to cite (then brackets are citations)."""
 
     source_count: int | None = None
-    prompt_block: str = ""
+    prompt_block: str = ""  # the web sources' block
+    documents: list[Source] = field(default_factory=list)
+
+    def add_knowledge(self, known: Recalled, budgets: _KnowledgeBudgets, gateway: ModelGateway) -> list[str]:
+        """The memory and documents blocks of the system prompt, each within its token budget."""
+        facts, _ = _within(budgets.memory, [m.text for m in known.memories], memory_block, gateway)
+        passages = [document_source(p.document_name, p.page, p.text) for p in known.passages]
+        documents, self.documents = _within(budgets.documents, passages, documents_block, gateway)
+        if self.documents:
+            self.source_count = len(self.documents)
+        return [facts, documents]
 
     async def search(
         self, web: WebTools, query: str, urls: Sequence[str], question: str
@@ -254,9 +384,10 @@ class _Grounding:
         yield SearchStarted(query, tuple(urls))
         outcome = await web.search(query, urls, question)
         metrics.SEARCHES.labels("failed" if outcome.error else "ok").inc()
-        self.source_count = len(outcome.sources)
-        self.prompt_block = sources_block(outcome.sources, outcome.error)
-        yield SearchDone(outcome)
+        first = len(self.documents) + 1
+        self.source_count = len(self.documents) + len(outcome.sources)
+        self.prompt_block = sources_block(outcome.sources, outcome.error, first_number=first)
+        yield SearchDone(SearchOutcome(outcome.query, [*self.documents, *outcome.sources], outcome.error))
 
 
 async def _answer(

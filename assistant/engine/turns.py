@@ -1,5 +1,8 @@
-"""Turns as the engine sees them: what the model needs to write an answer (`load_turn`), and the
-answers running in this process (`launch`, `drain`)."""
+"""Turns as the engine sees them: what the model needs to write an answer (`load_turn`), the
+answers running in this process (`launch`, `drain`), and the served model and content guard as the
+knowledge store's worker calls them when it reads facts from a finished exchange (`memory_model`,
+`memory_allowed`, which config/settings.py names in KNOWLEDGE_EXTRACTION_MODEL and
+KNOWLEDGE_CONTENT_CHECK: the knowledge store imports nothing of the assistant)."""
 
 from __future__ import annotations
 
@@ -10,16 +13,25 @@ from typing import TYPE_CHECKING
 
 from assistant.chat import selectors
 from assistant.conf import assistant_settings
-from assistant.engine.capabilities import ImageRequest
-from assistant.engine.pipeline import HistoryMessage, Sampling, Turn
+from assistant.engine.capabilities import ImageRequest, default_capabilities
+from assistant.engine.guard_checks import SafetyUnavailable, guard_allows
+from assistant.engine.llm import model_gateway
+from assistant.engine.pipeline import HistoryMessage, KnowledgeScope, Sampling, Turn
 from assistant.models import Channel, Conversation, Message
+from core.event_loop import run_sync
 from imagine.commands import imagine_prompt
+from knowledge.commands import memory_command
+from knowledge.linking import memory_owner
+from model_service.client import GenerationParams, TextDelta
+from model_service.messages import ChatMessage
 
 if TYPE_CHECKING:
     from assistant.engine.outcome import AnswerOutcome
     from assistant.engine.runner import TurnRunner
 
 logger = logging.getLogger(__name__)
+
+MEMORY_MAX_TOKENS = 400  # five facts of JSON (memory.MAX_FACTS_PER_EXCHANGE) with room to spare
 
 _running: set[asyncio.Task[AnswerOutcome]] = set()
 
@@ -60,21 +72,46 @@ def load_turn(
     sampling: Sampling | None = None,
     search_mode: str | None = None,
     image_prompt: str | None = None,
+    memory: bool = True,
 ) -> Turn:
     """What the model needs to write `answer`: the system prompt and the history it replies to.
     `image_prompt` is the prompt of an `/imagine` turn when the caller already read it; otherwise
-    the question is read for one (an answer re-run from what is stored)."""
+    the question is read for one (an answer re-run from what is stored). `memory` off (a temporary
+    chat): the person's facts are neither read nor kept."""
     history = [
         HistoryMessage(id=m.id, role=m.role, content=m.content, token_count=m.token_count)
         for m in selectors.prompt_history(answer=answer)
     ]
     conversation = answer.conversation
+    knowledge = _knowledge_scope(conversation, memory)
     return Turn(
         system_prompt=system_prompt_for(conversation),
         history=history,
         sampling=sampling or Sampling(),
         search_mode=search_mode or conversation.owner.search_mode,
         image_request=_image_request(conversation, history, image_prompt),
+        knowledge=knowledge,
+        memory_command=memory_command(history[-1].content) if knowledge and _asks(history) else None,
+    )
+
+
+def _asks(history: list[HistoryMessage]) -> bool:
+    return bool(history) and history[-1].role == Message.Role.USER
+
+
+def _knowledge_scope(conversation: Conversation, memory: bool) -> KnowledgeScope | None:
+    """Memory and attached files serve a person in their chats, on the web and in messaging apps.
+    `/v1` callers are programs that send whole conversations of their own: they get neither."""
+    if conversation.channel == Channel.API:
+        return None
+    owner = conversation.owner
+    return KnowledgeScope(
+        owner_id=owner.pk,
+        memory_owner_id=memory_owner(user_id=owner.pk),
+        conversation_id=conversation.pk,
+        channel=conversation.channel,
+        memory=memory,
+        language=owner.language,
     )
 
 
@@ -82,7 +119,7 @@ def _image_request(
     conversation: Conversation, history: list[HistoryMessage], image_prompt: str | None
 ) -> ImageRequest | None:
     """A picture for `/imagine <prompt>`, except on the /v1 API, whose answers are text only."""
-    if conversation.channel == Channel.API or not history or history[-1].role != Message.Role.USER:
+    if conversation.channel == Channel.API or not _asks(history):
         return None
     prompt = image_prompt if image_prompt is not None else imagine_prompt(history[-1].content)
     if prompt is None:
@@ -92,3 +129,34 @@ def _image_request(
 
 def load_turn_by_id(answer_id: int) -> Turn:
     return load_turn(Message.objects.select_related("conversation").get(pk=answer_id))
+
+
+# --- the knowledge store's worker ---------------------------------------------------------------
+
+
+async def _completion(prompt: str) -> str:
+    gateway = model_gateway()
+    params = GenerationParams(max_tokens=MEMORY_MAX_TOKENS, temperature=0.0, stop_token_ids=gateway.stop_token_ids())
+    parts = []
+    # The client stays open: the worker thread's loop keeps it for the next task (core/event_loop.py).
+    async for event in gateway.client.stream(gateway.prompt_ids([ChatMessage("user", prompt)]), params):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+    return "".join(parts)
+
+
+def memory_model(prompt: str) -> str:
+    """The served model's completion of one of the knowledge store's prompts (extraction, replacement)."""
+    return run_sync(_completion(prompt))
+
+
+def memory_allowed(text: str) -> bool:
+    """The content guard's verdict on a fact before it is kept, judged as a user's words; a guard
+    that cannot answer under the fail-closed policy keeps nothing."""
+    guard = default_capabilities().guard
+    if guard is None:
+        return True
+    try:
+        return guard_allows(run_sync(guard.check([("user", text)], agent=False)), "memory")
+    except SafetyUnavailable:
+        return False

@@ -4,11 +4,13 @@ selector, serialise through the shapes of `assistant.web.schemas`; docs/protocol
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
 from assistant.chat import api_keys, moderation, selectors, services
+from assistant.engine.frames import MemoryItemRef
 from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
 from assistant.models import ApiKey, Conversation, Message
@@ -16,6 +18,8 @@ from assistant.web import schemas
 from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
 from core.http import json_api, method_not_allowed, parse_body, shape_response
+from knowledge import memory
+from knowledge.models import MemoryItem
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ def conversation_shape(conversation: Conversation) -> schemas.Conversation:
     )
 
 
-def message_shape(message: Message) -> schemas.MessageOut:
+def message_shape(message: Message, memory_updated: Sequence[MemoryItem] = ()) -> schemas.MessageOut:
     return schemas.MessageOut(
         id=message.pk,
         role=message.role,
@@ -46,6 +50,7 @@ def message_shape(message: Message) -> schemas.MessageOut:
         first_token_ms=message.first_token_ms,
         duration_ms=message.duration_ms,
         **rest_fields(stored_outcome(message, answer_image(message))),
+        memory_updated=[MemoryItemRef(id=item.pk, text=item.text) for item in memory_updated],
     )
 
 
@@ -83,7 +88,10 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpRes
     if request.method != "GET":
         return method_not_allowed("GET")
     conversation = selectors.conversation_for(user=request.user, conversation_id=conversation_id)
-    messages = [message_shape(m) for m in selectors.visible_messages(conversation=conversation)]
+    visible = list(selectors.visible_messages(conversation=conversation))
+    questions = [m.pk for m in visible if m.role == Message.Role.USER]
+    kept = memory.kept_from(owner_id=request.user.pk, message_ids=questions)
+    messages = [message_shape(m, kept.get(m.reply_to_id, [])) for m in visible]
     return shape_response(schemas.MessageList(messages=messages))
 
 

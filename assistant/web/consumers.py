@@ -18,7 +18,7 @@ from typing import Any
 
 from assistant.chat import selectors
 from assistant.chat.services import TurnStart
-from assistant.door import Action, TurnRequest, start_answer
+from assistant.door import Action, AnswerHandle, TurnRequest, end_temporary_chat, memory_group, start_answer
 from assistant.engine import recorder
 from assistant.engine.frames import TokenFrame, frames_after
 from assistant.engine.outcome import done_frame, stored_outcome
@@ -48,6 +48,7 @@ STALE_ANSWER_SECONDS = 5.0
 # A followed answer silent for this long is checked with its runner (or the database): its last
 # frames may have been lost, or its process may have died.
 SILENCE_CHECK_SECONDS = 3.0
+TEMPORARY_STARTS_NEW = "temporary: a temporary chat starts with its first message; this conversation is kept."
 
 
 def _lost_its_process(answer: Message) -> bool:
@@ -70,16 +71,20 @@ class Following:
 
 class ChatConsumer(SocketConsumer):
     counted_in_metrics = False  # set once accepted, so a refused handshake is never counted down
+    memory: str | None = None  # the group told when the person's memory keeps something (door.memory_group)
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.following: dict[int, Following] = {}
         self.searches_sent: dict[int, str] = {}  # the last search frame sent, per answer not yet done
+        self.temporary_chats: dict[int, AnswerHandle] = {}  # started here as temporary: their last turn
         self.watchdog: asyncio.Task[None] | None = None
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         self.counted_in_metrics = True
-        await self.close_unless_signed_in()
+        if await self.close_unless_signed_in():
+            self.memory = memory_group(self.user.pk)
+            await self.channel_layer.group_add(self.memory, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if self.watchdog is not None:
@@ -87,6 +92,10 @@ class ChatConsumer(SocketConsumer):
         if self.counted_in_metrics:
             metrics.WEBSOCKET_CONNECTIONS.dec()
         await self.leave_account()
+        if self.memory is not None:
+            await self.channel_layer.group_discard(self.memory, self.channel_name)
+        for last_turn in getattr(self, "temporary_chats", {}).values():
+            end_temporary_chat(user=self.user, last_turn=last_turn)
         for message_id in list(getattr(self, "following", {})):
             await self._unfollow(message_id)
 
@@ -112,15 +121,30 @@ class ChatConsumer(SocketConsumer):
     async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
         if isinstance(frame, MessageFrame):
             request = self._turn_request(
-                conversation_id=frame.conversation_id, text=frame.text, client_id=frame.client_id
+                conversation_id=frame.conversation_id,
+                text=frame.text,
+                client_id=frame.client_id,
+                temporary=self._is_temporary(frame.conversation_id, asked=frame.temporary),
             )
             await self._answer(request)
         elif isinstance(frame, RegenerateFrame):
-            await self._answer(self._turn_request(action=Action.REGENERATE, conversation_id=frame.conversation_id))
+            temporary = frame.conversation_id in self.temporary_chats
+            request = self._turn_request(
+                action=Action.REGENERATE, conversation_id=frame.conversation_id, temporary=temporary
+            )
+            await self._answer(request)
         elif isinstance(frame, StopFrame):
             await self._stop(frame.message_id)
         else:
             await self._resume(frame.message_id, frame.after_seq)
+
+    def _is_temporary(self, conversation_id: int | None, *, asked: bool) -> bool:
+        """A temporary chat is one this socket started as such; every later turn in it is temporary too."""
+        if conversation_id is None:
+            return asked
+        if asked and conversation_id not in self.temporary_chats:
+            raise AssistantError(ErrorCode.INVALID_FRAME, TEMPORARY_STARTS_NEW)
+        return conversation_id in self.temporary_chats
 
     def _turn_request(self, **fields: Any) -> TurnRequest:
         client = self.scope.get("client")
@@ -141,6 +165,8 @@ class ChatConsumer(SocketConsumer):
             message_id=handle.answer.pk,
         )
         await self._send(ack.dump())
+        if request.temporary:
+            self.temporary_chats[handle.conversation_id] = handle
         if not handle.created:  # a retried message: replay what exists instead of generating again
             await self._resume(handle.answer.pk, 0)
 
@@ -320,6 +346,10 @@ class ChatConsumer(SocketConsumer):
             await self._send(TokenFrame(message_id=answer.pk, seq=seq, text=text).dump())
         await self._send(done_frame(answer.pk, outcome).dump())
         self.searches_sent.pop(answer.pk, None)
+
+    async def memory_updated(self, event: dict) -> None:
+        """The person's memory kept facts from an exchange (`memory_updated`, sent by the door)."""
+        await self._send(event["frame"])
 
     async def _send_error(self, frame: ErrorFrame) -> None:
         ERRORS.labels(frame.code).inc()

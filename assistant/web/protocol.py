@@ -33,6 +33,9 @@ class MessageFrame(_Frame):
     conversation_id: RowId | None = None
     text: str
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+    # Starts a temporary chat (with no conversation_id): no memory is read or kept, and the chat is
+    # deleted when this socket closes. Later turns of that chat are temporary whatever they say.
+    temporary: bool = False
 
 
 class StopFrame(_Frame):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
+from assistant.engine.frames import MemoryItemRef
 from assistant.models import Message, ModerationCase, SearchMode, Theme
 from core.images import ImageRef
 
@@ -92,6 +93,8 @@ class MessageOut(_Shape):
     code_warnings: list[dict[str, Any]]
     image: ImageRef | None  # the picture an `/imagine` answer shows
     code_images: list[str]  # PNG/JPEG data URLs of pictures the model's code saved
+    # An answer: what the person's memory kept from the message it replies to (the `memory_updated` frame's items).
+    memory_updated: list[MemoryItemRef] = []
 
 
 class MessageList(_Shape):

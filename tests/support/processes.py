@@ -100,6 +100,9 @@ def product_env(var_dir: Path, **overrides: str) -> dict[str, str]:
         # Every simulated browser of the tests comes from 127.0.0.1: one address, many guests.
         "RATE_LIMIT_GUESTS_PER_IP": "1000000/60",
         "ASSISTANT_GUEST_DAILY_TOKENS_PER_IP": "1000000000",
+        # No memory taken from each answer (a model call on the `documents` queue): the tests of
+        # memory turn it on themselves.
+        "KNOWLEDGE_EXTRACTION_MODEL": "",
     }
     env.update(overrides)
     return env
