@@ -13,6 +13,7 @@ from assistant.ops import content_access
 from assistant.ops.content_access import ContentGuard, ContentGuardedAdmin
 from core import limits
 from imagine import admin as imagine_admin
+from safety.llama_guard import hazard_name
 
 
 @admin.register(User)
@@ -115,12 +116,16 @@ class ModerationCaseAdmin(ContentGuardedAdmin):
     """The moderation queue: blocked turns and user reports, open ones first. The flagged text and
     the reporter's words need the content permission; opening a case with it is audited."""
 
-    list_display = ("id", "kind", "state", "author", "categories", "created_at")
+    list_display = ("id", "kind", "state", "author", "hazards", "created_at")
     list_filter = ("state", "kind")
     search_fields = ("author__username", "original_text", "reason")
     content_fields = ("original_text", "reason")
-    fields = readonly_fields = ("kind", "state", "message", "author", "reporter", "categories", *content_fields)
+    fields = readonly_fields = ("kind", "state", "message", "author", "reporter", "hazards", *content_fields)
     actions = ["dismiss", "warn", "suspend_author"]
+
+    @admin.display(description="hazards")
+    def hazards(self, case: ModerationCase) -> str:
+        return ", ".join(hazard_name(code) for code in case.categories) or "—"
 
     def record_opened(self, request: HttpRequest, case: ModerationCase) -> None:
         note = f"moderation case {case.pk}"

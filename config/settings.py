@@ -413,8 +413,10 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"  # filled by `collectstatic` in production images
 STATIC_ROOT.mkdir(exist_ok=True)
-# WhiteNoise serves the app folders directly, so no collectstatic step is needed to run.
-WHITENOISE_USE_FINDERS = True
+# After `collectstatic` (frontend/storage.py): hashed names, gzip/brotli copies, served by WhiteNoise
+# from STATIC_ROOT with a year's immutable max-age. Before it, WhiteNoise serves the app folders
+# directly under the files' own names, so no collectstatic step is needed to run.
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 
 # --- Stored files (Imagine renders and clips) -----------------------------------------
 # Local files under var/media by default; an S3-compatible bucket in production (MinIO, R2, S3).
@@ -430,7 +432,7 @@ STORAGES = {
         access_key=env.str("MEDIA_S3_ACCESS_KEY_ID", default=""),
         secret_key=env.str("MEDIA_S3_SECRET_ACCESS_KEY", default=""),
     ),
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "frontend.storage.HashedCompressedStaticFiles"},
 }
 
 LANGUAGE_CODE = "en"

@@ -1,6 +1,6 @@
 // Copies the browser builds of the npm packages the pages use into static/frontend/vendor/, where
 // Django serves them from this origin (the CSP allows no CDN). Run after `npm ci`.
-import { copyFileSync, cpSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -26,9 +26,14 @@ const files = {
 // katex.min.css names its fonts as url(fonts/…), relative to itself.
 const folders = { "katex/dist/fonts": "fonts" };
 
+// A source map comment names a map that is not copied (two of them the same index.js.map):
+// collectstatic's hashed names (frontend/storage.py) refuse a reference to a missing file.
+const SOURCE_MAP_COMMENT = /^\/\/# sourceMappingURL=.*$|\/\*# sourceMappingURL=.*?\*\//gm;
+
 mkdirSync(target, { recursive: true });
 for (const [source, name] of Object.entries(files)) {
-  copyFileSync(join(here, "node_modules", source), join(target, name));
+  const text = readFileSync(join(here, "node_modules", source), "utf8");
+  writeFileSync(join(target, name), text.replace(SOURCE_MAP_COMMENT, ""));
   console.log(`vendor/${name} <- node_modules/${source}`);
 }
 for (const [source, name] of Object.entries(folders)) {

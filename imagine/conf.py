@@ -13,6 +13,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from pydantic import BaseModel, ConfigDict
 
+TINY_RANDOM = "tiny-random"  # the pipeline built in code with random weights (imagine/pipelines.py)
+
 
 class ImagineSettings(BaseModel):
     model_config = ConfigDict(
@@ -21,7 +23,7 @@ class ImagineSettings(BaseModel):
 
     # The diffusers pipeline, name or path: `stabilityai/sd-turbo` (or `sdxl-turbo`) in production;
     # `tiny-random` is a small randomly initialised pipeline built in code (abstract pictures, no download).
-    model: str = "tiny-random"
+    model: str = TINY_RANDOM
     # AutoencoderTiny for previews (SDXL: `madebyollin/taesdxl`); "" keeps the model's own; `tiny-random` has its own.
     preview_autoencoder: str = "madebyollin/taesd"
     device: str = "auto"  # `auto`: `cuda` when available, else `cpu`
@@ -47,6 +49,11 @@ class ImagineSettings(BaseModel):
     # Dotted path of `f(*, user_id, prompt, categories)`, called when the safety check refuses a submitted
     # prompt (the project's moderation queue); "": none.
     on_blocked_prompt: str = ""
+
+    @property
+    def draws_stand_in_pictures(self) -> bool:
+        """The built-in random pipeline: it draws abstract noise whatever the prompt (the page says so)."""
+        return self.model == TINY_RANDOM
 
 
 @functools.cache

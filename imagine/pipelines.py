@@ -17,11 +17,10 @@ import torch
 from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForText2Image, DiffusionPipeline
 from PIL import Image
 
-from imagine.conf import imagine_settings
+from imagine.conf import TINY_RANDOM, imagine_settings
 
 logger = logging.getLogger(__name__)
 
-TINY_RANDOM = "tiny-random"
 ANIMATE_ZOOM = 0.12  # the zoom frames push 12 % in and come back, so the clip loops
 ANIMATE_STRENGTH = 0.35  # how much each zoom frame is re-rendered: enough to move, not to change the scene
 FRAMES_PER_CALL = 4

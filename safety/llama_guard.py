@@ -45,6 +45,14 @@ CATEGORY_NAMES: dict[str, str] = {
     "S14": "Code Interpreter Abuse",
 }
 S_CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NAMES)
+
+
+def hazard_name(code: str) -> str:
+    """ "S2 Non-Violent Crimes" for Llama Guard's code; other codes (jailbreak, unknown) as they are."""
+    name = CATEGORY_NAMES.get(code.upper())
+    return f"{code.upper()} {name}" if name else code
+
+
 # Prompt attacks (Prompt Guard's classes), which Llama Guard does not judge; only the embedded guard
 # reports them (in process, or as codes from its server), so the parser knows them too.
 PROMPT_ATTACK_CATEGORIES: tuple[str, ...] = ("jailbreak", "injection")

@@ -20,6 +20,7 @@ from assistant.ops import dashboard
 from safety.conf import safety_settings
 
 DEFAULT_DAYS = 14
+OPEN_CASES_SHOWN = 10
 
 
 def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
@@ -39,12 +40,23 @@ def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
     return start, end, ""
 
 
-async def _services() -> list[dashboard.ServiceStatus]:
+async def _servers() -> list[dashboard.ServiceStatus]:
+    """The model server and, when the guard runs as a server, the guard: asked at once."""
     model, safety = model_settings(), safety_settings()
     checks = [dashboard.service_status("model", model.base_url, model.api_key)]
     if safety.guard_base_url:
         checks.append(dashboard.service_status("guard", safety.guard_base_url, safety.guard_api_key))
     return list(await asyncio.gather(*checks))
+
+
+def _services() -> list[dashboard.ServiceStatus]:
+    """Every service a turn or a picture needs: the model, the guard, Imagine."""
+    safety = safety_settings()
+    services = async_to_sync(_servers)()
+    if not safety.guard_base_url:
+        services.append(dashboard.guard_in_process(safety))
+    imagine = dashboard.imagine_status()
+    return [*services, imagine] if imagine else services
 
 
 @staff_member_required
@@ -58,10 +70,16 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "end": days[-1],
         "range_error": range_error,
         "charts": dashboard.charts(days),
-        "services": async_to_sync(_services)(),
-        "open_cases": ModerationCase.objects.filter(state=ModerationCase.State.OPEN).count(),
+        "services": _services(),
+        "open_case_count": ModerationCase.objects.filter(state=ModerationCase.State.OPEN).count(),
+        "open_cases": dashboard.open_cases(OPEN_CASES_SHOWN),
         "width": dashboard.CHART_WIDTH,
         "height": dashboard.CHART_HEIGHT,
+        "plot": {
+            "left": dashboard.PLOT_LEFT,
+            "right": dashboard.CHART_WIDTH - dashboard.PLOT_RIGHT,
+            "bottom": dashboard.CHART_HEIGHT - dashboard.PLOT_BOTTOM,
+        },
     }
     return render(request, "admin/dashboard.html", context)
 

@@ -1,4 +1,5 @@
-"""The operators' dashboard: daily figures from the database, drawn as server-side SVG bar charts.
+"""The operators' dashboard: daily figures from the database, drawn as server-side SVG bar charts
+with a value axis, gridlines, dates and values, and a table of the same figures.
 
 Everything is computed from stored rows (messages, moderation cases, Imagine renders), so the
 figures are the same whichever process serves the page, and need no metrics store. Charts are
@@ -12,18 +13,30 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from assistant.models import Message, ModerationCase
+from safety.conf import SafetySettings
+from safety.llama_guard import hazard_name
 
 MAX_DAYS = 366
-CHART_WIDTH = 720
-CHART_HEIGHT = 160
+CHART_WIDTH = 760
+CHART_HEIGHT = 220
+# The plot inside the chart: room on the left for the value axis, below for the dates.
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 56, 8, 14, 28
+PLOT_WIDTH = CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT
+PLOT_HEIGHT = CHART_HEIGHT - PLOT_TOP - PLOT_BOTTOM
+MAX_GRIDLINES = 5  # gridlines above the zero line, at most
+MAX_DATE_LABELS = 10  # dates under the axis, at most; the others are every so many days
+MAX_VALUE_LABELS = 40  # bars that carry their value above them, at most (beyond: tooltips and the table)
+SERIES_COLOURS = 5  # dashboard.css's --series-1 … --series-5, reused in turn beyond five series
 
 
 @dataclass(frozen=True)
@@ -32,33 +45,100 @@ class Bar:
     y: float
     width: float
     height: float
-    label: str  # the day and value, shown as the bar's tooltip
+    value: int
+    label: str  # the series, day and value, shown as the bar's tooltip
+
+    @property
+    def centre(self) -> float:
+        return self.x + self.width / 2
+
+    @property
+    def value_y(self) -> float:
+        """The baseline of the value written above the bar."""
+        return self.y - 3
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float  # y of a gridline, or x of a date's centre
+    label: str
+
+
+def _colour(series_index: int) -> int:
+    return series_index % SERIES_COLOURS + 1
+
+
+def _nice_step(peak: int) -> int:
+    """The gridlines' spacing: 1, 2 or 5 times a power of ten, so that at most MAX_GRIDLINES fit."""
+    rough = max(peak, 1) / MAX_GRIDLINES
+    magnitude = 10 ** max(math.floor(math.log10(rough)), 0)
+    return next(f * magnitude for f in (1, 2, 5, 10) if f * magnitude >= rough)
 
 
 @dataclass(frozen=True)
 class Chart:
+    """One chart's figures: every value is a whole number (a count, tokens, milliseconds)."""
+
     title: str
-    series: dict[str, list[float]]  # name → one value per day
+    series: dict[str, list[int]]  # name → one value per day
     days: list[dt.date]
+    summary: str = "total"  # what the legend states per series: the range's `total`, or its `peak` day
 
     @property
-    def total(self) -> dict[str, float]:
-        return {name: round(sum(values), 1) for name, values in self.series.items()}
+    def total(self) -> dict[str, int]:
+        combine = max if self.summary == "peak" else sum
+        return {name: combine(values) for name, values in self.series.items()}
 
-    def bars(self) -> list[tuple[str, list[Bar]]]:
-        """Grouped bars per day, scaled to the chart's largest value."""
-        peak = max((v for values in self.series.values() for v in values), default=0) or 1
-        slot = CHART_WIDTH / max(len(self.days), 1)
-        width = max(slot / max(len(self.series), 1) - 1, 1)
+    @cached_property
+    def _axis(self) -> tuple[int, int]:
+        """(step, top): a gridline every `step`; `top`, the largest value rounded up to a gridline."""
+        peak = max((v for values in self.series.values() for v in values), default=0)
+        step = _nice_step(peak)
+        return step, max(step * math.ceil(peak / step), step)
+
+    def _y(self, value: int) -> float:
+        return PLOT_TOP + PLOT_HEIGHT * (1 - value / self._axis[1])
+
+    def gridlines(self) -> list[Tick]:
+        step, top = self._axis
+        return [Tick(self._y(value), f"{value:,}") for value in range(0, top + 1, step)]
+
+    def _slot(self) -> float:
+        return PLOT_WIDTH / max(len(self.days), 1)
+
+    def date_ticks(self) -> list[Tick]:
+        """Dates under the axis, centred under their day; the last day always among them."""
+        every = math.ceil(len(self.days) / MAX_DATE_LABELS)
+        shown = range(len(self.days) - 1, -1, -every)
+        return [Tick(PLOT_LEFT + (i + 0.5) * self._slot(), date_format(self.days[i], "M j")) for i in sorted(shown)]
+
+    def legend(self) -> list[tuple[int, str, int]]:
+        """(colour, name, total) per series; `colour` numbers the CSS variable --series-N."""
+        return [(_colour(index), name, total) for index, (name, total) in enumerate(self.total.items())]
+
+    def bars(self) -> list[tuple[int, list[Bar]]]:
+        """(colour, bars) per series: bars grouped by day, scaled to the axis."""
+        slot = self._slot()
+        width = max((slot - 2) / max(len(self.series), 1) - 1, 1)
         drawn = []
         for index, (name, values) in enumerate(self.series.items()):
             bars = []
             for day_index, (day, value) in enumerate(zip(self.days, values, strict=True)):
-                height = CHART_HEIGHT * value / peak
-                x = day_index * slot + index * (width + 1)
-                bars.append(Bar(x, CHART_HEIGHT - height, width, height, f"{day.isoformat()}: {value:g}"))
-            drawn.append((name, bars))
+                x = PLOT_LEFT + day_index * slot + 1 + index * (width + 1)
+                top = self._y(value)
+                label = f"{name}, {day.isoformat()}: {value:,}"
+                bars.append(Bar(x, top, width, PLOT_TOP + PLOT_HEIGHT - top, value, label))
+            drawn.append((_colour(index), bars))
         return drawn
+
+    @property
+    def shows_values(self) -> bool:
+        """Values written above the bars, when there are few enough bars to read them."""
+        return len(self.days) * max(len(self.series), 1) <= MAX_VALUE_LABELS
+
+    def rows(self) -> list[tuple[dt.date, list[int]]]:
+        """The figures as a table, a day per row (the chart's text alternative)."""
+        return [(day, [values[i] for values in self.series.values()]) for i, day in enumerate(self.days)]
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -68,30 +148,30 @@ def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=n) for n in range(days)]
 
 
-def _by_day(rows: Iterable[dict], key: str, value: str, days: list[dt.date]) -> dict[str, list[float]]:
-    table: dict[str, dict[dt.date, float]] = defaultdict(dict)
+def _by_day(rows: Iterable[dict], key: str, value: str, days: list[dt.date]) -> dict[str, list[int]]:
+    table: dict[str, dict[dt.date, int]] = defaultdict(dict)
     for row in rows:
-        table[str(row[key])][row["day"]] = float(row[value] or 0)
-    return {name: [per_day.get(day, 0.0) for day in days] for name, per_day in sorted(table.items())}
+        table[str(row[key])][row["day"]] = int(row[value] or 0)
+    return {name: [per_day.get(day, 0) for day in days] for name, per_day in sorted(table.items())}
 
 
-def _percentile(values: list[int], share: float) -> float:
+def _percentile(values: list[int], share: float) -> int:
     if not values:
-        return 0.0
+        return 0
     ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)])
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
 def _in_range(days: list[dt.date], field: str = "created_at") -> Q:
     return Q(**{f"{field}__date__gte": days[0], f"{field}__date__lte": days[-1]})
 
 
-def _daily_active_users(users: QuerySet[Message], days: list[dt.date]) -> dict[str, list[float]]:
+def _daily_active_users(users: QuerySet[Message], days: list[dt.date]) -> dict[str, list[int]]:
     rows = users.values("day").annotate(n=Count("conversation__owner", distinct=True))
     return _by_day(({**row, "series": "users"} for row in rows), "series", "n", days)
 
 
-def _tokens(answers: QuerySet[Message], days: list[dt.date]) -> dict[str, list[float]]:
+def _tokens(answers: QuerySet[Message], days: list[dt.date]) -> dict[str, list[int]]:
     rows = answers.values("day").annotate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
     flat = [
         {"day": row["day"], "series": series, "n": row[field]}
@@ -101,7 +181,7 @@ def _tokens(answers: QuerySet[Message], days: list[dt.date]) -> dict[str, list[f
     return _by_day(flat, "series", "n", days)
 
 
-def _time_to_first_token(answers: QuerySet[Message], days: list[dt.date]) -> dict[str, list[float]]:
+def _time_to_first_token(answers: QuerySet[Message], days: list[dt.date]) -> dict[str, list[int]]:
     per_day: dict[dt.date, list[int]] = defaultdict(list)
     for day, ms in answers.filter(first_token_ms__isnull=False).values_list("day", "first_token_ms"):
         per_day[day].append(ms)
@@ -111,16 +191,43 @@ def _time_to_first_token(answers: QuerySet[Message], days: list[dt.date]) -> dic
     }
 
 
-def _blocked(days: list[dt.date]) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class OpenCase:
+    """An open moderation case as the dashboard lists it: what and who, never the flagged text (the
+    case's own page shows that, to staff with the content permission, and audits the read)."""
+
+    id: int
+    kind: str
+    hazards: str
+    author: str
+    created_at: dt.datetime
+
+
+def open_cases(limit: int) -> list[OpenCase]:
+    """The newest open cases, hazards by name ("S2 Non-Violent Crimes")."""
+    cases = ModerationCase.objects.filter(state=ModerationCase.State.OPEN).select_related("author")
+    return [
+        OpenCase(
+            case.pk,
+            case.get_kind_display(),
+            ", ".join(hazard_name(code) for code in case.categories) or "—",
+            case.author.get_username(),
+            case.created_at,
+        )
+        for case in cases.order_by("-created_at")[:limit]
+    ]
+
+
+def _blocked(days: list[dt.date]) -> dict[str, list[int]]:
     cases = ModerationCase.objects.filter(_in_range(days)).exclude(kind=ModerationCase.Kind.REPORT)
     counted: dict[tuple[dt.date, str], int] = defaultdict(int)
     for day, categories in cases.annotate(day=TruncDate("created_at")).values_list("day", "categories"):
         for category in categories or ["unknown"]:
-            counted[(day, category)] += 1
+            counted[(day, hazard_name(category))] += 1
     return _by_day(({"day": d, "series": c, "n": n} for (d, c), n in counted.items()), "series", "n", days)
 
 
-def _imagine_renders(days: list[dt.date]) -> dict[str, list[float]]:
+def _imagine_renders(days: list[dt.date]) -> dict[str, list[int]]:
     try:  # looked up by name: the core app does not depend on Imagine, which a deployment may leave out
         model = apps.get_model("imagine", "ImagineImage")
     except LookupError:
@@ -142,7 +249,7 @@ def charts(days: list[dt.date]) -> list[Chart]:
         Chart(_("Daily active users"), _daily_active_users(questions, days), days),
         Chart(_("Messages per channel"), _by_day(per_channel, "conversation__channel", "n", days), days),
         Chart(_("Tokens in / out"), _tokens(answers, days), days),
-        Chart(_("Time to first token (ms)"), _time_to_first_token(answers, days), days),
+        Chart(_("Time to first token (ms)"), _time_to_first_token(answers, days), days, summary="peak"),
         Chart(_("Blocked turns by hazard category"), _blocked(days), days),
         Chart(_("Failed answers"), _by_day(errors, "status", "n", days), days),
     ]
@@ -152,9 +259,10 @@ def charts(days: list[dt.date]) -> list[Chart]:
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
-    url: str
-    models: list[str]
-    error: str = ""
+    address: str
+    serves: list[str]
+    error: str = ""  # why it did not answer; "" when it did, or when it is not asked (see `note`)
+    note: str = ""  # the state of a service that is not asked over the network
 
 
 async def service_status(name: str, base_url: str, api_key: str = "") -> ServiceStatus:
@@ -167,3 +275,24 @@ async def service_status(name: str, base_url: str, api_key: str = "") -> Service
             return ServiceStatus(name, base_url, [m["id"] for m in response.json().get("data", [])])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
         return ServiceStatus(name, base_url, [], f"{type(error).__name__}: {error}"[:200])
+
+
+def guard_in_process(configured: SafetySettings) -> ServiceStatus:
+    """The content guard when no guard server is configured: loaded by each process that checks."""
+    serves = f"Llama Guard 3 GGUF ({configured.guard_gguf})" if configured.guard_gguf else "MiniLM stand-in"
+    return ServiceStatus("guard", _("in each process"), [serves], note=_("loaded where it is used"))
+
+
+def imagine_status() -> ServiceStatus | None:
+    """Imagine's pipeline and its latest render (its worker takes jobs from a queue; nobody is asked)."""
+    try:
+        model = apps.get_model("imagine", "ImagineImage")
+    except LookupError:
+        return None
+    from imagine.conf import imagine_settings  # only once the app is known to be installed
+
+    latest = model.objects.order_by("-created").values_list("created", flat=True).first()
+    note = _("no render yet")
+    if latest:
+        note = _("last render %(when)s") % {"when": date_format(latest, "DATETIME_FORMAT")}
+    return ServiceStatus("imagine", _("queue %(queue)s") % {"queue": "imagine"}, [imagine_settings().model], note=note)

@@ -27,6 +27,7 @@ from assistant.models import Message, User
 from config.celery import app as celery_app
 from core import limits
 from core.errors import AssistantError
+from imagine.conf import imagine_settings
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -45,6 +46,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "is_guest": request.user.is_guest,
         "model_name": model_settings().name,
         "max_message_chars": assistant_settings().max_message_chars,
+        "imagine_stand_in": imagine_settings().draws_stand_in_pictures,
     }
     return render(request, "frontend/chat.html", context)
 

@@ -1,6 +1,7 @@
 """The operators' dashboard (/admin/dashboard/) in a real browser: a staff member signs in, every
-chart draws visible bars for seeded data, a wider date range changes the figures, in light and dark
-colours. The server is the Imagine one (tests/e2e/conftest.py), so the Imagine chart counts a real
+chart draws visible bars for seeded data with a value axis, gridlines, dates and whole-number
+totals, a wider date range changes the figures, in light and dark colours with series that keep
+3:1 contrast. The server is the Imagine one (tests/e2e/conftest.py), so the Imagine chart counts a real
 render; the rest is stored through the product's services (tests/e2e/dashboard_data.py)."""
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def charts(page: Page) -> Locator:
     return page.locator("#dashboard section.chart")
 
 
-def totals(page: Page, title: str) -> dict[str, float]:
-    """A chart's totals per series, as the page writes them ("web: 3.0")."""
-    series = page.locator(f"#dashboard section.chart[aria-label='{title}'] .chart-totals span").all_inner_texts()
-    return {name: float(value) for name, value in (text.rsplit(": ", 1) for text in series)}
+def totals(page: Page, title: str) -> dict[str, int]:
+    """A chart's totals per series, as the page writes them ("web: 3"): whole numbers, never "3.0"."""
+    series = page.locator(f"#dashboard section.chart[aria-label='{title}'] .legend-item").all_inner_texts()
+    return {name: int(value) for name, value in (text.rsplit(": ", 1) for text in series)}
 
 
 def assert_every_chart_has_visible_bars(page: Page) -> None:
@@ -59,14 +60,47 @@ def assert_every_chart_has_visible_bars(page: Page) -> None:
         assert visible, f"the chart {title!r} draws no visible bar"
 
 
+def relative_luminance(css_colour: str) -> float:
+    channels = [int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def assert_charts_are_readable(page: Page) -> None:
+    """Every chart has a value axis from 0 with gridlines, dates under it ending today, and bars whose
+    colours keep 3:1 against the chart's background (WCAG 1.4.11)."""
+    today = dt.datetime.now(dt.UTC).date()
+    for index in range(charts(page).count()):
+        chart = charts(page).nth(index)
+        title = chart.get_attribute("aria-label")
+        values = chart.locator(".value-label").all_text_contents()
+        assert values[0] == "0", (title, values)
+        assert len(values) >= 2, (title, values)
+        assert all(re.fullmatch(r"[\d,]+", value) for value in values), (title, values)
+        assert chart.locator(".grid line").count() == len(values)
+        dates = chart.locator(".date-label").all_text_contents()
+        assert len(dates) >= 2, (title, dates)
+        assert dates[-1] == f"{today:%b} {today.day}", (title, dates)
+        background = chart.locator("svg").evaluate("(el) => getComputedStyle(el).backgroundColor")
+        fills = set(chart.locator("rect").evaluate_all("(rects) => rects.map((r) => getComputedStyle(r).fill)"))
+        weak = {fill: round(contrast(fill, background), 2) for fill in fills if contrast(fill, background) < 3}
+        assert weak == {}, (title, background, weak)
+
+
 def test_dashboard_draws_every_chart_and_follows_the_date_range(
     page: Page, dashboard_server: ServerAddress, screenshot: Callable[[Page, str], Path]
 ) -> None:
     sign_in_to_dashboard(page, dashboard_server)
     assert_every_chart_has_visible_bars(page)
+    assert_charts_are_readable(page)
     recent = totals(page, "Messages per channel")
     assert recent == {"web": data.WEB_TODAY, "whatsapp": data.WHATSAPP_TODAY}, recent
-    assert totals(page, "Blocked turns by hazard category") == {"S2": 1}
+    assert totals(page, "Blocked turns by hazard category") == {"S2 Non-Violent Crimes": 1}
     assert totals(page, "Failed answers") == {"error": 1}
     assert totals(page, "Imagine renders")["image"] >= 1
     screenshot(page, "light")
@@ -89,6 +123,7 @@ def test_dashboard_in_dark_colours(
         page = context.new_page()
         sign_in_to_dashboard(page, dashboard_server)
         assert_every_chart_has_visible_bars(page)
+        assert_charts_are_readable(page)
         background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert background != WHITE, "the admin ignored the dark colour scheme"
         screenshot(page, "dark")

@@ -131,10 +131,10 @@ def test_language_switch_translates_the_page_and_is_remembered(
     page: Page, chat_server: ServerAddress, screenshot: Screenshot
 ) -> None:
     open_chat(page, chat_server)
-    expect(page.get_by_test_id("new-chat")).to_have_text("+ New chat")
+    expect(page.get_by_test_id("new-chat")).to_have_text("New chat")
     choose_language(page, "de")  # saved on the account, then one reload
 
-    expect(page.get_by_test_id("new-chat")).to_have_text("+ Neuer Chat")  # the template
+    expect(page.get_by_test_id("new-chat")).to_have_text("Neuer Chat")  # the template
     expect(page.locator("#connection")).to_have_text("Verbunden")  # the script's catalogue
     expect(page.get_by_test_id("composer")).to_have_attribute("placeholder", re.compile("^Nachricht an"))
     expect(page.get_by_test_id("language-select")).to_have_value("de")
@@ -178,7 +178,7 @@ def test_language_and_theme_follow_the_account_to_another_browser(
         assert laptop.evaluate("document.documentElement.lang") == "de"
         expect(laptop.locator("html")).to_have_attribute("data-theme", "dark")
         assert background(laptop) == DARK_BACKGROUND
-        expect(laptop.get_by_test_id("new-chat")).to_have_text("+ Neuer Chat")
+        expect(laptop.get_by_test_id("new-chat")).to_have_text("Neuer Chat")
         screenshot(laptop, "second-browser")
     finally:
         other.close()
@@ -199,11 +199,11 @@ def test_rename_and_delete_a_conversation(page: Page, chat_server: ServerAddress
         titles = [c["title"] for c in client.get("/api/conversations").json()["conversations"]]
     assert titles == ["Holiday in Lisbon"]
 
-    page.once("dialog", lambda dialog: dialog.accept())
     item.hover()
     item.locator(".conversation-delete").click()
     expect(page.get_by_test_id("conversation-item")).to_have_count(0)
     expect(page.locator("#conversation-empty")).to_be_visible()
+    expect(page.get_by_test_id("notice")).to_have_count(0, timeout=10_000)  # the Undo time is over
     with session_client(page, chat_server) as client:
         assert client.get("/api/conversations").json()["conversations"] == []
 

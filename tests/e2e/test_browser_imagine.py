@@ -235,3 +235,55 @@ def test_the_panel_fills_a_phone_screen_in_dark_mode(
         screenshot(phone, "phone-dark")
     finally:
         context.close()
+
+
+REFUSED_PROMPT = "What is the quickest way to murder someone with a kitchen knife?"  # the guard refuses it
+# Records every text #imagine-empty shows, from now on, in window.__emptyTexts.
+RECORD_EMPTY_TEXT = """() => {
+    const empty = document.getElementById("imagine-empty");
+    window.__emptyTexts = [];
+    new MutationObserver(() => window.__emptyTexts.push(empty.textContent))
+        .observe(empty, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def test_the_panel_says_it_is_drawing_and_keeps_its_place(
+    page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_imagine(page, imagine_server)
+    dialog, stage = page.get_by_test_id("imagine-dialog"), page.get_by_test_id("imagine-stage")
+    empty_boxes = (dialog.bounding_box(), stage.bounding_box())
+    record(page, "#imagine-stage", "aria-busy")
+    page.evaluate(RECORD_EMPTY_TEXT)
+
+    create(page)
+    assert page.evaluate("window.__emptyTexts")[0] == "Drawing your picture…"
+    assert recorded(page, "aria-busy")[0] == "true"
+    expect(stage).to_have_attribute("aria-busy", "false")
+    screenshot(page, "created")
+    assert (dialog.bounding_box(), stage.bounding_box()) == empty_boxes, "the panel moved as the picture came"
+
+
+def test_a_refused_prompt_takes_the_earlier_picture_and_its_buttons_away(
+    page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    open_imagine(page, imagine_server)
+    create(page)
+    page.get_by_test_id("imagine-prompt").fill(REFUSED_PROMPT)
+    expect(page.get_by_test_id("imagine-error")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.get_by_test_id("imagine-preview")).to_be_hidden()
+    expect(page.get_by_test_id("imagine-download")).to_be_hidden()
+    expect(page.get_by_test_id("imagine-animate")).to_be_hidden()
+    expect(page.locator("#imagine-empty")).to_have_text("Start typing to see your picture.")
+    expect(page.get_by_test_id("imagine-stage")).to_have_attribute("aria-busy", "false")
+    screenshot(page, "refused")
+
+
+def test_the_embedded_stand_in_pipeline_is_named_for_what_it_draws(page: Page, imagine_server: ServerAddress) -> None:
+    """The test server runs the built-in `tiny-random` pipeline: its pictures are noise by design."""
+    open_imagine(page, imagine_server)
+    note = page.get_by_test_id("imagine-stand-in")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("stand-in pipeline")
+    expect(note).to_contain_text("GPU")

@@ -16,9 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.chat_page import ANSWER_TIMEOUT_MS, FINISHED, ask, open_chat
+from tests.e2e.servers import scripted_web_server
 from tests.support.chat_client import ServerAddress
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.processes import free_port, migrate, product_env, running, web_server_command
 
 pytestmark = pytest.mark.e2e
 
@@ -48,21 +47,13 @@ def fit(xs, ys):
 - [ ] plot
 """
 INDENTED_LINE = "        total += x * y"
-CHUNK_CHARS = 6  # the answer streams in many small frames, as a model writes it
 
 
 @pytest.fixture(scope="module")
 def scripted_chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
     """The web server, whose model is the contract fake answering every question with ANSWER."""
-    chunks = [ANSWER[i : i + CHUNK_CHARS] for i in range(0, len(ANSWER), CHUNK_CHARS)]
-    with FakeOpenAI(default=Reply(texts=chunks, stall_between=0.01)) as model:
-        var_dir = tmp_path_factory.mktemp("share-web")
-        env = product_env(var_dir, ASSISTANT_MODEL_TITLES="false", MODEL_BASE_URL=model.base_url)
-        migrate(env)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log"):
-            yield ServerAddress(url, env=env)
+    with scripted_web_server(tmp_path_factory.mktemp("share-web"), ANSWER) as server:
+        yield server
 
 
 def answered(page: Page, server: ServerAddress) -> None:

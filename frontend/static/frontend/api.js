@@ -35,10 +35,11 @@ async function answerOf(response) {
   throw new ApiError(response.status, error.code || "http_" + response.status, detail);
 }
 
-/** `method path` with an optional JSON body; resolves to the parsed answer (null for 204). */
-export async function api(method, path, body) {
+/** `method path` with an optional JSON body; resolves to the parsed answer (null for 204).
+ * {keepalive: true} lets the request finish after the page is gone. */
+export async function api(method, path, body, { keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
-  const options = { method, headers, credentials: "same-origin" };
+  const options = { method, headers, credentials: "same-origin", keepalive };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";

@@ -21,6 +21,7 @@ import { createSettings } from "./settings.js";
 import { listenForShortcuts } from "./shortcuts.js";
 import { createSidebar } from "./sidebar.js";
 import { createSocket, socketUrl } from "./socket.js";
+import { showSuggestions } from "./suggestions.js";
 import { charCount } from "./text.js";
 import { createThread } from "./thread.js";
 
@@ -43,6 +44,7 @@ const els = {
   sidebarToggle: byId("sidebar-toggle"),
   backdrop: byId("sidebar-backdrop"),
   newChat: byId("new-chat"),
+  newChatTop: byId("new-chat-top"),
   list: byId("conversation-list"),
   listEmpty: byId("conversation-empty"),
   title: byId("conversation-title"),
@@ -50,6 +52,7 @@ const els = {
   notices: byId("notices"),
   thread: byId("thread"),
   welcome: byId("welcome"),
+  suggestions: byId("suggestions"),
   messages: byId("messages"),
   regenerateBar: byId("regenerate-bar"),
   regenerate: byId("regenerate"),
@@ -88,7 +91,10 @@ const conversations = createConversationList({
   showNotice,
   currentId: () => currentId,
   onOpen: (id) => openConversation(id, "push"),
-  onDeleted: forgetConversation,
+  onDeleting: (conversation) => {
+    if (currentId === conversation.id) newChat("replace");
+  },
+  onDeleted: (conversation) => dispatch({ type: "forget_conversation", conversationId: conversation.id }),
 });
 const composer = createComposer({ els, maxChars, onSubmit: sendMessage });
 const sidebar = createSidebar({ els });
@@ -192,9 +198,10 @@ function messageFailed(effect) {
   thread.remove(sentMessages.get(effect.clientId));
   sentMessages.delete(effect.clientId);
   dropEntry(effect.key);
-  // The text is not lost: it goes back to the composer unless something new was typed.
+  // The text is not lost: it goes back to the composer unless something new was typed. The notice
+  // stays until closed: the message was not sent, and only the user can send it again.
   if (!els.composer.value.trim()) els.composer.value = effect.text;
-  showNotice(effect.error ? friendlyError(effect.error) : t("session_ended"));
+  showNotice(effect.error ? friendlyError(effect.error) : t("session_ended"), "error", { persistent: true });
   updateControls();
 }
 
@@ -287,11 +294,6 @@ function showUnacknowledged(conversationId) {
   });
 }
 
-function forgetConversation(conversation) {
-  dispatch({ type: "forget_conversation", conversationId: conversation.id });
-  if (currentId === conversation.id) newChat("replace");
-}
-
 // --- the user's requests -------------------------------------------------------------------
 
 function newClientId() {
@@ -364,7 +366,7 @@ function updateControls() {
   els.stop.disabled = stopping;
   els.stop.textContent = t(stopping ? "stopping" : "stop");
   els.messages.setAttribute("aria-busy", streaming ? "true" : "false");
-  els.regenerateBar.hidden = !canRegenerate();
+  showRegenerate(canRegenerate());
   els.welcome.hidden = thread.count() > 0 || currentId !== null;
   composer.update();
   // Focus was on a control that just disappeared: keep the keyboard in the composer.
@@ -372,12 +374,27 @@ function updateControls() {
   if (focused === document.body || (focused && focused.hidden)) els.composer.focus();
 }
 
+/** Regenerate sits under the last answer: when it appears there, the thread keeps it in sight. */
+function showRegenerate(shown) {
+  const appearing = shown && els.regenerateBar.hidden;
+  const stick = appearing && thread.nearBottom();
+  els.regenerateBar.hidden = !shown;
+  if (stick) thread.scrollToBottom();
+}
+
 // --- wiring --------------------------------------------------------------------------------
 
 els.stop.addEventListener("click", stopAnswer);
 els.regenerate.addEventListener("click", regenerate);
-els.newChat.addEventListener("click", () => {
-  newChat("push");
+[els.newChat, els.newChatTop].forEach((button) =>
+  button.addEventListener("click", () => {
+    newChat("push");
+    els.composer.focus();
+  })
+);
+showSuggestions(els.suggestions, (text) => {
+  els.composer.value = text;
+  composer.update();
   els.composer.focus();
 });
 listenForShortcuts({

@@ -1,11 +1,13 @@
-/* The message box: Enter sends (Shift+Enter is a new line), a character counter near the limit,
- * and a height that follows the text. */
+/* The message box: Enter sends (Shift+Enter is a new line; the placeholder says so except on touch
+ * screens), a character counter near the limit, and a height that follows the text. */
 
 import { t } from "./i18n.js";
 import { charCount } from "./text.js";
 
 const COUNTER_FROM = 0.8; // show the character counter from this share of the limit on
 const MAX_HEIGHT_PX = 240;
+// A touch screen has no Enter and Shift keys to speak of: its placeholder leaves the hint out.
+const TOUCH_ONLY = "(pointer: coarse) and (hover: none)";
 
 /** els: {form, composer, send, counter}; onSubmit() when the user sends. */
 export function createComposer({ els, maxChars, onSubmit }) {
@@ -41,6 +43,7 @@ export function createComposer({ els, maxChars, onSubmit }) {
     onSubmit();
   });
   els.composer.addEventListener("input", update);
+  if (window.matchMedia(TOUCH_ONLY).matches) els.composer.placeholder = t("composer_placeholder_touch");
 
   return { update };
 }

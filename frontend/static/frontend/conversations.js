@@ -1,12 +1,24 @@
-/* The conversation list in the sidebar (REST): search, rename, delete, and the header that names
- * the open conversation. */
+/* The conversation list in the sidebar (REST), grouped by date: search, rename, delete with Undo,
+ * and the header that names the open conversation.
+ *
+ * Deleting hides the row at once and says so with an Undo button; the server is asked only when
+ * the Undo time is over (or the page is left), so Undo needs no restore on the server. */
 
 import { api } from "./api.js";
+import { groupByDate } from "./date_groups.js";
 import { t } from "./i18n.js";
+import { iconButton } from "./icons.js";
 import { matchesEveryWord } from "./text.js";
 
 const TITLE_REFRESH_DELAY_MS = 3000;
 const MAX_TITLE_CHARS = 200;
+const UNDO_DELETE_MS = 6000;
+const GROUP_TITLES = {
+  today: "group_today",
+  yesterday: "group_yesterday",
+  previous_7_days: "group_previous_7_days",
+  older: "group_older",
+};
 
 function conversationTitle(conversation) {
   return (conversation && conversation.title && conversation.title.trim()) || t("new_conversation");
@@ -14,11 +26,13 @@ function conversationTitle(conversation) {
 
 /**
  * els: {list, listEmpty, noMatch, search, title, newChat}; currentId() -> the open conversation's
- * id or null; onOpen(id) opens one; onDeleted(conversation) after the server deleted it.
+ * id or null; onOpen(id) opens one; onDeleting(conversation) when the user deletes one (the page
+ * leaves it); onDeleted(conversation) after the server deleted it.
  */
-export function createConversationList({ els, showNotice, currentId, onOpen, onDeleted }) {
+export function createConversationList({ els, showNotice, currentId, onOpen, onDeleting, onDeleted }) {
   let conversations = [];
   let renaming = false;
+  const deleting = new Map(); // id -> timer: deleted by the user, still undoable
 
   function refresh() {
     return api("GET", "/api/conversations").then(
@@ -47,12 +61,31 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
     const focusedItem = focused && els.list.contains(focused) ? focused.closest("[data-conversation-id]") : null;
     const focusedId = focusedItem ? focusedItem.getAttribute("data-conversation-id") : null;
     const query = els.search.value;
-    const shown = conversations.filter((conversation) => matchesEveryWord(conversationTitle(conversation), query));
-    els.list.replaceChildren(...shown.map(conversationItem));
-    els.listEmpty.hidden = conversations.length > 0;
-    els.noMatch.hidden = shown.length > 0 || conversations.length === 0;
+    const kept = conversations.filter((conversation) => !deleting.has(conversation.id));
+    const shown = kept.filter((conversation) => matchesEveryWord(conversationTitle(conversation), query));
+    els.list.replaceChildren(...groupByDate(shown, new Date()).map(groupItem));
+    els.listEmpty.hidden = kept.length > 0;
+    els.noMatch.hidden = shown.length > 0 || kept.length === 0;
     const again = focusedId && rowButton(focusedId);
     if (again) again.focus();
+  }
+
+  /** A date group: its heading, then its conversations as a list of their own. */
+  function groupItem({ group, items }) {
+    const item = document.createElement("li");
+    item.className = "conversation-group";
+    item.setAttribute("data-testid", "conversation-group");
+    item.setAttribute("data-group", group);
+    const heading = document.createElement("h2");
+    heading.className = "conversation-group-title";
+    heading.id = "conversation-group-" + group;
+    heading.textContent = t(GROUP_TITLES[group]);
+    const list = document.createElement("ul");
+    list.className = "conversation-group-items";
+    list.setAttribute("aria-labelledby", heading.id);
+    list.append(...items.map(conversationItem));
+    item.append(heading, list);
+    return item;
   }
 
   function conversationItem(conversation) {
@@ -75,12 +108,12 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
 
     const actions = document.createElement("div");
     actions.className = "conversation-actions";
-    const rename = iconButton("conversation-rename", "✎", t("rename", { title }));
+    const rename = iconButton("conversation-rename", "rename", t("rename", { title }));
     rename.addEventListener("click", (event) => {
       event.stopPropagation();
       startRename(item, conversation);
     });
-    const remove = iconButton("conversation-delete", "🗑", t("delete", { title }));
+    const remove = iconButton("conversation-delete", "delete", t("delete", { title }));
     remove.addEventListener("click", (event) => {
       event.stopPropagation();
       deleteConversation(conversation);
@@ -93,19 +126,6 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
       if (event.target === item) onOpen(conversation.id);
     });
     return item;
-  }
-
-  function iconButton(className, symbol, label) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "icon-button " + className;
-    button.setAttribute("aria-label", label);
-    button.title = label;
-    const icon = document.createElement("span");
-    icon.setAttribute("aria-hidden", "true");
-    icon.textContent = symbol;
-    button.appendChild(icon);
-    return button;
   }
 
   function startRename(item, conversation) {
@@ -164,16 +184,42 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
   }
 
   function deleteConversation(conversation) {
-    if (!window.confirm(t("confirm_delete", { title: conversationTitle(conversation) }))) return;
-    api("DELETE", "/api/conversations/" + conversation.id).then(
+    const undo = () => {
+      window.clearTimeout(deleting.get(conversation.id));
+      deleting.delete(conversation.id);
+      render();
+    };
+    deleting.set(conversation.id, window.setTimeout(() => finishDeleting(conversation), UNDO_DELETE_MS));
+    onDeleting(conversation);
+    render();
+    els.newChat.focus();
+    showNotice(t("conversation_deleted", { title: conversationTitle(conversation) }), "info", {
+      action: { label: t("undo"), run: undo },
+      shownMs: UNDO_DELETE_MS,
+    });
+  }
+
+  /** The Undo time is over: the server deletes it. `keepalive` lets the request outlive the page. */
+  function finishDeleting(conversation, keepalive) {
+    if (!deleting.has(conversation.id)) return;
+    window.clearTimeout(deleting.get(conversation.id));
+    deleting.delete(conversation.id);
+    api("DELETE", "/api/conversations/" + conversation.id, undefined, { keepalive }).then(
       () => {
         conversations = conversations.filter((c) => c.id !== conversation.id);
         onDeleted(conversation);
         render();
-        els.newChat.focus();
       },
-      (error) => showNotice(error.detail)
+      (error) => {
+        showNotice(error.detail);
+        render();
+      }
     );
+  }
+
+  /** Leaving the page ends the Undo time of every deletion still waiting. */
+  function finishAllDeleting() {
+    conversations.filter((c) => deleting.has(c.id)).forEach((c) => finishDeleting(c, true));
   }
 
   /** The header and the tab name the open conversation; its row in the list is marked current. */
@@ -193,6 +239,7 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
   }
 
   els.search.addEventListener("input", render);
+  window.addEventListener("pagehide", finishAllDeleting);
 
   return { refresh, refreshTwice, render, updateHeader };
 }

@@ -2,6 +2,11 @@
  * final render, its animation, downloads and the user's gallery. Its own WebSocket (/ws/imagine,
  * through socket.js like the chat's), opened when the panel is first shown and reconnected while
  * the panel is open. The wire contract is docs/protocol.md ("Imagine").
+ *
+ * The stage keeps its size whatever it shows (nothing, the drawing state, a picture), so the panel
+ * never jumps; a refused prompt takes the picture before it off the stage, with its buttons. When
+ * the server runs the embedded stand-in pipeline (<dialog data-stand-in="true">), the panel says that
+ * its pictures are noise by design.
  */
 
 import { t } from "./i18n.js";
@@ -34,7 +39,9 @@ const els = {
   prompt: byId("imagine-prompt"),
   create: byId("imagine-create"),
   error: byId("imagine-error"),
+  stage: byId("imagine-stage"),
   empty: byId("imagine-empty"),
+  standIn: byId("imagine-stand-in"),
   preview: byId("imagine-preview"),
   clip: byId("imagine-clip"),
   status: byId("imagine-status"),
@@ -61,7 +68,9 @@ const state = {
   finalSeq: null, // seq of the final render being waited for
   image: null, // the stored picture on screen: {id, url, prompt}
   animatingId: null,
+  awaitedSeq: null, // the newest prompt or final sent whose picture has not come yet
 };
+const EMPTY_TEXT = els.empty.textContent; // "Start typing to see your picture." in the page's language
 
 const socket = createSocket({
   url: socketUrl(window.location, "/ws/imagine"),
@@ -149,7 +158,22 @@ function sendPrompt() {
   const seq = nextSeq();
   state.sent = { prompt, size };
   els.prompt.setAttribute("data-sent-seq", String(seq));
-  sendFrame({ type: "imagine.prompt", prompt, seq, size });
+  if (sendFrame({ type: "imagine.prompt", prompt, seq, size })) awaitPicture(seq);
+}
+
+/** The stage says a picture is being drawn until the one for `seq` (or a newer one) arrives. */
+function awaitPicture(seq) {
+  state.awaitedSeq = seq;
+  els.stage.setAttribute("aria-busy", "true");
+  if (els.preview.hidden && els.clip.hidden) els.empty.textContent = t("imagine_drawing");
+}
+
+/** The picture (or the refusal) for the awaited `seq` came: the stage is no longer drawing. */
+function pictureArrived(seq) {
+  if (state.awaitedSeq === null || seq < state.awaitedSeq) return;
+  state.awaitedSeq = null;
+  els.stage.setAttribute("aria-busy", "false");
+  els.empty.textContent = EMPTY_TEXT; // shown again only while the stage has no picture
 }
 
 function createFinal(event) {
@@ -164,6 +188,7 @@ function createFinal(event) {
   state.sendTimer = 0;
   state.sent = { prompt, size };
   state.finalSeq = seq;
+  awaitPicture(seq);
   updateCreate();
   hideError();
   setStatus(t("imagine_creating"));
@@ -177,6 +202,7 @@ function onImage(frame) {
     setStatus(t("imagine_created"));
     gallery.load(); // kept there even when the user has typed on since
   }
+  pictureArrived(frame.seq);
   if (frame.seq <= state.shownSeq) return; // an older picture than the one on screen
   state.shownSeq = frame.seq;
   showPicture(frame);
@@ -271,7 +297,9 @@ function onError(frame) {
     setStatus(t("imagine_catching_up"));
     return;
   }
+  if (frame.seq !== undefined) pictureArrived(frame.seq);
   if (frame.seq !== undefined && frame.seq === state.finalSeq) finishFinal();
+  if (frame.code === "blocked") clearStage(frame.seq);
   if (frame.image_id !== undefined && frame.image_id === state.animatingId) {
     state.animatingId = null;
     els.animating.hidden = true;
@@ -279,6 +307,17 @@ function onError(frame) {
   }
   const key = ERROR_KEYS[frame.code];
   showError(key ? t(key) : frame.detail || t("imagine_error_internal"));
+}
+
+/** A refused prompt: the picture of an earlier prompt, and its Download and Animate, leave the stage
+ * (an older preview arriving later stays off it too). */
+function clearStage(seq) {
+  if (seq !== undefined) state.shownSeq = Math.max(state.shownSeq, seq);
+  els.preview.hidden = true;
+  els.preview.removeAttribute("src");
+  els.empty.textContent = EMPTY_TEXT;
+  els.empty.hidden = false;
+  hideStored();
 }
 
 // --- messages ----------------------------------------------------------------------------
@@ -311,6 +350,8 @@ function selectFromGallery(item, event) {
 // --- the panel ---------------------------------------------------------------------------
 
 function openPanel() {
+  els.standIn.hidden = els.dialog.getAttribute("data-stand-in") !== "true";
+  if (!els.standIn.hidden) els.standIn.textContent = t("imagine_stand_in");
   socket.connect();
   gallery.load();
   els.dialog.showModal();

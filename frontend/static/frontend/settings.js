@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { language, t } from "./i18n.js";
+import { icon } from "./icons.js";
 
 /** els: {themeToggle, settingsOpen, settingsDialog, languageSelect, themeSelect, searchModeSelect,
  * settingsStatus}. */
@@ -16,7 +17,7 @@ export function createSettings({ els, showNotice }) {
     const label = t(dark ? "switch_to_light" : "switch_to_dark");
     els.themeToggle.setAttribute("aria-label", label);
     els.themeToggle.title = label;
-    els.themeToggle.querySelector(".theme-icon").textContent = dark ? "☀" : "☾";
+    els.themeToggle.replaceChildren(icon(dark ? "sun" : "moon"));
     els.themeSelect.value = theme.saved();
   }
 

@@ -75,7 +75,9 @@ export function createThread({ els, answerFor, onReport }) {
     const note = document.createElement("p");
     note.className = "message-note";
     note.hidden = true;
-    Object.assign(entry, { el: item, bodyEl: body, noteEl: note });
+    const actions = document.createElement("div");
+    actions.className = "message-actions";
+    Object.assign(entry, { el: item, bodyEl: body, noteEl: note, actionsEl: actions });
     if (entry.role === "assistant") {
       entry.typingEl = typingIndicator();
       entry.queueEl = queueNote();
@@ -83,12 +85,9 @@ export function createThread({ els, answerFor, onReport }) {
       bubble.insertBefore(entry.queueEl, entry.typingEl);
       entry.extrasEl = document.createElement("div");
       entry.extrasEl.className = "message-extras";
-      entry.actionsEl = document.createElement("div");
-      entry.actionsEl.className = "message-actions";
       item.appendChild(entry.extrasEl);
     }
-    item.appendChild(note);
-    if (entry.actionsEl) item.appendChild(entry.actionsEl);
+    item.append(note, actions);
     updateAttributes(entry);
     renderBody(entry);
     return item;
@@ -217,15 +216,19 @@ export function createThread({ els, answerFor, onReport }) {
     if (answer.codeWarnings.length) box.appendChild(codeWarningsNote(answer.codeWarnings));
   }
 
-  /** Copy and Report under every finished answer. */
+  /** Copy under every user message; Copy and Report under every finished answer. */
   function renderActions(entry) {
     const bar = entry.actionsEl;
     if (!bar) return;
+    if (entry.role === "user") {
+      bar.replaceChildren(copyButton(entry.user.text));
+      return;
+    }
     const answer = messageOf(entry);
     bar.textContent = "";
     bar.hidden = answer.id === null || !isFinal(answer.status);
     if (bar.hidden) return;
-    if (answer.blocked === null && answer.text) bar.appendChild(copyAnswerButton(answer.text));
+    if (answer.blocked === null && answer.text) bar.appendChild(copyButton(answer.text));
     const report = document.createElement("button");
     report.type = "button";
     report.className = "icon-button report";
@@ -236,10 +239,11 @@ export function createThread({ els, answerFor, onReport }) {
     bar.appendChild(report);
   }
 
-  function copyAnswerButton(text) {
+  function copyButton(text) {
     const copy = document.createElement("button");
     copy.type = "button";
-    copy.className = "icon-button answer-copy";
+    copy.className = "icon-button message-copy";
+    copy.setAttribute("data-testid", "message-copy");
     copy.textContent = t("copy");
     copy.addEventListener("click", () => copyText(copy, text));
     return copy;
@@ -344,6 +348,7 @@ export function createThread({ els, answerFor, onReport }) {
     remove,
     clear,
     shows: (entry) => shown.includes(entry),
+    nearBottom,
     count: () => shown.length,
     last: () => shown[shown.length - 1] || null,
     streamingEntry,
