@@ -55,6 +55,8 @@ class Stream:
     seqs: list[int] = field(default_factory=list)
     text: str = ""
     gaps_ms: list[float] = field(default_factory=list)
+    sent_at: float = 0.0  # time.perf_counter() when the question went out
+    first_frame_ms: float | None = None  # from the question to its first token frame
     done_seq: int | None = None
     finish_reason: str = ""
     error: str = ""
@@ -79,6 +81,7 @@ async def one_stream(session: ChatSession, index: int, start: asyncio.Event, dea
         await start.wait()
         await socket.send({"type": "message", "conversation_id": None, "text": f"Question {index}",
                            "client_id": f"bench-{index}-{os.urandom(4).hex()}"})  # fmt: skip
+        stream.sent_at = time.perf_counter()
         async with asyncio.timeout_at(deadline):
             await receive_answer(socket.connection, stream)
         await socket.close()
@@ -99,6 +102,8 @@ async def receive_answer(connection: websockets.ClientConnection, stream: Stream
             now = time.perf_counter()
             if last:
                 stream.gaps_ms.append((now - last) * 1000)
+            else:
+                stream.first_frame_ms = (now - stream.sent_at) * 1000
             last = now
             stream.seqs.append(frame["seq"])
             stream.text += frame["text"]
@@ -151,6 +156,12 @@ def describe(sockets: int, streams: list[Stream], tokens: int, rate: float) -> t
         f"p99 {percentile(gaps, 99):7.1f} ms (server pacing {1000 / rate:.0f} ms)"
         + (f" | errors: {', '.join(errors)}" if errors else "")
     )
+    firsts = [stream.first_frame_ms for stream in streams if stream.first_frame_ms is not None]
+    if firsts:
+        line += (
+            f"\n      first frame after the question: p50 {percentile(firsts, 50):7.0f} ms "
+            f"p99 {percentile(firsts, 99):7.0f} ms; {sockets - len(firsts)} answers without any frame"
+        )
     return held, line
 
 
