@@ -113,4 +113,5 @@ def start_guard(stack: ExitStack, kind: str) -> Guard:
         return Guard({"SAFETY_GUARD_BASE_URL": fake.base_url}, fake)
     var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-guard-")))
     server = stack.enter_context(running_guard_server(var_dir / "guard.log"))
-    return Guard({"SAFETY_GUARD_BASE_URL": server.base_url})
+    # As `make run` sets them: the stand-in judges questions only, so answers are not sent to it.
+    return Guard({"SAFETY_GUARD_BASE_URL": server.base_url, "SAFETY_GUARD_JUDGES_ANSWERS": "false"})

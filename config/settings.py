@@ -308,6 +308,7 @@ SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=_safety.guard_t
 SAFETY_GUARD_GGUF = env.str("SAFETY_GUARD_GGUF", default=_safety.guard_gguf)
 SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=_safety.fail_closed)
 SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default=_safety.code_block_severity)
+SAFETY_GUARD_JUDGES_ANSWERS = env.bool("SAFETY_GUARD_JUDGES_ANSWERS", default=_safety.guard_judges_answers)
 SAFETY_EMBEDDED_CHECKS_ANSWERS = env.bool("SAFETY_EMBEDDED_CHECKS_ANSWERS", default=_safety.embedded_checks_answers)
 SAFETY_EMBEDDED_THRESHOLD = env.float("SAFETY_EMBEDDED_THRESHOLD", default=_safety.embedded_threshold)
 SAFETY_EMBEDDED_GUARD_PORT = env.int("SAFETY_EMBEDDED_GUARD_PORT", default=_safety.embedded_guard_port)

@@ -31,6 +31,9 @@ class SafetySettings(BaseModel):
     guard_base_url: str = ""  # base URL (…/v1) of vLLM serving Llama Guard 3; set: `VllmGuard`
     guard_model: str = "llama-guard-3-1b"  # the served model name sent to that server
     guard_api_key: str = Field("", repr=False)  # bearer token for that server, if it wants one
+    # The guard at that URL judges answers: false for the embedded stand-in's server (`make run`, the
+    # cpu-guard deployments), which answers `safe` unread unless SAFETY_EMBEDDED_CHECKS_ANSWERS.
+    guard_judges_answers: bool = True
     guard_timeout: float = 10.0  # seconds the vLLM guard may take to answer (connecting: at most 2 s)
     guard_gguf: str = ""  # path of a Llama Guard 3 1B GGUF file, run in process when no base URL is set
     # Hazards checked (`jailbreak` and `injection`: the embedded guard only).

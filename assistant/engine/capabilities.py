@@ -119,9 +119,12 @@ class CodeShield:
 
 def _judges_answers() -> bool:
     """Llama Guard judges answers; the embedded stand-in only when the operator asks (docs/safety.md:
-    on ordinary answers its false-alarm rate is too high to stop them)."""
+    on ordinary answers its false-alarm rate is too high to stop them), in process or in its server
+    (whose answer checks would only cost a request each: SAFETY_GUARD_JUDGES_ANSWERS=false)."""
     safety = safety_settings()
-    return bool(safety.guard_base_url or safety.guard_gguf) or safety.embedded_checks_answers
+    if safety.guard_base_url:
+        return safety.guard_judges_answers
+    return bool(safety.guard_gguf) or safety.embedded_checks_answers
 
 
 def _build_capabilities() -> Capabilities:

@@ -359,7 +359,7 @@ SAFE_DEFAULTS = {
     },
     "the product's behaviour, the same in every deployment": {
         "ASSISTANT_SYSTEM_PROMPT", "ASSISTANT_MODEL_TITLES", "ASSISTANT_CONCURRENT_ANSWERS",
-        "SEARCH_FETCH_ALLOWED_HOSTS",
+        "SEARCH_FETCH_ALLOWED_HOSTS", "KNOWLEDGE_EXTRACTION_MODEL", "KNOWLEDGE_CONTENT_CHECK",
     },
     "the messaging apps' public API addresses": {
         "META_GRAPH_API_BASE_URL", "META_GRAPH_API_VERSION", "TELEGRAM_API_BASE_URL",
@@ -367,6 +367,9 @@ SAFE_DEFAULTS = {
     "unused here: media go to MEDIA_S3_BUCKET, the guard to SAFETY_GUARD_BASE_URL": {
         "MEDIA_ROOT", "SAFETY_GUARD_GGUF", "SAFETY_EMBEDDED_CHECKS_ANSWERS", "SAFETY_EMBEDDED_THRESHOLD",
         "SAFETY_EMBEDDED_GUARD_PORT",
+    },
+    "Llama Guard judges answers; the cpu-guard component turns it off for the stand-in": {
+        "SAFETY_GUARD_JUDGES_ANSWERS",
     },
     "derived from CHANNEL_LAYER_URL, one deployment per Redis server": {"CHANNEL_LAYER_PREFIX"},
     "no Whisper or speech server in deploy/vllm-stack yet: the media worker's pocketsphinx and espeak-ng": {
@@ -804,6 +807,7 @@ def test_the_cpu_guard_overlay_changes_nothing_else_of_single_node() -> None:
         **config["data"],
         "SAFETY_GUARD_BASE_URL": app_config(overlay("single-node"))["SAFETY_GUARD_BASE_URL"],
     }
+    assert config["data"].pop("SAFETY_GUARD_JUDGES_ANSWERS") == "false"
 
     assert component == {
         ("Deployment", "cpu-guard"), ("Service", "cpu-guard"), ("PodDisruptionBudget", "cpu-guard"),

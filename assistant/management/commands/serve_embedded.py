@@ -44,6 +44,8 @@ class Command(BaseCommand):
         try:
             if runs_the_embedded_guard():
                 self.child_env["SAFETY_GUARD_BASE_URL"] = self._start_guard(children)
+                judges = safety_settings().embedded_checks_answers
+                self.child_env["SAFETY_GUARD_JUDGES_ANSWERS"] = str(judges).lower()
             if not options["no_model"]:
                 model_base_url = model_settings().base_url
                 model_url = urlsplit(model_base_url)
