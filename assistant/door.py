@@ -32,7 +32,7 @@ from assistant.conf import assistant_settings
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
-from assistant.engine.pipeline import Sampling, Turn
+from assistant.engine.pipeline import Attachment, AttachmentKind, Sampling, Turn
 from assistant.engine.recorder import HEARTBEAT_SECONDS
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
@@ -52,6 +52,7 @@ from knowledge.services import delete_conversation_documents
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID_CHARS = 64
+PHOTO_MARKER = "[photo]"  # the stored text of a photo message, before its caption
 # How long the web process waits for the worker's facts: a model call of a few hundred tokens, which
 # takes seconds on the embedded CPU model; a page closed by then sees the memory in Settings.
 MEMORY_RESULT_SECONDS = 120.0
@@ -111,6 +112,16 @@ class TurnRequest:
     history: Sequence[RequestMessage] = ()  # `/v1`: the whole conversation, ending with the question
     client_tools: ClientTools | None = None  # `/v1`: function tools, and `history` as Llama 3.1 reads it
     temporary: bool = False  # web: a temporary chat, which neither reads nor writes memory (end_temporary_chat)
+    attachment: Attachment | None = None  # messaging: a photo's reading, or a voice note's transcript
+
+    @classmethod
+    def with_attachment(cls, attachment: Attachment, *, caption: str = "", **fields: object) -> TurnRequest:
+        """A photo or a voice note. What is stored as the person's message is what they sent in words: a
+        voice note's transcript, or a photo's caption after PHOTO_MARKER (its reading is the prompt's,
+        for this answer only)."""
+        voice = attachment.kind is AttachmentKind.VOICE
+        text = attachment.reading if voice else f"{PHOTO_MARKER} {caption}".strip()
+        return cls(text=text, attachment=attachment, **fields)  # type: ignore[arg-type]
 
     @classmethod
     def imagine(cls, *, prompt: str, **fields: object) -> TurnRequest:
@@ -267,7 +278,7 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
         image_prompt=request.image_prompt,
         memory=not request.temporary,
     )
-    return start, replace(turn, client_tools=request.client_tools)
+    return start, replace(turn, client_tools=request.client_tools, attachment=request.attachment)
 
 
 def _store(request: TurnRequest, admit: Callable[[], None]) -> TurnStart:
@@ -297,6 +308,8 @@ def _conversation_id(request: TurnRequest) -> int:
 def _validate(request: TurnRequest) -> None:
     """What every channel's request must be, whatever its wire format already checked."""
     texts = [request.text, request.instructions, *(message.content for message in request.history)]
+    if request.attachment is not None:
+        texts.append(request.attachment.reading)
     if any("\x00" in text for text in texts):
         raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
     if request.client_id is not None and not 1 <= len(request.client_id) <= MAX_CLIENT_ID_CHARS:

@@ -342,6 +342,7 @@ MEDIA_SPEECH_MODEL = env.str("MEDIA_SPEECH_MODEL", default=_media.speech_model)
 MEDIA_SPEECH_VOICE = env.str("MEDIA_SPEECH_VOICE", default=_media.speech_voice)
 MEDIA_SPEECH_API_KEY = env.str("MEDIA_SPEECH_API_KEY", default=_media.speech_api_key)
 MEDIA_SPEECH_TIMEOUT = env.float("MEDIA_SPEECH_TIMEOUT", default=_media.speech_timeout)
+MEDIA_VOICE_REPLY_TO_VOICE = env.bool("MEDIA_VOICE_REPLY_TO_VOICE", default=_media.voice_reply_to_voice)
 
 # Uploaded documents, read on the `documents` worker (knowledge/conf.py's KnowledgeSettings, which lists the rest).
 _knowledge = KnowledgeSettings()

@@ -8,6 +8,7 @@ reach a worker process, so nothing can push the result instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,4 +57,11 @@ async def await_result(
                 raise TimeoutError
             await asyncio.sleep(poll_seconds)
     finally:
-        await sync_to_async(result.forget, thread_sensitive=False)()
+        await sync_to_async(_forget, thread_sensitive=False)(result)
+
+
+def _forget(result: AsyncResult) -> None:
+    """Drop the stored result. The filesystem backend (embedded mode) has no file to delete when no
+    worker ever answered: that is the timeout being raised, not a second failure."""
+    with contextlib.suppress(FileNotFoundError):
+        result.forget()

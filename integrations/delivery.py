@@ -17,7 +17,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,8 @@ def shared_http_client(headers: dict[str, str], timeout_seconds: float) -> httpx
 
 
 class ApiClient:
-    """POSTs JSON to one app's API. `sleep` is a parameter so tests can observe the waits."""
+    """POSTs JSON to one app's API, GETs its JSON and streams its files. `sleep` is a parameter so
+    tests can observe the waits."""
 
     def __init__(
         self,
@@ -109,26 +111,51 @@ class ApiClient:
 
     def post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """The app's JSON answer; SendError once retries are spent or on a permanent failure."""
+        return self._with_retries("POST", url, {"json": body})
+
+    def get(self, url: str) -> dict[str, Any]:
+        """The app's JSON answer to a GET (a media file's URL); retried as `post` is."""
+        return self._with_retries("GET", url, {})
+
+    def post_file(self, url: str, fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
+        """A multipart upload (`files`: field → (file name, bytes, content type)); retried as `post` is."""
+        return self._with_retries("POST", url, {"data": fields, "files": files})
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[Iterator[bytes]]:
+        """A file's bytes as they arrive, for a reader that stops at its cap (closing the connection);
+        tried once: SendError when the app refuses it or the connection fails."""
+        try:
+            with self.http.stream("GET", url) as response:
+                if not response.is_success:
+                    response.read()
+                    raise SendError(self.app, self.read_error(response))
+                yield response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise SendError(self.app, _network_failure(exc)) from exc
+
+    def _with_retries(self, method: str, url: str, content: dict[str, Any]) -> dict[str, Any]:
+        """`content`: httpx's keyword arguments for the request's body (`json`, or `data` and `files`)."""
         attempt = 0
         while True:
             attempt += 1
-            result = self._try(url, body)
+            result = self._try(method, url, content)
             if not isinstance(result, ApiFailure):
                 return result
             failure = result
             logger.warning(
-                "%s send failed (attempt %d/%d): code %s, HTTP %s: %s",
-                self.app, attempt, self.settings.attempts, failure.code, failure.status, failure.detail,
+                "%s %s failed (attempt %d/%d): code %s, HTTP %s: %s",
+                self.app, method, attempt, self.settings.attempts, failure.code, failure.status, failure.detail,
             )  # fmt: skip
             if not failure.transient or attempt >= self.settings.attempts:
                 raise SendError(self.app, failure)
             self.sleep(self._wait(attempt, failure))
 
-    def _try(self, url: str, body: dict[str, Any]) -> dict[str, Any] | ApiFailure:
+    def _try(self, method: str, url: str, content: dict[str, Any]) -> dict[str, Any] | ApiFailure:
         try:
-            response = self.http.post(url, json=body)
+            response = self.http.request(method, url, **content)
         except httpx.TransportError as exc:
-            return ApiFailure(0, "network", f"{type(exc).__name__}: {exc}", transient=True)
+            return _network_failure(exc)
         if response.is_success:
             return response_json(response)
         return self.read_error(response)
@@ -137,3 +164,7 @@ class ApiClient:
         backoff = self.settings.backoff_seconds * 2 ** (attempt - 1)
         wanted = failure.retry_after if failure.retry_after is not None else backoff
         return min(wanted, self.settings.max_backoff_seconds)
+
+
+def _network_failure(exc: httpx.TransportError) -> ApiFailure:
+    return ApiFailure(0, "network", f"{type(exc).__name__}: {exc}", transient=True)

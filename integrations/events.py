@@ -28,7 +28,9 @@ _ESCAPED_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # `\u0000` in JSON text
 class EventKind(models.TextChoices):
     TEXT = "text"  # a question to answer (typed text, a button, list or flow reply, a postback), or an edit of one
     IMAGINE = "imagine"  # "/imagine <prompt>"
-    UNSUPPORTED = "unsupported"  # media, location, contacts…: answered with a polite sentence
+    PHOTO = "photo"  # a photo (`media`), with its caption as the question (`text`)
+    VOICE = "voice"  # a voice note or another audio file (`media`), transcribed and answered
+    UNSUPPORTED = "unsupported"  # stickers, video, documents, location…: answered with a sentence for each
     STATUS = "status"  # sent / delivered / read / failed, for a message the assistant sent
     REACTION = "reaction"  # an emoji on a message (`original_id`); never answered
     DELETED = "deleted"  # the sender revoked a message (`original_id`): its stored text is removed
@@ -37,11 +39,15 @@ class EventKind(models.TextChoices):
     @property
     def needs_handling(self) -> bool:
         """Whether the reply task takes the event: to answer it, or to apply it to the message it revokes."""
-        return self in {EventKind.TEXT, EventKind.IMAGINE, EventKind.UNSUPPORTED, EventKind.DELETED}
+        return self.is_question or self == EventKind.DELETED
 
     @property
     def is_question(self) -> bool:
-        return self in {EventKind.TEXT, EventKind.IMAGINE, EventKind.UNSUPPORTED}
+        return self in {EventKind.TEXT, EventKind.IMAGINE, EventKind.PHOTO, EventKind.VOICE, EventKind.UNSUPPORTED}
+
+    @property
+    def has_media(self) -> bool:
+        return self in {EventKind.PHOTO, EventKind.VOICE}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +60,12 @@ class Event:
     reply_to: str  # where replies go: a phone number, a business-scoped id, a page-scoped id, a chat id
     message_id: str = ""  # the app's id of the message (read receipts, threading the reply)
     sender_name: str = ""
-    text: str = ""  # TEXT: the question; IMAGINE: the prompt
+    text: str = ""  # TEXT: the question; IMAGINE: the prompt; PHOTO: the caption
     detail: str = ""  # UNSUPPORTED: the content type; STATUS: the status; REACTION: the emoji; IGNORED: why
+    # PHOTO, VOICE: the app's handle of the file (a WhatsApp media id, a Telegram file_id, a Messenger or
+    # Instagram attachment URL) and the content type the app declared for it ("" when it gave none).
+    media: str = ""
+    media_type: str = ""
     error_code: str = ""  # STATUS failed: the app's error code
     legacy_sender_id: str = ""  # WhatsApp: the phone number a sender was known by before their BSUID
     callback_query_id: str = ""  # Telegram: the pressed button to answer
@@ -90,6 +100,14 @@ def text_event(**fields: Any) -> Event:
     if prompt is not None:
         return Event(kind=EventKind.IMAGINE, text=prompt, **fields)
     return Event(kind=EventKind.TEXT, text=text, **fields)
+
+
+def media_event(kind: EventKind, *, media: str, media_type: str = "", caption: str = "", **fields: Any) -> Event:
+    """A photo or a voice note; a caption with a NUL character is refused as typed text is."""
+    caption = caption.strip()
+    if "\x00" in caption:
+        return Event(kind=EventKind.UNSUPPORTED, detail=NUL_TEXT, **fields)
+    return Event(kind=kind, media=media, media_type=media_type, text=caption, **fields)
 
 
 def ignored_event(app: Channel, reason: str, raw: Any, *, sender_id: str = "") -> Event:

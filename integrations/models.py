@@ -81,11 +81,12 @@ class OutboundMessage(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text"
         IMAGE = "image"
+        VOICE = "voice"  # the answer read aloud
 
     event = models.ForeignKey(InboundEvent, on_delete=models.CASCADE, related_name="replies")
     part = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    content = models.TextField()  # the text, or the image URL
+    content = models.TextField()  # the text (also of a voice note: what was read), or the image URL
     external_id = models.CharField(max_length=255, blank=True)  # the app's id of the sent message
     sent_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,7 +5,8 @@ Webhook intake (`integrations.intake`) calls `ingest_events`; the Celery task `i
 `reply_to_event`, which is safe to run any number of times for the same event: the user message is
 stored under a client_id derived from the event, the answer is generated only while it is still
 streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
-Edits and revokes go through the same task and are applied by `integrations.revisions`.
+Edits and revokes go through the same task and are applied by `integrations.revisions`. A photo or a
+voice note is downloaded and read first (`integrations.media`); only then is the turn stored.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assistant.chat.services import create_conversation, provisional_title
 from assistant.conf import assistant_settings
-from assistant.door import TurnRequest, answer_in_full
+from assistant.door import Attachment, AttachmentKind, TurnRequest, answer_in_full
 from assistant.engine.outcome import text_reply
 from assistant.models import Channel, Message, User
 from core.errors import AssistantError, ErrorCode
@@ -36,8 +37,12 @@ from integrations import revisions
 from integrations.adapters import MessagingAdapter, adapter_for
 from integrations.delivery import SendError
 from integrations.events import NUL_TEXT, Event, EventKind
+from integrations.media import download_failed_sentence, read_attachment, refusal_sentence, unsupported_sentence
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import split_text
+from media.conf import media_settings
+from media.service import speak_on_worker
+from media.voice import AudioFormat
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,6 @@ _INSERTED_COLUMNS = ("app", "key", "kind", "chat_id", "sender_id", "payload", "r
 # Longer than one answer takes to generate and send; a worker that died frees the event after it.
 REPLY_LEASE = timedelta(minutes=5)
 REPLY_KINDS = [kind for kind in EventKind if kind.needs_handling]  # the events the reply task takes
-UNSUPPORTED_REPLY = "Sorry, I can only read text messages for now. Could you type your question?"
 IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
 TYPING_REFRESH_SHARE = 0.8  # typing is shown again when this share of its time has passed
 IMAGINE_CAPTION = "Imagined with AI: {prompt}"
@@ -74,7 +78,16 @@ class ReplyImage:
     caption: str = ""
 
 
-Reply = ReplyText | ReplyImage
+@dataclass(frozen=True)
+class ReplyVoice:
+    """The answer read aloud, spoken on the `media` worker when it is sent (a re-run that already sent
+    it speaks nothing)."""
+
+    text: str
+    language: str
+
+
+Reply = ReplyText | ReplyImage | ReplyVoice
 
 
 # --- ingestion ------------------------------------------------------------------------------------
@@ -183,23 +196,25 @@ def reply_client_id(event: Event) -> str:
     return hashlib.sha256(f"{event.app}:{event.key}".encode()).hexdigest()[:64]
 
 
-def _turn_request(event: Event, binding: ChatBinding) -> TurnRequest:
+def _turn_request(event: Event, binding: ChatBinding, attachment: Attachment | None) -> TurnRequest:
     fields = {
         "channel": event.app,
         "user": binding.user,
         "conversation_id": binding.conversation_id,
         "client_id": reply_client_id(event),
     }
+    if attachment is not None:
+        return TurnRequest.with_attachment(attachment, caption=event.text, **fields)
     if event.kind == EventKind.IMAGINE:
         return TurnRequest.imagine(prompt=event.text, **fields)
     return TurnRequest(text=event.text, **fields)
 
 
-def _answer(event: Event, binding: ChatBinding) -> list[Reply]:
-    """The pipeline's answer to a question or an `/imagine` command: stored once, generated only
-    while still streaming, and sent as the app can show it."""
+def _answer(event: Event, binding: ChatBinding, attachment: Attachment | None = None) -> list[Reply]:
+    """The pipeline's answer to a question, a photo, a voice note or an `/imagine` command: stored
+    once, generated only while still streaming, and sent as the app can show it."""
     try:
-        outcome = run_sync(answer_in_full(_turn_request(event, binding)))
+        outcome = run_sync(answer_in_full(_turn_request(event, binding, attachment)))
     except AssistantError as exc:
         if exc.code == ErrorCode.TURN_IN_PROGRESS:
             raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
@@ -220,21 +235,65 @@ def _picture(image: ImagineImage) -> ReplyImage:
     return ReplyImage(url, caption=IMAGINE_CAPTION.format(prompt=image.prompt)[:IMAGINE_CAPTION_CHARS])
 
 
-def _compose(event: Event) -> list[Reply]:
+def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter) -> list[Reply]:
+    """A photo or a voice note, read before anything is stored: a refused file gets its sentence and
+    leaves no message behind. A download the app may serve later is tried again (ReplyLater)."""
+    language = binding.user.language
+    with translation.override(language or None):
+        try:
+            attachment = read_attachment(event, adapter, language=language)
+        except AssistantError as exc:
+            logger.info("%s event %s: %s not read: %s %s", event.app, event.key, event.kind, exc.code, exc.detail)
+            return [ReplyText(refusal_sentence(exc, event.kind))]
+        except SendError as exc:
+            if exc.transient:
+                raise ReplyLater(str(exc), seconds=exc.failure.retry_after or 30) from exc
+            logger.warning("%s event %s: %s not downloaded: %s", event.app, event.key, event.kind, exc)
+            return [ReplyText(download_failed_sentence())]
+    replies = _answer(event, binding, attachment)
+    return replies + _read_aloud(replies, attachment, adapter, language)
+
+
+def _read_aloud(replies: list[Reply], attachment: Attachment, adapter: MessagingAdapter, language: str) -> list[Reply]:
+    """A voice note is answered aloud too (MEDIA_VOICE_REPLY_TO_VOICE), in the apps that play voice
+    notes, in the language it was spoken in when the recogniser heard it, else the person's."""
+    text = "\n\n".join(reply.text for reply in replies if isinstance(reply, ReplyText))
+    wanted = attachment.kind is AttachmentKind.VOICE and media_settings().voice_reply_to_voice
+    if not (wanted and text and adapter.voice_format is not None):
+        return []
+    spoken_in = attachment.language if attachment.language_detected else language or attachment.language
+    return [ReplyVoice(text, spoken_in)]
+
+
+def _unsupported(event: Event) -> ReplyText:
+    if event.detail == NUL_TEXT:
+        return ReplyText(NUL_REFUSAL)
+    binding = _find_binding(event)  # a first message the assistant cannot read binds no chat yet
+    with translation.override((binding.user.language or None) if binding else None):
+        return ReplyText(unsupported_sentence(event.detail))
+
+
+def _compose(event: Event, adapter: MessagingAdapter) -> list[Reply]:
     if event.kind == EventKind.UNSUPPORTED:
-        return [ReplyText(NUL_REFUSAL if event.detail == NUL_TEXT else UNSUPPORTED_REPLY)]
+        return [_unsupported(event)]
     if event.kind == EventKind.IMAGINE and not assistant_settings().public_url:
         logger.warning("%s: /imagine needs ASSISTANT_PUBLIC_URL so the app can fetch the picture", event.app)
         return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
-    return _answer(event, bind_chat(event))
+    binding = bind_chat(event)
+    if event.kind.has_media:
+        return _answer_media(event, binding, adapter)
+    return _answer(event, binding)
 
 
 def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[OutboundMessage.Kind, str, str]]:
-    """(kind, content, caption) of every message to send, texts split at the app's limit."""
+    """(kind, content, detail) of every message to send, texts split at the app's limit; the detail is
+    an image's caption or a voice note's language."""
     parts: list[tuple[OutboundMessage.Kind, str, str]] = []
     for reply in replies:
         if isinstance(reply, ReplyImage):
             parts.append((OutboundMessage.Kind.IMAGE, reply.url, reply.caption))
+        elif isinstance(reply, ReplyVoice):
+            parts.append((OutboundMessage.Kind.VOICE, reply.text, reply.language))
         else:
             parts += [(OutboundMessage.Kind.TEXT, text, "") for text in split_text(reply.text, adapter.text_limit)]
     return parts
@@ -244,12 +303,16 @@ def _send_parts(
     row: InboundEvent, event: Event, adapter: MessagingAdapter, replies: list[Reply], sent: set[int]
 ) -> None:
     in_group = event.chat_id != event.sender_id
-    for index, (kind, content, caption) in enumerate(_parts(replies, adapter)):
+    for index, (kind, content, detail) in enumerate(_parts(replies, adapter)):
         if index in sent:
             continue
         try:
             if kind == OutboundMessage.Kind.IMAGE:
-                external_id = adapter.send_image(event, content, caption)
+                external_id = adapter.send_image(event, content, detail)
+            elif kind == OutboundMessage.Kind.VOICE:
+                if (audio := _spoken(event, adapter.voice_format, content, detail)) is None:
+                    continue
+                external_id = adapter.send_voice(event, audio)
             else:
                 external_id = adapter.send_text(event, content, quote=in_group and index == 0)
         except SendError as exc:
@@ -259,6 +322,17 @@ def _send_parts(
             row.reply_error = f"{exc.failure.code}: {exc.failure.detail}"[:500]
             return
         OutboundMessage.objects.create(event=row, part=index, kind=kind, content=content, external_id=external_id)
+
+
+def _spoken(event: Event, audio_format: AudioFormat | None, text: str, language: str) -> bytes | None:
+    """The text read aloud in the app's voice-note format; None when it cannot be (the text went out)."""
+    if audio_format is None:
+        return None
+    try:
+        return run_sync(speak_on_worker(text, language=language, audio_format=audio_format)).data
+    except AssistantError as exc:  # too long to read aloud, or no `media` worker
+        logger.info("%s event %s: answer not read aloud: %s %s", event.app, event.key, exc.code, exc.detail)
+        return None
 
 
 def _acknowledge(event: Event, adapter: MessagingAdapter) -> None:
@@ -329,7 +403,7 @@ def _reply(row: InboundEvent) -> None:
     if not sent:
         _acknowledge(event, adapter)
     with _typing_shown(event, adapter):
-        replies = _compose(event)
+        replies = _compose(event, adapter)
     _send_parts(row, event, adapter, replies, sent)
 
 

@@ -41,6 +41,7 @@ class MediaSettings(BaseModel):
     speech_timeout: float = 60.0
     speech_max_chars: int = 4096  # of one reply read aloud (OpenAI's `/v1/audio/speech` takes at most 4096)
     wait_seconds: float = 120.0  # how long a caller waits for the `media` worker's result
+    voice_reply_to_voice: bool = True  # a voice note is answered aloud too, in the apps that play voice notes
 
 
 @functools.cache

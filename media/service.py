@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.celery_results import TaskFailed, await_result
 from core.errors import AssistantError, ErrorCode
@@ -76,12 +77,12 @@ async def speak_on_worker(text: str, *, language: str, audio_format: AudioFormat
 
 async def _on_worker(task: Task, *arguments: Any) -> dict[str, Any]:
     """The task's result; its refusal raised here as the same AssistantError. Raises WORKER_UNAVAILABLE
-    when no `media` worker answers within MEDIA_WAIT_SECONDS or the task failed."""
+    when the broker is down, no `media` worker answers within MEDIA_WAIT_SECONDS or the task failed."""
     wait_seconds = media_settings().wait_seconds
-    pending = await asyncio.to_thread(task.delay, *arguments)
     try:
+        pending = await asyncio.to_thread(task.delay, *arguments)
         outcome = await await_result(pending, wait_seconds=wait_seconds, poll_seconds=RESULT_POLL_SECONDS)
-    except (TimeoutError, TaskFailed) as error:
+    except (BrokerUnavailable, TimeoutError, TaskFailed) as error:
         raise AssistantError(
             ErrorCode.WORKER_UNAVAILABLE, "Photos and voice notes cannot be processed right now; please try again."
         ) from error

@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import TypeVar
 
 from django.utils import translation
@@ -38,8 +39,10 @@ from assistant.engine.grounding import (
     documents_block,
     invalid_citations,
     memory_block,
+    photo_block,
     plan_search,
     sources_block,
+    voice_note_block,
 )
 from assistant.engine.guard_checks import InputCheck, OutputWatch, guard_allows
 from assistant.engine.llm import ModelGateway
@@ -104,6 +107,25 @@ class KnowledgeScope:
     language: str = ""
 
 
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    VOICE = "voice"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What the person sent with their latest message, as the `media` worker read it: a photo's
+    reading (media.ocr's description block) or a voice note's transcript, which is then the message's
+    own text. The words in it are what the person said, so the content guard reads them like typed
+    text: a transcript as the message itself, a photo's printed text (`photo_text`) beside it."""
+
+    kind: AttachmentKind
+    reading: str  # photo: its description; voice: the transcript
+    photo_text: str = ""  # photo: the printed text found in it, without the description's own words
+    language: str = ""  # voice: the transcript's language (ISO 639-1)
+    language_detected: bool = False  # voice: the recogniser heard the language, not assumed it
+
+
 @dataclass(frozen=True)
 class Turn:
     system_prompt: str
@@ -114,6 +136,7 @@ class Turn:
     client_tools: ClientTools | None = None  # `/v1` function tools; built-in tools are then not offered
     knowledge: KnowledgeScope | None = None  # None: a turn without memory or files (`/v1`)
     memory_command: MemoryCommand | None = None  # the last message is `/memory`, "forget that"… (with `knowledge`)
+    attachment: Attachment | None = None  # a photo or voice note sent with the last message
 
 
 @dataclass(frozen=True)
@@ -204,13 +227,22 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
             yield event
         return
     guard = capabilities.guard
-    input_check = InputCheck(guard, [(m.role, m.content) for m in turn.history[-5:]])
+    input_check = InputCheck(guard, _checked_conversation(turn))
     try:
         async with aclosing(_ground_and_answer(turn, gateway, capabilities, input_check)) as events:
             async for event in events:
                 yield event
     finally:
         input_check.close()
+
+
+def _checked_conversation(turn: Turn) -> list[tuple[str, str]]:
+    """The last messages as the input check reads them, the photo's text with the question."""
+    conversation = [(m.role, m.content) for m in turn.history[-5:]]
+    if turn.attachment is not None and turn.attachment.photo_text:
+        role, question = conversation[-1]
+        conversation[-1] = (role, f"{question}\n\n{turn.attachment.photo_text}")
+    return conversation
 
 
 async def _ground_and_answer(
@@ -225,6 +257,8 @@ async def _ground_and_answer(
     offer_code = offers_code(gateway, capabilities) and turn.client_tools is None
     grounding = _Grounding()
     system_prompt = turn.system_prompt
+    if turn.attachment is not None:
+        system_prompt = "\n\n".join(p for p in (system_prompt, _attachment_block(turn.attachment)) if p)
     if turn.knowledge is not None:
         budgets = _KnowledgeBudgets.of(gateway, turn.sampling)
         known = await _recall(turn.knowledge, question, budgets)
@@ -267,6 +301,12 @@ async def _ground_and_answer(
     finally:
         if watch is not None:
             watch.close()
+
+
+def _attachment_block(attachment: Attachment) -> str:
+    if attachment.kind is AttachmentKind.PHOTO:
+        return photo_block(attachment.reading)
+    return voice_note_block(attachment.language if attachment.language_detected else "")
 
 
 def _offers_client_tools(turn: Turn) -> bool:

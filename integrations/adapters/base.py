@@ -18,9 +18,10 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assistant.models import Channel
-from integrations.delivery import ApiClient
+from integrations.delivery import ApiClient, ApiFailure, SendError
 from integrations.events import Event, malformed_event
 from integrations.splitting import TextLimit
+from media.voice import AudioFormat
 
 SIGNATURE_PREFIX = "sha256="
 Model = TypeVar("Model", bound=BaseModel)
@@ -57,6 +58,11 @@ def parse_each(app: Channel, items: Iterable[Any], parse: Callable[[Any], list[E
     return events
 
 
+def unusable_answer(app: Channel, detail: str) -> SendError:
+    """An app's success answer that lacks what it documents (a media answer without its URL)."""
+    return SendError(app, ApiFailure(200, "unusable_answer", detail, transient=False))
+
+
 def without_mention(text: str, handle: str) -> str:
     """`text` without `@handle` (case-insensitive), or the text as it was if nothing else is left."""
     if not handle:
@@ -90,6 +96,7 @@ class MessagingAdapter(ABC):
     text_limit: ClassVar[TextLimit]
     # How long the app shows "typing…" after one request: long answers send it again before then.
     typing_lasts_seconds: ClassVar[float]
+    voice_format: ClassVar[AudioFormat | None] = None  # the voice notes the app plays; None: replies stay text
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
@@ -120,6 +127,20 @@ class MessagingAdapter(ABC):
     @abstractmethod
     def send_image(self, event: Event, url: str, caption: str) -> str:
         """Send the image at `url` (public HTTPS) with a caption; returns the app's message id."""
+
+    def send_voice(self, event: Event, audio: bytes) -> str:
+        """Send a voice note in `voice_format`; returns the app's message id. Apps without one never get here."""
+        raise NotImplementedError(f"{self.app} replies are text only")
+
+    @abstractmethod
+    def media_url(self, event: Event) -> str:
+        """Where the file of a PHOTO or VOICE event is downloaded from, asking the app where it must
+        (SendError when it refuses)."""
+
+    @property
+    def media_client(self) -> ApiClient:
+        """The client that downloads media files: the app's own, with its credentials."""
+        return self.client
 
     @abstractmethod
     def keep_typing(self, event: Event) -> None:

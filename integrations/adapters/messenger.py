@@ -1,7 +1,9 @@
 """Messenger and Instagram: the same Messenger Platform webhooks (`entry[].messaging[]`) and Send API
 (`POST /{version}/{page or account id}/messages`), with different objects, limits and credentials.
 
-Each `messaging` item is one event, parsed on its own. Messages, postbacks and edits are questions;
+Each `messaging` item is one event, parsed on its own. Messages, postbacks and edits are questions, and
+so is a message whose first attachment is an `image` (not a sticker) or an `audio` clip, downloaded
+from the attachment's own URL (without the page token: it is a signed CDN link);
 deletions and reactions are recorded against the message they name; echoes of our own messages,
 read and delivery receipts, and events the assistant does not act on (`app_roles`,
 `policy-enforcement`, `optin`, …, which may have no `sender`) are stored as ignored, with the name
@@ -15,12 +17,14 @@ from typing import Any, ClassVar
 from assistant.models import Channel
 from integrations import conf
 from integrations.adapters.base import PayloadError, Wire, parse_each, validate_payload
-from integrations.adapters.meta import MetaAdapter
-from integrations.events import Event, EventKind, ignored_event, malformed_event, text_event
+from integrations.adapters.meta import MetaAdapter, read_graph_error
+from integrations.delivery import ApiClient
+from integrations.events import Event, EventKind, ignored_event, malformed_event, media_event, text_event
 from integrations.splitting import TextLimit, characters, utf8_bytes
 
 ANSWERED_FIELDS = ("message", "postback", "message_edit", "reaction")  # the fields of the events acted on
 ENVELOPE_FIELDS = frozenset({"sender", "recipient", "timestamp"})
+MEDIA_KINDS = {"image": EventKind.PHOTO, "audio": EventKind.VOICE}  # attachments the assistant reads
 
 # --- wire shapes --------------------------------------------------------------------------------
 
@@ -29,8 +33,25 @@ class Party(Wire):
     id: str
 
 
+class AttachmentPayload(Wire):
+    url: str = ""
+    sticker_id: int | None = None  # a sticker comes as an `image` with this
+
+
 class Attachment(Wire):
-    type: str
+    type: str  # image, audio, video, file, location, fallback, share, ig_reel…
+    payload: AttachmentPayload | None = None
+
+    @property
+    def kind(self) -> str:
+        """The content as the reply names it: a sticker is not a photo, a `file` is a document."""
+        if self.payload is not None and self.payload.sticker_id is not None:
+            return "sticker"
+        return "document" if self.type == "file" else self.type
+
+    @property
+    def url(self) -> str:
+        return self.payload.url if self.payload is not None else ""
 
 
 class Message(Wire):
@@ -154,7 +175,10 @@ class MessengerAdapter(MetaAdapter):
             return Event(kind=EventKind.DELETED, original_id=message.mid, **{**ids, "key": key}, **fields)
         if message.text and not message.is_unsupported:
             return text_event(text=message.text, **ids, **fields)
-        kinds = ",".join(a.type for a in message.attachments) or "unsupported"
+        first = message.attachments[0] if message.attachments else None
+        if first is not None and first.url and (kind := MEDIA_KINDS.get(first.kind)) is not None:
+            return media_event(kind, media=first.url, caption=message.text or "", **ids, **fields)
+        kinds = ",".join(a.kind for a in message.attachments) or "unsupported"
         return Event(kind=EventKind.UNSUPPORTED, detail=kinds, **ids, **fields)
 
     # --- sending ------------------------------------------------------------------------------------
@@ -175,6 +199,14 @@ class MessengerAdapter(MetaAdapter):
         if caption:
             self.send_text(event, caption)
         return message_id
+
+    def media_url(self, event: Event) -> str:
+        return event.media  # the attachment's URL, as the webhook gave it
+
+    @property
+    def media_client(self) -> ApiClient:
+        """Attachments are signed CDN links: fetched without the page's token, which stays with the Graph API."""
+        return ApiClient(self.app, read_graph_error)
 
     def acknowledge(self, event: Event) -> None:
         # One sender action per request.

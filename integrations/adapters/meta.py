@@ -53,8 +53,12 @@ class MetaAdapter(MessagingAdapter):
         return self.settings.configured
 
     @property
+    def graph_url(self) -> str:
+        return f"{self.settings.graph_base_url}/{self.settings.graph_version}"
+
+    @property
     def messages_url(self) -> str:
-        return f"{self.settings.graph_base_url}/{self.settings.graph_version}/{self.settings.sender_id}/messages"
+        return f"{self.graph_url}/{self.settings.sender_id}/messages"
 
     def handshake(self, query: Mapping[str, str]) -> str | None:
         """`GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`: echo the challenge."""

@@ -2,7 +2,8 @@
 `message_reaction`) checked by the secret token Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`,
 replies with `sendMessage`.
 
-An update is one event: an edit names the message it changes, a reaction the message it is on, and
+An update is one event: a `photo` (the caption is the question) or a `voice` / `audio` message is
+downloaded with `getFile` (`media_url`), an edit names the message it changes, a reaction the message it is on, and
 any other update (`my_chat_member`, `poll_answer`…) or one not in the documented shape is stored as
 ignored. In groups the bot answers only messages addressed to it: a mention of its username, a
 command addressed to it, or a reply to one of its messages. Other group messages are not even stored.
@@ -23,19 +24,22 @@ from integrations.adapters.base import (
     PayloadError,
     Wire,
     secret_matches,
+    unusable_answer,
     validate_payload,
     without_mention,
 )
 from integrations.delivery import ApiClient, ApiFailure, response_json, retry_after_header
-from integrations.events import Event, EventKind, ignored_event, malformed_event, text_event
+from integrations.events import Event, EventKind, ignored_event, malformed_event, media_event, text_event
 from integrations.splitting import TextLimit, utf16_units
+from media.conf import media_settings
+from media.voice import AudioFormat
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "message_reaction")
 PRIVATE_CHAT = "private"
-# Message contents other than text, as Telegram names them, for the polite "text only" reply.
-MEDIA_FIELDS = ("photo", "video", "voice", "audio", "document", "sticker", "animation", "video_note",
-                "location", "venue", "contact", "poll", "dice")  # fmt: skip
+# Message contents the assistant cannot read yet, as Telegram names them, each answered with its sentence.
+MEDIA_FIELDS = ("video", "document", "sticker", "animation", "video_note", "location", "venue", "contact", "poll",
+                "dice")  # fmt: skip
 
 # --- wire shapes --------------------------------------------------------------------------------
 
@@ -59,6 +63,21 @@ class Entity(Wire):
     user: User | None = None  # text_mention
 
 
+class PhotoSize(Wire):
+    file_id: str
+    width: int = 0
+    height: int = 0
+    file_size: int | None = None
+
+
+class AudioFile(Wire):
+    """`voice` (recorded in the app, OGG/Opus) or `audio` (a music or audio file)."""
+
+    file_id: str
+    mime_type: str = ""
+    file_size: int | None = None
+
+
 class Message(Wire):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)  # media fields vary
 
@@ -70,6 +89,9 @@ class Message(Wire):
     entities: list[Entity] = []
     caption_entities: list[Entity] = []
     reply_to_message: Message | None = None
+    photo: list[PhotoSize] = []  # the same photo in several sizes, smallest first
+    voice: AudioFile | None = None
+    audio: AudioFile | None = None
 
     @property
     def media(self) -> str:
@@ -134,6 +156,7 @@ class TelegramAdapter(MessagingAdapter):
     # which is never fewer than characters.
     text_limit = TextLimit(4096, utf16_units)
     typing_lasts_seconds = 5  # Bot API: a chat action shows for 5 seconds or until a message arrives
+    voice_format = AudioFormat.OGG_OPUS  # sendVoice: "audio must be in an .OGG file encoded with OPUS"
 
     def __init__(self, settings: conf.TelegramBot, client: ApiClient | None = None) -> None:
         super().__init__(client or ApiClient(self.app, read_bot_api_error))
@@ -190,6 +213,12 @@ class TelegramAdapter(MessagingAdapter):
             fields["original_id"] = fields["message_id"]  # an edit keeps its message's id
         if message.text:
             return [text_event(text=without_mention(message.text, self.settings.username), **fields)]
+        caption = without_mention(message.caption, self.settings.username)
+        if message.photo:
+            photo = _largest_within(message.photo, media_settings().photo_max_bytes)
+            return [media_event(EventKind.PHOTO, media=photo.file_id, caption=caption, **fields)]
+        if (audio := message.voice or message.audio) is not None:
+            return [media_event(EventKind.VOICE, media=audio.file_id, media_type=audio.mime_type, **fields)]
         return [Event(kind=EventKind.UNSUPPORTED, detail=message.media, **fields)]
 
     def _reaction_event(self, key: str, reaction: MessageReaction) -> Event:
@@ -245,6 +274,21 @@ class TelegramAdapter(MessagingAdapter):
             self.call("answerCallbackQuery", {"callback_query_id": event.callback_query_id})
         self.keep_typing(event)
 
+    def send_voice(self, event: Event, audio: bytes) -> str:
+        """`sendVoice`, multipart: `chat_id` and the `voice` file."""
+        sent = self.client.post_file(
+            self.method_url("sendVoice"), {"chat_id": event.reply_to}, {"voice": ("reply.ogg", audio, "audio/ogg")}
+        )
+        return str((sent.get("result") or {}).get("message_id", ""))
+
+    def media_url(self, event: Event) -> str:
+        """`getFile` answers `{"file_id", "file_unique_id", "file_size", "file_path"}`; the file is then at
+        `/file/bot<token>/<file_path>` for at least an hour."""
+        path = (self.call("getFile", {"file_id": event.media}) or {}).get("file_path")
+        if not isinstance(path, str) or not path:
+            raise unusable_answer(self.app, f"getFile {event.media}: no file_path in the answer")
+        return f"{self.settings.api_base_url}/file/bot{self.settings.token}/{path}"
+
     def keep_typing(self, event: Event) -> None:
         self.call("sendChatAction", {"chat_id": int(event.reply_to), "action": "typing"})
 
@@ -259,6 +303,13 @@ class TelegramAdapter(MessagingAdapter):
                 "drop_pending_updates": drop_pending_updates,
             },
         )
+
+
+def _largest_within(sizes: list[PhotoSize], max_bytes: int) -> PhotoSize:
+    """The largest size of a photo within the download cap (a size of unknown bytes is tried), else the
+    smallest, which the download then refuses with why."""
+    fitting = [size for size in sizes if size.file_size is None or size.file_size <= max_bytes]
+    return max(fitting, key=lambda size: size.width * size.height) if fitting else sizes[0]
 
 
 def _entity_text(text: str, entity: Entity) -> str:

@@ -7,9 +7,11 @@ Replies go to the phone number when there is one (`to`), as Meta recommends, els
 (`recipient`); in a group (a message with `group_id`) they go to the group.
 
 Each change, message and status is parsed on its own. Text, button, list and flow replies are
-questions; `edit` and `revoke` messages and reactions name the message they change. In a group, only
-messages that mention the business number (`@<display number>`) or reply to one of its messages are
-kept, as in Telegram groups; the rest of the group's chatter is not stored.
+questions, and so are `image` messages (the caption is the question) and `audio` messages (voice
+notes, `voice: true`, and audio files), downloaded by media id (`media_url`); `edit` and `revoke`
+messages and reactions name the message they change. In a group, only messages that mention the
+business number (`@<display number>`, in the text or a photo's caption) or reply to one of its
+messages are kept, as in Telegram groups; the rest of the group's chatter is not stored.
 """
 
 from __future__ import annotations
@@ -17,15 +19,24 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import Field
 
 from assistant.models import Channel
 from integrations import conf
-from integrations.adapters.base import PayloadError, Wire, parse_each, validate_payload, without_mention
+from integrations.adapters.base import (
+    PayloadError,
+    Wire,
+    parse_each,
+    unusable_answer,
+    validate_payload,
+    without_mention,
+)
 from integrations.adapters.meta import MetaAdapter
-from integrations.events import Event, EventKind, ignored_event, malformed_event, text_event
+from integrations.events import Event, EventKind, ignored_event, malformed_event, media_event, text_event
 from integrations.splitting import TextLimit, characters
+from media.voice import AudioFormat
 
 VALUE_FIELDS = frozenset({"messaging_product", "metadata", "contacts", "messages", "statuses"})
 # Messages that change an earlier one or carry no content a person sent: never answered "text only".
@@ -90,6 +101,15 @@ class Captioned(Wire):
     caption: str = ""
 
 
+class MediaFile(Wire):
+    """`image` / `audio`: the media id to download, with what Meta says it is."""
+
+    id: str
+    mime_type: str = ""
+    caption: str = ""  # images
+    voice: bool = False  # audio: a voice note recorded in the app, not a file
+
+
 class EditedMessage(Wire):
     """An edit's new content: a message without an id or a sender of its own."""
 
@@ -125,6 +145,8 @@ class Message(Wire):
     from_user_id: str = ""
     group_id: str = ""
     text: Body | None = None
+    image: MediaFile | None = None
+    audio: MediaFile | None = None
     interactive: Interactive | None = None
     button: Button | None = None
     reaction: Reaction | None = None
@@ -224,11 +246,21 @@ def _words(message: Message) -> str | None:
     return None
 
 
+def _media(message: Message) -> tuple[EventKind, MediaFile] | None:
+    if message.type == "image" and message.image is not None:
+        return EventKind.PHOTO, message.image
+    if message.type == "audio" and message.audio is not None:
+        return EventKind.VOICE, message.audio
+    return None
+
+
 def _addressed(message: Message, business_number: str) -> bool:
-    """Whether a group message is for the assistant: a reply to one of its messages, or a mention."""
+    """Whether a group message is for the assistant: a reply to one of its messages, or a mention
+    (in the text, or in a photo's caption)."""
     if message.context is not None and _digits(message.context.sender) == business_number:
         return True
-    return bool(business_number) and f"@{business_number}" in (_words(message) or "")
+    words = _words(message) or (message.image.caption if message.image else "")
+    return bool(business_number) and f"@{business_number}" in words
 
 
 # --- adapter --------------------------------------------------------------------------------------
@@ -238,6 +270,7 @@ class WhatsAppAdapter(MetaAdapter):
     app = Channel.WHATSAPP
     text_limit = TextLimit(4096, characters)
     typing_lasts_seconds = 25  # Cloud API: the typing indicator shows for up to 25 seconds
+    voice_format = AudioFormat.OGG_OPUS  # an `audio` message of OGG/Opus shows as a voice note
 
     @classmethod
     def from_settings(cls) -> WhatsAppAdapter:
@@ -304,10 +337,14 @@ class WhatsAppAdapter(MetaAdapter):
             return Event(kind=EventKind.REACTION, original_id=reaction.message_id, detail=reaction.emoji, **fields)
         if message.revoke is not None:
             return Event(kind=EventKind.DELETED, original_id=message.revoke.original_message_id, **fields)
+        if (media := _media(message)) is not None:
+            kind, file = media
+            caption = without_mention(file.caption, business_number)
+            return media_event(kind, media=file.id, media_type=file.mime_type, caption=caption, **fields)
         return self._without_words(message, fields, raw)
 
     def _without_words(self, message: Message, fields: dict[str, Any], raw: Any) -> Event:
-        """Media and the like get the polite "text only" answer; what is no new content is ignored."""
+        """Stickers, video, documents and the like get a sentence each; what is no new content is ignored."""
         unsupported = message.type == "unsupported"
         content = (message.unsupported.type if message.unsupported else "") if unsupported else message.type
         if content in NOT_NEW_CONTENT or message.type in {"interactive", "edit"}:  # these carried no words
@@ -345,6 +382,26 @@ class WhatsAppAdapter(MetaAdapter):
 
     def send_image(self, event: Event, url: str, caption: str) -> str:
         return self._send(event, {"type": "image", "image": {"link": url, "caption": caption}}, quote=False)
+
+    def send_voice(self, event: Event, audio: bytes) -> str:
+        """`POST /{phone-number-id}/media` (multipart: `file`, `type`, `messaging_product`) answers
+        `{"id"}`; the voice note is then sent as an `audio` message with that id."""
+        fields = {"messaging_product": "whatsapp", "type": "audio/ogg"}
+        uploaded = self.client.post_file(
+            f"{self.graph_url}/{self.settings.sender_id}/media", fields, {"file": ("reply.ogg", audio, "audio/ogg")}
+        )
+        media_id = uploaded.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise unusable_answer(self.app, "media upload: no id in the answer")
+        return self._send(event, {"type": "audio", "audio": {"id": media_id}}, quote=False)
+
+    def media_url(self, event: Event) -> str:
+        """`GET /{version}/{media-id}` answers `{"url", "mime_type", "sha256", "file_size", "id"}`; the URL
+        (valid for 5 minutes) is then fetched with the same access token."""
+        url = self.client.get(f"{self.graph_url}/{quote(event.media, safe='')}").get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise unusable_answer(self.app, f"media {event.media}: no URL in the answer")
+        return url
 
     def keep_typing(self, event: Event) -> None:
         self.acknowledge(event)  # the Cloud API shows typing only together with a read receipt

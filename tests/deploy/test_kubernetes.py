@@ -360,6 +360,7 @@ SAFE_DEFAULTS = {
     "the product's behaviour, the same in every deployment": {
         "ASSISTANT_SYSTEM_PROMPT", "ASSISTANT_MODEL_TITLES", "ASSISTANT_CONCURRENT_ANSWERS",
         "SEARCH_FETCH_ALLOWED_HOSTS", "KNOWLEDGE_EXTRACTION_MODEL", "KNOWLEDGE_CONTENT_CHECK",
+        "MEDIA_VOICE_REPLY_TO_VOICE",
     },
     "the messaging apps' public API addresses": {
         "META_GRAPH_API_BASE_URL", "META_GRAPH_API_VERSION", "TELEGRAM_API_BASE_URL",

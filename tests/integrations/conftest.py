@@ -13,6 +13,7 @@ from integrations import conf, tasks
 from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
 from integrations.adapters.telegram import TelegramAdapter
 from integrations.adapters.whatsapp import WhatsAppAdapter
+from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.fake_openai import FakeOpenAI
@@ -23,8 +24,8 @@ TELEGRAM_SECRET = "tg-secret_0123456789"
 
 
 @pytest.fixture
-def fake_messaging() -> Iterator[FakeMessaging]:
-    with FakeMessaging() as fake:
+def fake_messaging() -> Iterator[FakeMediaMessaging]:
+    with FakeMediaMessaging() as fake:
         yield fake
 
 

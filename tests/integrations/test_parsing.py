@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from assistant.models import Channel
 from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
@@ -35,12 +36,33 @@ def test_messenger_text_quick_reply_postback_and_edit_are_questions(messenger: M
     assert {(e.chat_id, e.sender_id, e.reply_to) for e in events} == {(p.PSID, p.PSID, p.PSID)}
 
 
-def test_messenger_attachments_are_unsupported(messenger: MessengerAdapter) -> None:
-    attachments = [{"type": "image", "payload": {"url": "https://scontent.example/photo.jpg"}},
-                   {"type": "audio", "payload": {"url": "https://cdn.example/voice.mp4"}}]  # fmt: skip
-    item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_4", "attachments": attachments})
+@pytest.mark.parametrize(
+    ("attachment", "kind"),
+    [({"type": "image", "payload": {"url": "https://scontent.example/photo.jpg"}}, EventKind.PHOTO),
+     ({"type": "audio", "payload": {"url": "https://cdn.example/voice.mp4"}}, EventKind.VOICE)],
+)  # fmt: skip
+def test_messenger_image_and_audio_are_read_from_their_url(
+    messenger: MessengerAdapter, attachment: dict[str, Any], kind: EventKind
+) -> None:
+    item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_4", "attachments": [attachment]})
     [event] = messenger.parse(p.messaging_delivery("page", item))
-    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, "image,audio")
+    assert (event.kind, event.media) == (kind, attachment["payload"]["url"])
+
+
+@pytest.mark.parametrize(
+    ("attachments", "detail"),
+    [([{"type": "image", "payload": {"url": "https://scontent.example/s.png", "sticker_id": 369239263222822}}],
+      "sticker"),
+     ([{"type": "video", "payload": {"url": "https://cdn.example/v.mp4"}},
+       {"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}], "video,image"),
+     ([{"type": "file", "payload": {"url": "https://cdn.example/menu.pdf"}}], "document")],
+)  # fmt: skip
+def test_messenger_stickers_video_and_files_are_unsupported(
+    instagram: InstagramAdapter, attachments: list[dict[str, Any]], detail: str
+) -> None:
+    item = p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": "ig_4", "attachments": attachments})
+    [event] = instagram.parse(p.messaging_delivery("instagram", item, page=p.IG_ACCOUNT_ID))
+    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, detail)
 
 
 def test_messenger_echo_read_and_delivery_are_stored_as_ignored(messenger: MessengerAdapter) -> None:
@@ -223,11 +245,38 @@ def test_telegram_group_chatter_not_addressed_to_the_bot_is_ignored(telegram: Te
     assert telegram.parse(p.telegram_update(10008, message=plain)) == []
 
 
-def test_telegram_photo_is_unsupported(telegram: TelegramAdapter) -> None:
-    photo = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 67, "file_size": 1254}]
+def test_telegram_photo_is_read_in_its_largest_size_within_the_cap(
+    telegram: TelegramAdapter, settings: Settings
+) -> None:
+    settings.MEDIA_PHOTO_MAX_BYTES = 100_000
+    photo = [
+        {"file_id": "AgAD-s", "file_unique_id": "AQAD1", "width": 90, "height": 67, "file_size": 1254},
+        {"file_id": "AgAD-m", "file_unique_id": "AQAD2", "width": 800, "height": 596, "file_size": 61212},
+        {"file_id": "AgAD-x", "file_unique_id": "AQAD3", "width": 1280, "height": 953, "file_size": 210402},
+    ]
     message = p.telegram_message(1366, None, photo=photo, caption="What breed?")
     [event] = telegram.parse(p.telegram_update(10009, message=message))
-    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, "photo")
+    assert (event.kind, event.media, event.text) == (EventKind.PHOTO, "AgAD-m", "What breed?")
+
+
+def test_telegram_voice_and_audio_are_voice_events(telegram: TelegramAdapter) -> None:
+    voice = {"file_id": "AwAD-v", "file_unique_id": "AgAD1", "duration": 3, "mime_type": "audio/ogg", "file_size": 9301}
+    audio = {"file_id": "CQAD-a", "file_unique_id": "AgAD2", "duration": 30, "mime_type": "audio/mpeg",
+             "file_size": 480000, "title": "Memo"}  # fmt: skip
+    events = [
+        *telegram.parse(p.telegram_update(10010, message=p.telegram_message(1367, None, voice=voice))),
+        *telegram.parse(p.telegram_update(10011, message=p.telegram_message(1368, None, audio=audio))),
+    ]
+    assert [(e.kind, e.media, e.media_type) for e in events] == [
+        (EventKind.VOICE, "AwAD-v", "audio/ogg"), (EventKind.VOICE, "CQAD-a", "audio/mpeg")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["sticker", "video", "document", "video_note", "location"])
+def test_telegram_stickers_video_documents_and_locations_are_unsupported(telegram: TelegramAdapter, field: str) -> None:
+    message = p.telegram_message(1369, None, **{field: {"file_id": "X", "file_unique_id": "Y"}})
+    [event] = telegram.parse(p.telegram_update(10012, message=message))
+    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, field)
 
 
 @pytest.mark.parametrize(

@@ -70,11 +70,42 @@ def test_whatsapp_template_quick_reply_button_is_a_question(whatsapp: WhatsAppAd
     assert (event.kind, event.text) == (EventKind.TEXT, "Tell me more")
 
 
-@pytest.mark.parametrize("media_type", sorted(p.WHATSAPP_MEDIA))
-def test_whatsapp_media_location_and_contacts_are_unsupported(whatsapp: WhatsAppAdapter, media_type: str) -> None:
+UNREAD_MEDIA = sorted(set(p.WHATSAPP_MEDIA) - {"image", "audio"})
+
+
+@pytest.mark.parametrize("media_type", UNREAD_MEDIA)
+def test_whatsapp_video_stickers_documents_location_and_contacts_are_unsupported(
+    whatsapp: WhatsAppAdapter, media_type: str
+) -> None:
     message = p.whatsapp_message("wamid.C1", media_type, p.WHATSAPP_MEDIA[media_type])
     [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
     assert (event.kind, event.detail, event.reply_to) == (EventKind.UNSUPPORTED, media_type, p.CUSTOMER_PHONE)
+
+
+def test_whatsapp_image_is_a_photo_whose_caption_is_the_question(whatsapp: WhatsAppAdapter) -> None:
+    message = p.whatsapp_message("wamid.I1", "image", p.WHATSAPP_MEDIA["image"])
+    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
+    assert (event.kind, event.media, event.media_type, event.text) == (
+        EventKind.PHOTO, "1003383421387256", "image/jpeg", "What is this?"
+    )  # fmt: skip
+
+
+def test_whatsapp_voice_note_is_a_voice_event(whatsapp: WhatsAppAdapter) -> None:
+    message = p.whatsapp_message("wamid.V1", "audio", p.WHATSAPP_MEDIA["audio"])
+    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(message)))
+    assert (event.kind, event.media, event.media_type, event.text) == (
+        EventKind.VOICE, "1003383421387257", "audio/ogg; codecs=opus", ""
+    )  # fmt: skip
+
+
+def test_whatsapp_group_photo_is_kept_when_its_caption_mentions_the_business(whatsapp: WhatsAppAdapter) -> None:
+    mentioned = {**p.WHATSAPP_MEDIA["image"], "caption": f"@{p.BUSINESS_NUMBER} what does it say?"}
+    messages = [
+        p.whatsapp_message("wamid.G1", "image", mentioned, group_id=p.WHATSAPP_GROUP_ID),
+        p.whatsapp_message("wamid.G2", "image", p.WHATSAPP_MEDIA["image"], group_id=p.WHATSAPP_GROUP_ID),
+    ]
+    [event] = whatsapp.parse(p.whatsapp_delivery(p.whatsapp_value(*messages)))
+    assert (event.key, event.kind, event.text) == ("wamid.G1", EventKind.PHOTO, "what does it say?")
 
 
 UNKNOWN_TYPE = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",

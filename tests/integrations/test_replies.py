@@ -23,6 +23,7 @@ from assistant.models import Channel, Conversation, Message
 from core.text import NUL_REFUSAL
 from integrations import services, tasks
 from integrations.adapters.telegram import TelegramAdapter
+from integrations.media import unsupported_sentence
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import utf8_bytes
 from tests.integrations import payloads as p
@@ -177,11 +178,11 @@ def test_permanent_send_failure_is_recorded_and_not_retried(fake_model: FakeOpen
     assert len(apps.requests) == 2
 
 
-def test_unsupported_message_gets_a_polite_reply_without_the_model(fake_model: FakeOpenAI, apps: FakeMessaging) -> None:
-    photo = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 67}]
-    deliver("telegram", p.telegram_update(700, message=p.telegram_message(9, None, photo=photo)))
+def test_unsupported_message_gets_its_sentence_without_the_model(fake_model: FakeOpenAI, apps: FakeMessaging) -> None:
+    sticker = {"file_id": "CAAC", "file_unique_id": "AgAD", "width": 512, "height": 512, "type": "regular"}
+    deliver("telegram", p.telegram_update(700, message=p.telegram_message(9, None, sticker=sticker)))
     tasks.reply_to_event("telegram", "700")
-    assert sent_texts(apps) == [services.UNSUPPORTED_REPLY]
+    assert sent_texts(apps) == [unsupported_sentence("sticker")]
     assert fake_model.requests == []
     assert not Conversation.objects.exists()
 

@@ -4,11 +4,15 @@ ffmpeg's own generators (speech comes from the product's espeak-ng voice). Nothi
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from media.processes import ffmpeg
+from tests.imagine.support import BROKER_URL, RESULTS_URL, flush, redis_in_this_process
+from tests.support.processes import product_env, running, worker_command
 
 # Debian's fonts-dejavu-core (a dependency of chromium, installed by `make system-packages`);
 # Pillow's own bitmap font when it is missing, at a size OCR still reads.
@@ -35,3 +39,13 @@ def generated_audio(tmp_path: Path, source: str, seconds: float, *codec: str, na
     output = tmp_path / name
     ffmpeg("-f", "lavfi", "-i", source, "-t", f"{seconds:g}", *codec, str(output))
     return output.read_bytes()
+
+
+@contextmanager
+def running_media_worker(var_dir: Path) -> Iterator[None]:
+    """A real Celery worker of queue `media` on Redis, with this process's Celery app pointed at it."""
+    flush()
+    env = product_env(var_dir, CELERY_BROKER_URL=BROKER_URL, CELERY_RESULT_BACKEND=RESULTS_URL)
+    command = [*worker_command(queues=("media",)), "--include", "media.tasks"]
+    with running(command, env=env, log=var_dir / "worker.log"), redis_in_this_process():
+        yield

@@ -12,9 +12,7 @@ from core.errors import AssistantError, ErrorCode
 from media.intake import PNG
 from media.service import hear_voice_on_worker, prepare_photo_on_worker, speak_on_worker
 from media.voice import AudioFormat
-from tests.imagine.support import BROKER_URL, RESULTS_URL, flush, redis_in_this_process
-from tests.media.support import text_photo
-from tests.support.processes import product_env, running, worker_command
+from tests.media.support import running_media_worker, text_photo
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("media_worker")]
 
@@ -23,12 +21,7 @@ WORKER_START_SECONDS = 90  # the first task waits for the worker to start (Djang
 
 @pytest.fixture(scope="module")
 def media_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    var_dir = tmp_path_factory.mktemp("media-worker")
-    flush()
-    env = product_env(var_dir, CELERY_BROKER_URL=BROKER_URL, CELERY_RESULT_BACKEND=RESULTS_URL)
-    # media.tasks is named here until config/celery.py discovers it, as it does code_interpreter's.
-    command = [*worker_command(queues=("media",)), "--include", "media.tasks"]
-    with running(command, env=env, log=var_dir / "worker.log"), redis_in_this_process():
+    with running_media_worker(tmp_path_factory.mktemp("media-worker")):
         yield
 
 

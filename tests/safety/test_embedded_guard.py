@@ -22,7 +22,7 @@ from benchmarks.guard_eval import (
     labelled_items,
     unsafe_scores,
 )
-from safety.embedded import EXEMPLARS, HAZARDS, EmbeddedGuard, CheckBatch, trained_classifier, windows
+from safety.embedded import EXEMPLARS, HAZARDS, CheckBatch, EmbeddedGuard, trained_classifier, windows
 from safety.guard import content_guard
 from safety.verdict import Verdict
 
@@ -194,18 +194,18 @@ async def test_content_guard_defaults_to_the_embedded_guard_failing_open(guard: 
 
 async def test_a_lone_check_runs_at_once_and_checks_arriving_meanwhile_share_the_next_call() -> None:
     calls: list[list[str]] = []
-    first_call_may_end = threading.Event()
+    first_call_started, first_call_may_end = threading.Event(), threading.Event()
 
     def classify_many(texts: list[str]) -> list[Verdict]:
         calls.append(list(texts))
         if len(calls) == 1:
+            first_call_started.set()
             first_call_may_end.wait(timeout=10)
         return [Verdict(safe=True, detail=text) for text in texts]
 
     batch = CheckBatch(classify_many)
     first = asyncio.create_task(batch.classify("a"))
-    while not calls:  # the first check is being classified, alone
-        await asyncio.sleep(0.001)
+    assert await asyncio.to_thread(first_call_started.wait, 10)  # the first check is being classified, alone
     later = [asyncio.create_task(batch.classify(text)) for text in "bcd"]
     await asyncio.sleep(0.01)
     first_call_may_end.set()
