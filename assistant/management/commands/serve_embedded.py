@@ -53,10 +53,14 @@ class Command(BaseCommand):
                     raise CommandError("MODEL_BASE_URL must be http://127.0.0.1:PORT/v1 for the embedded model.")
                 children["model"] = self._spawn("model", "-m", "model_service.embedded", "--port", str(model_url.port))
                 self._wait_until_answers("model", model_base_url.rstrip("/") + "/models", children["model"])
-            queues = "default,search,code,documents,media"
             children["worker"] = self._spawn("worker", "-m", "celery", "-A", "config", "worker",
-                                             "-Q", queues, "--concurrency", "2", "--beat",
+                                             "-Q", "default,search,code,media", "--concurrency", "2", "--beat",
                                              "--loglevel", "INFO")  # fmt: skip
+            # Uploaded documents and the facts taken after each answer (a model call of up to a minute
+            # on a laptop) wait here, never in front of a search, a title or a messaging reply.
+            children["documents"] = self._spawn("documents", "-m", "celery", "-A", "config", "worker",
+                                                "-Q", "documents", "--concurrency", "1", "-n", "documents@%h",
+                                                "--loglevel", "INFO")  # fmt: skip
             children["imagine"] = self._spawn("imagine", "-m", "celery", "-A", "config", "worker", "-Q", "imagine",
                                               "--pool", "threads", "--concurrency", "4", "-n", "imagine@%h",
                                               "--loglevel", "INFO")  # fmt: skip
@@ -118,10 +122,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
-    """Stop the web server first (no new turns), then the workers, the model and the guard."""
+    """Stop the web server first (no new turns), then the workers, the model and the guard, each
+    after the one before has ended: a worker finishing its task still has the model to talk to."""
     for child in reversed(children):
         child.terminate()
-    for child in children:
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
