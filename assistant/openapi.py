@@ -33,6 +33,7 @@ from assistant.openai_compat.protocol import (
     OpenAIError,
 )
 from assistant.web.schemas import (
+    AccountDeletion,
     ApiKeyList,
     Conversation,
     ConversationList,
@@ -125,6 +126,20 @@ ROUTES: dict[str, dict[str, Operation]] = {
     "/api/settings": {
         "get": Operation("Your preferences and today's quota.", Answer(200, "", UserSettings)),
         "patch": Operation("Change your search mode.", Answer(200, "", UserSettings), body=SettingsBody),
+    },
+    "/api/account": {
+        "delete": Operation(
+            "Delete your account and everything in it (conversations, memory, files, pictures); the session ends.",
+            NO_CONTENT,
+            body=AccountDeletion,
+            errors=(400, 403),
+        ),
+    },
+    "/api/account/export": {
+        "get": Operation(
+            "Everything kept about you as one ZIP: account, conversations, memory, documents, pictures.",
+            Answer(200, "The archive.", media=("application/zip",)),
+        ),
     },
     "/api/keys": {
         "get": Operation("Your active API keys (never their secrets).", Answer(200, "", ApiKeyList)),

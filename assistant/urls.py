@@ -24,6 +24,8 @@ urlpatterns = [
     ),
     path("api/messages/<id:message_id>/report", api.report_message, name="api-report"),
     path("api/settings", api.user_settings, name="api-settings"),
+    path("api/account", api.account_detail, name="api-account"),
+    path("api/account/export", api.account_export, name="api-account-export"),
     path("api/keys", api.keys, name="api-keys"),
     path("api/keys/<id:key_id>", api.key_detail, name="api-key"),
     path("v1/models", openai_api.models, name="openai-models"),

@@ -177,3 +177,15 @@ def record_tokens(user_id: int, tokens: int) -> None:
     count(_quota_key(str(user_id), _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)
     if ip := _guest_address(user_id):
         count(_quota_key(f"ip:{ip}", _today()), by=tokens, timeout=QUOTA_KEY_SECONDS)
+
+
+def forget_user(user_id: int) -> None:
+    """Delete every counter keyed by this user (an account deleted leaves no key behind): the
+    current window of each per-user rate, today's and yesterday's token quota, a guest's address."""
+    now, today = time.time(), _today()
+    keys = [_guest_address_key(user_id), *(_quota_key(str(user_id), day) for day in (today, today - dt.timedelta(1)))]
+    for name, text in settings.ASSISTANT_RATE_LIMITS.items():
+        if name.endswith("_per_user"):
+            rate = Rate.parse(text)
+            keys.append(f"rate:{name.removesuffix('_per_user')}:user:{user_id}:{int(now // rate.seconds)}")
+    cache.delete_many(keys)

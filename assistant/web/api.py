@@ -7,16 +7,19 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
-from assistant.chat import api_keys, moderation, selectors, services
+from assistant.chat import account, api_keys, moderation, selectors, services
 from assistant.engine.frames import MemoryItemRef
 from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
 from assistant.models import ApiKey, Conversation, Message
 from assistant.web import schemas
-from assistant.web.schemas import KeyBody, ReportBody, SettingsBody, TitleBody
+from assistant.web.schemas import AccountDeletion, KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
+from core.errors import AssistantError, ErrorCode
 from core.http import json_api, method_not_allowed, parse_body, shape_response
 from knowledge import memory
 from knowledge.models import MemoryItem
@@ -169,3 +172,29 @@ def user_settings(request: HttpRequest) -> HttpResponse:
     elif request.method != "GET":
         return method_not_allowed("GET, PATCH")
     return shape_response(settings_shape(request.user))
+
+
+@json_api
+def account_export(request: HttpRequest) -> HttpResponse:
+    """Everything kept about the signed-in person, as one ZIP download."""
+    if request.method != "GET":
+        return method_not_allowed("GET")
+    response = HttpResponse(account.export_archive(request.user), content_type="application/zip")
+    day = timezone.now().date().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="assistant-data-{day}.zip"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@json_api
+def account_detail(request: HttpRequest) -> HttpResponse:
+    """DELETE: the account and everything in it, then the session ends. The body must name the
+    account (`{"confirm": "<username>"}`), so no stray request deletes one."""
+    if request.method != "DELETE":
+        return method_not_allowed("DELETE")
+    body = parse_body(request, AccountDeletion)
+    if body.confirm != request.user.get_username():
+        raise AssistantError(ErrorCode.INVALID_FRAME, "confirm: name the account to delete.")
+    account.delete_account(request.user)
+    logout(request)
+    return HttpResponse(status=204)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.engine.frames import MemoryItemRef
 from assistant.models import Message, ModerationCase, SearchMode, Theme
@@ -33,6 +33,13 @@ class ReportBody(BaseModel):
 
 # "" follows the browser's Accept-Language; the rest are the page's languages.
 LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
+
+
+class AccountDeletion(BaseModel):
+    """DELETE /api/account: the account's own name, typed by the person, confirms it."""
+
+    model_config = ConfigDict(extra="forbid")
+    confirm: str = Field(max_length=150)
 
 
 class SettingsBody(BaseModel):
