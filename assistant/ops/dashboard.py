@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from assistant.models import Message, ModerationCase
+from knowledge.models import Document, MemoryItem
 from safety.conf import SafetySettings
 from safety.llama_guard import hazard_name
 
@@ -237,6 +238,17 @@ def _imagine_renders(days: list[dt.date]) -> dict[str, list[int]]:
     return _by_day(rows, "kind", "n", days)
 
 
+def _knowledge(days: list[dt.date]) -> dict[str, list[int]]:
+    """Counts only: what a fact or a document says needs the content permission, here as elsewhere."""
+    facts = MemoryItem.objects.filter(_in_range(days, "created")).annotate(day=TruncDate("created"))
+    documents = Document.objects.filter(_in_range(days, "created")).annotate(day=TruncDate("created"))
+    rows = [
+        *({**row, "series": "facts"} for row in facts.values("day").annotate(n=Count("id"))),
+        *({**row, "series": "documents"} for row in documents.values("day").annotate(n=Count("id"))),
+    ]
+    return _by_day(rows, "series", "n", days)
+
+
 def charts(days: list[dt.date]) -> list[Chart]:
     """Every chart of the dashboard for `days` (consecutive, oldest first)."""
     messages = Message.objects.filter(_in_range(days)).annotate(day=TruncDate("created_at"))
@@ -252,6 +264,7 @@ def charts(days: list[dt.date]) -> list[Chart]:
         Chart(_("Time to first token (ms)"), _time_to_first_token(answers, days), days, summary="peak"),
         Chart(_("Blocked turns by hazard category"), _blocked(days), days),
         Chart(_("Failed answers"), _by_day(errors, "status", "n", days), days),
+        Chart(_("Remembered facts and uploaded documents"), _knowledge(days), days),
     ]
     return [*result, Chart(_("Imagine renders"), _imagine_renders(days), days)]
 

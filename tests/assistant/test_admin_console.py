@@ -6,12 +6,14 @@ import re
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
 from assistant.chat import moderation, services
 from assistant.engine import recorder
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import ModerationAction, ModerationCase, User
 from assistant.ops import dashboard
+from knowledge.models import Document, MemoryItem
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +122,23 @@ def test_blocked_turns_are_charted_by_hazard_name() -> None:
     row = re.search(rf'<tr data-case="{case.pk}">.*?</tr>', html, re.DOTALL).group(0)
     assert "S2 Non-Violent Crimes" in row
     assert "pick a lock" not in html, "the dashboard lists cases, never what was flagged"
+
+
+def test_memory_and_documents_are_counted_never_shown() -> None:
+    owner = services.create_guest()
+    MemoryItem.objects.create(
+        owner=owner, text="has a rare condition", embedding=b"", source_channel="web", source_time=timezone.now()
+    )
+    Document.objects.create(owner=owner, name="lab-results.pdf", media_type="application/pdf", size=1)
+    client, _ = staff_client(read_content=False, superuser=True)
+
+    html = client.get("/admin/dashboard/").content.decode()
+
+    assert "Remembered facts and uploaded documents" in html
+    assert "facts: 1</span>" in html
+    assert "documents: 1</span>" in html
+    assert "rare condition" not in html
+    assert "lab-results" not in html
 
 
 def test_the_moderation_queue_names_hazards_in_words() -> None:
