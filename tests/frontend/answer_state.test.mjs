@@ -90,8 +90,35 @@ describe("sending a message", () => {
         conversationId: 7,
         userMessageId: 31,
         startedConversation: true,
+        temporary: false,
         replacedKey: null,
       },
+    ]);
+  });
+
+  test("a temporary chat starts with its first message; later messages need not say so", () => {
+    const { effects } = run(
+      initialState(),
+      { type: "connected" },
+      { type: "send_message", clientId: "c1", conversationId: null, text: "Hi!", temporary: true },
+      ack,
+      { type: "send_message", clientId: "c2", conversationId: 7, text: "Again", temporary: true }
+    );
+    assert.deepEqual(sent(effects), [
+      { type: "message", conversation_id: null, text: "Hi!", client_id: "c1", temporary: true },
+      { type: "message", conversation_id: 7, text: "Again", client_id: "c2" },
+    ]);
+    assert.equal(ofType(effects, "acked")[0].temporary, true);
+  });
+
+  test("a temporary first message sent again after a reconnect is still temporary", () => {
+    const { effects } = run(
+      initialState(),
+      { type: "send_message", clientId: "c1", conversationId: null, text: "Hi!", temporary: true },
+      { type: "connected" }
+    );
+    assert.deepEqual(sent(effects), [
+      { type: "message", conversation_id: null, text: "Hi!", client_id: "c1", temporary: true },
     ]);
   });
 
@@ -282,6 +309,48 @@ describe("search and refusals", () => {
     const { state } = run(streaming(), token(1, "Partial"), done(1, { finish_reason: "blocked" }));
     assert.equal(answerById(state, 32).text, "");
     assert.equal(answerById(state, 32).blocked, "");
+  });
+});
+
+describe("memory_updated", () => {
+  const memoryUpdated = (items, messageId = 32) => ({
+    type: "memory_updated",
+    message_id: messageId,
+    user_message_id: 31,
+    items,
+  });
+
+  test("the facts kept from an exchange are noted on its answer, once each", () => {
+    const vegetarian = { id: 4, text: "Is vegetarian." };
+    const lisbon = { id: 5, text: "Lives in Lisbon." };
+    const { state, effects } = run(
+      run(streaming(), token(1, "Noted."), done(1)).state,
+      memoryUpdated([vegetarian]),
+      memoryUpdated([vegetarian, lisbon]),
+      memoryUpdated([lisbon])
+    );
+    assert.deepEqual(answerById(state, 32).memoryUpdated, [vegetarian, lisbon]);
+    assert.deepEqual(ofType(effects, "memory_noted"), [
+      { type: "memory_noted", key: "c1" },
+      { type: "memory_noted", key: "c1" },
+    ]);
+  });
+
+  test("a frame for an answer this page does not show changes nothing", () => {
+    const before = streaming();
+    const { state, effects } = run(before, memoryUpdated([{ id: 4, text: "Is vegetarian." }], 99));
+    assert.equal(state.answers, before.answers);
+    assert.deepEqual(effects, []);
+  });
+
+  test("a stored answer brings what memory kept from its exchange, for a reload", () => {
+    const kept = [{ id: 4, text: "Is vegetarian." }];
+    const { state } = run(initialState(), {
+      type: "loaded",
+      conversationId: 7,
+      messages: [{ id: 32, role: "assistant", content: "Noted.", status: "complete", seq: 1, memory_updated: kept }],
+    });
+    assert.deepEqual(answerById(state, 32).memoryUpdated, kept);
   });
 });
 

@@ -100,6 +100,16 @@ describe("markdown features", () => {
     assert.equal(all(html, "a").length, 2, "[1](url) stays an ordinary link");
   });
 
+  test("a file source is cited by file and page, without a link", () => {
+    const options = { sources: [{ number: 1, title: "report.pdf, p. 3", url: "" }], invalidCitations: [] };
+    const html = renderMarkdown("The margin grew [1].", options);
+    const [citation] = all(html, ".citation-file");
+    assert.equal(citation.tagName, "SPAN");
+    assert.equal(citation.getAttribute("title"), "report.pdf, p. 3");
+    assert.equal(citation.textContent, "[1]");
+    assert.equal(all(html, "a").length + all(html, ".citation-invalid").length, 0);
+  });
+
   test("without search, [1] is text", () => {
     assert.equal(all(renderMarkdown("See [1]."), "a").length, 0);
   });

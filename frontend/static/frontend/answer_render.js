@@ -176,9 +176,11 @@ export function sourcesPanel(sources) {
   return panel;
 }
 
+/** A web source links to its page; a file source ("report.pdf, p. 3") is named only. */
 function sourceItem(source) {
   const item = document.createElement("li");
   item.value = source.number;
+  if (!source.url) item.className = "source-file";
   const safe = /^https?:\/\//i.test(source.url);
   const link = document.createElement(safe ? "a" : "span");
   if (safe) {

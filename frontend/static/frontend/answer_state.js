@@ -7,7 +7,7 @@
  *
  * An answer: {key, id, conversationId, status, text, lastSeq, buffer, finishReason, error,
  *   errorCode, search, sources, searchError, invalidCitations, codeWarnings, image, codeImages,
- *   blocked, queue, stopRequested, recovering, gapWatched}
+ *   blocked, memoryUpdated, queue, stopRequested, recovering, gapWatched}
  *   key: the page's name for it, fixed for its life (the client_id of the message it answers, a
  *     fresh id for a regenerate, "m<id>" for one first seen in a stored conversation);
  *   id: the server's message id, null until the ack;
@@ -16,6 +16,7 @@
  *   buffer: token frames that came after a missing one (seq -> text);
  *   codeImages: data URLs of pictures the model's code saved, shown after the text;
  *   blocked: the refusal shown instead of the answer ("" when the server gave no words), or null;
+ *   memoryUpdated: the facts memory kept from this exchange ([{id, text}]: `memory_updated`);
  *   queue: {position, shown} while the answer waits for the model (a `queued` frame came and no
  *     token yet), else null; `shown` once it has waited long enough to say so (queue_timeout);
  *   recovering: a `done` showed missing frames and a resume for them is on its way.
@@ -72,6 +73,7 @@ function newAnswer(fields) {
     image: null,
     codeImages: [],
     blocked: null,
+    memoryUpdated: [],
     queue: null,
     stopRequested: false,
     recovering: false,
@@ -99,6 +101,7 @@ function answerFromMessage(message, conversationId, known) {
     image: message.image || null,
     codeImages: message.code_images || [],
     blocked: blocked ? message.content || "" : null,
+    memoryUpdated: message.memory_updated || [],
     stopRequested: known ? known.stopRequested : false,
   });
 }
@@ -132,12 +135,14 @@ function send(state, frame) {
 }
 
 function messageFrame(pending) {
-  return {
+  const frame = {
     type: "message",
     conversation_id: pending.conversationId,
     text: pending.text.trim(),
     client_id: pending.clientId,
   };
+  // Only a new conversation can start temporary; the server keeps later turns of one temporary itself.
+  return pending.temporary && pending.conversationId === null ? { ...frame, temporary: true } : frame;
 }
 
 function resumeFrame(answer) {
@@ -163,6 +168,7 @@ function ackMessage(state, frame) {
   return startAnswer({ ...state, pending }, sent.clientId, frame, {
     clientId: sent.clientId,
     startedConversation: sent.conversationId === null,
+    temporary: sent.temporary,
     replacedKey: null,
   });
 }
@@ -175,6 +181,7 @@ function ackRegenerate(state, frame) {
   return startAnswer(next, regenerating.key, frame, {
     clientId: null,
     startedConversation: false,
+    temporary: false,
     replacedKey: regenerating.replacedKey,
   });
 }
@@ -255,6 +262,18 @@ function onSearch(state, frame) {
   return emit(next, { type: "searched", key: answer.key, sourcesChanged: done });
 }
 
+/** Memory kept facts from an answer's exchange (sent seconds after its `done`). A fact kept again
+ * (a repeated frame) is listed once. */
+function onMemoryUpdated(state, frame) {
+  const answer = answerById(state, frame.message_id);
+  if (!answer) return state;
+  const known = new Set(answer.memoryUpdated.map((item) => item.id));
+  const added = (frame.items || []).filter((item) => !known.has(item.id));
+  if (!added.length) return state;
+  const next = put(state, { ...answer, memoryUpdated: [...answer.memoryUpdated, ...added] });
+  return emit(next, { type: "memory_noted", key: answer.key });
+}
+
 /** The safety check refused the answer: its text is retracted and the refusal shown instead. */
 function onBlocked(state, frame) {
   const answer = answerById(state, frame.message_id);
@@ -312,7 +331,12 @@ function failRegenerate(state, cause, error) {
 // --- the page's own events --------------------------------------------------------------------
 
 function onSendMessage(state, event) {
-  const sent = { clientId: event.clientId, conversationId: event.conversationId, text: event.text };
+  const sent = {
+    clientId: event.clientId,
+    conversationId: event.conversationId,
+    text: event.text,
+    temporary: event.temporary === true,
+  };
   const next = put(
     { ...state, pending: new Map(state.pending).set(sent.clientId, sent) },
     newAnswer({ key: sent.clientId, conversationId: sent.conversationId })
@@ -419,6 +443,7 @@ const HANDLERS = {
   blocked: onBlocked,
   queued: onQueued,
   error: onError,
+  memory_updated: onMemoryUpdated,
   // the page's events
   send_message: onSendMessage,
   stop: onStop,

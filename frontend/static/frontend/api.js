@@ -25,14 +25,19 @@ function parseJson(text) {
   }
 }
 
-async function answerOf(response) {
-  if (response.status === 204) return null;
-  const data = parseJson(await response.text());
-  if (response.ok) return data;
+/** The parsed answer of a finished request, or the ApiError it stands for. */
+function settle(status, text) {
+  if (status === 204) return null;
+  const data = parseJson(text);
+  if (status >= 200 && status < 300) return data;
   const error = (data && data.error) || {};
-  let detail = error.detail || t("server_status", { status: response.status });
-  if (response.status === 401) detail = t("session_ended");
-  throw new ApiError(response.status, error.code || "http_" + response.status, detail);
+  let detail = error.detail || t("server_status", { status });
+  if (status === 401) detail = t("session_ended");
+  throw new ApiError(status, error.code || "http_" + status, detail);
+}
+
+async function answerOf(response) {
+  return settle(response.status, await response.text());
 }
 
 /** `method path` with an optional JSON body; resolves to the parsed answer (null for 204).
@@ -52,4 +57,27 @@ export async function api(method, path, body, { keepalive = false } = {}) {
     throw new ApiError(0, "network", t("server_unreachable"));
   }
   return answerOf(response);
+}
+
+/** POST `form` (multipart) to `path`; onProgress(fraction) as the body goes out. XMLHttpRequest,
+ * because fetch reports no upload progress. Resolves and rejects as api() does. */
+export function upload(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", path);
+    request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("X-CSRFToken", csrfToken());
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    request.addEventListener("load", () => {
+      try {
+        resolve(settle(request.status, request.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    request.addEventListener("error", () => reject(new ApiError(0, "network", t("server_unreachable"))));
+    request.send(form);
+  });
 }

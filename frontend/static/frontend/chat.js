@@ -12,7 +12,8 @@ import { api } from "./api.js";
 import { copyCodeOnClick, renderAnswer } from "./answer_render.js";
 import { answerById, initialState, isFinal, reduce } from "./answer_state.js";
 import { createComposer } from "./composer.js";
-import { createConversationList } from "./conversations.js";
+import { createConversationList, MAX_TITLE_CHARS } from "./conversations.js";
+import { createAttachments } from "./documents.js";
 import { t } from "./i18n.js";
 import { idFromHash, setLocation } from "./location.js";
 import { createNotices, friendlyError } from "./notices.js";
@@ -22,6 +23,7 @@ import { listenForShortcuts } from "./shortcuts.js";
 import { createSidebar } from "./sidebar.js";
 import { createSocket, socketUrl } from "./socket.js";
 import { showSuggestions } from "./suggestions.js";
+import { createTemporaryChat } from "./temporary_chat.js";
 import { charCount } from "./text.js";
 import { createThread } from "./thread.js";
 
@@ -41,6 +43,10 @@ function byId(id) {
 
 const els = {
   app: byId("app"),
+  main: byId("main"),
+  attach: byId("attach"),
+  attachInput: byId("attach-input"),
+  fileChips: byId("file-chips"),
   sidebarToggle: byId("sidebar-toggle"),
   backdrop: byId("sidebar-backdrop"),
   newChat: byId("new-chat"),
@@ -71,6 +77,10 @@ const els = {
   themeSelect: byId("theme-select"),
   searchModeSelect: byId("search-mode-select"),
   settingsStatus: byId("settings-status"),
+  memorySection: byId("memory-settings"),
+  filesSection: byId("files-settings"),
+  temporaryToggle: byId("temporary-toggle"),
+  temporaryBanner: byId("temporary-banner"),
   reportDialog: byId("report-dialog"),
   reportReason: byId("report-reason"),
 };
@@ -85,21 +95,35 @@ const sentMessages = new Map(); // client_id -> the user message's entry, until 
 const gapTimers = new Map(); // answer key -> timer
 
 const showNotice = createNotices(els.notices, els.composer);
-const thread = createThread({ els, answerFor: (key) => state.answers.get(key), onReport: report });
+const settings = createSettings({ els, showNotice });
+const thread = createThread({
+  els,
+  answerFor: (key) => state.answers.get(key),
+  onReport: report,
+  onOpenMemory: () => settings.openMemory(),
+});
+const temporaryChat = createTemporaryChat({
+  els,
+  onToggle: () => {
+    updateControls();
+    els.composer.focus();
+  },
+});
 const conversations = createConversationList({
   els,
   showNotice,
   currentId: () => currentId,
+  isTemporary: (id) => temporaryChat.isTemporary(id),
   onOpen: (id) => openConversation(id, "push"),
   onDeleting: (conversation) => {
     if (currentId === conversation.id) newChat("replace");
   },
   onDeleted: (conversation) => dispatch({ type: "forget_conversation", conversationId: conversation.id }),
 });
+const attachments = createAttachments({ els, showNotice, ensureConversation });
 const composer = createComposer({ els, maxChars, onSubmit: sendMessage });
 const sidebar = createSidebar({ els });
 const openReport = createReportDialog({ els, showNotice });
-createSettings({ els, showNotice });
 const socket = createSocket({
   url: socketUrl(window.location, "/ws/chat"),
   onOpen: () => {
@@ -148,6 +172,10 @@ const EFFECTS = {
   notice: (effect) => showNotice(friendlyError(effect.error)),
   replaced: (effect) => thread.forget(effect.key),
   forgotten: (effect) => thread.forget(effect.key),
+  memory_noted: (effect, entry) => {
+    if (entry) thread.renderExtras(entry);
+    settings.memoryChanged();
+  },
 };
 
 function perform(effect) {
@@ -179,9 +207,10 @@ function acked(effect, entry) {
     sentMessages.delete(effect.clientId);
     Object.assign(userEntry.user, { id: effect.userMessageId, status: "complete" });
     thread.updateAttributes(userEntry);
+    if (effect.temporary) temporaryChat.adopt(effect.conversationId);
     if (effect.startedConversation && currentId === null && thread.shows(userEntry)) {
       currentId = effect.conversationId; // the new conversation is now the open one
-      setLocation(currentId, "replace");
+      if (!effect.temporary) setLocation(currentId, "replace"); // a reload could not open it again
       loadToken++;
     }
     conversations.refresh();
@@ -235,6 +264,8 @@ function syncFromLocation() {
 function newChat(history) {
   loadToken++;
   currentId = null;
+  temporaryChat.disarm();
+  attachments.show(null);
   setLocation(null, history);
   thread.clear();
   // A first message of a new conversation still waiting for its ack stays visible here.
@@ -249,6 +280,7 @@ function openConversation(id, history) {
   currentId = id;
   setLocation(id, history);
   thread.clear();
+  attachments.show(id);
   els.thread.classList.add("loading");
   conversations.updateHeader();
   updateControls();
@@ -296,6 +328,24 @@ function showUnacknowledged(conversationId) {
 
 // --- the user's requests -------------------------------------------------------------------
 
+/** Files belong to a conversation: a new chat gets one first, named after the first file. A
+ * temporary chat starts only with a message (docs/protocol.md), so its files come after that. */
+function ensureConversation(name) {
+  if (currentId !== null) return Promise.resolve(currentId);
+  if (temporaryChat.armed()) {
+    showNotice(t("attach_temporary_first"), "info");
+    return Promise.resolve(null);
+  }
+  return api("POST", "/api/conversations", { title: name.slice(0, MAX_TITLE_CHARS) }).then((created) => {
+    loadToken++;
+    currentId = created.id;
+    setLocation(currentId, "push");
+    conversations.refresh();
+    updateControls();
+    return currentId;
+  });
+}
+
 function newClientId() {
   if (typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
   const bytes = window.crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure page
@@ -310,7 +360,8 @@ function sendMessage() {
   const userEntry = thread.userEntry({ id: null, status: "sending", text });
   sentMessages.set(clientId, userEntry);
   // Sent now if the socket is open, otherwise as soon as it reconnects.
-  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw });
+  const temporary = currentId === null && temporaryChat.armed();
+  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw, temporary });
   thread.append(userEntry);
   thread.append(thread.answerEntry(clientId));
   els.composer.value = "";
@@ -368,6 +419,7 @@ function updateControls() {
   els.messages.setAttribute("aria-busy", streaming ? "true" : "false");
   showRegenerate(canRegenerate());
   els.welcome.hidden = thread.count() > 0 || currentId !== null;
+  temporaryChat.render(currentId, thread.count());
   composer.update();
   // Focus was on a control that just disappeared: keep the keyboard in the composer.
   const focused = document.activeElement;

@@ -11,7 +11,7 @@ import { iconButton } from "./icons.js";
 import { matchesEveryWord } from "./text.js";
 
 const TITLE_REFRESH_DELAY_MS = 3000;
-const MAX_TITLE_CHARS = 200;
+export const MAX_TITLE_CHARS = 200;
 const UNDO_DELETE_MS = 6000;
 const GROUP_TITLES = {
   today: "group_today",
@@ -26,10 +26,19 @@ function conversationTitle(conversation) {
 
 /**
  * els: {list, listEmpty, noMatch, search, title, newChat}; currentId() -> the open conversation's
- * id or null; onOpen(id) opens one; onDeleting(conversation) when the user deletes one (the page
- * leaves it); onDeleted(conversation) after the server deleted it.
+ * id or null; isTemporary(id): a temporary chat, never listed; onOpen(id) opens one;
+ * onDeleting(conversation) when the user deletes one (the page leaves it); onDeleted(conversation)
+ * after the server deleted it.
  */
-export function createConversationList({ els, showNotice, currentId, onOpen, onDeleting, onDeleted }) {
+export function createConversationList({
+  els,
+  showNotice,
+  currentId,
+  isTemporary,
+  onOpen,
+  onDeleting,
+  onDeleted,
+}) {
   let conversations = [];
   let renaming = false;
   const deleting = new Map(); // id -> timer: deleted by the user, still undoable
@@ -61,7 +70,8 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
     const focusedItem = focused && els.list.contains(focused) ? focused.closest("[data-conversation-id]") : null;
     const focusedId = focusedItem ? focusedItem.getAttribute("data-conversation-id") : null;
     const query = els.search.value;
-    const kept = conversations.filter((conversation) => !deleting.has(conversation.id));
+    const listed = (conversation) => !deleting.has(conversation.id) && !isTemporary(conversation.id);
+    const kept = conversations.filter(listed);
     const shown = kept.filter((conversation) => matchesEveryWord(conversationTitle(conversation), query));
     els.list.replaceChildren(...groupByDate(shown, new Date()).map(groupItem));
     els.listEmpty.hidden = kept.length > 0;
@@ -222,14 +232,16 @@ export function createConversationList({ els, showNotice, currentId, onOpen, onD
     conversations.filter((c) => deleting.has(c.id)).forEach((c) => finishDeleting(c, true));
   }
 
+  function listedTitle(id) {
+    const conversation = conversations.find((c) => c.id === id);
+    return conversation ? conversationTitle(conversation) : t("conversation");
+  }
+
   /** The header and the tab name the open conversation; its row in the list is marked current. */
   function updateHeader() {
     const id = currentId();
     let title = t("new_chat");
-    if (id !== null) {
-      const conversation = conversations.find((c) => c.id === id);
-      title = conversation ? conversationTitle(conversation) : t("conversation");
-    }
+    if (id !== null) title = isTemporary(id) ? t("temporary_chat") : listedTitle(id);
     els.title.textContent = title;
     document.title = id === null ? "Assistant" : title + " · Assistant";
     els.list.querySelectorAll("[data-conversation-id]").forEach((item) => {

@@ -104,7 +104,8 @@ function citationRule(state, silent) {
   return true;
 }
 
-/** [n] as a link to source n, or flagged text when the answer has no source n. */
+/** [n] as a link to web source n, as a named mark for file source n ("report.pdf, p. 3": no
+ * address), or flagged text when the answer has no source n. */
 function citationHtml(number, citations) {
   const escape = parser.utils.escapeHtml;
   const source = citations.sources.get(number);
@@ -113,6 +114,10 @@ function citationHtml(number, citations) {
       '<a class="citation" data-citation="' + number + '" href="' + escape(source.url) + '" title="' +
       escape(source.title || source.url) + '" rel="noopener noreferrer nofollow" target="_blank">[' + number + "]</a>"
     );
+  }
+  if (source && !source.url && !citations.invalid.has(number)) {
+    const named = ' title="' + escape(source.title) + '">[' + number + "]</span>";
+    return '<span class="citation citation-file" data-citation="' + number + '"' + named;
   }
   const title = citations.invalidTitle ? ' title="' + escape(citations.invalidTitle(number)) + '"' : "";
   return '<span class="citation-invalid" data-citation="' + number + '"' + title + ">[" + number + "]</span>";

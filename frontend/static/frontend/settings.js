@@ -1,15 +1,25 @@
 /* The settings dialog and the theme toggle: theme, language and search mode, all kept on the
- * account (PATCH /api/settings). theme.js (window.assistantTheme) is a classic script that sets
- * the theme before the first paint. */
+ * account (PATCH /api/settings), and the person's memory (memory_panel.js) and files
+ * (files_panel.js). theme.js (window.assistantTheme) is a classic script that sets the theme
+ * before the first paint. */
 
 import { api } from "./api.js";
+import { createFilesPanel } from "./files_panel.js";
 import { language, t } from "./i18n.js";
 import { icon } from "./icons.js";
+import { createMemoryPanel } from "./memory_panel.js";
 
 /** els: {themeToggle, settingsOpen, settingsDialog, languageSelect, themeSelect, searchModeSelect,
- * settingsStatus}. */
+ * settingsStatus, memorySection, filesSection}. Returns {openMemory, memoryChanged}. */
 export function createSettings({ els, showNotice }) {
   const theme = window.assistantTheme;
+  const memory = createMemoryPanel({
+    section: els.memorySection,
+    dialog: els.settingsDialog,
+    isGuest: document.body.getAttribute("data-is-guest") === "true",
+    signupUrl: els.memorySection.getAttribute("data-signup-url"),
+  });
+  const files = createFilesPanel({ section: els.filesSection });
 
   function renderThemeToggle() {
     const dark = theme.effective() === "dark";
@@ -24,7 +34,9 @@ export function createSettings({ els, showNotice }) {
   function openSettings() {
     els.settingsStatus.textContent = "";
     renderThemeToggle();
-    els.settingsDialog.showModal();
+    if (!els.settingsDialog.open) els.settingsDialog.showModal();
+    memory.load();
+    files.load();
     api("GET", "/api/settings").then(showAccountSettings, (error) => {
       els.settingsStatus.textContent = error.detail;
     });
@@ -81,4 +93,12 @@ export function createSettings({ els, showNotice }) {
   els.settingsOpen.addEventListener("click", openSettings);
   els.searchModeSelect.addEventListener("change", saveSearchMode);
   renderThemeToggle();
+
+  return {
+    openMemory: () => {
+      openSettings();
+      memory.reveal();
+    },
+    memoryChanged: memory.refreshIfOpen,
+  };
 }

@@ -31,8 +31,9 @@ function busy(status) {
   return status === "pending" || status === "streaming";
 }
 
-/** els: {thread, messages, announcer}; answerFor(key) -> the answer; onReport(entry). */
-export function createThread({ els, answerFor, onReport }) {
+/** els: {thread, messages, announcer}; answerFor(key) -> the answer; onReport(entry);
+ * onOpenMemory() shows Settings → Memory. */
+export function createThread({ els, answerFor, onReport, onOpenMemory }) {
   const shown = []; // entries of the open conversation, in order
   const answerEntries = new Map(); // key -> entry, for every answer this page has drawn
   const dirty = new Set();
@@ -201,7 +202,7 @@ export function createThread({ els, answerFor, onReport }) {
     entry.noteEl.hidden = !text;
   }
 
-  /** Search progress, the numbered sources, a failed search and Code Shield's warnings. */
+  /** Search progress, the numbered sources, a failed search, Code Shield's warnings and what memory kept. */
   function renderExtras(entry) {
     const box = entry.extrasEl;
     if (!box) return;
@@ -214,6 +215,24 @@ export function createThread({ els, answerFor, onReport }) {
     if (answer.sources.length) box.appendChild(sourcesPanel(answer.sources));
     if (answer.searchError) box.appendChild(searchErrorNote(answer.searchError));
     if (answer.codeWarnings.length) box.appendChild(codeWarningsNote(answer.codeWarnings));
+    if (answer.memoryUpdated.length) box.appendChild(memoryNote(answer.memoryUpdated));
+  }
+
+  /** "Memory updated", naming the facts kept, and a way to see or change them. */
+  function memoryNote(items) {
+    const note = document.createElement("p");
+    note.className = "memory-note";
+    note.setAttribute("data-testid", "memory-updated");
+    const said = document.createElement("span");
+    said.textContent = t("memory_updated", { facts: items.map((item) => item.text).join(" ") });
+    const manage = document.createElement("button");
+    manage.type = "button";
+    manage.className = "link-button";
+    manage.setAttribute("data-testid", "memory-updated-open");
+    manage.textContent = t("memory_manage");
+    manage.addEventListener("click", onOpenMemory);
+    note.append(said, " ", manage);
+    return note;
   }
 
   /** Copy under every user message; Copy and Report under every finished answer. */
