@@ -6,7 +6,7 @@ the memory commands of every chat."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from pytest_django.fixtures import Settings
 from assistant.chat import api_keys, services
 from assistant.chat.services import RequestMessage
 from assistant.door import TurnRequest, answer_in_full, start_answer
-from assistant.engine import turns
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.grounding import memory_block
 from assistant.engine.outcome import AnswerOutcome
@@ -47,19 +46,6 @@ from tests.support.fake_web import FakeWeb
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FACTS = '[{"fact": "Lives in Porto.", "subject": "home city", "category": "none"}]'
-
-
-@pytest.fixture
-async def model(settings: Settings) -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as fake:
-        settings.MODEL_BASE_URL = fake.base_url
-        settings.MODEL_RETRIES = 0
-        settings.ASSISTANT_MODEL_TITLES = False
-        settings.SAFETY_CHECKS = False
-        default_capabilities.cache_clear()
-        yield fake
-        await turns.drain(5)
-        default_capabilities.cache_clear()
 
 
 @pytest.fixture

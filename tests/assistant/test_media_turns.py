@@ -4,15 +4,12 @@ of the model server), and the content guard reading the photo's text like typed 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings
 
 from assistant.chat import services
 from assistant.door import PHOTO_MARKER, TurnRequest, answer_in_full
-from assistant.engine import turns
 from assistant.engine.capabilities import default_capabilities
 from assistant.engine.grounding import PHOTO_PREAMBLE, VOICE_NOTE_PREAMBLE
 from assistant.engine.pipeline import Attachment, AttachmentKind
@@ -29,19 +26,6 @@ READING = (
     "[Photo, read by OCR: only its printed text and basic facts are known, not what it shows]\n"
     "1000×300 pixels, landscape; main colours: white.\nText found in the photo:\nTrain to Lyon 14:35\nPlatform 7"
 )
-
-
-@pytest.fixture
-async def model(settings: Settings) -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI() as fake:
-        settings.MODEL_BASE_URL = fake.base_url
-        settings.MODEL_RETRIES = 0
-        settings.ASSISTANT_MODEL_TITLES = False
-        settings.SAFETY_CHECKS = False
-        default_capabilities.cache_clear()
-        yield fake
-        await turns.drain(5)
-        default_capabilities.cache_clear()
 
 
 @pytest.fixture
