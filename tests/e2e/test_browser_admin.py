@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e import dashboard_data as data
+from tests.e2e.colours import contrast
 from tests.support.chat_client import ServerAddress
 from tests.support.processes import manage
 
@@ -58,17 +59,6 @@ def assert_every_chart_has_visible_bars(page: Page) -> None:
         )
         visible = [size for size in sizes if size[0] > 0 and size[1] > 0]
         assert visible, f"the chart {title!r} draws no visible bar"
-
-
-def relative_luminance(css_colour: str) -> float:
-    channels = [int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3]]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(first: str, second: str) -> float:
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def assert_charts_are_readable(page: Page) -> None:

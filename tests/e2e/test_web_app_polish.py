@@ -21,6 +21,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.chat_page import ANSWER_TIMEOUT_MS, FINISHED, ask, choose_language, open_chat, session_client
+from tests.e2e.colours import contrast
 from tests.e2e.servers import scripted_web_server, web_server
 from tests.support.chat_client import ServerAddress
 from tests.support.processes import manage
@@ -41,17 +42,6 @@ YEAR_SECONDS = 365 * 24 * 3600
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
     with scripted_web_server(tmp_path_factory.mktemp("polish-web"), ANSWER) as address:
         yield address
-
-
-def relative_luminance(css_colour: str) -> float:
-    channels = [int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3]]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(first: str, second: str) -> float:
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 # (what, text colour of, background colour of): filled controls and text on tinted areas, drawn by
