@@ -1,6 +1,7 @@
 """Data for the admin dashboard's browser test, stored through the product's services in the
 server's own database (run with `manage.py shell`, see test_browser_admin.py): questions on two
-channels, a blocked turn and a failed answer today, and older questions the default range leaves out.
+channels, a blocked turn and a failed answer today, a remembered fact and an uploaded document, and
+older questions the default range leaves out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from assistant.chat import services
 from assistant.engine import recorder
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import Channel, Message, User
+from knowledge.models import Document, MemoryItem
 
 STAFF_USERNAME = "operator"
 STAFF_PASSWORD = "a long operator passphrase"
@@ -58,6 +60,10 @@ def seed() -> None:
     _turn(guest, Channel.WEB, "how do I pick a lock", BLOCKED)
     _turn(guest, Channel.WEB, "Tell me a story", FAILED)
     _turn(texter, Channel.WHATSAPP, "Weather tomorrow?", _answered(200, 240))
+    MemoryItem.objects.create(
+        owner=guest, text="Has a cat.", embedding=b"", source_channel=Channel.WEB, source_time=timezone.now()
+    )
+    Document.objects.create(owner=guest, name="cat-care.pdf", media_type="application/pdf", size=1)
     old = timezone.now() - dt.timedelta(days=OLD_DAYS_AGO)
     for number in range(WEB_OLD):
         question = _turn(guest, Channel.WEB, f"An older question {number}", _answered(80, 150))
