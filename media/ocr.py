@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
-from rapidocr_onnxruntime import RapidOCR
 
 from media.conf import media_settings
+
+if TYPE_CHECKING:
+    from rapidocr_onnxruntime import RapidOCR
 
 # Named colours a person would use; each main colour of a photo is called by the nearest one.
 _COLOUR_NAMES = {
@@ -82,7 +84,10 @@ class PhotoReading:
 
 @functools.cache
 def engine() -> RapidOCR:
-    """Loaded once per worker process (about 0.1 s; the models are in the package)."""
+    """Loaded once per worker process (about 0.1 s; the models are in the package). Imported here:
+    the web process imports this module but never reads a photo, and need not map ONNX Runtime."""
+    from rapidocr_onnxruntime import RapidOCR
+
     return RapidOCR()
 
 

@@ -22,10 +22,13 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime
 from tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 DIMENSIONS = 384
 MODEL_MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
@@ -60,7 +63,11 @@ class SentenceEncoder:
 @functools.cache
 def sentence_encoder(*, max_tokens: int = MODEL_MAX_TOKENS, threads: int = 1) -> SentenceEncoder:
     """The encoder, loaded once per process and setting. `threads` are ONNX Runtime's for one call;
-    they never spin while idle, so a busy core shared with other processes is not taken from them."""
+    they never spin while idle, so a busy core shared with other processes is not taken from them.
+    ONNX Runtime is imported here, not with the module: a process that never encodes (the web
+    process, when the guard has its own) does not map it."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -17,7 +17,7 @@ from tests.support.chat_client import ChatSession, ServerAddress, ask
 from tests.support.processes import (
     GuardServer,
     free_port,
-    maps_torch,
+    maps_onnxruntime,
     migrate,
     product_env,
     running,
@@ -81,6 +81,6 @@ async def test_an_ordinary_turn_is_answered(stack: Stack) -> None:
 async def test_the_web_process_never_loads_the_classifier(stack: Stack) -> None:
     await turn(stack.server, HARMFUL_REQUEST)  # the web has checked a turn, so its guard is in use
 
-    assert maps_torch(stack.guard.process.pid)
-    assert not maps_torch(stack.web.pid)
+    assert maps_onnxruntime(stack.guard.process.pid)
+    assert not maps_onnxruntime(stack.web.pid)
     assert "content guard ready" in (stack.guard.log.parent / "web.log").read_text()

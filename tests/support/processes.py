@@ -140,7 +140,7 @@ def running_guard_server(log: Path, **settings: str) -> Iterator[GuardServer]:
         yield GuardServer(f"http://127.0.0.1:{port}/v1", process, log)
 
 
-def maps_torch(pid: int) -> bool:
-    """Whether process `pid` has torch's library mapped (Linux): the embedded guard's encoder runs on
-    torch, so a process without it has not loaded the classifier."""
-    return any("/libtorch" in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
+def maps_onnxruntime(pid: int) -> bool:
+    """Whether process `pid` has ONNX Runtime's library mapped (Linux): the embedded guard's encoder
+    runs on it (model_service/sentence_encoder.py), so a process without it has not loaded the classifier."""
+    return any("onnxruntime_pybind11_state" in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
