@@ -16,6 +16,8 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 class HashedCompressedStaticFiles(CompressedManifestStaticFilesStorage):
     # The pages are native ES modules without a bundler: their imports must name hashed files too.
+    # Django finds re-exports by pattern, from the word "export" to the next `from "./x.js";`: a
+    # comment above a module's imports must not use that word, or an import is rewritten twice.
     support_js_module_import_aggregation = True
 
     def stored_name(self, name: str) -> str:

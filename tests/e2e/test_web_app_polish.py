@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.chat_page import ANSWER_TIMEOUT_MS, FINISHED, ask, choose_language, open_chat, session_client
 from tests.e2e.colours import contrast
+from tests.e2e.page_checks import PHONE, serious_violations, small_targets
 from tests.e2e.servers import scripted_web_server, web_server
 from tests.support.chat_client import ServerAddress
 from tests.support.processes import manage
@@ -31,9 +32,6 @@ pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[Page, str], Path]
 ANSWER = "Blue is the colour of a clear sky."
-AXE = Path(settings.BASE_DIR) / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
-TAP_PX = 44
 TEXT_CONTRAST = 4.5  # WCAG 1.4.3 AA, normal text
 YEAR_SECONDS = 365 * 24 * 3600
 
@@ -96,20 +94,6 @@ def test_text_on_filled_controls_and_bubbles_keeps_aa_contrast(
         context.close()
 
 
-def serious_violations(page: Page) -> list[dict]:
-    """axe-core's serious and critical findings on the page as it is now (WCAG 2.2 A and AA rules)."""
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async () => {
-            const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"];
-            const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
-            return result.violations
-                .filter((v) => v.impact === "serious" || v.impact === "critical")
-                .map((v) => ({ rule: v.id, impact: v.impact, where: v.nodes.map((n) => n.target.join(" ")) }));
-        }"""
-    )
-
-
 def shared_conversation_url(page: Page, server: ServerAddress) -> str:
     open_chat(page, server)
     answer = ask(page, "What colour is the sky?")
@@ -153,19 +137,6 @@ def test_every_page_has_a_main_landmark_around_its_controls(page: Page, server: 
     for path in ("/accounts/login/", "/accounts/signup/"):
         page.goto(server.url + path)
         expect(page.locator("main form.auth-form")).to_have_count(1)
-
-
-def small_targets(page: Page, scope: str) -> list[str]:
-    """Visible buttons, links, fields and selects inside `scope` smaller than TAP_PX in either direction."""
-    return page.eval_on_selector_all(
-        f"{scope} :is(button, a, input:not([type=hidden]), select, textarea)",
-        """(els, tap) => els.filter((el) => el.checkVisibility()).flatMap((el) => {
-            const box = el.getBoundingClientRect();
-            const name = el.getAttribute("aria-label") || el.textContent.trim() || el.id || el.tagName;
-            return box.width < tap || box.height < tap ? [`${name}: ${box.width}x${box.height}`] : [];
-        })""",
-        TAP_PX,
-    )
 
 
 def test_phone_layout_has_big_targets_new_chat_and_no_keyboard_hint(

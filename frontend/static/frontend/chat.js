@@ -79,6 +79,7 @@ const els = {
   settingsStatus: byId("settings-status"),
   memorySection: byId("memory-settings"),
   filesSection: byId("files-settings"),
+  myDataSection: byId("my-data-settings"),
   temporaryToggle: byId("temporary-toggle"),
   temporaryBanner: byId("temporary-banner"),
   reportDialog: byId("report-dialog"),

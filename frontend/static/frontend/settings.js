@@ -1,16 +1,17 @@
 /* The settings dialog and the theme toggle: theme, language and search mode, all kept on the
- * account (PATCH /api/settings), and the person's memory (memory_panel.js) and files
- * (files_panel.js). theme.js (window.assistantTheme) is a classic script that sets the theme
- * before the first paint. */
+ * account (PATCH /api/settings), the person's memory (memory_panel.js) and files (files_panel.js),
+ * and their data: the archive and account deletion (my_data.js). theme.js (window.assistantTheme) is a
+ * classic script that sets the theme before the first paint. */
 
 import { api } from "./api.js";
 import { createFilesPanel } from "./files_panel.js";
 import { language, t } from "./i18n.js";
 import { icon } from "./icons.js";
 import { createMemoryPanel } from "./memory_panel.js";
+import { createMyDataPanel } from "./my_data.js";
 
 /** els: {themeToggle, settingsOpen, settingsDialog, languageSelect, themeSelect, searchModeSelect,
- * settingsStatus, memorySection, filesSection}. Returns {openMemory, memoryChanged}. */
+ * settingsStatus, memorySection, filesSection, myDataSection}. Returns {openMemory, memoryChanged}. */
 export function createSettings({ els, showNotice }) {
   const theme = window.assistantTheme;
   const memory = createMemoryPanel({
@@ -20,6 +21,7 @@ export function createSettings({ els, showNotice }) {
     signupUrl: els.memorySection.getAttribute("data-signup-url"),
   });
   const files = createFilesPanel({ section: els.filesSection });
+  createMyDataPanel({ section: els.myDataSection });
 
   function renderThemeToggle() {
     const dark = theme.effective() === "dark";
