@@ -20,9 +20,12 @@ RUN pip install --no-cache-dir -r requirements.txt \
 
 COPY . .
 COPY --from=frontend /frontend/static/frontend/vendor frontend/static/frontend/vendor
+# MiniLM's ONNX export (model_service/sentence_encoder.py) is made here, into /app/var/cache: at run
+# time the app user cannot write under /app, and the guard, search and documents processes load it.
 RUN useradd --system --home /app assistant \
  && mkdir -p "$ASSISTANT_VAR_DIR" && chown assistant "$ASSISTANT_VAR_DIR" \
- && DJANGO_SECRET_KEY=collectstatic-only-key-not-used-at-run-time python manage.py collectstatic --noinput
+ && DJANGO_SECRET_KEY=collectstatic-only-key-not-used-at-run-time python manage.py collectstatic --noinput \
+ && python -c "from model_service.sentence_encoder import exported_model; exported_model()"
 USER assistant
 
 # Behind the TLS proxy: a client's address and scheme come from X-Forwarded-For/-Proto, trusted only

@@ -140,3 +140,12 @@ def test_development_defaults_fail_check_deploy(tmp_path: Path) -> None:
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in result.stderr + result.stdout
+
+
+def test_the_image_exports_the_sentence_encoder_before_it_drops_root() -> None:
+    """The app user cannot write under /app at run time: the export that the guard, search and
+    documents processes load must already be in the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    export = dockerfile.index("from model_service.sentence_encoder import exported_model; exported_model()")
+
+    assert export < dockerfile.index("USER assistant")
