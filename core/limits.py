@@ -54,7 +54,7 @@ def hit(scope: str, who: str, rate: Rate) -> None:
     with when to retry once the window's limit is used up."""
     now = time.time()
     window = int(now // rate.seconds)
-    requests = count(f"rate:{scope}:{who}:{window}", timeout=rate.seconds + 1)
+    requests = count(_rate_key(scope, who, window), timeout=rate.seconds + 1)
     if requests is not None and requests > rate.limit:
         retry_after = max(1, int((window + 1) * rate.seconds - now + 0.999))
         raise AssistantError(
@@ -83,6 +83,10 @@ def admit_new_guest(ip: str | None) -> None:
     clearing the cookie in a loop cannot mint accounts (each with a fresh quota) without end."""
     if ip:
         hit("guest", f"ip:{ip}", Rate.parse(settings.ASSISTANT_RATE_LIMITS["guest_per_ip"]))
+
+
+def _rate_key(scope: str, who: str, window: int) -> str:
+    return f"rate:{scope}:{who}:{window}"
 
 
 def _guest_address_key(user_id: int) -> str:
@@ -187,5 +191,5 @@ def forget_user(user_id: int) -> None:
     for name, text in settings.ASSISTANT_RATE_LIMITS.items():
         if name.endswith("_per_user"):
             rate = Rate.parse(text)
-            keys.append(f"rate:{name.removesuffix('_per_user')}:user:{user_id}:{int(now // rate.seconds)}")
+            keys.append(_rate_key(name.removesuffix("_per_user"), f"user:{user_id}", int(now // rate.seconds)))
     cache.delete_many(keys)
