@@ -63,21 +63,27 @@ class SentenceEncoder:
 
 @functools.cache
 def sentence_encoder(*, max_tokens: int = MODEL_MAX_TOKENS, threads: int = 1) -> SentenceEncoder:
-    """The encoder, loaded once per process and setting. `threads` are ONNX Runtime's for one call;
-    they never spin while idle, so a busy core shared with other processes is not taken from them.
-    ONNX Runtime is imported here, not with the module: a process that never encodes (the web
-    process, when the guard has its own) does not map it."""
+    """The encoder for a truncation length and a thread count, once per process. Encoders of the same
+    thread count share one ONNX Runtime session (the model's memory is held once); only their
+    tokenizers truncate differently."""
+    tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=min(max_tokens, MODEL_MAX_TOKENS))
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
+    return SentenceEncoder(_session(threads), tokenizer)
+
+
+@functools.cache
+def _session(threads: int) -> onnxruntime.InferenceSession:
+    """`threads` are ONNX Runtime's for one call; they never spin while idle, so a busy core shared
+    with other processes is not taken from them. ONNX Runtime is imported here, not with the module:
+    a process that never encodes (the web process, when the guard has its own) does not map it."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(str(exported_model()), options, providers=["CPUExecutionProvider"])
-    tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=min(max_tokens, MODEL_MAX_TOKENS))
-    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
-    return SentenceEncoder(session, tokenizer)
+    return onnxruntime.InferenceSession(str(exported_model()), options, providers=["CPUExecutionProvider"])
 
 
 def weights_dir() -> Path:
