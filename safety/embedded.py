@@ -48,7 +48,7 @@ class _Scored:
 
 
 # One encoder call takes at most this many texts: under a burst the first checks are answered
-# before the last ones are encoded (sentence-transformers encodes in batches of 64 anyway).
+# before the last ones are encoded (the sentence encoder runs batches of 64 anyway).
 MAX_BATCH_TEXTS = 64
 
 
