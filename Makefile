@@ -51,6 +51,8 @@ $(BIN)/llama-server: $(LLAMA_SERVER_CACHE)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	# The web UI's files under hashed names with brotli/gzip copies, cached a year (frontend/storage.py).
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py serve_embedded
 
 # Debian packages: chromium for the browser tests, bubblewrap for code_interpreter's sandbox, espeak-ng

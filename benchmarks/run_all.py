@@ -56,6 +56,9 @@ BENCHMARKS = (
         ("--users", "1", "4", "8"),
     ),
     Benchmark("knowledge", "Memory and document retrieval: time added and hit rate", ()),
+    Benchmark(
+        "page", "The chat page in Chromium: page weight, first paint, Send to first token seen", ("--loads", "5")
+    ),
     Benchmark("media", "Photos and voice notes on this CPU: OCR, transcription, speech", ("--runs", "3")),
     Benchmark("code_interpreter", "The code interpreter's sandbox: start, and a small numpy script", ("--runs", "50")),
     Benchmark(

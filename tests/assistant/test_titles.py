@@ -1,0 +1,72 @@
+"""Conversation titles: a few plain words written by the model from the first exchange, in the
+question's language. The model is the contract fake of vLLM (tests/support/fake_openai.py); the
+guard's part in titles is tested in test_door.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from assistant import tasks
+from assistant.chat import services
+from assistant.engine import recorder
+from assistant.engine.capabilities import default_capabilities
+from assistant.engine.outcome import AnswerOutcome
+from assistant.models import Conversation
+from tests.support.fake_openai import FakeOpenAI, Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUESTION = "Wie plane ich ein Wochenende in Lissabon?"
+ANSWER = "Tag eins: die Alfama, danach Belém mit seinen Pastéis."
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("Trip plans", "Trip plans"),
+        ("**Trip plans**", "Trip plans"),
+        ('"Trip plans."', "Trip plans"),
+        ("Title: `Wochenende in Lissabon`", "Wochenende in Lissabon"),
+        ("## Trip plans\nThis conversation is about…", "Trip plans"),
+        ("  l'été à Lisbonne  ", "l'été à Lisbonne"),
+        ("", ""),
+    ],
+)
+def test_a_written_title_is_shown_as_plain_words(written: str, shown: str) -> None:
+    assert tasks.plain_title(written) == shown
+
+
+def test_a_long_title_is_cut_to_what_a_title_holds() -> None:
+    assert len(tasks.plain_title("word " * 100)) <= services.TITLE_MAX_CHARS
+
+
+@pytest.fixture
+def title_model() -> Iterator[FakeOpenAI]:
+    with (
+        FakeOpenAI(default=Reply(texts=("**Wochenende", " in Lissabon**."))) as model,
+        override_settings(
+            MODEL_BASE_URL=model.base_url, MODEL_RETRIES=0, ASSISTANT_MODEL_TITLES=True, SAFETY_CHECKS=False
+        ),
+    ):
+        default_capabilities.cache_clear()
+        yield model
+    default_capabilities.cache_clear()
+
+
+def test_the_title_is_written_from_the_question_and_its_answer_in_their_language(title_model: FakeOpenAI) -> None:
+    user = services.create_guest()
+    start = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-1")
+    outcome = AnswerOutcome(status="complete", finish_reason="stop", content=ANSWER, frame_ends=[len(ANSWER)])
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome)
+
+    tasks.title_conversation(start.answer.conversation_id, start.answer.pk)
+
+    [request] = title_model.requests
+    prompt = request.prompt_text or ""
+    assert QUESTION in prompt
+    assert "Belém" in prompt  # the answer's start too
+    assert "in the language of the user's question" in prompt
+    assert Conversation.objects.get(pk=start.answer.conversation_id).title == "Wochenende in Lissabon"
