@@ -16,7 +16,7 @@ from typing import Literal
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ModelSettings(BaseModel):
@@ -48,6 +48,21 @@ class ModelSettings(BaseModel):
     # The server's guided decoding for `/v1` response_format: `vllm`, `llamacpp`, `llama-cpp-python`
     # or `none` (refused with a 400); "" picks by prompt format (llama3: vllm, else llama-cpp-python).
     guided_decoding: str = ""
+    # The vision model a turn with a photo goes to, as an OpenAI chat request with the photo as an
+    # `image_url` part (Llama 3.2 Vision on vLLM: `python -m model_service.vllm --preset
+    # llama3.2-11b-vision`, compose service `vision`). "": no vision model, a photo is known by its OCR
+    # reading only (the embedded stand-in). A vision-capable main model: the main model's URL and name.
+    vision_base_url: str = ""
+    vision_name: str = "llama-3.2-11b-vision-instruct"  # its `model` field (the preset's served name)
+    vision_api_key: str = Field("", repr=False)
+    vision_context_window: int = Field(8192, ge=512)  # its window in tokens (the preset's --max-model-len)
+
+    @field_validator("vision_base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError(f"MODEL_VISION_BASE_URL must be an http(s) URL ending in /v1, not {url!r}.")
+        return url
 
 
 class AssistantSettings(BaseModel):

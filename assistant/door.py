@@ -7,8 +7,10 @@ what the model needs and launches the runner with the channel's sink. Channels t
 answer's frames, or its outcome, back into their wire format; none re-implements a step.
 
 A complete answer of a turn with memory is then read for facts to keep (`remember_exchange` on a
-Celery worker), off the reply's path: the web page hears of what was kept in a `memory_updated`
-frame on the person's chat sockets; a messaging reply goes out without waiting for it.
+Celery worker), off the answer's path: the web page hears of what was kept in a `memory_updated`
+frame on the person's chat sockets, and of sensitive facts to ask about in a `memory_consent`
+frame; a messaging reply never waits for it: the request's `after_remembering` task gets what it
+did, and the messaging channel sends it as a short note after the reply (integrations.tasks).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
+from celery.canvas import Signature
 from channels.layers import get_channel_layer
-from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -30,7 +32,7 @@ from assistant.chat import services
 from assistant.chat.services import RequestMessage, TurnStart
 from assistant.conf import assistant_settings
 from assistant.engine.client_tools import ClientTools
-from assistant.engine.frames import MemoryItemRef, MemoryUpdatedFrame
+from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import Attachment, AttachmentKind, Sampling, Turn
 from assistant.engine.recorder import HEARTBEAT_SECONDS
@@ -46,8 +48,7 @@ from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from imagine.commands import IMAGINE_COMMAND
 from knowledge import tasks as knowledge_tasks
-from knowledge.memory import configured_model
-from knowledge.services import delete_conversation_documents
+from knowledge.memory import ExchangeMemory, configured_model
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ ANSWER_IN_PROGRESS_DETAIL = "Another of your answers is still being written. Wai
 
 class Action(StrEnum):
     MESSAGE = "message"  # a new user message (`/imagine <prompt>` included)
-    REGENERATE = "regenerate"  # the last user message answered again
+    REGENERATE = "regenerate"  # the last user message answered again (a new version of its answer)
+    EDIT = "edit"  # a new version of a shown user message, answered in a branch of its own
 
 
 class OnRetry(Enum):
@@ -89,6 +91,7 @@ _MESSAGING = Policy("messaging", OnRetry.RERUN)  # a reply task re-runs after a 
 POLICIES: dict[tuple[Channel, Action], Policy] = {
     (Channel.WEB, Action.MESSAGE): _WEB,
     (Channel.WEB, Action.REGENERATE): _WEB,
+    (Channel.WEB, Action.EDIT): _WEB,
     (Channel.API, Action.MESSAGE): Policy("api"),
     **{(app, Action.MESSAGE): _MESSAGING for app in (Channel.WHATSAPP, Channel.MESSENGER, Channel.INSTAGRAM)},
     (Channel.TELEGRAM, Action.MESSAGE): _MESSAGING,
@@ -103,6 +106,7 @@ class TurnRequest:
     conversation_id: int | None = None  # None: a new conversation
     text: str = ""
     client_id: str | None = None  # the caller's idempotency key: a retry finds the stored turn
+    edited_message_id: int | None = None  # `edit`: the user message the text is a new version of
     ip: str | None = None  # the caller's address, for per-address limits
     image_prompt: str | None = None  # an `/imagine` turn whose prompt the channel already read
     search_mode: str | None = None  # None: the account's own setting
@@ -113,6 +117,9 @@ class TurnRequest:
     client_tools: ClientTools | None = None  # `/v1`: function tools, and `history` as Llama 3.1 reads it
     temporary: bool = False  # web: a temporary chat, which neither reads nor writes memory (end_temporary_chat)
     attachment: Attachment | None = None  # messaging: a photo's reading, or a voice note's transcript
+    # Messaging: the task run with what memory did with the exchange (an ExchangeMemory's JSON, passed
+    # first), once a worker has read it; the web is told on its sockets instead.
+    after_remembering: Signature | None = None
 
     @classmethod
     def with_attachment(cls, attachment: Attachment, *, caption: str = "", **fields: object) -> TurnRequest:
@@ -136,8 +143,9 @@ class AnswerHandle:
     answer: Message
     created: bool  # False: a retry found this turn stored
     task: asyncio.Task[AnswerOutcome] | None  # None when this call launched nothing
-    # Reading the exchange for facts once the answer is complete; None when the turn has no memory.
-    remembering: asyncio.Task[None] | None = None
+    # Reading the exchange for facts once the answer is complete: on the web, what memory did with it
+    # (None when it could not be read); elsewhere only queued (None). None when the turn has no memory.
+    remembering: asyncio.Task[ExchangeMemory | None] | None = None
 
 
 def memory_group(user_id: int) -> str:
@@ -170,27 +178,26 @@ async def start_answer(
     person = None if request.channel == Channel.API else request.user.pk
     task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person))
     owner_id = _memory_to_update(turn)
-    remembering = (
-        None if owner_id is None else _remember_after(task, start, owner_id, wait=request.channel == Channel.WEB)
-    )
+    remembering = None if owner_id is None else _remember_after(task, start, owner_id, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:
-    """The whole answer's outcome, for a channel that replies once (messaging)."""
+    """The whole answer's outcome, for a channel that replies once (messaging). Its exchange is queued to
+    be read for facts (`request.after_remembering` hears what was kept), never waited for."""
     sink = CollectorSink()
     handle = await start_answer(request, sink)
     if handle.task is None:
         return await database_sync_to_async(_stored_outcome)(handle.answer.pk)
     outcome = await sink.outcome()
     if handle.remembering is not None:
-        await handle.remembering  # queued, not waited for: this loop stops when the reply task returns
+        await handle.remembering  # only queues the task, but must before this loop stops with the reply task
     return outcome
 
 
 # --- memory ----------------------------------------------------------------------------------------
 
-_remembering: set[asyncio.Task[None]] = set()
+_remembering: set[asyncio.Task[ExchangeMemory | None]] = set()
 
 
 def _memory_to_update(turn: Turn) -> int | None:
@@ -203,48 +210,75 @@ def _memory_to_update(turn: Turn) -> int | None:
 
 
 def _remember_after(
-    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, *, wait: bool
-) -> asyncio.Task[None]:
-    """Queue the exchange for a worker to read once `answer` is complete; with `wait`, tell the person's
-    sockets what it kept. A task of its own, so the answer's `done` never waits for any of it."""
-    task = asyncio.create_task(_remember(answer, start, owner_id, wait), context=contextvars.Context())
+    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, request: TurnRequest
+) -> asyncio.Task[ExchangeMemory | None]:
+    """Queue the exchange for a worker to read once `answer` is complete; on the web, wait for what it
+    did and tell the person's sockets. A task of its own, so the answer's `done` never waits for it."""
+    task = asyncio.create_task(_remember(answer, start, owner_id, request), context=contextvars.Context())
     _remembering.add(task)
     task.add_done_callback(_remembering.discard)
     return task
 
 
-async def _remember(answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, wait: bool) -> None:
-    """The facts of the exchange kept in `owner_id`'s memory, `memory_updated` sent to their sockets."""
+async def _remember(
+    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, request: TurnRequest
+) -> ExchangeMemory | None:
+    """Queue the exchange to be read for `owner_id`'s memory; on the web, what it did, its frames sent to
+    their sockets. Elsewhere None at once: a messaging reply worker is not held for a model call (the
+    queued task runs `request.after_remembering` with its result)."""
     outcome = await answer
     if outcome.status != Message.Status.COMPLETE or not outcome.content.strip():
-        return  # a blocked, failed or stopped turn teaches nothing
+        return None  # a blocked, failed or stopped turn teaches nothing
     question = start.user_message
+    exchange = (
+        owner_id,
+        question.pk,
+        start.conversation.channel,
+        question.content,
+        outcome.content,
+        start.conversation.pk,
+    )
+    web = request.channel == Channel.WEB
     try:
+        # Only the web reads the result back; elsewhere it would be stored for nobody.
         pending = await asyncio.to_thread(
-            knowledge_tasks.remember_exchange.delay,
-            owner_id,
-            question.pk,
-            start.conversation.channel,
-            question.content,
-            outcome.content,
+            knowledge_tasks.remember_exchange.apply_async,
+            exchange,
+            link=request.after_remembering,
+            ignore_result=not web,
         )
-        if not wait:
-            return
-        kept = await await_result(pending, wait_seconds=MEMORY_RESULT_SECONDS, poll_seconds=MEMORY_POLL_SECONDS)
+        if not web:
+            return None
+        news = ExchangeMemory.model_validate(
+            await await_result(pending, wait_seconds=MEMORY_RESULT_SECONDS, poll_seconds=MEMORY_POLL_SECONDS)
+        )
     except (BrokerUnavailable, TimeoutError, TaskFailed) as exc:
         logger.warning("answer %s: memory not updated from its exchange: %r", start.answer.pk, exc)
-        return
-    if kept:
-        items = [MemoryItemRef.model_validate(item) for item in kept]
-        frame = MemoryUpdatedFrame(message_id=start.answer.pk, user_message_id=question.pk, items=items)
-        await _tell_sockets(owner_id, frame)
+        return None
+    await _tell_sockets(owner_id, _memory_frames(start, news))
+    return news
 
 
-async def _tell_sockets(user_id: int, frame: MemoryUpdatedFrame) -> None:
+def _memory_frames(start: TurnStart, news: ExchangeMemory) -> list[MemoryUpdatedFrame | MemoryConsentFrame]:
+    about = {"message_id": start.answer.pk, "user_message_id": start.user_message.pk}
+    frames: list[MemoryUpdatedFrame | MemoryConsentFrame] = []
+    if news.kept:
+        frames.append(MemoryUpdatedFrame(**about, items=[MemoryItemRef(id=i.id, text=i.text) for i in news.kept]))
+    if news.ask:
+        facts = [MemoryConsentAsk(text=ask.text, token=ask.token) for ask in news.ask]
+        frames.append(MemoryConsentFrame(**about, facts=facts))
+    return frames
+
+
+async def _tell_sockets(user_id: int, frames: Sequence[MemoryUpdatedFrame | MemoryConsentFrame]) -> None:
+    """Every memory frame travels as the layer event `memory.updated`: the consumer forwards its frame."""
     try:
-        await get_channel_layer().group_send(memory_group(user_id), {"type": "memory.updated", "frame": frame.dump()})
+        for frame in frames:
+            await get_channel_layer().group_send(
+                memory_group(user_id), {"type": "memory.updated", "frame": frame.dump()}
+            )
     except DEPENDENCY_ERRORS as exc:
-        logger.warning("memory_updated not sent to user %s: %s", user_id, exc)
+        logger.warning("memory frames not sent to user %s: %s", user_id, exc)
 
 
 def policy_for(request: TurnRequest) -> Policy:
@@ -290,19 +324,39 @@ def _store(request: TurnRequest, admit: Callable[[], None]) -> TurnStart:
         return services.start_api_turn(key=request.api_key, instructions=request.instructions, messages=request.history)
     if not request.client_id:
         raise AssistantError(ErrorCode.INVALID_FRAME, "client_id: a message needs the sender's id for it.")
+    if request.action is Action.EDIT:
+        return services.start_edit(
+            user=request.user,
+            conversation_id=_conversation_id(request),
+            message_id=_edited_message_id(request),
+            text=request.text,
+            client_id=request.client_id,
+            admit=admit,
+        )
     return services.start_turn(
         user=request.user,
         conversation_id=request.conversation_id,
         text=request.text,
         client_id=request.client_id,
         admit=admit,
+        photo_reading=request.attachment.photo_reading if request.attachment else "",
     )
 
 
 def _conversation_id(request: TurnRequest) -> int:
     if request.conversation_id is None:
-        raise AssistantError(ErrorCode.INVALID_FRAME, "conversation_id: regenerating needs the conversation.")
+        raise AssistantError(
+            ErrorCode.INVALID_FRAME, f"conversation_id: {request.action.value} needs the conversation."
+        )
     return request.conversation_id
+
+
+def _edited_message_id(request: TurnRequest) -> int:
+    if request.edited_message_id is None:
+        raise AssistantError(ErrorCode.INVALID_FRAME, "message_id: an edit names the message it replaces.")
+    if request.edited_message_id < 1:
+        raise AssistantError(ErrorCode.NOT_FOUND, "That message does not exist.")
+    return request.edited_message_id
 
 
 def _validate(request: TurnRequest) -> None:
@@ -352,12 +406,6 @@ async def _end_temporary_chat(user: User, last_turn: AnswerHandle) -> None:
         await asyncio.wait([last_turn.task])
     conversation_id = last_turn.conversation_id
     try:
-        await database_sync_to_async(_delete_chat)(user, conversation_id)
+        await database_sync_to_async(services.delete_conversation)(user=user, conversation_id=conversation_id)
     except AssistantError as exc:  # the person deleted it meanwhile
         logger.info("temporary chat %s not deleted: %s", conversation_id, exc.detail)
-
-
-def _delete_chat(user: User, conversation_id: int) -> None:
-    with transaction.atomic():
-        services.delete_conversation(user=user, conversation_id=conversation_id)
-        delete_conversation_documents(owner_id=user.pk, conversation_id=conversation_id)

@@ -37,6 +37,8 @@ class User(AbstractUser):
     # empty follows the browser's Accept-Language.
     language = models.CharField(max_length=8, blank=True, default="")
     theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
+    # Answers read aloud: played on the web page as they finish, sent as voice notes in the apps that play them.
+    voice_replies = models.BooleanField(default=False)
     daily_token_quota = models.PositiveIntegerField(
         null=True, blank=True, help_text="Tokens (prompt + answer) per UTC day; empty uses the site default."
     )
@@ -115,8 +117,12 @@ class Message(models.Model):
     frame_ends = models.JSONField(default=list, blank=True)
     # The browser's id for a user message: a retried send finds the stored one instead of duplicating it.
     client_id = models.CharField(max_length=64, null=True, blank=True)
-    # For an answer: the user message it answers. Regenerating supersedes the older answer.
+    # For an answer: the user message it answers. Its versions (regenerated answers) share `reply_to`.
     reply_to = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="answers")
+    # For a user message: the answer it follows (None for the first turn). Its versions (edits) share
+    # `parent`; a version's branch, the messages after it, stays stored when another version is shown.
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="followups")
+    # True when another version of this message is the one shown (the chosen one among its versions).
     superseded = models.BooleanField(default=False)
     finish_reason = models.CharField(max_length=16, blank=True)
     error = models.CharField(max_length=500, blank=True)
@@ -136,6 +142,9 @@ class Message(models.Model):
     )
     # Pictures the model's code saved (the code interpreter), as PNG/JPEG data URLs, shown after the text.
     code_images = models.JSONField(default=list, blank=True)
+    # A user message sent with a photo: the photo's reading (OCR text and basic facts), which the
+    # model reads with this message in every later turn too (assistant/engine/pipeline.py).
+    photo_reading = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -257,3 +266,39 @@ class ModerationAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.target}"
+
+
+class MessageFeedback(models.Model):
+    """A person's thumbs up or down on an answer, with an optional reason and comment.
+
+    One row per (answer, person): changing one's mind replaces the row, clearing deletes it.
+    `updated_at` dates the rating the dashboard charts, so a changed mind counts on its new day."""
+
+    class Rating(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
+    class Reason(models.TextChoices):
+        NOT_ACCURATE = "not_accurate"
+        NOT_HELPFUL = "not_helpful"
+        UNSAFE = "unsafe"
+        OTHER = "other"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="message_feedback")
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    comment = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["updated_at"], name="feedback_updated_at_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="one_feedback_per_person"),
+            models.CheckConstraint(condition=Q(rating__in=["up", "down"]), name="feedback_rating_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.rating} #{self.message_id}"

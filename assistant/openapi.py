@@ -31,12 +31,18 @@ from assistant.openai_compat.protocol import (
     ModelList,
     ModelObject,
     OpenAIError,
+    SpeechRequest,
+    Transcription,
+    TranscriptionForm,
 )
 from assistant.web.schemas import (
     AccountDeletion,
     ApiKeyList,
+    AttachmentOut,
     Conversation,
     ConversationList,
+    Feedback,
+    FeedbackBody,
     KeyBody,
     MessageList,
     NewApiKey,
@@ -48,11 +54,13 @@ from assistant.web.schemas import (
 )
 from core.http import Error
 from core.ids import MAX_ROW_ID
-from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
+from imagine.schemas import ImagineBody, ImagineEditBody, ImagineGallery, ImagineRendered
 from knowledge.schemas import (
+    DocumentAttach,
     DocumentList,
     DocumentOut,
     LinkCodeOut,
+    MemoryConsent,
     MemoryEdit,
     MemoryList,
     MemoryOut,
@@ -95,9 +103,11 @@ class Operation:
     auth: Auth = Auth.SESSION
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()  # besides the family's common ones
+    body_media: str = "application/json"  # or multipart/form-data: the body's fields as form fields
 
 
 NO_CONTENT = Answer(204, "Done; no body.")
+SPEECH_MEDIA_TYPES = ("audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav")
 IMAGE_FILE = Answer(200, "The file.", media=("image/png", "video/mp4", "image/gif"))
 
 ROUTES: dict[str, dict[str, Operation]] = {
@@ -122,6 +132,37 @@ ROUTES: dict[str, dict[str, Operation]] = {
     },
     "/api/messages/{message_id}/report": {
         "post": Operation("Report one of your answers.", Answer(201, "", Report), body=ReportBody, errors=(404,)),
+    },
+    "/api/messages/{message_id}/feedback": {
+        "put": Operation(
+            "Rate one of your finished answers (again: replaces the rating).",
+            Answer(200, "", Feedback),
+            body=FeedbackBody,
+            errors=(404,),
+        ),
+        "delete": Operation("Take your rating back (again: 204).", NO_CONTENT, errors=(404,)),
+    },
+    "/api/messages/{message_id}/speech": {
+        "get": Operation(
+            "One of your finished answers read aloud (made once on the `media` queue, then kept).",
+            Answer(200, "The audio.", media=("audio/mpeg",)),
+            errors=(400, 404, 409, 503),
+        ),
+    },
+    "/api/attachments": {
+        "post": Operation(
+            "Upload a photo or a voice message (multipart/form-data: `file`; the kind is read from its bytes), "
+            "read on the `media` queue; a chat `message` frame then sends it once, by `attachment_id`.",
+            Answer(201, "Read and kept.", AttachmentOut),
+            errors=(400, 413, 415, 422, 503),
+        ),
+    },
+    "/api/attachments/{attachment_id}/file": {
+        "get": Operation(
+            "The photo (cleaned: no EXIF) or the recording itself, to its owner only.",
+            Answer(200, "The file.", media=("image/jpeg", "image/png", "audio/webm", "audio/ogg", "audio/mp4")),
+            errors=(404,),
+        ),
     },
     "/api/settings": {
         "get": Operation("Your preferences and today's quota.", Answer(200, "", UserSettings)),
@@ -157,6 +198,12 @@ ROUTES: dict[str, dict[str, Operation]] = {
         "get": Operation(
             "What the assistant remembers about you, and whether memory is on.", Answer(200, "", MemoryList)
         ),
+        "post": Operation(
+            "Keep a sensitive fact the chat asked about (the token of a `memory_consent` frame).",
+            Answer(201, "", MemoryOut),
+            body=MemoryConsent,
+            errors=(403, 404, 422),
+        ),
         "delete": Operation("Forget everything.", NO_CONTENT),
     },
     "/api/memory/settings": {
@@ -187,6 +234,15 @@ ROUTES: dict[str, dict[str, Operation]] = {
         "get": Operation("One document and how far its reading got.", Answer(200, "", DocumentOut), errors=(404,)),
         "delete": Operation("Delete it and its passages.", NO_CONTENT, errors=(404,)),
     },
+    "/api/documents/{document_id}/attach": {
+        "post": Operation(
+            "Use one of your ready files in one of your conversations without uploading it again: the "
+            "conversation's copy of it (the same copy when it already has one).",
+            Answer(200, "", DocumentOut),
+            body=DocumentAttach,
+            errors=(400, 404, 409),
+        ),
+    },
     "/api/imagine": {
         "get": Operation(
             "Your Imagine gallery, newest first.", Answer(200, "", ImagineGallery), auth=Auth.SESSION_OR_API_KEY
@@ -196,6 +252,15 @@ ROUTES: dict[str, dict[str, Operation]] = {
             Answer(201, "Rendered.", ImagineRendered),
             auth=Auth.SESSION_OR_API_KEY,
             body=ImagineBody,
+            errors=(404, 422, 429, 502),
+        ),
+    },
+    "/api/imagine/edit": {
+        "post": Operation(
+            'Restyle one of your images by an instruction ("make it watercolour") and keep the edit.',
+            Answer(201, "Edited.", ImagineRendered),
+            auth=Auth.SESSION_OR_API_KEY,
+            body=ImagineEditBody,
             errors=(404, 422, 429, 502),
         ),
     },
@@ -229,7 +294,33 @@ ROUTES: dict[str, dict[str, Operation]] = {
             Family.OPENAI,
             Auth.API_KEY,
             body=ChatCompletionRequest,
-            errors=(400, 404, 429, 502),
+            errors=(400, 404, 413, 415, 422, 429, 502),
+        ),
+    },
+    "/v1/audio/transcriptions": {
+        "post": Operation(
+            "The words of an audio file, heard on the `media` worker.",
+            Answer(
+                200,
+                "`json`: `{text}`; `verbose_json`: with `language` and `duration`; `text`: the text alone.",
+                Transcription,
+                media=("application/json", "text/plain"),
+            ),
+            Family.OPENAI,
+            Auth.API_KEY,
+            body=TranscriptionForm,
+            errors=(400, 413, 415, 422, 429, 502),
+            body_media="multipart/form-data",
+        ),
+    },
+    "/v1/audio/speech": {
+        "post": Operation(
+            "The input read aloud, in the key owner's language.",
+            Answer(200, "The audio, in `response_format`.", media=SPEECH_MEDIA_TYPES),
+            Family.OPENAI,
+            Auth.API_KEY,
+            body=SpeechRequest,
+            errors=(400, 422, 429, 502),
         ),
     },
 }
@@ -243,6 +334,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "image_id": ROW_ID,
     "item_id": ROW_ID,
     "document_id": ROW_ID,
+    "attachment_id": ROW_ID,
     "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
     "token": {"type": "string"},
     "model_id": {"type": "string"},  # `<path:…>`: a served model's id may hold slashes (`meta-llama/…`)
@@ -255,10 +347,11 @@ _ERROR_REASONS = {
     403: "A missing or wrong CSRF token (Django's page), or something guests cannot do (`forbidden`).",
     404: "Not found, or not yours.",
     405: "Another method is needed.",
-    409: "A conflict (`turn_in_progress`, `limit_reached`).",
-    413: "The body or the file is larger than its cap (`body_too_large`, `file_too_large`, `document_too_long`).",
+    409: "A conflict (`turn_in_progress`, `limit_reached`, `attachment_used`).",
+    413: "The body or the file is larger than its cap (`body_too_large`, `file_too_large`, `document_too_long`,"
+    " `image_too_many_pixels`, `audio_too_long`).",
     415: "A file of a kind that cannot be read (`unsupported_file_type`, `file_type_mismatch`).",
-    422: "The prompt failed the safety check (`blocked`), or the file is encrypted, broken or has no text.",
+    422: "The prompt or text failed the safety check (`blocked`), or the file is encrypted, broken or has no text.",
     429: "Too many requests, or today's tokens are used up.",
     502: "The model or the renderer failed the request.",
     503: "A dependency (database, Redis, model, worker, safety check) is unreachable; retry later.",
@@ -371,7 +464,7 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         ]
     if op.body:
         body_schema = refs[(op.body, "validation")]
-        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        document["requestBody"] = {"required": True, "content": {op.body_media: {"schema": body_schema}}}
     return document
 
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
 from assistant import openapi
+from assistant.openai_compat import audio as openai_audio
 from assistant.openai_compat import serving as openai_api
 from assistant.ops import metrics
-from assistant.web import api, shared_images, views
+from assistant.web import api, attachments, shared_images, views
 from core import ids  # noqa: F401 (registers the <id:...> converter these paths use)
 
 urlpatterns = [
@@ -23,6 +24,10 @@ urlpatterns = [
         name="imagine-shared-file",
     ),
     path("api/messages/<id:message_id>/report", api.report_message, name="api-report"),
+    path("api/messages/<id:message_id>/feedback", api.message_feedback, name="api-feedback"),
+    path("api/messages/<id:message_id>/speech", attachments.message_speech, name="api-speech"),
+    path("api/attachments", attachments.attachment_collection, name="api-attachments"),
+    path("api/attachments/<id:attachment_id>/file", attachments.attachment_file, name="api-attachment-file"),
     path("api/settings", api.user_settings, name="api-settings"),
     path("api/account", api.account_detail, name="api-account"),
     path("api/account/export", api.account_export, name="api-account-export"),
@@ -31,4 +36,6 @@ urlpatterns = [
     path("v1/models", openai_api.models, name="openai-models"),
     path("v1/models/<path:model_id>", openai_api.model_detail, name="openai-model"),
     path("v1/chat/completions", openai_api.chat_completions, name="openai-chat-completions"),
+    path("v1/audio/transcriptions", openai_audio.transcriptions, name="openai-transcriptions"),
+    path("v1/audio/speech", openai_audio.speech, name="openai-speech"),
 ]

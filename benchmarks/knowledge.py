@@ -8,7 +8,10 @@ each) through the extraction task's body, and forty remembered facts. Then:
   retrieval (MiniLM, Llama 3 token budget) per question, warm, median and 95th percentile. Both run
   before the prompt is built, so each is time added to the first token. Target (issue 24): ≤ 100 ms each.
 - hit rate: thirty labelled questions (about half paraphrased, sharing few words with their page):
-  the right (document, page) first, and among the first three, for hybrid, BM25-only and embeddings-only.
+  the right (document, page) first, and among the first three, for hybrid (with and without the
+  relevance floor KNOWLEDGE_DOCUMENT_MIN_SCORE), BM25-only and embeddings-only.
+- the floor: how many of twelve questions about none of the files ("hello", "what's 2+2") are still
+  given passages, with and without it.
 """
 
 from __future__ import annotations
@@ -135,6 +138,21 @@ FACTS = [
     "Writes poetry.",
     "Goes climbing on Fridays.",
 ]
+# About none of the files: the hybrid floor should leave each of them without passages.
+UNRELATED = [
+    "hello",
+    "what's 2+2",
+    "Thanks, that's all!",
+    "Tell me a joke.",
+    "What is the capital of France?",
+    "Write a haiku about autumn.",
+    "How do I reverse a list in Python?",
+    "Who won the football world cup in 2018?",
+    "Translate 'good morning' into Spanish.",
+    "What's the weather like today?",
+    "Can you help me?",
+    "What time is it in Tokyo?",
+]
 MEMORY_QUESTIONS = [q for q, _, _ in QUESTIONS]
 DOCUMENT_BUDGET = 800  # tokens of passages a prompt would take
 MEMORY_BUDGET = 200
@@ -177,19 +195,41 @@ def timings_ms(call: Callable[[str], object], questions: list[str], runs: int) -
     return spent
 
 
+def rankings() -> dict[str, dict[str, object]]:
+    """Each way of ranking compared, as `document_passages` arguments; min_score 0: no floor."""
+    from knowledge.retrieval import Ranking
+
+    return {
+        "hybrid": {"ranking_mode": Ranking.HYBRID},
+        "hybrid, no floor": {"ranking_mode": Ranking.HYBRID, "min_score": 0.0},
+        "bm25": {"ranking_mode": Ranking.BM25},
+        "embeddings": {"ranking_mode": Ranking.EMBEDDINGS},
+    }
+
+
 def hit_rates(owner_id: int) -> dict[str, tuple[float, float]]:
-    from knowledge.retrieval import Ranking, document_passages
+    from knowledge.retrieval import document_passages
 
     rates = {}
-    for mode in Ranking:
+    for label, how in rankings().items():
         first = top3 = 0
         for question, name, page in QUESTIONS:
-            found = document_passages(owner_id=owner_id, question=question, token_budget=10_000, ranking_mode=mode)
+            found = document_passages(owner_id=owner_id, question=question, token_budget=10_000, **how)
             places = [(p.document_name, p.page) for p in found[:3]]
             first += bool(places) and places[0] == (name, page)
             top3 += (name, page) in places
-        rates[mode.value] = (first / len(QUESTIONS), top3 / len(QUESTIONS))
+        rates[label] = (first / len(QUESTIONS), top3 / len(QUESTIONS))
     return rates
+
+
+def unrelated_given_passages(owner_id: int, min_score: float | None) -> int:
+    """How many UNRELATED questions the hybrid ranking gives passages (min_score None: the setting's floor)."""
+    from knowledge.retrieval import document_passages
+
+    return sum(
+        bool(document_passages(owner_id=owner_id, question=question, token_budget=10_000, min_score=min_score))
+        for question in UNRELATED
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -205,6 +245,7 @@ def main() -> None:
         setup_django(Path(folder))
         from assistant.chat.services import create_guest
         from knowledge import memory, retrieval
+        from knowledge.conf import knowledge_settings
         from knowledge.models import DocumentChunk
 
         owner_id = create_guest().pk
@@ -230,6 +271,12 @@ def main() -> None:
         print("|---|---|---|")
         for mode, (first, top3) in hit_rates(owner_id).items():
             print(f"| {mode} | {first:.0%} | {top3:.0%} |")
+        floor = knowledge_settings().document_min_score
+        print(f"\nQuestions about none of the files given passages (hybrid): {len(UNRELATED)} asked")
+        print("| relevance floor | given passages |")
+        print("|---|---|")
+        for label, min_score in ((f"{floor:g} (KNOWLEDGE_DOCUMENT_MIN_SCORE)", None), ("none", 0.0)):
+            print(f"| {label} | {unrelated_given_passages(owner_id, min_score)} |")
 
 
 if __name__ == "__main__":

@@ -243,6 +243,10 @@ if not isinstance(MODEL_EXTRA_BODY, dict):
 MODEL_BUILTIN_TOOLS = env.bool("MODEL_BUILTIN_TOOLS", default=_model.builtin_tools)
 MODEL_TOOL_FORMAT = env.str("MODEL_TOOL_FORMAT", default=_model.tool_format)
 MODEL_GUIDED_DECODING = env.str("MODEL_GUIDED_DECODING", default=_model.guided_decoding)
+MODEL_VISION_BASE_URL = env.str("MODEL_VISION_BASE_URL", default=_model.vision_base_url)
+MODEL_VISION_NAME = env.str("MODEL_VISION_NAME", default=_model.vision_name)
+MODEL_VISION_API_KEY = env.str("MODEL_VISION_API_KEY", default=_model.vision_api_key)
+MODEL_VISION_CONTEXT_WINDOW = env.int("MODEL_VISION_CONTEXT_WINDOW", default=_model.vision_context_window)
 if MODEL_BUILTIN_TOOLS and MODEL_PROMPT_FORMAT != "llama3":
     raise ImproperlyConfigured("MODEL_BUILTIN_TOOLS needs MODEL_PROMPT_FORMAT=llama3 (a Llama 3.1 model).")
 

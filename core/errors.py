@@ -51,8 +51,10 @@ class ErrorCode(StrEnum):
     DOCUMENT_TOO_LONG = "document_too_long"
     NO_TEXT = "no_text"
     EXTRACTION_TIMEOUT = "extraction_timeout"
+    DOCUMENT_NOT_READY = "document_not_ready"  # a file still being read, or refused, used in a chat
     IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
     AUDIO_TOO_LONG = "audio_too_long"
+    ATTACHMENT_USED = "attachment_used"  # a web upload already sent with another message
 
     @property
     def http_status(self) -> int:
@@ -88,9 +90,11 @@ _HTTP_STATUS = {
     ErrorCode.DOCUMENT_TOO_LONG: 413,
     ErrorCode.NO_TEXT: 422,
     ErrorCode.EXTRACTION_TIMEOUT: 422,
+    ErrorCode.DOCUMENT_NOT_READY: 409,
     ErrorCode.FILE_TYPE_MISMATCH: 415,
     ErrorCode.IMAGE_TOO_MANY_PIXELS: 413,
     ErrorCode.AUDIO_TOO_LONG: 413,
+    ErrorCode.ATTACHMENT_USED: 409,
 }
 
 

@@ -1,9 +1,12 @@
 """The `/imagine <prompt>` command, recognised in one place for every channel: the web chat's
-turns (assistant/engine/turns.py) and the messaging apps' inbound events (integrations/events.py)."""
+turns (assistant/engine/turns.py) and the messaging apps' inbound events (integrations/events.py).
+`/imagine edit <instruction>` is the same command whose prompt starts with the word `edit`: it
+restyles the conversation's newest picture (assistant/engine/renders.py)."""
 
 from __future__ import annotations
 
 IMAGINE_COMMAND = "/imagine"
+EDIT_WORD = "edit"
 
 
 def imagine_prompt(text: str) -> str | None:
@@ -17,3 +20,12 @@ def imagine_prompt(text: str) -> str | None:
 
 def _is_command(word: str) -> bool:
     return word == IMAGINE_COMMAND or word.startswith(IMAGINE_COMMAND + "@")
+
+
+def edit_instruction(prompt: str) -> str | None:
+    """The instruction of an `/imagine edit <instruction>` prompt (as `imagine_prompt` gives it; ""
+    when none was given); None for a prompt to render from nothing ("editorial cartoon" included)."""
+    words = prompt.split(maxsplit=1)
+    if not words or words[0].lower() != EDIT_WORD:
+        return None
+    return words[1] if len(words) > 1 else ""

@@ -42,6 +42,9 @@ class ImagineSettings(BaseModel):
     preview_timeout_seconds: float = 20.0  # no preview within this: `worker_unavailable`
     final_timeout_seconds: float = 120.0  # the same for a final render
     animate_timeout_seconds: float = 600.0  # the same for an animation
+    # How much of an edited picture is re-drawn (img2img strength): enough for a new style or colours,
+    # little enough that the picture keeps its layout.
+    edit_strength: float = 0.6
     animate_model: str = ""  # Stable Video Diffusion name or path; "": zoom frames re-rendered through img2img
     animate_frames: int = 16  # frames of a clip
     animate_fps: int = 8  # frames per second of a clip

@@ -23,10 +23,12 @@ from asgiref.sync import sync_to_async
 from core.errors import AssistantError, ErrorCode
 from core.websocket import SocketConsumer
 from imagine import scheduler, services
-from imagine.moderation import check_prompt, clean_prompt
+from imagine.models import ImagineImage
+from imagine.moderation import check_prompt, clean_instruction, clean_prompt
 from imagine.protocol import (
     AnimateFrame,
     ClipFrame,
+    EditFrame,
     ErrorFrame,
     FinalFrame,
     ImageFrame,
@@ -37,7 +39,7 @@ from imagine.protocol import (
 
 logger = logging.getLogger(__name__)
 
-Job = Coroutine[Any, Any, None]  # offering typed prompts, a final render or an animation
+Job = Coroutine[Any, Any, None]  # offering typed prompts, a final render, an edit or an animation
 
 
 class ImagineConsumer(SocketConsumer):
@@ -47,7 +49,7 @@ class ImagineConsumer(SocketConsumer):
         self.newest_shown = -1
         self.waiting_prompt: scheduler.Preview | None = None  # typed, not yet offered
         self.offering: asyncio.Task[None] | None = None  # the task that offers the waiting prompt
-        self.jobs: set[asyncio.Task[None]] = set()  # this socket's offering, final renders and animations
+        self.jobs: set[asyncio.Task[None]] = set()  # this socket's offering, final renders, edits, animations
         await self.accept()
         await self.close_unless_signed_in()
 
@@ -67,6 +69,8 @@ class ImagineConsumer(SocketConsumer):
                 self._prompt(frame)
             elif isinstance(frame, FinalFrame):
                 self._start_job(self._final(frame), seq=frame.seq)
+            elif isinstance(frame, EditFrame):
+                self._start_job(self._edit(frame), seq=frame.seq)
             else:
                 self._start_job(self._animate(frame), image_id=frame.image_id)
         except AssistantError as exc:
@@ -111,7 +115,7 @@ class ImagineConsumer(SocketConsumer):
             self.newest_shown = event["seq"]
         await self._send(event["frame"])
 
-    # --- jobs: offering prompts, final renders and animations ------------------------
+    # --- jobs: offering prompts, final renders, edits and animations ----------------
 
     def _start_job(self, work: Job, *, seq: int | None = None, image_id: int | None = None) -> asyncio.Task[None]:
         task = asyncio.create_task(self._reporting_errors(work, seq=seq, image_id=image_id))
@@ -140,8 +144,23 @@ class ImagineConsumer(SocketConsumer):
         image, ms = await services.render_final(
             user_id=self.user.pk, prompt=prompt, size=size, seed=self.seed, conversation_id=frame.conversation_id
         )
+        await self._send_stored(image, seq=frame.seq, ms=ms)
+
+    async def _edit(self, frame: EditFrame) -> None:
+        async def progress(done: int, total: int) -> None:
+            await self._send(ProgressFrame(image_id=frame.image_id, seq=frame.seq, done=done, total=total).dump())
+
+        instruction = await check_prompt(clean_instruction(frame.instruction), submitted_by=self.user.pk)
+        await sync_to_async(services.check_render_limits)(self.user.pk, self._client_ip())
+        image, ms = await services.edit(
+            user_id=self.user.pk, image_id=frame.image_id, instruction=instruction, seed=self.seed, on_progress=progress
+        )
+        await self._send_stored(image, seq=frame.seq, ms=ms)
+
+    async def _send_stored(self, image: ImagineImage, *, seq: int, ms: float) -> None:
+        """A final render or an edit, kept in the gallery, as the `imagine.image` that answers `seq`."""
         reply = ImageFrame(
-            seq=frame.seq,
+            seq=seq,
             url=services.file_url(image, "image.png"),
             width=image.width,
             height=image.height,
@@ -149,8 +168,9 @@ class ImagineConsumer(SocketConsumer):
             seed=image.seed,
             final=True,
             image_id=image.pk,
+            edited_from=image.edited_from_id,
         )
-        self.newest_shown = max(self.newest_shown, frame.seq)  # a late preview must not replace it
+        self.newest_shown = max(self.newest_shown, seq)  # a late preview must not replace it
         await self._send(reply.dump())
 
     async def _animate(self, frame: AnimateFrame) -> None:

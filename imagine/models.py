@@ -25,6 +25,8 @@ class ImagineImage(models.Model):
     # Imagine's need none of theirs. The chat clears it when the conversation is deleted.
     conversation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     source = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="clips")
+    # The picture an edit restyled. An edit is a picture of its own: deleting the original keeps it.
+    edited_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.IMAGE)
     prompt = models.TextField()
     seed = models.BigIntegerField()

@@ -38,6 +38,13 @@ def clean_prompt(prompt: str) -> str:
     return cleaned
 
 
+def clean_instruction(instruction: str) -> str:
+    """An edit's instruction ("make it watercolour"): a prompt's limits, its own sentence when empty."""
+    if not instruction.split():
+        raise AssistantError(ErrorCode.EMPTY_PROMPT, "Say how to change the picture, e.g. “make it watercolour”.")
+    return clean_prompt(instruction)
+
+
 async def check_prompt(prompt: str, *, submitted_by: int | None = None) -> str:
     """The cleaned prompt, if it may be rendered; else AssistantError `blocked` or `safety_unavailable`.
     `submitted_by`: the user asking for a final render, whose refused prompt opens a moderation case;

@@ -62,7 +62,7 @@ class Renderer:
         self.pipeline = pipeline
         self.full_vae = pipeline.vae
         self.preview_vae = preview_vae
-        self.lock = threading.Lock()  # one pipeline call at a time: previews, finals and clips share the GPU
+        self.lock = threading.Lock()  # one pipeline call at a time: previews, finals, edits and clips share the GPU
         pipeline.set_progress_bar_config(disable=True)
 
     def render(self, requests: list[RenderRequest]) -> list[Image.Image]:
@@ -90,21 +90,63 @@ class Renderer:
         rendered: list[Image.Image] = []
         for start in range(0, frames, FRAMES_PER_CALL):
             chunk = crops[start : start + FRAMES_PER_CALL]
-            with self.lock, torch.inference_mode():
-                self.pipeline.vae = self.full_vae
-                img2img = AutoPipelineForImage2Image.from_pipe(self.pipeline)
-                img2img.set_progress_bar_config(disable=True)
-                output = img2img(
-                    prompt=[prompt] * len(chunk),
-                    image=chunk,
-                    strength=ANIMATE_STRENGTH,
-                    num_inference_steps=steps,
-                    guidance_scale=imagine_settings().guidance,
-                    generator=[torch.Generator("cpu").manual_seed(seed) for _ in chunk],
-                )
-            rendered.extend(output.images)
+            rendered.extend(self._img2img(chunk, prompt=prompt, seed=seed, strength=ANIMATE_STRENGTH, steps=steps))
             progress(len(rendered), frames)
         return rendered
+
+    def edit(self, image: Image.Image, *, prompt: str, seed: int, progress: Callable[[int, int], None]) -> Image.Image:
+        """The picture restyled by `prompt`, the same size as `image`: img2img with the loaded model
+        (docs/subsystems/imagine.md, "Edits", says why not InstructPix2Pix). `progress(done, total)`
+        after each denoising step."""
+        settings = imagine_settings()
+        steps = max(settings.final_steps, math.ceil(1 / settings.edit_strength))
+        (edited,) = self._img2img(
+            [image.convert("RGB")],
+            prompt=prompt,
+            seed=seed,
+            strength=settings.edit_strength,
+            steps=steps,
+            progress=progress,
+        )
+        return edited
+
+    def _img2img(
+        self,
+        images: list[Image.Image],
+        *,
+        prompt: str,
+        seed: int,
+        strength: float,
+        steps: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Image.Image]:
+        """One image-to-image call with the text-to-image pipeline's own weights (`from_pipe` shares
+        them: no second model in memory) and the full autoencoder; it runs `strength` of `steps`."""
+        with self.lock, torch.inference_mode():
+            self.pipeline.vae = self.full_vae
+            img2img = AutoPipelineForImage2Image.from_pipe(self.pipeline)
+            img2img.set_progress_bar_config(disable=True)
+            output = img2img(
+                prompt=[prompt] * len(images),
+                image=images,
+                strength=strength,
+                num_inference_steps=steps,
+                guidance_scale=imagine_settings().guidance,
+                generator=[torch.Generator("cpu").manual_seed(seed) for _ in images],
+                callback_on_step_end=_step_reporter(progress) if progress else None,
+            )
+        return output.images
+
+
+def _step_reporter(progress: Callable[[int, int], None]) -> Callable[[DiffusionPipeline, int, int, dict], dict]:
+    """A diffusers step callback calling `progress(done, total)`; the total is the steps the pipeline
+    really runs (img2img runs only `strength` of those asked for)."""
+
+    def report(pipeline: DiffusionPipeline, step: int, _timestep: int, kwargs: dict) -> dict:
+        progress(step + 1, pipeline.num_timesteps)
+        return kwargs
+
+    return report
 
 
 def _loop_position(index: int, frames: int) -> float:
@@ -164,17 +206,12 @@ def video_frames(
     """Image-to-video with Stable Video Diffusion, played forwards then backwards so it loops."""
     pipeline = video_pipeline()
     forward_count = frames // 2 + 1
-
-    def report(_pipeline: DiffusionPipeline, step: int, _timestep: int, kwargs: dict) -> dict:
-        progress(step + 1, pipeline.num_timesteps)
-        return kwargs
-
     with torch.inference_mode():
         forward = pipeline(
             image,
             num_frames=forward_count,
             decode_chunk_size=FRAMES_PER_CALL,
             generator=torch.Generator("cpu").manual_seed(seed),
-            callback_on_step_end=report,
+            callback_on_step_end=_step_reporter(progress),
         ).frames[0]
     return forward + forward[-2:0:-1]

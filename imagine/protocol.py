@@ -1,8 +1,9 @@
 """The Imagine wire contract on `ws/imagine`: every frame as a typed model.
 
-Client → server: `imagine.prompt` (while typing), `imagine.final` (on submit), `imagine.animate`.
-Server → client: `imagine.image` (a preview or a final render), `imagine.progress` (an animation
-rendering), `imagine.clip` (an animation), `error`.
+Client → server: `imagine.prompt` (while typing), `imagine.final` (on submit), `imagine.edit`,
+`imagine.animate`.
+Server → client: `imagine.image` (a preview, a final render or an edit), `imagine.progress` (an edit
+or an animation rendering), `imagine.clip` (an animation), `error`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class FinalFrame(_Frame):
     conversation_id: RowId | None = None
 
 
+class EditFrame(_Frame):
+    """Restyle a stored image by an instruction ("make it watercolour") and keep the result too."""
+
+    type: Literal["imagine.edit"]
+    image_id: RowId
+    instruction: str
+    seq: Annotated[int, Field(ge=0)]
+
+
 class AnimateFrame(_Frame):
     """Turn a stored image into a short looping clip."""
 
@@ -52,7 +62,7 @@ class AnimateFrame(_Frame):
     image_id: RowId
 
 
-ClientFrame = Annotated[PromptFrame | FinalFrame | AnimateFrame, Field(discriminator="type")]
+ClientFrame = Annotated[PromptFrame | FinalFrame | EditFrame | AnimateFrame, Field(discriminator="type")]
 _client_frame = TypeAdapter(ClientFrame)
 
 
@@ -64,7 +74,7 @@ def load_json(raw: str | bytes) -> Any:
         raise AssistantError(ErrorCode.INVALID_FRAME, exc.detail) from None
 
 
-def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
+def parse_client_frame(text: str) -> PromptFrame | FinalFrame | EditFrame | AnimateFrame:
     data = load_json(text)
     try:
         return _client_frame.validate_python(data)
@@ -78,7 +88,8 @@ def parse_client_frame(text: str) -> PromptFrame | FinalFrame | AnimateFrame:
 
 
 class ImageFrame(_Frame):
-    """A rendered image. Previews carry a data: URL and no id; final renders a stored file's URL."""
+    """A rendered image. Previews carry a data: URL and no id; final renders and edits a stored file's
+    URL, and an edit the id of the image it restyled (`edited_from`)."""
 
     type: Literal["imagine.image"] = "imagine.image"
     seq: int
@@ -89,11 +100,13 @@ class ImageFrame(_Frame):
     seed: int
     final: bool = False
     image_id: int | None = None
+    edited_from: int | None = None
 
 
 class ProgressFrame(_Frame):
     type: Literal["imagine.progress"] = "imagine.progress"
-    image_id: int
+    image_id: int  # the image being edited or animated
+    seq: int | None = None  # an edit's: the `imagine.edit` it answers
     done: int
     total: int
 

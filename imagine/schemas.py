@@ -17,6 +17,12 @@ class ImagineBody(BaseModel):
     conversation_id: RowId | None = None
 
 
+class ImagineEditBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_id: RowId  # one of the caller's images
+    instruction: str  # "make it watercolour"
+
+
 def _absent_when_none(value: object) -> bool:
     return value is None
 
@@ -35,6 +41,7 @@ class ImagineImageOut(BaseModel):
     url: str | None = Field(default=None, exclude_if=_absent_when_none)  # an image
     mp4_url: str | None = Field(default=None, exclude_if=_absent_when_none)  # a clip
     gif_url: str | None = Field(default=None, exclude_if=_absent_when_none)
+    edited_from: int | None = Field(default=None, exclude_if=_absent_when_none)  # an edit: the original's id
 
 
 class ImagineGallery(BaseModel):

@@ -20,6 +20,19 @@ def image_for(*, user_id: int, image_id: int) -> ImagineImage:
     return image
 
 
+def latest_image(*, user_id: int, conversation_id: int) -> ImagineImage:
+    """The newest picture (not clip) of one of the user's conversations."""
+    image = (
+        gallery(user_id=user_id)
+        .filter(conversation_id=conversation_id, kind=ImagineImage.Kind.IMAGE)
+        .order_by("-created", "-pk")
+        .first()
+    )
+    if image is None:
+        raise AssistantError(ErrorCode.NOT_FOUND, "There is no picture in this conversation to edit yet.")
+    return image
+
+
 # The chat's conversations, named as AUTH_USER_MODEL names the user model: Imagine imports no chat code.
 CONVERSATION_MODEL = "assistant.Conversation"
 

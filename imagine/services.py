@@ -1,6 +1,7 @@
-"""Imagine's operations, shared by the WebSocket consumer and the REST API: check a prompt, render
-a final image and keep it, animate an image. Renders run on the imagine worker (imagine/tasks.py);
-files are written here, through Django's storage API, so the worker needs no database or storage.
+"""Imagine's operations, shared by the WebSocket consumer, the REST API and the chat: check a prompt,
+render a final image and keep it, edit (restyle) an image, animate an image. Renders run on the
+imagine worker (imagine/tasks.py); files are written here, through Django's storage API, so the
+worker needs no database or storage.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def image_shape(image: ImagineImage) -> ImagineImageOut:
         "width": image.width,
         "height": image.height,
         "created": image.created.isoformat(),
+        "edited_from": image.edited_from_id,
     }
     if image.kind == ImagineImage.Kind.CLIP:
         return ImagineImageOut(**common, mp4_url=file_url(image, "clip.mp4"), gif_url=file_url(image, "clip.gif"))
@@ -144,13 +146,20 @@ def _checked(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _store_image(
-    *, user_id: int, conversation_id: int | None, prompt: str, seed: int, result: dict[str, Any]
+    *,
+    user_id: int,
+    conversation_id: int | None,
+    prompt: str,
+    seed: int,
+    result: dict[str, Any],
+    edited_from: ImagineImage | None = None,
 ) -> ImagineImage:
     if conversation_id is not None:
         selectors.require_conversation(user_id=user_id, conversation_id=conversation_id)
     image = ImagineImage(
         owner_id=user_id,
         conversation_id=conversation_id,
+        edited_from=edited_from,
         prompt=prompt,
         seed=seed,
         width=result["width"],
@@ -171,17 +180,84 @@ async def animate(
     if source.kind != ImagineImage.Kind.IMAGE:
         raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be animated.")
     request = {"prompt": source.prompt, "seed": source.seed, "image": await sync_to_async(_read_base64)(source)}
-
-    async def report(info: dict[str, Any]) -> None:
-        await on_progress(info["done"], info["total"])
-
     result = _checked(
         await run_task(
-            animate_task, request, wait_seconds=imagine_settings().animate_timeout_seconds, on_progress=report
+            animate_task,
+            request,
+            wait_seconds=imagine_settings().animate_timeout_seconds,
+            on_progress=_reporting(on_progress),
         )
     )
     clip = await database_sync_to_async(_store_clip)(source=source, result=result)
     return clip, result["ms"]
+
+
+async def edit(
+    *,
+    user_id: int,
+    image_id: int,
+    instruction: str,
+    seed: int,
+    on_progress: Callable[[int, int], Awaitable[None]] | None = None,
+) -> tuple[ImagineImage, float]:
+    """One of the user's images restyled by a checked `instruction` ("make it watercolour"), kept in
+    the gallery beside it (same size and conversation, `edited_from` the original); (edit, ms)."""
+    source = await database_sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
+    return await _edit(source, instruction=instruction, seed=seed, on_progress=on_progress)
+
+
+async def edit_latest(*, user_id: int, conversation_id: int, instruction: str, seed: int) -> tuple[ImagineImage, float]:
+    """The conversation's newest picture restyled, as `edit` does (`/imagine edit <instruction>`)."""
+    source = await database_sync_to_async(selectors.latest_image)(user_id=user_id, conversation_id=conversation_id)
+    return await _edit(source, instruction=instruction, seed=seed, on_progress=None)
+
+
+async def _edit(
+    source: ImagineImage,
+    *,
+    instruction: str,
+    seed: int,
+    on_progress: Callable[[int, int], Awaitable[None]] | None,
+) -> tuple[ImagineImage, float]:
+    from imagine.tasks import edit as edit_task
+
+    if source.kind != ImagineImage.Kind.IMAGE:
+        raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be edited.")
+    prompt = edited_prompt(source.prompt, instruction)
+    request = {"prompt": prompt, "seed": seed, "image": await sync_to_async(_read_base64)(source)}
+    result = _checked(
+        await run_task(
+            edit_task,
+            request,
+            wait_seconds=imagine_settings().final_timeout_seconds,
+            on_progress=_reporting(on_progress) if on_progress else None,
+        )
+    )
+    image = await database_sync_to_async(_store_image)(
+        user_id=source.owner_id,
+        conversation_id=source.conversation_id,
+        prompt=prompt,
+        seed=seed,
+        result=result,
+        edited_from=source,
+    )
+    return image, result["ms"]
+
+
+def edited_prompt(prompt: str, instruction: str) -> str:
+    """What an edit renders: the instruction first, so a text encoder that reads only the first 77
+    tokens (CLIP) never drops it, then the picture's own prompt, which keeps its subject. Repeated
+    edits cut the oldest words to stay within IMAGINE_MAX_PROMPT_CHARS."""
+    return f"{instruction}, {prompt}"[: imagine_settings().max_prompt_chars]
+
+
+def _reporting(on_progress: Callable[[int, int], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """A task's PROGRESS states (done, total) as calls of `on_progress`."""
+
+    async def report(info: dict[str, Any]) -> None:
+        await on_progress(info["done"], info["total"])
+
+    return report
 
 
 def _read_base64(image: ImagineImage) -> str:

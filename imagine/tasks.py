@@ -57,17 +57,24 @@ def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return _failure(ErrorCode.RENDER_FAILED, "The image could not be rendered. Please try again.")
 
 
+def _picture(image: Image.Image, *, image_format: str, started: float) -> dict[str, Any]:
+    """A rendered picture, watermarked, as the result backend carries it."""
+    marked = mark(image, invisible=image_format == "PNG")
+    return {
+        "ok": True,
+        "image": _encode(marked, image_format),
+        "format": image_format.lower(),
+        "width": marked.width,
+        "height": marked.height,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
 def _render(request: dict[str, Any], *, image_format: str) -> dict[str, Any]:
     started = time.perf_counter()
     rendered = batcher().submit(RenderRequest(**request)).result()
-    image = mark(rendered.image, invisible=image_format == "PNG")
     return {
-        "ok": True,
-        "image": _encode(image, image_format),
-        "format": image_format.lower(),
-        "width": image.width,
-        "height": image.height,
-        "ms": round((time.perf_counter() - started) * 1000, 1),
+        **_picture(rendered.image, image_format=image_format, started=started),
         "batch_id": rendered.batch_id,
         "batch_size": rendered.batch_size,
         "started": rendered.started,
@@ -89,6 +96,27 @@ def render_final(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @shared_task(bind=True, ignore_result=False)
+def edit(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """A stored picture restyled by a prompt (PNG, both watermarks); reports PROGRESS per step.
+    Not batched: each edit starts from a picture of its own, which img2img takes one call each."""
+
+    def progress(done: int, total: int) -> None:
+        self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+
+    def work() -> dict[str, Any]:
+        started = time.perf_counter()
+        source = _decode(request["image"])
+        edited = renderer().edit(source, prompt=request["prompt"], seed=request["seed"], progress=progress)
+        return _picture(edited, image_format="PNG", started=started)
+
+    return _guarded(work)
+
+
+def _decode(image: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(image))).convert("RGB")
+
+
+@shared_task(bind=True, ignore_result=False)
 def animate(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     """A looping clip from a stored image; reports PROGRESS (done, total) as frames render."""
 
@@ -97,7 +125,7 @@ def animate(self: Task, request: dict[str, Any]) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         started = time.perf_counter()
-        image = Image.open(io.BytesIO(base64.b64decode(request["image"]))).convert("RGB")
+        image = _decode(request["image"])
         frames = _animation_frames(image, prompt=request["prompt"], seed=request["seed"], progress=progress)
         clip = encode_clip([mark(frame, invisible=False) for frame in frames], fps=imagine_settings().animate_fps)
         return {

@@ -1,10 +1,12 @@
-"""Imagine over HTTP: `POST /api/imagine` for non-web channels and the files of the gallery.
+"""Imagine over HTTP: `POST /api/imagine` and `POST /api/imagine/edit` for non-web channels, and the
+files of the gallery.
 Thin views: authenticate, parse, call one service or selector, serialise."""
 
 from __future__ import annotations
 
 import mimetypes
 import secrets
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
@@ -20,9 +22,9 @@ from core.http import error_response, refusal, shape_response
 from imagine import selectors, services
 from imagine.conf import imagine_settings
 from imagine.models import ImagineImage
-from imagine.moderation import check_prompt
+from imagine.moderation import check_prompt, clean_instruction
 from imagine.protocol import load_json
-from imagine.schemas import ImagineBody, ImagineGallery, ImagineRendered
+from imagine.schemas import ImagineBody, ImagineEditBody, ImagineGallery, ImagineRendered
 
 NO_CALLER = "Send an API key ('Authorization: Bearer <key>') or use a session."
 
@@ -41,12 +43,15 @@ def _user_id(request: HttpRequest) -> int | None:
     return user.pk
 
 
-def _parse(request: HttpRequest) -> ImagineBody:
+Body = TypeVar("Body", ImagineBody, ImagineEditBody)
+
+
+def _parse(request: HttpRequest, shape: type[Body], expected: str) -> Body:
     data = load_json(request.body or b"{}")
     try:
-        return ImagineBody.model_validate(data)
+        return shape.model_validate(data)
     except ValidationError:
-        raise AssistantError(ErrorCode.INVALID_FRAME, "Send JSON: {'prompt': text, 'size': name (optional)}.") from None
+        raise AssistantError(ErrorCode.INVALID_FRAME, f"Send JSON: {expected}.") from None
 
 
 GALLERY_PAGE = 60
@@ -76,7 +81,7 @@ async def render(request: HttpRequest) -> JsonResponse:
     if user_id is None:
         return error_response(ErrorCode.UNAUTHENTICATED, NO_CALLER)
     try:
-        body = _parse(request)
+        body = _parse(request, ImagineBody, "{'prompt': text, 'size': name (optional)}")
         size = services.size_named(body.size)
         prompt = await check_prompt(body.prompt, submitted_by=user_id)
         await sync_to_async(services.check_render_limits)(user_id, request.META.get("REMOTE_ADDR"))
@@ -89,6 +94,30 @@ async def render(request: HttpRequest) -> JsonResponse:
         )
     except AssistantError as exc:
         return refusal(exc)
+    return _created(image, ms)
+
+
+@csrf_exempt  # checked in _user_id for session callers; bearer keys are not sent by browsers
+async def edit(request: HttpRequest) -> JsonResponse:
+    """POST: restyle one of the caller's images by an instruction and keep it: 201 with the edit."""
+    if request.method != "POST":
+        return error_response(ErrorCode.METHOD_NOT_ALLOWED, "Use POST.")
+    user_id = await sync_to_async(_user_id)(request)
+    if user_id is None:
+        return error_response(ErrorCode.UNAUTHENTICATED, NO_CALLER)
+    try:
+        body = _parse(request, ImagineEditBody, "{'image_id': id, 'instruction': text}")
+        instruction = await check_prompt(clean_instruction(body.instruction), submitted_by=user_id)
+        await sync_to_async(services.check_render_limits)(user_id, request.META.get("REMOTE_ADDR"))
+        image, ms = await services.edit(
+            user_id=user_id, image_id=body.image_id, instruction=instruction, seed=secrets.randbelow(2**31)
+        )
+    except AssistantError as exc:
+        return refusal(exc)
+    return _created(image, ms)
+
+
+def _created(image: ImagineImage, ms: float) -> JsonResponse:
     rendered = ImagineRendered(**services.image_shape(image).model_dump(), ms=ms)
     return shape_response(rendered, status=201)
 

@@ -1,6 +1,7 @@
 """Photos and voice notes sent in the messaging apps: downloaded from the app with the caps of
 media/intake.py (streamed, judged by content, stopped just past the size cap), read on the `media`
-worker (a photo cleaned and read, a voice note transcribed: this process decodes nothing), and the
+worker (a photo cleaned and read, a voice note transcribed: this process decodes nothing; the cleaned
+photo goes with its reading, for a vision model), and the
 sentence, in the person's language, for each refusal and for each kind of message not read yet.
 
 Nothing is stored before every check has passed: a refused file leaves no message behind.
@@ -35,7 +36,13 @@ def read_attachment(event: Event, adapter: MessagingAdapter, *, language: str) -
     if kind is Kind.PHOTO:
         photo = run_sync(prepare_photo_on_worker(data, declared=media_type.mime))
         printed = "\n".join(line.text for line in photo.reading.lines)
-        return Attachment(AttachmentKind.PHOTO, photo.reading.description(), photo_text=printed)
+        return Attachment(
+            AttachmentKind.PHOTO,
+            photo.reading.description(),
+            photo_text=printed,
+            image=photo.data,
+            image_type=photo.media_type.mime,
+        )
     heard = run_sync(hear_voice_on_worker(data, declared=media_type.mime, language=language or None))
     if not heard.text.strip():
         raise AssistantError(ErrorCode.EMPTY_TEXT, "No words were heard in the voice note.")

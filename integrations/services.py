@@ -7,6 +7,8 @@ stored under a client_id derived from the event, the answer is generated only wh
 streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
 Edits and revokes go through the same task and are applied by `integrations.revisions`. A photo or a
 voice note is downloaded and read first (`integrations.media`); only then is the turn stored.
+The reply never waits for memory: the turn asks the worker that reads its exchange for facts to run
+`integrations.tasks.send_memory_note` next, which says what memory kept as a message of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import signature
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -40,6 +44,8 @@ from integrations.events import NUL_TEXT, Event, EventKind
 from integrations.media import download_failed_sentence, read_attachment, refusal_sentence, unsupported_sentence
 from integrations.models import ChatBinding, InboundEvent, OutboundMessage
 from integrations.splitting import split_text
+from knowledge.commands import exchange_note
+from knowledge.memory import ExchangeMemory
 from media.conf import media_settings
 from media.service import speak_on_worker
 from media.voice import AudioFormat
@@ -56,6 +62,10 @@ IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can ans
 TYPING_REFRESH_SHARE = 0.8  # typing is shown again when this share of its time has passed
 IMAGINE_CAPTION = "Imagined with AI: {prompt}"
 IMAGINE_CAPTION_CHARS = 1000  # within every app's caption limit
+# The part number of the note on what memory kept from an exchange, sent after the reply: far past any
+# reply's parts, so the note is recorded (and sent) once, whatever the reply's length.
+MEMORY_NOTE_PART = 32000
+NOTE_AFTER_REPLY_SECONDS = 5  # how soon a note that came before its reply went out is tried again
 FAILED_ANSWER_REPLY = "Sorry, I couldn't answer that just now. Please try again in a moment."
 
 
@@ -202,6 +212,8 @@ def _turn_request(event: Event, binding: ChatBinding, attachment: Attachment | N
         "user": binding.user,
         "conversation_id": binding.conversation_id,
         "client_id": reply_client_id(event),
+        # By name: integrations.tasks imports this module.
+        "after_remembering": signature("integrations.tasks.send_memory_note", args=(event.app, event.key)),
     }
     if attachment is not None:
         return TurnRequest.with_attachment(attachment, caption=event.text, **fields)
@@ -251,18 +263,23 @@ def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter)
             logger.warning("%s event %s: %s not downloaded: %s", event.app, event.key, event.kind, exc)
             return [ReplyText(download_failed_sentence())]
     replies = _answer(event, binding, attachment)
-    return replies + _read_aloud(replies, attachment, adapter, language)
+    return replies + _read_aloud(replies, attachment, adapter, binding.user)
 
 
-def _read_aloud(replies: list[Reply], attachment: Attachment, adapter: MessagingAdapter, language: str) -> list[Reply]:
-    """A voice note is answered aloud too (MEDIA_VOICE_REPLY_TO_VOICE), in the apps that play voice
-    notes, in the language it was spoken in when the recogniser heard it, else the person's."""
+def _read_aloud(
+    replies: list[Reply], attachment: Attachment | None, adapter: MessagingAdapter, user: User
+) -> list[Reply]:
+    """Every reply is read aloud too when the person switched voice replies on (Settings); otherwise a
+    voice note is (MEDIA_VOICE_REPLY_TO_VOICE). Only in the apps that play voice notes, in the language
+    a voice note was spoken in when the recogniser heard it, else the person's."""
     text = "\n\n".join(reply.text for reply in replies if isinstance(reply, ReplyText))
-    wanted = attachment.kind is AttachmentKind.VOICE and media_settings().voice_reply_to_voice
+    voice = attachment if attachment is not None and attachment.kind is AttachmentKind.VOICE else None
+    wanted = user.voice_replies or (voice is not None and media_settings().voice_reply_to_voice)
     if not (wanted and text and adapter.voice_format is not None):
         return []
-    spoken_in = attachment.language if attachment.language_detected else language or attachment.language
-    return [ReplyVoice(text, spoken_in)]
+    if voice is not None and voice.language_detected:
+        return [ReplyVoice(text, voice.language)]
+    return [ReplyVoice(text, user.language or (voice.language if voice else settings.LANGUAGE_CODE[:2]))]
 
 
 def _unsupported(event: Event) -> ReplyText:
@@ -282,7 +299,8 @@ def _compose(event: Event, adapter: MessagingAdapter) -> list[Reply]:
     binding = bind_chat(event)
     if event.kind.has_media:
         return _answer_media(event, binding, adapter)
-    return _answer(event, binding)
+    replies = _answer(event, binding)
+    return replies + _read_aloud(replies, None, adapter, binding.user)
 
 
 def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[OutboundMessage.Kind, str, str]]:
@@ -300,10 +318,16 @@ def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[Outbou
 
 
 def _send_parts(
-    row: InboundEvent, event: Event, adapter: MessagingAdapter, replies: list[Reply], sent: set[int]
+    row: InboundEvent,
+    event: Event,
+    adapter: MessagingAdapter,
+    replies: list[Reply],
+    sent: set[int],
+    first_part: int = 0,
 ) -> None:
+    """Send the parts not `sent` yet, numbered from `first_part`; in a group the reply's first quotes the question."""
     in_group = event.chat_id != event.sender_id
-    for index, (kind, content, detail) in enumerate(_parts(replies, adapter)):
+    for index, (kind, content, detail) in enumerate(_parts(replies, adapter), start=first_part):
         if index in sent:
             continue
         try:
@@ -405,6 +429,26 @@ def _reply(row: InboundEvent) -> None:
     with _typing_shown(event, adapter):
         replies = _compose(event, adapter)
     _send_parts(row, event, adapter, replies, sent)
+
+
+def send_memory_note(*, result: object, app: Channel, key: str) -> None:
+    """Tell the person what memory did with the exchange answering event (app, key) (`result`: the
+    `remember_exchange` task's ExchangeMemory), in their language, as a message after the reply; sent
+    once however often it runs, nothing when memory kept nothing and asks nothing. Raises ReplyLater
+    while the reply is not out yet or the app fails for now; a note refused for good is only logged
+    (the event's `reply_error` stays the reply's)."""
+    news = ExchangeMemory.model_validate(result)
+    row = InboundEvent.objects.get(app=app, key=key)
+    if row.handled_at is None:
+        raise ReplyLater("the reply this note follows is not sent yet", seconds=NOTE_AFTER_REPLY_SECONDS)
+    event = row.event
+    binding = _find_binding(event)
+    with translation.override((binding.user.language or None) if binding else None):
+        note = exchange_note(news).strip()
+    if not note:
+        return
+    sent = set(row.replies.values_list("part", flat=True))
+    _send_parts(row, event, adapter_for(app), [ReplyText(note)], sent, first_part=MEMORY_NOTE_PART)
 
 
 def reply_to_event(*, app: Channel, key: str) -> None:

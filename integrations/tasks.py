@@ -1,4 +1,5 @@
-"""Celery (queue `default`): replying to messaging events, off the webhook's fast path."""
+"""Celery (queue `default`): replying to messaging events, off the webhook's fast path, and the note on
+what memory kept from an exchange, after its reply."""
 
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ def reply_to_event(self: Task, app: str, key: str) -> None:
     duplicate enqueue never stores the question twice nor sends a reply part twice."""
     try:
         services.reply_to_event(app=Channel(app), key=key)
+    except services.ReplyLater as exc:
+        raise self.retry(countdown=exc.seconds, exc=exc) from exc
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def send_memory_note(self: Task, result: object, app: str, key: str) -> None:
+    """Linked to the `remember_exchange` task of the answer to event (app, key), which passes its result
+    first: the note on what memory did with the exchange, sent once (services.send_memory_note)."""
+    try:
+        services.send_memory_note(result=result, app=Channel(app), key=key)
     except services.ReplyLater as exc:
         raise self.retry(countdown=exc.seconds, exc=exc) from exc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.errors import AssistantError, ErrorCode
@@ -29,7 +30,10 @@ def memory_shape(item: MemoryItem) -> schemas.MemoryOut:
         subject=item.subject,
         sensitive_category=item.sensitive_category or None,
         source=schemas.MemorySource(
-            channel=item.source_channel, message_id=item.source_message_id, at=item.source_time.isoformat()
+            channel=item.source_channel,
+            message_id=item.source_message_id,
+            conversation_id=item.source_conversation_id,
+            at=item.source_time.isoformat(),
         ),
         created_at=item.created.isoformat(),
         updated_at=item.updated.isoformat(),
@@ -38,15 +42,21 @@ def memory_shape(item: MemoryItem) -> schemas.MemoryOut:
 
 @json_api
 def memory_items(request: HttpRequest) -> HttpResponse:
-    """GET: every item with where it came from; DELETE: forget everything."""
+    """GET: every item with where it came from; POST: keep a fact the chat asked about (`memory_consent`);
+    DELETE: forget everything."""
     owner_id = request.user.pk
     if request.method == "GET":
         items = [memory_shape(item) for item in memory.memory_list(owner_id=owner_id)]
         return shape_response(schemas.MemoryList(enabled=memory.is_enabled(owner_id=owner_id), items=items))
+    if request.method == "POST":
+        token = parse_body(request, schemas.MemoryConsent).token
+        check = memory.configured_content_check()
+        item = memory.remember_consented(owner_id=owner_id, token=token, content_check=check)
+        return shape_response(memory_shape(item), status=201)
     if request.method == "DELETE":
         memory.clear_memory(owner_id=owner_id)
         return HttpResponse(status=204)
-    return method_not_allowed("GET, DELETE")
+    return method_not_allowed("GET, POST, DELETE")
 
 
 @json_api
@@ -125,6 +135,8 @@ def _upload(request: HttpRequest) -> Document:
             ErrorCode.INVALID_FRAME, "Send the document as multipart/form-data in a field named `file`."
         )
     fields = validated(schemas.UploadFields, {k: v for k, v in request.POST.dict().items() if v != ""})
+    if fields.conversation_id is not None:
+        _check_conversation(request, fields.conversation_id)
     upload = request.FILES["file"]
     if upload.size > cap:
         raise AssistantError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {cap // 2**20} MB.")
@@ -152,3 +164,22 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
         services.delete_document(owner_id=owner_id, document_id=document_id)
         return HttpResponse(status=204)
     return method_not_allowed("GET, DELETE")
+
+
+@json_api
+def document_attach(request: HttpRequest, document_id: int) -> HttpResponse:
+    """POST `{"conversation_id"}`: one of the person's ready files, used in that chat of theirs
+    without uploading or reading it again; the conversation's copy of it (the same one each time)."""
+    if request.method != "POST":
+        return method_not_allowed("POST")
+    conversation_id = parse_body(request, schemas.DocumentAttach).conversation_id
+    _check_conversation(request, conversation_id)
+    document = services.attach_document(
+        owner_id=request.user.pk, document_id=document_id, conversation_id=conversation_id
+    )
+    return shape_response(document_shape(document))
+
+
+def _check_conversation(request: HttpRequest, conversation_id: int) -> None:
+    """`not_found` unless the conversation is the caller's (the chat's own lookup, by its dotted path)."""
+    import_string(knowledge_settings().conversation_lookup)(user=request.user, conversation_id=conversation_id)

@@ -46,6 +46,14 @@ class KnowledgeSettings(BaseModel):
     # of the conversation's history is dropped.
     memory_prompt_tokens: int = 200
     document_prompt_tokens: int = 1200
+    # A document passage scoring below this (retrieval.py's hybrid score, 0–1) is not relevant to the
+    # question: "hello" is given no passages. Measured on benchmarks/knowledge.py's labelled questions.
+    document_min_score: float = 0.2
+    # Dotted path of the chat's owner-scoped conversation lookup, `f(*, user, conversation_id)`, which
+    # raises not_found for a conversation that is not the user's: a file is attached only to one's own
+    # chats. A path, so knowledge/ imports no assistant code; set here because a check left unset
+    # would let anyone name any conversation.
+    conversation_lookup: str = "assistant.chat.selectors.conversation_for"
 
 
 @functools.cache

@@ -13,6 +13,9 @@ Storing a fact (`remember`) goes through, in order:
    caller gave a model, the model is asked (a project-owned prompt, JSON validated) whether the new
    fact replaces one of them; any answer that does not validate keeps both;
 5. duplication: a fact whose embedding is within `duplicate_similarity` of a stored one is not stored again.
+
+A sensitive fact noticed in an exchange is not stored to be asked about: the question carries it in a
+signed token (`consent_token`), and only the person's yes (`remember_consented`) stores it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 import numpy as np
+from django.core import signing
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -45,6 +49,9 @@ MAX_FACTS_PER_EXCHANGE = 5
 CANDIDATES_FOR_THE_MODEL = 3
 JSON_ARRAY = re.compile(r"\[.*\]", re.DOTALL)
 JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+CONSENT_SALT = "knowledge.memory.consent"
+# How long the person may take to answer "Remember that …?"; the page that asked is usually still open.
+CONSENT_SECONDS = 24 * 3600
 
 EXTRACTION_PROMPT = """You keep a short memory of lasting facts about the user of an assistant.
 Read the exchange below and list the facts about the user worth remembering for later conversations:
@@ -98,11 +105,13 @@ class _Replacement(BaseModel):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a fact was said: a channel of the product (`web`, `api`, `whatsapp`… or `settings`)."""
+    """Where a fact was said: a channel of the product (`web`, `api`, `whatsapp`… or `settings`), the
+    message and the conversation."""
 
     channel: str
     message_id: int | None = None
     at: datetime | None = None
+    conversation_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,25 @@ class Remembered:
     fact: Fact
     item: MemoryItem | None = None
     replaced_text: str = ""
+
+
+class KeptItem(BaseModel):
+    id: int  # the item in `/api/memory`
+    text: str
+
+
+class ConsentAsk(BaseModel):
+    """A sensitive fact noticed in the exchange, not stored: the person is asked whether to keep it."""
+
+    text: str
+    token: str  # memory.consent_token: sent back to keep it
+
+
+class ExchangeMemory(BaseModel):
+    """What `remember_exchange` did with one exchange (its JSON result)."""
+
+    kept: list[KeptItem] = []
+    ask: list[ConsentAsk] = []
 
 
 def configured_content_check() -> ContentCheck:
@@ -224,6 +252,7 @@ def _write(item: MemoryItem, fact: Fact, vector: np.ndarray, source: Source) -> 
     item.embedding = embeddings.to_bytes(vector)
     item.source_channel = source.channel
     item.source_message_id = source.message_id
+    item.source_conversation_id = source.conversation_id
     item.source_time = source.at or timezone.now()
     item.save()
     return item
@@ -270,6 +299,54 @@ def _ask_which_is_replaced(fact: Fact, candidates: list[MemoryItem], model: Mode
     if answer.replaces is None or answer.replaces > len(candidates):
         return None
     return candidates[answer.replaces - 1]
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+class _ConsentQuestion(BaseModel):
+    """What a consent token holds: the fact as noticed, whose memory, and where it was said."""
+
+    owner: int
+    fact: Fact
+    channel: str
+    message_id: int | None
+    conversation_id: int | None
+    at: datetime
+
+
+def consent_token(*, owner_id: int, fact: Fact, source: Source) -> str:
+    """The question "may I keep this?" as a signed token: the fact is kept nowhere until the person
+    answers yes with it (`remember_consented`); no answer, or no, leaves nothing behind. Bound to the
+    owner, valid for CONSENT_SECONDS; used twice, the second finds the fact already kept (duplicate)."""
+    question = _ConsentQuestion(
+        owner=owner_id,
+        fact=fact,
+        channel=source.channel,
+        message_id=source.message_id,
+        conversation_id=source.conversation_id,
+        at=source.at or timezone.now(),
+    )
+    return signing.dumps(question.model_dump(mode="json"), salt=CONSENT_SALT, compress=True)
+
+
+def remember_consented(*, owner_id: int, token: str, content_check: ContentCheck) -> MemoryItem:
+    """The person said yes to keeping the fact of `token`: stored (or found already kept), with the
+    provenance of the exchange it was noticed in. Raises NOT_FOUND for a token that is forged,
+    expired or another person's, FORBIDDEN with memory off, BLOCKED when the guard refuses it now."""
+    try:
+        question = _ConsentQuestion.model_validate(signing.loads(token, salt=CONSENT_SALT, max_age=CONSENT_SECONDS))
+    except (signing.BadSignature, ValidationError):  # SignatureExpired is a BadSignature
+        question = None
+    if question is None or question.owner != owner_id:
+        raise AssistantError(ErrorCode.NOT_FOUND, 'That question has expired. Say "remember that …" in the chat.')
+    source = Source(question.channel, question.message_id, question.at, question.conversation_id)
+    kept = remember(owner_id=owner_id, fact=question.fact, source=source, content_check=content_check, consented=True)
+    if kept.outcome is Outcome.MEMORY_OFF:
+        raise AssistantError(ErrorCode.FORBIDDEN, "Memory is off. Turn it on in Settings to keep facts.")
+    if kept.item is None:
+        raise AssistantError(ErrorCode.BLOCKED, "This text can't be kept in memory.")
+    return kept.item
 
 
 # --- reading and the person's own changes -------------------------------------------------------

@@ -38,6 +38,10 @@ class MemoryItem(models.Model):
     # Provenance: where the fact was said (a channel of the product, or `settings` when typed there).
     source_channel = models.CharField(max_length=32)
     source_message_id = models.BigIntegerField(null=True, blank=True)
+    # The conversation it was said in (null: typed in Settings, or kept before conversations were
+    # recorded). An id, not a foreign key, like Document.conversation_id: deleting the conversation
+    # keeps the fact, whose source then names the channel only.
+    source_conversation_id = models.BigIntegerField(null=True, blank=True)
     source_time = models.DateTimeField()
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

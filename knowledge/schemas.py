@@ -26,6 +26,12 @@ class MemorySwitch(_Body):
     enabled: bool
 
 
+class MemoryConsent(_Body):
+    """Yes to "Remember that …?": the token of a `memory_consent` frame."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
 class UploadFields(_Body):
     """The form fields beside the file of a multipart upload."""
 
@@ -34,6 +40,12 @@ class UploadFields(_Body):
 
 class DocumentFilter(_Body):
     conversation_id: RowId | None = None
+
+
+class DocumentAttach(_Body):
+    """Use one of the person's ready files in this conversation of theirs."""
+
+    conversation_id: RowId
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -46,6 +58,7 @@ class _Shape(BaseModel):
 class MemorySource(_Shape):
     channel: str
     message_id: int | None
+    conversation_id: int | None  # the conversation it was said in (null: typed in Settings, or not recorded)
     at: str
 
 

@@ -41,11 +41,66 @@ def document_list(*, owner_id: int, conversation_id: int | None = None) -> Query
     return found if conversation_id is None else found.filter(conversation_id=conversation_id)
 
 
-def document_for(*, owner_id: int, document_id: int) -> Document:
+def document_for(*, owner_id: int, document_id: int, for_update: bool = False) -> Document:
+    """`for_update`: the row locked until the caller's transaction ends."""
+    found = document_list(owner_id=owner_id)
     try:
-        return document_list(owner_id=owner_id).get(pk=document_id)
+        return (found.select_for_update() if for_update else found).get(pk=document_id)
     except Document.DoesNotExist:
         raise AssistantError(ErrorCode.NOT_FOUND, "There is no such document.") from None
+
+
+def attach_document(*, owner_id: int, document_id: int, conversation_id: int) -> Document:
+    """One of the person's ready files made available in a conversation without reading it again: a
+    copy of the document and its chunks (embeddings included), so deleting the conversation or the
+    original takes only its own copy. Attaching the same file twice answers the conversation's copy.
+    The caller has checked that the conversation is the person's."""
+    with transaction.atomic():
+        # Locked so that two attaches of one file to one conversation cannot both copy it.
+        source = document_for(owner_id=owner_id, document_id=document_id, for_update=True)
+        if source.status != Document.Status.READY:
+            raise AssistantError(ErrorCode.DOCUMENT_NOT_READY, _not_ready_detail(source))
+        if source.conversation_id == conversation_id:
+            return source
+        return _same_file(source, conversation_id) or _copy(source, conversation_id)
+
+
+def _not_ready_detail(document: Document) -> str:
+    if document.status == Document.Status.PENDING:
+        return f"“{document.name}” is still being read: use it once it is ready."
+    return f"“{document.name}” could not be read, so it cannot be used in a chat."
+
+
+def _same_file(source: Document, conversation_id: int) -> Document | None:
+    """The conversation's copy of `source`, or the same file uploaded there (the model keeps no link
+    to the original: name, type and size say it is the same file)."""
+    return (
+        document_list(owner_id=source.owner_id, conversation_id=conversation_id)
+        .filter(name=source.name, media_type=source.media_type, size=source.size)
+        .exclude(status=Document.Status.FAILED)
+        .first()
+    )
+
+
+def _copy(source: Document, conversation_id: int) -> Document:
+    copy = Document.objects.create(
+        owner_id=source.owner_id,
+        conversation_id=conversation_id,
+        name=source.name,
+        media_type=source.media_type,
+        size=source.size,
+        pages=source.pages,
+        status=Document.Status.READY,
+        progress=100,
+        content=b"",
+    )
+    DocumentChunk.objects.bulk_create(
+        DocumentChunk(
+            document=copy, page=c.page, ordinal=c.ordinal, text=c.text, tokens=c.tokens, embedding=c.embedding
+        )
+        for c in source.chunks.all()
+    )
+    return copy
 
 
 def delete_document(*, owner_id: int, document_id: int) -> None:

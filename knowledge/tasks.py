@@ -37,22 +37,34 @@ _KEPT = (memory.Outcome.STORED, memory.Outcome.REPLACED)
 # stops waiting for the result long before.
 @shared_task(ignore_result=False, time_limit=300)
 def remember_exchange(
-    owner_id: int, message_id: int, channel: str, user_text: str, answer_text: str
-) -> list[dict[str, int | str]]:
+    owner_id: int,
+    message_id: int,
+    channel: str,
+    user_text: str,
+    answer_text: str,
+    conversation_id: int | None = None,
+) -> dict[str, list[dict[str, int | str]]]:
     """Facts of one complete, unblocked exchange kept in the owner's memory (memory.remember_exchange),
-    their provenance the user's message `message_id`; `{id, text}` of each item stored or replaced.
-    Not retried: a failed model call costs the facts of one exchange, and the person can still say
-    "remember that …"."""
+    their provenance the user's message `message_id` in `conversation_id`: a memory.ExchangeMemory of the
+    items stored or replaced, and of the sensitive facts to ask about. Not retried: a failed model
+    call costs the facts of one exchange, and the person can still say "remember that …"."""
     model = memory.configured_model()
     if model is None:
-        return []
+        return memory.ExchangeMemory().model_dump()
+    source = memory.Source(channel=channel, message_id=message_id, conversation_id=conversation_id)
     remembered = memory.remember_exchange(
         owner_id=owner_id,
         user_text=user_text,
         answer_text=answer_text,
         blocked=False,
-        source=memory.Source(channel=channel, message_id=message_id),
+        source=source,
         model=model,
         content_check=memory.configured_content_check(),
     )
-    return [{"id": r.item.pk, "text": r.item.text} for r in remembered if r.outcome in _KEPT and r.item]
+    kept = [memory.KeptItem(id=r.item.pk, text=r.item.text) for r in remembered if r.outcome in _KEPT and r.item]
+    ask = [
+        memory.ConsentAsk(text=r.fact.fact, token=memory.consent_token(owner_id=owner_id, fact=r.fact, source=source))
+        for r in remembered
+        if r.outcome is memory.Outcome.NEEDS_CONSENT
+    ]
+    return memory.ExchangeMemory(kept=kept, ask=ask).model_dump()

@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/memory/<id:item_id>", api.memory_item, name="api-memory-item"),
     path("api/documents", api.document_collection, name="api-documents"),
     path("api/documents/<id:document_id>", api.document_detail, name="api-document"),
+    path("api/documents/<id:document_id>/attach", api.document_attach, name="api-document-attach"),
 ]

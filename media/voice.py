@@ -35,14 +35,27 @@ class AudioFormat(enum.StrEnum):
     OGG_OPUS = "ogg_opus"  # voice notes: WhatsApp shows the play button only for OGG/Opus up to 512 KB
     MP3 = "mp3"
     M4A = "m4a"
+    AAC = "aac"  # ADTS, as OpenAI's `/v1/audio/speech` sends `aac`
+    FLAC = "flac"
+    WAV = "wav"
 
 
-_MEDIA_TYPES = {AudioFormat.OGG_OPUS: "audio/ogg", AudioFormat.MP3: "audio/mpeg", AudioFormat.M4A: "audio/mp4"}
+_MEDIA_TYPES = {
+    AudioFormat.OGG_OPUS: "audio/ogg",
+    AudioFormat.MP3: "audio/mpeg",
+    AudioFormat.M4A: "audio/mp4",
+    AudioFormat.AAC: "audio/aac",
+    AudioFormat.FLAC: "audio/flac",
+    AudioFormat.WAV: "audio/wav",
+}
 # Mono speech: 24 kbps Opus is WhatsApp's own voice-note quality (about 3 KB a second).
 _ENCODER_ARGUMENTS = {
     AudioFormat.OGG_OPUS: ("-c:a", "libopus", "-b:a", "24k", "-ar", "48000", "-application", "voip", "-f", "ogg"),
     AudioFormat.MP3: ("-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"),
     AudioFormat.M4A: ("-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-f", "ipod"),
+    AudioFormat.AAC: ("-c:a", "aac", "-b:a", "64k", "-f", "adts"),
+    AudioFormat.FLAC: ("-c:a", "flac", "-f", "flac"),
+    AudioFormat.WAV: ("-c:a", "pcm_s16le", "-f", "wav"),
 }
 
 

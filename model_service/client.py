@@ -1,10 +1,13 @@
-"""An async streaming client for an OpenAI-compatible `/v1/completions` server, prompted with token ids.
+"""An async streaming client for an OpenAI-compatible `/v1/completions` server, prompted with token ids,
+and for its `/v1/chat/completions`, which a photo turn needs (a photo cannot travel as token ids).
 
 The project renders every prompt itself (model_service/messages.py) and sends its token ids as the
 completion's prompt (`"prompt": [128000, 128006, …]`), so the server runs no chat template and
 adds nothing: what the model reads is exactly what was rendered and counted. vLLM (production) and llama.cpp's
 server take a token list as the prompt; the embedded server accepts one too
-(model_service/llamacpp_server.py). docs/subsystems/prompts.md explains the choice.
+(model_service/llamacpp_server.py). docs/subsystems/prompts.md explains the choice. A turn with a
+photo goes to a vision model as chat `messages` with an `image_url` content part
+(model_service/chat_formats.py `chat_request`), streamed and handled exactly like a completion.
 
 Behaviour that the rest of the product relies on:
 
@@ -132,9 +135,14 @@ class CompletionsClient:
         await self._http.aclose()
 
     def request_body(self, prompt: list[int], params: GenerationParams) -> dict[str, object]:
+        return {"prompt": prompt, **self._generation_fields(params)}
+
+    def chat_request_body(self, messages: list[dict[str, object]], params: GenerationParams) -> dict[str, object]:
+        return {"messages": messages, **self._generation_fields(params)}
+
+    def _generation_fields(self, params: GenerationParams) -> dict[str, object]:
         return {
             "model": self.endpoint.model,
-            "prompt": prompt,
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": params.max_tokens,
@@ -143,9 +151,16 @@ class CompletionsClient:
             **params.extra,
         }
 
-    async def stream(self, prompt: list[int], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+    def stream(self, prompt: list[int], params: GenerationParams) -> AsyncGenerator[StreamEvent]:
         """Complete the prompt's token ids: yield text deltas, then exactly one StreamEnd."""
-        first, events = await self._first_event(self.request_body(prompt, params))
+        return self._stream("completions", self.request_body(prompt, params))
+
+    def stream_chat(self, messages: list[dict[str, object]], params: GenerationParams) -> AsyncGenerator[StreamEvent]:
+        """Answer OpenAI chat `messages` (content parts allowed): the same events as `stream`."""
+        return self._stream("chat/completions", self.chat_request_body(messages, params))
+
+    async def _stream(self, path: str, body: dict[str, object]) -> AsyncGenerator[StreamEvent]:
+        first, events = await self._first_event(path, body)
         async with aclosing(events):
             yield first
             try:
@@ -159,12 +174,12 @@ class CompletionsClient:
             except httpx.TransportError as exc:
                 raise ModelStreamBroken("The model service stopped in the middle of the answer.") from exc
 
-    async def _first_event(self, body: dict[str, object]) -> tuple[StreamEvent, AsyncGenerator[StreamEvent]]:
+    async def _first_event(self, path: str, body: dict[str, object]) -> tuple[StreamEvent, AsyncGenerator[StreamEvent]]:
         """Start the stream and wait for its first event (the first text, or the end of an empty
         answer), retrying failures, all within `first_token_timeout`."""
         try:
             async with asyncio.timeout(self.endpoint.first_token_timeout):
-                return await self._first_event_with_retries(body)
+                return await self._first_event_with_retries(path, body)
         except TimeoutError as exc:
             wait = self.endpoint.first_token_timeout
             raise ModelUnavailable(
@@ -172,12 +187,12 @@ class CompletionsClient:
             ) from exc
 
     async def _first_event_with_retries(
-        self, body: dict[str, object]
+        self, path: str, body: dict[str, object]
     ) -> tuple[StreamEvent, AsyncGenerator[StreamEvent]]:
         attempt = 0
         while True:
             # An exception out of anext() has already finished the generator and closed its response.
-            events = self._stream_once(body)
+            events = self._stream_once(path, body)
             try:
                 return await anext(events), events
             except (httpx.TransportError, _RetryableStatus) as exc:
@@ -188,10 +203,10 @@ class CompletionsClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    async def _stream_once(self, body: dict[str, object]) -> AsyncGenerator[StreamEvent]:
+    async def _stream_once(self, path: str, body: dict[str, object]) -> AsyncGenerator[StreamEvent]:
         # vLLM adopts X-Request-Id as its request id, so its logs line up with ours.
         headers = {"X-Request-Id": turn} if (turn := log_context.turn_id.get()) else None
-        async with self._http.stream("POST", "completions", json=body, headers=headers) as response:
+        async with self._http.stream("POST", path, json=body, headers=headers) as response:
             if response.status_code in _RETRYABLE_STATUS:
                 raise _RetryableStatus(response.status_code)
             if response.status_code >= 400:
@@ -227,7 +242,7 @@ async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamE
             raise ModelStreamBroken(f"The model service reported an error: {message}")
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
-            if text := choice.get("text"):
+            if text := _choice_text(choice):
                 yield TextDelta(text)
             finish_reason = choice.get("finish_reason") or finish_reason
     if finish_reason is None:
@@ -237,3 +252,12 @@ async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamE
         completion_tokens=usage.get("completion_tokens"),
         prompt_tokens=usage.get("prompt_tokens"),
     )
+
+
+def _choice_text(choice: dict[str, object]) -> str:
+    """A completion chunk's `text`, or a chat chunk's `delta.content` (null in its role chunk)."""
+    if isinstance(text := choice.get("text"), str):
+        return text
+    delta = choice.get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""

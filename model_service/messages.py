@@ -25,6 +25,8 @@ class ChatMessage:
     # calls) and ends with `<|eom_id|>` when the call waits for its `ipython` result.
     python_tag: bool = False
     awaits_result: bool = False
+    # The message carries the photo sent with it, to a vision model (model_service/chat_formats.py).
+    image: bool = False
 
 
 @dataclass(frozen=True)

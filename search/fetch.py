@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import ipaddress
 import re
 import socket
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 import charset_normalizer
 import httpx
@@ -31,6 +33,8 @@ import httpx
 from search import conf
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+T = TypeVar("T")
+Reader = Callable[[httpx.URL, httpx.Response], Awaitable[T]]  # (the URL after redirects, its answer)
 
 TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 XML_TYPES = frozenset({"application/xml", "text/xml"})  # sitemaps
@@ -219,9 +223,15 @@ class SafeFetcher:
 
     async def fetch(self, url: str, media_types: frozenset[str] = TEXT_TYPES) -> Page:
         """The page at `url` if its type is one of `media_types`; raises FetchError (or FetchRefused) otherwise."""
+        return await self.fetch_with(url, media_types, functools.partial(self._read, media_types=media_types))
+
+    async def fetch_with(self, url: str, media_types: frozenset[str], read: Reader[T]) -> T:
+        """What `read` makes of the final answer for `url`, with every hop checked and the deadline kept;
+        `media_types` are the ones asked for. For other content than pages (photos): `read` applies its
+        own type and size checks. Raises FetchError (or FetchRefused), or what `read` raises."""
         try:
             async with asyncio.timeout(self.limits.deadline):
-                return await self._follow(httpx.URL(url), media_types)
+                return await self._follow(httpx.URL(url), media_types, read)
         except TimeoutError as error:
             raise FetchError(f"the page took longer than {self.limits.deadline:g} s") from error
         except httpx.TimeoutException as error:
@@ -231,7 +241,7 @@ class SafeFetcher:
         except httpx.HTTPError as error:
             raise FetchError("the page could not be reached") from error
 
-    async def _follow(self, url: httpx.URL, media_types: frozenset[str]) -> Page:
+    async def _follow(self, url: httpx.URL, media_types: frozenset[str], read: Reader[T]) -> T:
         for _ in range(self.limits.max_redirects + 1):
             hop = await _check(url, self.limits, self.resolver)
             async with (
@@ -251,7 +261,7 @@ class SafeFetcher:
                 if response.status_code in REDIRECT_STATUSES and location:
                     url = url.join(location)
                     continue
-                return await self._read(url, response, media_types)
+                return await read(url, response)
         raise FetchError(f"the page redirected more than {self.limits.max_redirects} times")
 
     async def _read(self, url: httpx.URL, response: httpx.Response, media_types: frozenset[str]) -> Page:

@@ -28,13 +28,14 @@ from search.sources import WITHHELD_NOTE, SearchOutcome, Source
 logger = logging.getLogger(__name__)
 
 # Part of the cache key: outcomes cached before sources were checked for injected instructions are not reused.
-OUTCOME_FORMAT = 2
+OUTCOME_FORMAT = 3
 
 
 @dataclass(frozen=True)
 class _Collected:
     documents: list[Document]  # shared links first, then search results, in provider order
-    problems: list[str]  # plain words, one per failure the user should hear about
+    problems: list[str]  # plain words, one per failure of the search the user should hear about
+    unread: dict[str, str]  # shared links that could not be read, with why
 
 
 async def fetch_document(fetcher: SafeFetcher, url: str) -> Document:
@@ -90,14 +91,14 @@ async def _collect(query: str, urls: Sequence[str], max_sources: int) -> _Collec
         results = [r for r in results if r.url not in urls]
         pages = await _result_pages(fetcher, results)
         shared_outcomes = await shared
-    documents = []
+    documents, unread = [], {}
     for url, outcome in zip(urls, shared_outcomes, strict=True):
         if isinstance(outcome, FetchError):
-            problems.append(f"I could not read {url}: {outcome}.")
+            unread[url] = str(outcome)
         else:
             documents.append(outcome)
     documents.extend(d for r in results if (d := _result_document(r, pages.get(r.url))))
-    return _Collected(documents, problems)
+    return _Collected(documents, problems, unread)
 
 
 def checked_source(title: str, url: str, text: str) -> Source:
@@ -145,8 +146,11 @@ def gather(query: str, *, urls: Sequence[str] = (), max_sources: int = 3, questi
         return SearchOutcome.from_json(cached)
     collected = asyncio.run(_collect(query, urls, max_sources))
     outcome = SearchOutcome(
-        query=query, sources=_sources(question or query, collected.documents), error=" ".join(collected.problems)
+        query=query,
+        sources=_sources(question or query, collected.documents),
+        error=" ".join(collected.problems),
+        unread=collected.unread,
     )
-    if not outcome.error and (seconds := search_settings().cache_seconds) > 0:
+    if not outcome.problems and (seconds := search_settings().cache_seconds) > 0:
         cache.set(key, outcome.to_json(), seconds)
     return outcome

@@ -30,12 +30,22 @@ class Source:
 class SearchOutcome:
     query: str
     sources: list[Source] = field(default_factory=list)
-    error: str = ""  # plain words for the user when search failed or partly failed; "" if fine
+    error: str = ""  # plain words for the user when the search itself failed; "" if fine
+    # Links the user shared that could not be read, each with why ("the page answered with HTTP 404").
+    unread: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> str:
+        """Everything that went wrong, in plain words: what the model is told beside the sources."""
+        links = [f"I could not read {url}: {reason}." for url, reason in self.unread.items()]
+        return " ".join([self.error, *links] if self.error else links)
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "sources": [s.to_json() for s in self.sources], "error": self.error}
+        sources = [s.to_json() for s in self.sources]
+        return {"query": self.query, "sources": sources, "error": self.error, "unread": dict(self.unread)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchOutcome:
         sources = [Source.from_json(item) for item in data.get("sources", [])]
-        return cls(query=str(data.get("query", "")), sources=sources, error=str(data.get("error", "")))
+        unread = {str(url): str(reason) for url, reason in data.get("unread", {}).items()}
+        return cls(query=str(data.get("query", "")), sources=sources, error=str(data.get("error", "")), unread=unread)

@@ -27,6 +27,8 @@ ARCHIVE_README = """Everything this assistant keeps about your account, as of {a
 - memory.json: what the assistant remembers about you, with where each fact came from
 - documents.json: your uploaded documents' names and the text read from them, by page
 - images/: the pictures you made with Imagine
+- attachments/: the photos and voice messages you sent in the web chat, and attachments.json with
+  what the assistant read from each (its words, a voice message's transcript)
 """
 
 
@@ -46,8 +48,20 @@ def export_archive(user: User) -> bytes:
             for stored in _files_of(image):
                 with stored.open("rb") as data:
                     archive.writestr(f"images/{image.pk}-{stored.name.rsplit('/', 1)[-1]}", data.read())
+        _write_attachments(archive, user)
     audit.info("account %s exported its data", user.pk)
     return buffer.getvalue()
+
+
+def _write_attachments(archive: zipfile.ZipFile, user: User) -> None:
+    """The web chat's uploads (assistant/web/attachments.py, reached by their relation to the user:
+    the chat domain imports nothing of the web layer), each file and one list of what was read."""
+    listed = []
+    for upload in user.web_attachments.order_by("pk"):
+        name = f"attachments/{upload.pk}.{upload.media_type.rsplit('/', 1)[-1]}"
+        archive.writestr(name, bytes(upload.data))
+        listed.append({"file": name, "kind": upload.kind, "message_id": upload.message_id, "read": upload.reading})
+    archive.writestr("attachments/attachments.json", json.dumps(listed, ensure_ascii=False, indent=1))
 
 
 def delete_account(user: User) -> None:
@@ -80,6 +94,11 @@ def _account(user: User) -> dict[str, Any]:
 
 
 def _conversations(user: User) -> list[dict[str, Any]]:
+    # The person's own thumbs up or down on an answer, with its reason and comment; null when none.
+    rated = {
+        f.message_id: {"rating": f.rating, "reason": f.reason, "comment": f.comment}
+        for f in user.message_feedback.all()
+    }
     return [
         {
             "id": conversation.pk,
@@ -87,7 +106,7 @@ def _conversations(user: User) -> list[dict[str, Any]]:
             "channel": conversation.channel,
             "created": conversation.created_at,
             "messages": [
-                {"role": m.role, "text": m.content, "status": m.status, "at": m.created_at}
+                {"role": m.role, "text": m.content, "status": m.status, "at": m.created_at, "feedback": rated.get(m.pk)}
                 for m in conversation.messages.order_by("pk")
             ],
         }

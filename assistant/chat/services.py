@@ -6,14 +6,19 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
-from assistant.chat.selectors import conversation_for, visible_messages
+from assistant.chat.selectors import answer_for, conversation_for, followed_id, visible_messages
 from assistant.conf import assistant_settings, model_settings
-from assistant.models import ApiKey, Channel, Conversation, Message, User
+from assistant.models import ApiKey, Channel, Conversation, Message, MessageFeedback, User
+from assistant.ops import metrics
 from core import limits
 from core.errors import AssistantError, ErrorCode
+from core.text import NUL_REFUSAL, contains_nul
+from knowledge.services import delete_conversation_documents
 
 TITLE_MAX_CHARS = 200
 MAX_REQUEST_MESSAGES = 500
@@ -78,7 +83,8 @@ def share_conversation(*, user: User, conversation_id: int) -> Conversation:
     to the newest message and keeps its address."""
     with transaction.atomic():
         conversation = conversation_for(user=user, conversation_id=conversation_id)
-        last = visible_messages(conversation=conversation).exclude(status=Message.Status.STREAMING).last()
+        finished = [m for m in visible_messages(conversation=conversation) if m.status != Message.Status.STREAMING]
+        last = finished[-1] if finished else None
         if last is None:
             raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "There is nothing to share in this conversation yet.")
         conversation.share_token = conversation.share_token or secrets.token_urlsafe(32)
@@ -99,6 +105,8 @@ def delete_conversation(*, user: User, conversation_id: int) -> None:
         if conversation.messages.filter(status=Message.Status.STREAMING).exists():
             raise AssistantError(ErrorCode.TURN_IN_PROGRESS, "Stop the answer before deleting the conversation.")
         conversation.delete()
+        # Its files name it by id only (no cascade): they go with it.
+        delete_conversation_documents(owner_id=user.pk, conversation_id=conversation_id)
 
 
 def _check_room(conversation: Conversation) -> None:
@@ -142,17 +150,32 @@ def _admit_any() -> None:
 
 
 def start_turn(
-    *, user: User, conversation_id: int | None, text: str, client_id: str, admit: Callable[[], None] = _admit_any
+    *,
+    user: User,
+    conversation_id: int | None,
+    text: str,
+    client_id: str,
+    admit: Callable[[], None] = _admit_any,
+    photo_reading: str = "",
 ) -> TurnStart:
     """Store the user's message and an empty streaming answer; idempotent on `client_id`.
-    `admit` (the caller's rate limits) runs for a new turn only, before the quota check."""
+    `admit` (the caller's rate limits) runs for a new turn only, before the quota check.
+    `photo_reading`: the reading of the photo sent with the message, kept with it for later prompts."""
     cleaned = clean_message_text(text)
+    store = partial(_store_new_turn, user, conversation_id, cleaned, client_id, photo_reading)
+    return _turn_once(user, conversation_id, client_id, admit, store)
+
+
+def _turn_once(
+    user: User, conversation_id: int | None, client_id: str, admit: Callable[[], None], store: Callable[[], TurnStart]
+) -> TurnStart:
+    """The turn `client_id` names, stored by `store` unless a retry finds it stored already."""
     if existing := _existing_turn(user, conversation_id, client_id):
         return existing  # a retry is answered even past a limit: it was accepted the first time
     admit()
     limits.check_quota(user)
     try:
-        return _store_new_turn(user, conversation_id, cleaned, client_id)
+        return store()
     except IntegrityError:
         # Either a concurrent retry of the same client_id won the race, or an answer is in progress.
         if existing := _existing_turn(user, conversation_id, client_id):
@@ -160,7 +183,9 @@ def start_turn(
         raise _TURN_IN_PROGRESS from None
 
 
-def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, client_id: str) -> TurnStart:
+def _store_new_turn(
+    user: User, conversation_id: int | None, cleaned: str, client_id: str, photo_reading: str = ""
+) -> TurnStart:
     with transaction.atomic():
         if conversation_id is None:
             conversation = Conversation.objects.create(
@@ -172,10 +197,21 @@ def _store_new_turn(user: User, conversation_id: int | None, cleaned: str, clien
             _check_room(conversation)
             conversation.save(update_fields=["updated_at"])
         user_message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=cleaned, client_id=client_id
+            conversation=conversation,
+            role=Message.Role.USER,
+            content=cleaned,
+            client_id=client_id,
+            parent=_last_shown_answer(conversation) if conversation_id is not None else None,
+            photo_reading=photo_reading,
         )
         answer = _new_answer(conversation, user_message)
     return TurnStart(conversation, user_message, answer, created=True)
+
+
+def _last_shown_answer(conversation: Conversation) -> Message | None:
+    """What a new message follows: the answer on screen last (the version the person chose)."""
+    answers = [m for m in visible_messages(conversation=conversation) if m.role == Message.Role.ASSISTANT]
+    return answers[-1] if answers else None
 
 
 @dataclass(frozen=True)
@@ -218,8 +254,22 @@ def start_api_turn(*, key: ApiKey, instructions: str, messages: Sequence[Request
         stored = Message.objects.bulk_create(
             Message(conversation=conversation, role=m.role, content=m.content) for m in messages
         )
+        _link_history(stored)
         answer = _new_answer(conversation, stored[-1])
     return TurnStart(conversation, stored[-1], answer, created=True)
+
+
+def _link_history(stored: Sequence[Message]) -> None:
+    """Each user message of a request's history follows the assistant message before it, as in a chat."""
+    follows: int | None = None
+    linked = []
+    for message in stored:
+        if message.role == Message.Role.ASSISTANT:
+            follows = message.pk
+        elif follows is not None:
+            message.parent_id = follows
+            linked.append(message)
+    Message.objects.bulk_update(linked, ["parent"])
 
 
 def abandon_turn(*, start: TurnStart) -> None:
@@ -234,12 +284,14 @@ def abandon_turn(*, start: TurnStart) -> None:
 
 
 def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
-    """Answer the last user message again; the previous answers to it are kept but superseded."""
+    """Answer the last user message again: a new version of its answer, shown from now on; the earlier
+    versions are kept (superseded), each with the branch that followed it."""
     limits.check_quota(user)
     try:
         with transaction.atomic():
             conversation = conversation_for(user=user, conversation_id=conversation_id)
-            user_message = visible_messages(conversation=conversation).filter(role=Message.Role.USER).last()
+            questions = [m for m in visible_messages(conversation=conversation) if m.role == Message.Role.USER]
+            user_message = questions[-1] if questions else None
             if user_message is None:
                 raise AssistantError(ErrorCode.NOTHING_TO_REGENERATE, "This conversation has no message to answer.")
             _check_room(conversation)
@@ -251,6 +303,146 @@ def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
     return TurnStart(conversation, user_message, answer, created=True)
 
 
+def start_edit(
+    *,
+    user: User,
+    conversation_id: int,
+    message_id: int,
+    text: str,
+    client_id: str,
+    admit: Callable[[], None] = _admit_any,
+) -> TurnStart:
+    """Store an edit of a shown user message as a new version of it, and an empty streaming answer; the
+    new version starts a branch of its own, shown from now on. The edited version and the branch after
+    it stay stored, shown again when the person switches back. Idempotent on `client_id`, as a message."""
+    cleaned = clean_message_text(text)
+    store = partial(_store_edit, user, conversation_id, message_id, cleaned, client_id)
+    return _turn_once(user, conversation_id, client_id, admit, store)
+
+
+def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str, client_id: str) -> TurnStart:
+    with transaction.atomic():
+        conversation = conversation_for(user=user, conversation_id=conversation_id)
+        conversation.owner = user  # found by its owner: loading the turn reads it without a query
+        if conversation.channel != Channel.WEB:
+            raise AssistantError(ErrorCode.INVALID_FRAME, "Only web chats can be edited; this one came from elsewhere.")
+        original = _shown_question(conversation, message_id)
+        _check_room(conversation)
+        _versions_of(original).update(superseded=True)
+        user_message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.USER,
+            content=cleaned,
+            client_id=client_id,
+            parent_id=original.parent_id,
+        )
+        answer = _new_answer(conversation, user_message)
+        conversation.save(update_fields=["updated_at"])
+    return TurnStart(conversation, user_message, answer, created=True)
+
+
+def _shown_question(conversation: Conversation, message_id: int) -> Message:
+    for message in visible_messages(conversation=conversation):
+        if message.pk == message_id and message.role == Message.Role.USER:
+            return message
+    raise AssistantError(ErrorCode.NOT_FOUND, "That message is not one of yours on screen in this conversation.")
+
+
+def _versions_of(message: Message) -> QuerySet[Message]:
+    """The message's versions, itself included (selectors.versions_by_message reads the same groups)."""
+    if message.role == Message.Role.USER:
+        return Message.objects.filter(
+            conversation_id=message.conversation_id, role=Message.Role.USER, parent_id=message.parent_id
+        )
+    if message.reply_to_id is None:  # `/v1` history: an answer with no question has no other version
+        return Message.objects.filter(pk=message.pk)
+    return Message.objects.filter(reply_to_id=message.reply_to_id, role=Message.Role.ASSISTANT)
+
+
+def select_version(*, user: User, message_id: int) -> Message:
+    """Show `message` instead of its other versions, with the branch that follows it as it was left.
+    Only a version of a message on screen can be chosen, and not while an answer is being written."""
+    with transaction.atomic():
+        try:
+            message = Message.objects.get(pk=message_id, conversation__owner=user)
+        except Message.DoesNotExist:
+            raise AssistantError(ErrorCode.NOT_FOUND, "That message does not exist.") from None
+        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+            raise AssistantError(ErrorCode.TURN_IN_PROGRESS, "Stop the answer before switching versions.")
+        follows = followed_id(message)
+        if follows is not None and follows not in {m.pk for m in visible_messages(conversation=conversation)}:
+            raise AssistantError(ErrorCode.NOT_FOUND, "That version belongs to a branch that is not on screen.")
+        _versions_of(message).exclude(pk=message.pk).update(superseded=True)
+        Message.objects.filter(pk=message.pk).update(superseded=False)
+    message.superseded = False
+    return message
+
+
 def set_generated_title(*, conversation_id: int, title: str, provisional: str) -> None:
     """Replace the provisional title, unless the user renamed the conversation meanwhile."""
     Conversation.objects.filter(pk=conversation_id, title=provisional).update(title=clean_title(title))
+
+
+FEEDBACK_COMMENT_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class FeedbackChange:
+    feedback: MessageFeedback
+    previous_rating: str | None  # the rating it replaced; None for a first rating
+
+
+def _rated_answer(user: User, message_id: int) -> Message:
+    """One of the person's own finished answers: only those take a rating."""
+    answer = answer_for(user=user, message_id=message_id)
+    if not answer.is_final:
+        raise AssistantError(ErrorCode.NOT_STREAMING, "Wait for the answer to finish before rating it.")
+    return answer
+
+
+def _clean_feedback(rating: str, reason: str, comment: str) -> str:
+    """The comment to store, or the specific refusal of this combination."""
+    if reason and rating != MessageFeedback.Rating.DOWN:
+        raise AssistantError(ErrorCode.INVALID_FRAME, "reason: only a thumbs down takes a reason.")
+    if contains_nul(comment):  # the REST body is checked already; other callers reach here directly
+        raise AssistantError(ErrorCode.INVALID_FRAME, NUL_REFUSAL)
+    cleaned = comment.strip()
+    if len(cleaned) > FEEDBACK_COMMENT_MAX_CHARS:
+        raise AssistantError(
+            ErrorCode.TEXT_TOO_LONG, f"A feedback comment has at most {FEEDBACK_COMMENT_MAX_CHARS} characters."
+        )
+    return cleaned
+
+
+def _store_feedback(answer: Message, user: User, fields: dict[str, str]) -> FeedbackChange:
+    with transaction.atomic():
+        stored = MessageFeedback.objects.select_for_update().filter(message=answer, user=user).first()
+        if stored is None:
+            return FeedbackChange(MessageFeedback.objects.create(message=answer, user=user, **fields), None)
+        previous = stored.rating
+        for name, value in fields.items():
+            setattr(stored, name, value)
+        stored.save(update_fields=[*fields, "updated_at"])
+        return FeedbackChange(stored, previous)
+
+
+def give_feedback(*, user: User, message_id: int, rating: str, reason: str = "", comment: str = "") -> FeedbackChange:
+    """Rate one of the person's answers; rating it again replaces the earlier rating, reason and comment."""
+    answer = _rated_answer(user, message_id)
+    fields = {"rating": rating, "reason": reason, "comment": _clean_feedback(rating, reason, comment)}
+    try:
+        change = _store_feedback(answer, user, fields)
+    except IntegrityError:  # a concurrent first rating of the same answer was stored first: replace it
+        change = _store_feedback(answer, user, fields)
+    if change.previous_rating != rating:
+        metrics.FEEDBACK.labels(rating).inc()
+    return change
+
+
+def clear_feedback(*, user: User, message_id: int) -> None:
+    """Take back the person's rating of an answer; clearing one that is not there changes nothing."""
+    answer = answer_for(user=user, message_id=message_id)
+    deleted, _ = MessageFeedback.objects.filter(message=answer, user=user).delete()
+    if deleted:
+        metrics.FEEDBACK.labels("cleared").inc()

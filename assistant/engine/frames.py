@@ -57,6 +57,13 @@ class SourceRef(BaseModel):
     url: str
 
 
+class UnreadLink(BaseModel):
+    """A link the person shared that could not be read, and why, in plain (English) words."""
+
+    url: str
+    reason: str
+
+
 class SearchFrame(ServerFrame):
     """The answer's web grounding: `searching` when it starts, then `done` with the sources (an
     empty list and `error` when search failed; the answer still comes). Not numbered: a resuming
@@ -68,7 +75,8 @@ class SearchFrame(ServerFrame):
     query: str
     urls: list[str] = []
     sources: list[SourceRef] = []
-    error: str | None = None
+    error: str | None = None  # the search itself failed
+    unread_links: list[UnreadLink] = []  # shared links that could not be read (the search may have worked)
 
 
 class QueuedFrame(ServerFrame):
@@ -140,6 +148,24 @@ class MemoryUpdatedFrame(ServerFrame):
     message_id: int
     user_message_id: int
     items: list[MemoryItemRef]
+
+
+class MemoryConsentAsk(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str  # the fact as it would be kept
+    token: str  # sent back to `POST /api/memory` to keep it
+
+
+class MemoryConsentFrame(ServerFrame):
+    """Sensitive facts (health, religion…) noticed in an exchange and kept nowhere: the page asks
+    whether to remember each, and a yes sends its token to `POST /api/memory`. Sent like
+    `memory_updated`, to every chat socket of the person."""
+
+    type: Literal["memory_consent"] = "memory_consent"
+    message_id: int
+    user_message_id: int
+    facts: list[MemoryConsentAsk]
 
 
 AnswerFrame = TokenFrame | SearchFrame | QueuedFrame | BlockedFrame | DoneFrame

@@ -1,4 +1,5 @@
-"""The model gateway: the settings-configured model_service pieces the pipeline uses."""
+"""The model gateway: the settings-configured model_service pieces the pipeline uses; and the vision
+model's (`ModelGateway.vision`), which a turn with a photo goes to when MODEL_VISION_BASE_URL is set."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from assistant.conf import model_settings
-from model_service.chat_formats import prompt_format
+from model_service.chat_formats import LLAMA32_VISION, prompt_format
 from model_service.client import CompletionsClient, ModelEndpoint
 from model_service.messages import ChatMessage, PromptFormat, prompt_segments
 from model_service.tokens import CachedTokenizer, Tokenizer, count, encode, tokenizer
@@ -27,6 +28,8 @@ class ModelGateway:
     temperature: float
     extra_body: dict[str, object]
     builtin_tools: bool = False  # Llama 3.1's brave_search / wolfram_alpha (model_service/builtin_tools.py)
+    # Where a photo goes (Llama 3.2 Vision, sent chat messages with the photo); None: OCR only.
+    vision: ModelGateway | None = None
 
     def prompt_ids(self, messages: list[ChatMessage], *, prefill: str = "") -> list[int]:
         """The ids the server is sent: the rendered prompt, whose counts the fitter added up."""
@@ -52,20 +55,42 @@ def shared_tokenizer(kind: str) -> Tokenizer:
     return CachedTokenizer(tokenizer(kind))
 
 
-def _build_gateway() -> ModelGateway:
+def _endpoint(base_url: str, name: str, api_key: str) -> ModelEndpoint:
     model = model_settings()
-    endpoint = ModelEndpoint(
-        base_url=model.base_url,
-        model=model.name,
-        api_key=model.api_key,
+    return ModelEndpoint(
+        base_url=base_url,
+        model=name,
+        api_key=api_key,
         connect_timeout=model.connect_timeout,
         read_timeout=model.read_timeout,
         first_token_timeout=model.first_token_timeout,
         retries=model.retries,
         max_connections=model.max_connections,
     )
+
+
+def _vision_gateway() -> ModelGateway | None:
+    """Llama 3.2 Vision: Meta's format with `<|image|>`, counted with the Llama 3 tokenizer (which
+    holds `<|image|>`), the operator's sampling; no built-in tools ("tool calling does NOT work with
+    images", Meta's vision prompt format page)."""
+    model = model_settings()
+    if not model.vision_base_url:
+        return None
     return ModelGateway(
-        client=CompletionsClient(endpoint),
+        client=CompletionsClient(_endpoint(model.vision_base_url, model.vision_name, model.vision_api_key)),
+        prompt_format=LLAMA32_VISION,
+        tokenizer=shared_tokenizer("llama3"),
+        context_window=model.vision_context_window,
+        max_tokens=model.max_tokens,
+        temperature=model.temperature,
+        extra_body=model.extra_body,
+    )
+
+
+def _build_gateway() -> ModelGateway:
+    model = model_settings()
+    return ModelGateway(
+        client=CompletionsClient(_endpoint(model.base_url, model.name, model.api_key)),
         prompt_format=prompt_format(model.prompt_format),
         tokenizer=shared_tokenizer(model.tokenizer),
         context_window=model.context_window,
@@ -73,6 +98,7 @@ def _build_gateway() -> ModelGateway:
         temperature=model.temperature,
         extra_body=model.extra_body,
         builtin_tools=model.builtin_tools,
+        vision=_vision_gateway(),
     )
 
 

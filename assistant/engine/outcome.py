@@ -7,13 +7,13 @@ the stored row for anyone who reads it later (`stored_outcome`); both serialise 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from assistant.engine.frames import CodeWarning, DoneFrame, FinishReason, SearchFrame, SourceRef, Usage
+from assistant.engine.frames import CodeWarning, DoneFrame, FinishReason, SearchFrame, SourceRef, UnreadLink, Usage
 from assistant.models import Message
 from core.errors import ErrorCode
 from core.images import ImageRef
@@ -39,6 +39,7 @@ class Grounding(BaseModel):
     urls: list[str] = []
     sources: list[Source] = []
     error: str | None = None  # why the answer has no live results
+    unread_links: list[UnreadLink] = []  # shared links that could not be read, and why
     done: bool = False  # the search ended (with or without sources)
     invalid_citations: list[int] = []  # [n] in the answer with no source n
 
@@ -50,13 +51,14 @@ class Grounding(BaseModel):
     def stored(cls, data: dict[str, Any]) -> Grounding | None:
         return cls.model_validate(data) if data else None
 
-    def finished(self, found: Sequence[WebSource], error: str | None) -> Grounding:
-        """The search ended with these sources; only web links stay links."""
+    def finished(self, found: Sequence[WebSource], error: str | None, unread: Mapping[str, str]) -> Grounding:
+        """The search ended with these sources (only web links stay links) and these links unread."""
         sources = [
             Source(title=s.title, url=s.url if s.url.startswith(WEB_SCHEMES) else "", flagged=bool(s.flags))
             for s in found
         ]
-        return self.model_copy(update={"sources": sources, "error": error, "done": True})
+        unread_links = [UnreadLink(url=url, reason=reason) for url, reason in unread.items()]
+        return self.model_copy(update={"sources": sources, "error": error, "unread_links": unread_links, "done": True})
 
     def numbered_sources(self) -> list[SourceRef]:
         return [SourceRef(number=n, title=s.title, url=s.url) for n, s in enumerate(self.sources, start=1)]
@@ -69,6 +71,7 @@ class Grounding(BaseModel):
             urls=self.urls,
             sources=self.numbered_sources(),
             error=self.error or None,
+            unread_links=self.unread_links,
         )
 
 
@@ -149,6 +152,7 @@ def rest_fields(outcome: AnswerOutcome) -> dict[str, Any]:
     return {
         "sources": [source.model_dump() for source in grounding.numbered_sources()] if grounding else [],
         "search_error": (grounding.error or None) if grounding else None,
+        "unread_links": [link.model_dump() for link in grounding.unread_links] if grounding else [],
         "invalid_citations": grounding.invalid_citations if grounding else [],
         "code_warnings": [warning.model_dump() for warning in outcome.code_warnings],
         "image": outcome.image.model_dump() if outcome.image else None,

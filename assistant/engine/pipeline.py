@@ -7,7 +7,9 @@ files; docs/subsystems/knowledge.md) â†’ web grounding (search, shared links) â†
 check, Code Shield and citation check. Every channel consumes these events; none re-implements a
 step. A `/imagine <prompt>` turn is answered by a final render instead of text, its prompt checked
 as the Imagine panel checks it. Llama 3.1's built-in tool calls (search, math, code: code_tool.py)
-are run between generations, at most MAX_TOOL_ROUNDS per answer.
+are run between generations, at most MAX_TOOL_ROUNDS per answer. A turn with a photo goes to the
+vision model when one is configured (`ModelGateway.vision`, docs/subsystems/media.md), the photo
+beside its reading; the reading stays with its message for every later turn.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from model_service.builtin_tools import (
     parse_tool_call,
     system_prompt_with_tools,
 )
+from model_service.chat_formats import chat_request, data_url
 from model_service.client import GenerationParams, StreamEnd, StreamEvent, TextDelta
 from model_service.context import ContextTooLong, fit_to_window
 from model_service.llama31 import Llama3Format, system_block, tool_result
@@ -79,6 +82,9 @@ class HistoryMessage:
     role: str
     content: str
     token_count: int | None  # None until counted once with the served model's tokenizer
+    # A user message sent with a photo: the photo's reading (media.ocr's description block), which the
+    # message carries in its `<photo>` fence to every later prompt too (counted with the message).
+    photo_reading: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,23 @@ class Attachment:
     """What the person sent with their latest message, as the `media` worker read it: a photo's
     reading (media.ocr's description block) or a voice note's transcript, which is then the message's
     own text. The words in it are what the person said, so the content guard reads them like typed
-    text: a transcript as the message itself, a photo's printed text (`photo_text`) beside it."""
+    text: a transcript as the message itself, a photo's printed text (`photo_text`) beside it. With a
+    vision model configured (`ModelGateway.vision`) the photo itself (`image`, as the worker cleaned
+    it: re-encoded, without metadata) goes to that model too, the reading beside it."""
 
     kind: AttachmentKind
     reading: str  # photo: its description; voice: the transcript
     photo_text: str = ""  # photo: the printed text found in it, without the description's own words
+    image: bytes = field(default=b"", repr=False)  # photo: the cleaned JPEG or PNG
+    image_type: str = ""  # photo: the media type of `image`
     language: str = ""  # voice: the transcript's language (ISO 639-1)
     language_detected: bool = False  # voice: the recogniser heard the language, not assumed it
+
+    @property
+    def photo_reading(self) -> str:
+        """What the message sent with it keeps for later prompts: a photo's reading ("" for a voice note,
+        whose transcript is the message itself)."""
+        return self.reading if self.kind is AttachmentKind.PHOTO else ""
 
 
 @dataclass(frozen=True)
@@ -251,14 +267,17 @@ async def _ground_and_answer(
     question = turn.history[-1].content
     guard = capabilities.guard
     web = capabilities.web
+    seen = _seen_photo(turn, gateway)
+    if seen is not None and gateway.vision is not None:
+        gateway = gateway.vision  # its window, format and tokenizer; it offers no built-in tools
     # With Llama 3.1's built-in tools the model itself decides to search (auto mode only).
     offer_tools = gateway.builtin_tools and web is not None and turn.search_mode == SearchMode.AUTO
     offer_tools = offer_tools and turn.client_tools is None
     offer_code = offers_code(gateway, capabilities) and turn.client_tools is None
     grounding = _Grounding()
     system_prompt = turn.system_prompt
-    if turn.attachment is not None:
-        system_prompt = "\n\n".join(p for p in (system_prompt, _attachment_block(turn.attachment)) if p)
+    if turn.attachment is not None and turn.attachment.kind is AttachmentKind.VOICE:
+        system_prompt = "\n\n".join(p for p in (system_prompt, _voice_note_block(turn.attachment)) if p)
     if turn.knowledge is not None:
         budgets = _KnowledgeBudgets.of(gateway, turn.sampling)
         known = await _recall(turn.knowledge, question, budgets)
@@ -284,7 +303,8 @@ async def _ground_and_answer(
             else system_block(system_prompt, today=today, custom_tools=_offers_client_tools(turn))
         )
 
-    prompt = _fit_prompt(Turn(system_prompt, turn.history, turn.sampling, client_tools=turn.client_tools), gateway)
+    history = _with_photo_reading(turn.history, turn.attachment)
+    prompt = _fit_prompt(Turn(system_prompt, history, turn.sampling, client_tools=turn.client_tools), gateway, seen)
     if offer_code:
         prompt.params.extra.update(KEEP_SPECIAL_TOKENS)
     checks_answer = guard is not None and capabilities.check_output
@@ -303,10 +323,24 @@ async def _ground_and_answer(
             watch.close()
 
 
-def _attachment_block(attachment: Attachment) -> str:
-    if attachment.kind is AttachmentKind.PHOTO:
-        return photo_block(attachment.reading)
+def _voice_note_block(attachment: Attachment) -> str:
     return voice_note_block(attachment.language if attachment.language_detected else "")
+
+
+def _seen_photo(turn: Turn, gateway: ModelGateway) -> Attachment | None:
+    """The photo of this turn when the vision model is to see it (else its reading stands alone)."""
+    photo = turn.attachment
+    if gateway.vision is None or photo is None or photo.kind is not AttachmentKind.PHOTO or not photo.image:
+        return None
+    return photo
+
+
+def _with_photo_reading(history: list[HistoryMessage], attachment: Attachment | None) -> list[HistoryMessage]:
+    """The history with the reading of the photo sent with its last message (the question), as the
+    stored message keeps it (a turn built without storage, a test's, has it only here)."""
+    if attachment is None or not attachment.photo_reading:
+        return history
+    return [*history[:-1], replace(history[-1], photo_reading=attachment.photo_reading)]
 
 
 def _offers_client_tools(turn: Turn) -> bool:
@@ -385,12 +419,12 @@ async def _memory_command(
 
 
 def _run_memory_command(scope: KnowledgeScope, command: MemoryCommand, history: list[HistoryMessage]) -> str:
-    with translation.override(scope.language or None):
+    with translation.override(command.language or scope.language or None):  # a phrase's language first
         if not scope.memory:
             return temporary_chat_reply()
         question = history[-1]
         previous = next((m.id for m in reversed(history[:-1]) if m.role == "user"), None)
-        source = MemorySource(channel=scope.channel, message_id=question.id)
+        source = MemorySource(channel=scope.channel, message_id=question.id, conversation_id=scope.conversation_id)
         return run_command(
             command,
             owner_id=scope.memory_owner_id,
@@ -423,11 +457,12 @@ class _Grounding:
     ) -> AsyncIterator[PipelineEvent]:
         yield SearchStarted(query, tuple(urls))
         outcome = await web.search(query, urls, question)
-        metrics.SEARCHES.labels("failed" if outcome.error else "ok").inc()
+        metrics.SEARCHES.labels("failed" if outcome.problems else "ok").inc()
         first = len(self.documents) + 1
         self.source_count = len(self.documents) + len(outcome.sources)
-        self.prompt_block = sources_block(outcome.sources, outcome.error, first_number=first)
-        yield SearchDone(SearchOutcome(outcome.query, [*self.documents, *outcome.sources], outcome.error))
+        self.prompt_block = sources_block(outcome.sources, outcome.problems, first_number=first)
+        sources = [*self.documents, *outcome.sources]
+        yield SearchDone(SearchOutcome(outcome.query, sources, outcome.error, outcome.unread))
 
 
 async def _answer(
@@ -503,22 +538,35 @@ class _Prompt:
     messages: list[ChatMessage]
     params: GenerationParams
     text_parts: list[str] = field(default_factory=list)
+    image_url: str = ""  # a photo for the vision model: the prompt goes as chat messages with it
 
     def answer_text(self) -> str:
         return "".join(self.text_parts)
 
 
-def _fit_prompt(turn: Turn, gateway: ModelGateway) -> _Prompt:
+def _prompt_message(message: HistoryMessage, *, image: bool = False) -> ChatMessage:
+    """A stored message as the model reads it: a photo's message with its reading in its fence
+    (`image`: the vision model sees the photo itself, at the start of this message)."""
+    content = message.content
+    if message.photo_reading:
+        content = "\n\n".join(p for p in (content, photo_block(message.photo_reading, seen=image)) if p)
+    return ChatMessage(message.role, content, image=image)  # type: ignore[arg-type]
+
+
+def _fit_prompt(turn: Turn, gateway: ModelGateway, photo: Attachment | None = None) -> _Prompt:
+    """The prompt fitted to the window. With `photo` (for `gateway`, the vision model) the last
+    message carries it, and every message is counted afresh: stored counts are the main model's."""
     system = HistoryMessage(id=None, role="system", content=turn.system_prompt, token_count=None)
     stored = [system, *turn.history]
-    messages = [ChatMessage(m.role, m.content) for m in stored]  # type: ignore[arg-type]
+    last = len(stored) - 1
+    messages = [_prompt_message(m, image=photo is not None and i == last) for i, m in enumerate(stored)]
     pinned = None  # the system message
     if turn.client_tools is not None:  # `/v1` function tools (assistant/engine/client_tools.py)
         messages = turn.client_tools.prompt_messages(messages)
         if turn.client_tools.offer is not None:
             stored.insert(1, HistoryMessage(None, "user", turn.client_tools.offer.content, token_count=None))
             pinned = 2  # the offer stays with the system message, however long the conversation
-    counts = _count_blocks(gateway, messages, [m.token_count for m in stored])
+    counts = _count_blocks(gateway, messages, [None if photo else m.token_count for m in stored])
     fixed = gateway.fixed_tokens()
     sampling = turn.sampling
     max_tokens = sampling.max_tokens or gateway.max_tokens
@@ -526,13 +574,17 @@ def _fit_prompt(turn: Turn, gateway: ModelGateway) -> _Prompt:
         messages, counts, fixed_tokens=fixed, window=gateway.context_window, max_tokens=max_tokens, pinned=pinned
     )
     new_counts = {m.id: c for m, c in zip(stored, counts, strict=True) if m.id is not None and m.token_count is None}
+    if photo is not None:
+        new_counts = {}  # the vision model's counts are not the main model's
     params = GenerationParams(
         max_tokens=max_tokens,
         temperature=gateway.temperature if sampling.temperature is None else sampling.temperature,
         stop_token_ids=gateway.stop_token_ids(),
         extra={**gateway.extra_body, **sampling.extra},
     )
-    return _Prompt(PromptReady(fitted.prompt_tokens, fitted.dropped_messages, new_counts), fitted.messages, params)
+    ready = PromptReady(fitted.prompt_tokens, fitted.dropped_messages, new_counts)
+    image_url = data_url(photo.image, photo.image_type) if photo is not None else ""
+    return _Prompt(ready, fitted.messages, params, image_url=image_url)
 
 
 async def _generate(
@@ -571,12 +623,15 @@ async def _generate(
 async def _admitted_stream(prompt: _Prompt, gateway: ModelGateway) -> AsyncIterator[Queued | StreamEvent]:
     """The model's stream once this answer's turn comes (assistant/engine/admission.py), Queued
     while it waits. The place is given up as soon as the stream ends, before the answer is reviewed."""
-    ids = gateway.prompt_ids(prompt.messages)
+    if prompt.image_url:
+        stream = gateway.client.stream_chat(chat_request(prompt.messages, prompt.image_url), prompt.params)
+    else:
+        stream = gateway.client.stream(gateway.prompt_ids(prompt.messages), prompt.params)
     end: StreamEnd | None = None
     async with admission.model_stream() as place:
         async for position in place.positions():
             yield Queued(position)
-        async with aclosing(gateway.client.stream(ids, prompt.params)) as events:
+        async with aclosing(stream) as events:
             async for event in events:
                 if isinstance(event, StreamEnd):
                     end = event

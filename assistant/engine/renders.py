@@ -1,5 +1,6 @@
 """Imagine inside a conversation: `/imagine <prompt>` answered with a final render (the pipeline's
-`imagine` capability), and the link that shows that picture to its owner. The chat engine's adapter
+`imagine` capability), `/imagine edit <instruction>` with an edit of the conversation's newest
+picture, and the link that shows that picture to its owner. The chat engine's adapter
 to Imagine: the assistant knows Imagine, never the reverse."""
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from assistant.models import Message
 from core.errors import AssistantError, ErrorCode
 from core.images import ImageRef
 from imagine import services
+from imagine.commands import EDIT_WORD, edit_instruction
 from imagine.models import ImagineImage
-from imagine.moderation import clean_prompt
+from imagine.moderation import clean_instruction, clean_prompt
 
 # The codes a chat client knows for a render's refusal (docs/protocol.md): in a chat the prompt is
 # the message's text, and a render's own failures are the service being unavailable.
@@ -39,7 +41,10 @@ class FinalRenders:
 
     def clean(self, prompt: str) -> str:
         try:
-            return clean_prompt(prompt)
+            instruction = edit_instruction(prompt)
+            if instruction is None:
+                return clean_prompt(prompt)
+            return f"{EDIT_WORD} {clean_instruction(instruction)}"
         except AssistantError as exc:
             raise _as_chat_error(exc) from None
 
@@ -47,16 +52,28 @@ class FinalRenders:
         try:
             # No client address here: the chat message that asked was limited per address already.
             await sync_to_async(services.check_render_limits)(request.owner_id, None)
-            image, _ = await services.render_final(
-                user_id=request.owner_id,
-                prompt=request.prompt,
-                size=services.size_named(None),
-                seed=secrets.randbelow(2**31),
-                conversation_id=request.conversation_id,
-            )
+            image = await _make(request, seed=secrets.randbelow(2**31))
         except AssistantError as exc:
             raise _as_chat_error(exc) from None
         return image_ref(image)
+
+
+async def _make(request: ImageRequest, *, seed: int) -> ImagineImage:
+    """An edit of the conversation's newest picture for `edit <instruction>`, else a new picture."""
+    instruction = edit_instruction(request.prompt)
+    if instruction is not None:
+        image, _ = await services.edit_latest(
+            user_id=request.owner_id, conversation_id=request.conversation_id, instruction=instruction, seed=seed
+        )
+    else:
+        image, _ = await services.render_final(
+            user_id=request.owner_id,
+            prompt=request.prompt,
+            size=services.size_named(None),
+            seed=seed,
+            conversation_id=request.conversation_id,
+        )
+    return image
 
 
 def image_ref(image: ImagineImage) -> ImageRef:

@@ -277,5 +277,6 @@ class TurnRunner:
         if isinstance(event, SearchStarted):
             self.grounding = Grounding.started(event.query, event.urls)
         else:
-            self.grounding = (self.grounding or Grounding()).finished(event.outcome.sources, event.outcome.error)
+            found = event.outcome
+            self.grounding = (self.grounding or Grounding()).finished(found.sources, found.error, found.unread)
         await self.sink.unnumbered(self.grounding.search_frame(self.answer_id))

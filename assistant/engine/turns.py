@@ -79,7 +79,7 @@ def load_turn(
     the question is read for one (an answer re-run from what is stored). `memory` off (a temporary
     chat): the person's facts are neither read nor kept."""
     history = [
-        HistoryMessage(id=m.id, role=m.role, content=m.content, token_count=m.token_count)
+        HistoryMessage(m.id, m.role, m.content, m.token_count, photo_reading=m.photo_reading)
         for m in selectors.prompt_history(answer=answer)
     ]
     conversation = answer.conversation

@@ -10,11 +10,11 @@ OpenAI's own responses omit what does not apply: a chunk's `delta` keys, its `us
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from assistant.door import Sampling
+from assistant.door import PHOTO_MARKER, Sampling
 from core.errors import AssistantError, ErrorCode
 from core.json_input import load_client_json
 
@@ -26,6 +26,8 @@ _ERROR_TYPES = {
     404: "invalid_request_error",
     405: "invalid_request_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
     429: "rate_limit_error",
 }
 
@@ -55,6 +57,17 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.retry_after = retry_after
+
+    @classmethod
+    def of(cls, error: AssistantError, *, param: str | None = None) -> ApiError:
+        """A product refusal as OpenAI's error: its status, its code (as OpenAI names it where it has one)."""
+        return cls(
+            error.code.http_status,
+            error.detail,
+            code=OPENAI_CODES.get(error.code, error.code),
+            param=param,
+            retry_after=error.retry_after,
+        )
 
     def body(self) -> OpenAIError:
         error_type = _ERROR_TYPES.get(self.status, "server_error")
@@ -87,6 +100,26 @@ class SentToolCall(ToolCall):
     index: int | None = None  # kept by the `openai` package when it assembled the call from a stream
 
 
+class ImageUrl(_Strict):
+    url: str  # a `data:image/…;base64,…` URL, or an http(s) link fetched by the SSRF-safe fetcher
+    detail: Literal["auto", "low", "high"] | None = None  # accepted; the whole photo is always read
+
+    @field_validator("url")
+    @classmethod
+    def _data_or_web(cls, url: str) -> str:
+        if not url.startswith(("data:", "https://", "http://")):
+            raise ValueError("an image url is a data: URL (data:image/png;base64,…) or an https:// link")
+        return url
+
+
+class ImageUrlPart(_Strict):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+ContentPart = Annotated[TextPart | ImageUrlPart, Field(discriminator="type")]
+
+
 class RequestMessage(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -96,27 +129,41 @@ class RequestMessage(_Strict):
     refusal: str | None = None  # echoed back by clients that replay OpenAI's own messages
 
     @model_validator(mode="after")
-    def _tool_fields_fit_the_role(self) -> RequestMessage:
+    def _fields_fit_the_role(self) -> RequestMessage:
         if self.role == "tool" and not self.tool_call_id:
             raise ValueError("a tool message needs the tool_call_id of the call it answers")
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
+        if self.images() and self.role != "user":
+            raise ValueError("only user messages carry image_url parts")
         return self
 
     @field_validator("content")
     @classmethod
-    def _text_only(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+    def _known_parts(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
         for part in content if isinstance(content, list) else []:
-            if part.get("type") != "text":
-                raise ValueError(f"content parts of type {part.get('type')!r} are not supported; send text parts")
-            TextPart.model_validate(part)
+            if part.get("type") not in ("text", "image_url"):
+                raise ValueError(
+                    f"content parts of type {part.get('type')!r} are not supported; send text and image_url parts"
+                )
+            _PART.validate_python(part)
         return content
+
+    def images(self) -> list[ImageUrl]:
+        parts = self.content if isinstance(self.content, list) else []
+        return [ImageUrl.model_validate(part["image_url"]) for part in parts if part["type"] == "image_url"]
 
     @property
     def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(part["text"] for part in self.content)
-        return self.content or ""
+        """The words sent; a message with a photo is stored as PHOTO_MARKER and its words, as the
+        messaging apps store a photo and its caption (the photo's reading is the prompt's only)."""
+        if not isinstance(self.content, list):
+            return self.content or ""
+        words = "".join(part["text"] for part in self.content if part["type"] == "text")
+        return f"{PHOTO_MARKER} {words}".strip() if self.images() else words
+
+
+_PART: TypeAdapter[TextPart | ImageUrlPart] = TypeAdapter(ContentPart)
 
 
 _FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
@@ -213,22 +260,83 @@ class ChatCompletionRequest(_Strict):
     def uses_tools(self) -> bool:
         return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in self.messages)
 
+    def photo(self) -> ImageUrl | None:
+        """The request's one image, which only its last message may carry (a photo is read for the turn
+        that sends it, as in the messaging apps). Raises ApiError `too_many_images` otherwise."""
+        *earlier, last = self.messages
+        if any(message.images() for message in earlier):
+            raise ApiError(
+                400,
+                "Only the last message may carry an image: send earlier photos' questions as text.",
+                code="too_many_images",
+                param="messages",
+            )
+        images = last.images()
+        if len(images) > 1:
+            raise ApiError(400, "At most one image is read per request.", code="too_many_images", param="messages")
+        return images[0] if images else None
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+class TranscriptionForm(_Strict):
+    """`POST /v1/audio/transcriptions`, as multipart/form-data fields."""
+
+    file: bytes  # the audio; its type is judged by its content (media intake), up to MEDIA_VOICE_MAX_BYTES
+    model: Annotated[str, Field(min_length=1)]  # any name: the server's recogniser hears it
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] | None = None  # ISO 639-1, a hint
+    prompt: str | None = None  # accepted and ignored: neither recogniser takes a prompt
+    response_format: Literal["json", "text", "verbose_json"] = "json"
+    temperature: Annotated[float, Field(ge=0, le=1)] | None = None  # accepted; decoding is greedy
+
+
+class SpeechRequest(_Strict):
+    """`POST /v1/audio/speech`."""
+
+    model: Annotated[str, Field(min_length=1)]  # any name: the server's voice reads it
+    input: str  # 1 to MEDIA_SPEECH_MAX_CHARS (4096, OpenAI's cap) characters
+    voice: Annotated[str, Field(min_length=1)]  # any of OpenAI's names: the server has one voice per language
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav"] = "mp3"  # not `pcm`
+    speed: Annotated[float, Field(ge=1, le=1)] | None = None
+    stream_format: Literal["audio"] | None = None  # the whole file is sent; there are no `sse` events
+
+
+class Transcription(_Strict):
+    """`json`: the text; `verbose_json` adds the language (ISO 639-1, as vLLM sends it) and the duration
+    in seconds."""
+
+    text: str
+    language: str | None = None
+    duration: float | None = None
+
 
 _UNSUPPORTED_HINTS = {
     "n": "only n=1 is supported",
     "logprobs": "log probabilities are not supported",
+    "speed": "only speed 1.0 is supported",
 }
+Shape = TypeVar("Shape", bound=BaseModel)
 
 
 def parse_request(body: bytes) -> ChatCompletionRequest:
+    return parse_json(body, ChatCompletionRequest)
+
+
+def parse_json(body: bytes, shape: type[Shape]) -> Shape:
+    """A JSON body validated as `shape`; ApiError naming the parameter otherwise."""
     try:
         data = load_client_json(body)
     except AssistantError as exc:
         raise ApiError(400, exc.detail, code="invalid_json" if exc.code == ErrorCode.INVALID_JSON else None) from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.", code="invalid_json")
+    return validated(data, shape)
+
+
+def validated(data: dict[str, Any], shape: type[Shape]) -> Shape:
     try:
-        return ChatCompletionRequest.model_validate(data)
+        return shape.model_validate(data)
     except ValidationError as exc:
         raise _request_error(exc) from None
 

@@ -1,5 +1,6 @@
 """The assistant's own OpenAI-compatible API: `GET /v1/models`, `GET /v1/models/{id}`,
-`POST /v1/chat/completions` (with function tools: assistant/openai_compat/tools.py).
+`POST /v1/chat/completions` (with function tools: assistant/openai_compat/tools.py; with a photo as
+an `image_url` part: assistant/openai_compat/photos.py). The audio routes are in audio.py.
 
 Existing OpenAI clients work unchanged. A request is one turn through the same pipeline as the
 web chat (so safety and search apply), stored as a conversation of the key's owner (channel
@@ -19,13 +20,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from assistant.conf import model_settings
-from assistant.door import AnswerHandle, RequestMessage, TurnRequest, start_answer
+from assistant.door import AnswerHandle, Attachment, RequestMessage, TurnRequest, start_answer
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import AnswerFrame as Frame
 from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame
 from assistant.engine.sinks import ChannelLayerSink, QueueSink, TeeSink
 from assistant.models import ApiKey, Channel
 from assistant.openai_compat.guided import guided_fields
+from assistant.openai_compat.photos import photo_attachment
 from assistant.openai_compat.protocol import (
     OPENAI_CODES,
     ApiError,
@@ -71,40 +73,31 @@ def error_response(error: ApiError) -> JsonResponse:
     return response
 
 
-def _from_assistant_error(error: AssistantError) -> ApiError:
-    return ApiError(
-        error.code.http_status,
-        error.detail,
-        code=OPENAI_CODES.get(error.code, error.code),
-        retry_after=error.retry_after,
-    )
-
-
-def _client_ip(request: HttpRequest) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-def _check_method(request: HttpRequest, allowed: str) -> None:
+def check_method(request: HttpRequest, allowed: str) -> None:
     if request.method != allowed:
         raise ApiError(405, f"Use {allowed} for {request.path}.", code="method_not_allowed")
 
 
-async def _authenticate(request: HttpRequest) -> ApiKey:
+async def authenticate(request: HttpRequest) -> ApiKey:
     secret = auth.bearer_secret(request)
     if not secret:
         raise ApiError(401, "Send your API key as 'Authorization: Bearer <key>'.", code="missing_api_key")
     try:
         key = await database_sync_to_async(auth.find_api_key)(secret)
     except DEPENDENCY_ERRORS as exc:
-        raise _unavailable(exc) from None
+        raise unavailable(exc) from None
     if key is None:
         raise ApiError(401, "This API key is not valid or was revoked.", code="invalid_api_key")
     return key
 
 
-def _unavailable(exc: BaseException) -> ApiError:
+def unavailable(exc: BaseException) -> ApiError:
     logger.error("openai api: dependency unavailable: %s", exc)
-    return _from_assistant_error(dependency_unavailable(exc))
+    return ApiError.of(dependency_unavailable(exc))
 
 
 def _served_model() -> ModelObject:
@@ -114,8 +107,8 @@ def _served_model() -> ModelObject:
 @csrf_exempt  # authenticated by a bearer key, never by a cookie
 async def models(request: HttpRequest) -> HttpResponse:
     try:
-        _check_method(request, "GET")
-        await _authenticate(request)
+        check_method(request, "GET")
+        await authenticate(request)
     except ApiError as error:
         return error_response(error)
     return JsonResponse(wire(ModelList(object="list", data=[_served_model()])))
@@ -124,8 +117,8 @@ async def models(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
     try:
-        _check_method(request, "GET")
-        await _authenticate(request)
+        check_method(request, "GET")
+        await authenticate(request)
         if model_id != model_settings().name:
             raise ApiError(404, f"The model '{model_id}' does not exist.", code="model_not_found", param="model")
     except ApiError as error:
@@ -142,7 +135,25 @@ def _tool_request(body: ChatCompletionRequest) -> ToolRequest | None:
     return tool_request(body, tool_format())
 
 
-def _turn_request(key: ApiKey, body: ChatCompletionRequest, tools: ClientTools | None, ip: str | None) -> TurnRequest:
+def _check_model(body: ChatCompletionRequest) -> None:
+    if body.model != model_settings().name:
+        raise ApiError(
+            404,
+            f"The model '{body.model}' does not exist; this server serves '{model_settings().name}'.",
+            code="model_not_found",
+            param="model",
+        )
+
+
+async def _attachment(body: ChatCompletionRequest) -> Attachment | None:
+    """The request's photo, read on the `media` worker before the turn is stored (as in messaging)."""
+    photo = body.photo()
+    return None if photo is None else await photo_attachment(photo)
+
+
+def _turn_request(
+    key: ApiKey, body: ChatCompletionRequest, tools: ClientTools | None, ip: str | None, attachment: Attachment | None
+) -> TurnRequest:
     sampling = body.sampling()
     history = stored_messages(tools) if tools else [RequestMessage(m.role, m.text) for m in body.conversation()]
     return TurnRequest(
@@ -154,38 +165,34 @@ def _turn_request(key: ApiKey, body: ChatCompletionRequest, tools: ClientTools |
         history=history,
         sampling=dataclasses.replace(sampling, extra={**sampling.extra, **guided_fields(body.response_format)}),
         client_tools=tools,
+        attachment=attachment,
     )
 
 
 async def _start(
     key: ApiKey, body: ChatCompletionRequest, tools: ToolRequest | None, ip: str | None, sink: QueueSink
 ) -> AnswerHandle:
-    if body.model != model_settings().name:
-        raise ApiError(
-            404,
-            f"The model '{body.model}' does not exist; this server serves '{model_settings().name}'.",
-            code="model_not_found",
-            param="model",
-        )
+    _check_model(body)
+    attachment = await _attachment(body)
     try:
         # Also to the channel layer: the owner may follow (and stop) it on the web page.
-        turn = _turn_request(key, body, tools.client_tools if tools else None, ip)
+        turn = _turn_request(key, body, tools.client_tools if tools else None, ip, attachment)
         return await start_answer(turn, TeeSink(sink, ChannelLayerSink()))
     except AssistantError as error:
-        raise _from_assistant_error(error) from None
+        raise ApiError.of(error) from None
     except DEPENDENCY_ERRORS as exc:
-        raise _unavailable(exc) from None
+        raise unavailable(exc) from None
 
 
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     sink = QueueSink()
     try:
-        _check_method(request, "POST")
-        key = await _authenticate(request)
+        check_method(request, "POST")
+        key = await authenticate(request)
         body = parse_request(request.body)
         tools = _tool_request(body)
-        handle = await _start(key, body, tools, _client_ip(request), sink)
+        handle = await _start(key, body, tools, client_ip(request), sink)
     except ApiError as error:
         return error_response(error)
     frames = sink.frames()

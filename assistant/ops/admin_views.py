@@ -17,10 +17,12 @@ from django.utils.translation import gettext as _
 from assistant.conf import model_settings
 from assistant.models import ModerationCase
 from assistant.ops import dashboard
+from assistant.ops.content_access import can_read_content, record_read
 from safety.conf import safety_settings
 
 DEFAULT_DAYS = 14
 OPEN_CASES_SHOWN = 10
+FEEDBACK_COMMENTS_SHOWN = 10
 
 
 def _requested_range(request: HttpRequest) -> tuple[dt.date, dt.date, str]:
@@ -59,6 +61,18 @@ def _services() -> list[dashboard.ServiceStatus]:
     return [*services, imagine] if imagine else services
 
 
+def _feedback_comments(request: HttpRequest, days: list[dt.date]) -> list[dashboard.FeedbackComment] | None:
+    """The newest comments given with ratings, each read audited; None for staff without the
+    content permission, who see the counts only."""
+    if not can_read_content(request.user):
+        return None
+    comments = dashboard.feedback_comments(days, FEEDBACK_COMMENTS_SHOWN)
+    for shown in comments:
+        note = f"feedback comment {shown.id} on answer {shown.answer_id}"
+        record_read(reader=request.user, note=note, author=shown.author)
+    return comments
+
+
 @staff_member_required
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     start, end, range_error = _requested_range(request)
@@ -70,6 +84,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "end": days[-1],
         "range_error": range_error,
         "charts": dashboard.charts(days),
+        "thumbs_down_reasons": dashboard.thumbs_down_reasons(days),
+        "feedback_comments": _feedback_comments(request, days),
         "services": _services(),
         "open_case_count": ModerationCase.objects.filter(state=ModerationCase.State.OPEN).count(),
         "open_cases": dashboard.open_cases(OPEN_CASES_SHOWN),

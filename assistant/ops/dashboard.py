@@ -1,7 +1,7 @@
 """The operators' dashboard: daily figures from the database, drawn as server-side SVG bar charts
 with a value axis, gridlines, dates and values, and a table of the same figures.
 
-Everything is computed from stored rows (messages, moderation cases, Imagine renders), so the
+Everything is computed from stored rows (messages, feedback, moderation cases, Imagine renders), so the
 figures are the same whichever process serves the page, and need no metrics store. Charts are
 plain SVG in the template: no script, so the strict Content Security Policy holds in the admin.
 """
@@ -22,7 +22,7 @@ from django.db.models.functions import TruncDate
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from assistant.models import Message, ModerationCase
+from assistant.models import Message, MessageFeedback, ModerationCase, User
 from knowledge.models import Document, MemoryItem
 from safety.conf import SafetySettings
 from safety.llama_guard import hazard_name
@@ -249,6 +249,79 @@ def _knowledge(days: list[dt.date]) -> dict[str, list[int]]:
     return _by_day(rows, "series", "n", days)
 
 
+def _feedback(days: list[dt.date]) -> dict[str, list[int]]:
+    """Thumbs up and down by the day they were last given (a changed mind counts on its new day)."""
+    ratings = MessageFeedback.objects.filter(_in_range(days, "updated_at")).annotate(day=TruncDate("updated_at"))
+    rows = list(ratings.values("day", "rating").annotate(n=Count("id")))
+    if not rows:
+        return {}
+    by_rating = _by_day(rows, "rating", "n", days)
+    zeros = [0] * len(days)
+    return {_rating_name(rating): by_rating.get(rating, zeros) for rating in MessageFeedback.Rating.values}
+
+
+@dataclass(frozen=True)
+class ReasonShare:
+    """One reason people gave for a thumbs down: how many, and their share of every thumbs down."""
+
+    reason: str
+    count: int
+    percent: int  # rounded to a whole number
+
+
+def thumbs_down_reasons(days: list[dt.date]) -> list[ReasonShare]:
+    """The reasons of the thumbs down given in `days`, most given first; counts only, never a comment."""
+    downs = MessageFeedback.objects.filter(_in_range(days, "updated_at"), rating=MessageFeedback.Rating.DOWN)
+    counts = {row["reason"]: row["n"] for row in downs.values("reason").annotate(n=Count("id"))}
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [ReasonShare(_reason_name(reason), n, round(100 * n / total)) for reason, n in ordered]
+
+
+def _reason_name(reason: str) -> str:
+    names = {
+        MessageFeedback.Reason.NOT_ACCURATE: _("not accurate"),
+        MessageFeedback.Reason.NOT_HELPFUL: _("not helpful"),
+        MessageFeedback.Reason.UNSAFE: _("unsafe"),
+        MessageFeedback.Reason.OTHER: _("other"),
+    }
+    return names.get(reason, _("no reason given"))
+
+
+def _rating_name(rating: str) -> str:
+    return _("thumbs up") if rating == MessageFeedback.Rating.UP else _("thumbs down")
+
+
+@dataclass(frozen=True)
+class FeedbackComment:
+    """A comment someone wrote with a rating: shown only to staff with the content permission."""
+
+    id: int
+    rating: str
+    reason: str
+    comment: str
+    author: User
+    answer_id: int
+    updated_at: dt.datetime
+
+
+def feedback_comments(days: list[dt.date], limit: int) -> list[FeedbackComment]:
+    """The newest comments given with ratings in `days` (the caller audits each one shown)."""
+    rated = MessageFeedback.objects.filter(_in_range(days, "updated_at")).exclude(comment="").select_related("user")
+    return [
+        FeedbackComment(
+            row.pk,
+            _rating_name(row.rating),
+            _reason_name(row.reason) if row.reason else "—",
+            row.comment,
+            row.user,
+            row.message_id,
+            row.updated_at,
+        )
+        for row in rated.order_by("-updated_at", "-id")[:limit]
+    ]
+
+
 def charts(days: list[dt.date]) -> list[Chart]:
     """Every chart of the dashboard for `days` (consecutive, oldest first)."""
     messages = Message.objects.filter(_in_range(days)).annotate(day=TruncDate("created_at"))
@@ -264,6 +337,7 @@ def charts(days: list[dt.date]) -> list[Chart]:
         Chart(_("Time to first token (ms)"), _time_to_first_token(answers, days), days, summary="peak"),
         Chart(_("Blocked turns by hazard category"), _blocked(days), days),
         Chart(_("Failed answers"), _by_day(errors, "status", "n", days), days),
+        Chart(_("Answer feedback"), _feedback(days), days),
         Chart(_("Remembered facts and uploaded documents"), _knowledge(days), days),
     ]
     return [*result, Chart(_("Imagine renders"), _imagine_renders(days), days)]

@@ -37,6 +37,10 @@ TOKENS_PER_SECOND = Histogram(
 )
 ANSWERS_FINISHED = Counter("assistant_answers_finished_total", "Answers by how they ended.", ["finish_reason"])
 SEARCHES = Counter("assistant_searches_total", "Web searches for answers, by outcome (ok/failed).", ["outcome"])
+# A changed mind counts its new rating; re-sending the same rating counts nothing.
+FEEDBACK = Counter(
+    "assistant_feedback_total", "Ratings people gave answers, by rating (up/down), and ratings cleared.", ["rating"]
+)
 
 
 def record_answer(

@@ -15,9 +15,10 @@ from assistant.chat import account, api_keys, moderation, selectors, services
 from assistant.engine.frames import MemoryItemRef
 from assistant.engine.outcome import rest_fields, stored_outcome
 from assistant.engine.renders import answer_image
-from assistant.models import ApiKey, Conversation, Message
+from assistant.models import ApiKey, Conversation, Message, MessageFeedback
 from assistant.web import schemas
-from assistant.web.schemas import AccountDeletion, KeyBody, ReportBody, SettingsBody, TitleBody
+from assistant.web.attachments import attachments_of
+from assistant.web.schemas import AccountDeletion, FeedbackBody, KeyBody, ReportBody, SettingsBody, TitleBody
 from core import limits
 from core.errors import AssistantError, ErrorCode
 from core.http import json_api, method_not_allowed, parse_body, shape_response
@@ -37,7 +38,18 @@ def conversation_shape(conversation: Conversation) -> schemas.Conversation:
     )
 
 
-def message_shape(message: Message, memory_updated: Sequence[MemoryItem] = ()) -> schemas.MessageOut:
+def feedback_shape(feedback: MessageFeedback) -> schemas.Feedback:
+    return schemas.Feedback(
+        rating=feedback.rating,
+        reason=feedback.reason or None,
+        comment=feedback.comment,
+        updated_at=feedback.updated_at.isoformat(),
+    )
+
+
+def message_shape(
+    message: Message, memory_updated: Sequence[MemoryItem] = (), feedback: MessageFeedback | None = None
+) -> schemas.MessageOut:
     return schemas.MessageOut(
         id=message.pk,
         role=message.role,
@@ -54,6 +66,7 @@ def message_shape(message: Message, memory_updated: Sequence[MemoryItem] = ()) -
         duration_ms=message.duration_ms,
         **rest_fields(stored_outcome(message, answer_image(message))),
         memory_updated=[MemoryItemRef(id=item.pk, text=item.text) for item in memory_updated],
+        feedback=feedback_shape(feedback) if feedback else None,
     )
 
 
@@ -94,7 +107,13 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> HttpRes
     visible = list(selectors.visible_messages(conversation=conversation))
     questions = [m.pk for m in visible if m.role == Message.Role.USER]
     kept = memory.kept_from(owner_id=request.user.pk, message_ids=questions)
-    messages = [message_shape(m, kept.get(m.reply_to_id, [])) for m in visible]
+    answers = [m.pk for m in visible if m.role == Message.Role.ASSISTANT]
+    rated = selectors.feedback_by_answer(user=request.user, answer_ids=answers)
+    messages = [message_shape(m, kept.get(m.reply_to_id, []), rated.get(m.pk)) for m in visible]
+    sent_with = attachments_of(questions)  # the photo or voice message of each user message that had one
+    messages = [message.model_copy(update={"attachment": sent_with.get(message.id)}) for message in messages]
+    versions = selectors.versions_by_message(messages=conversation.messages.only("id", "role", "reply_to", "parent"))
+    messages = [message.model_copy(update={"versions": versions[message.id]}) for message in messages]
     return shape_response(schemas.MessageList(messages=messages))
 
 
@@ -151,11 +170,31 @@ def report_message(request: HttpRequest, message_id: int) -> HttpResponse:
     return shape_response(schemas.Report(report_id=case.pk, state=case.state), status=201)
 
 
+@json_api
+def message_feedback(request: HttpRequest, message_id: int) -> HttpResponse:
+    """PUT: rate one of your answers (again: replaces the rating); DELETE: take the rating back."""
+    if request.method == "PUT":
+        body = parse_body(request, FeedbackBody)
+        change = services.give_feedback(
+            user=request.user,
+            message_id=message_id,
+            rating=body.rating,
+            reason=body.reason or "",
+            comment=body.comment,
+        )
+        return shape_response(feedback_shape(change.feedback))
+    if request.method == "DELETE":
+        services.clear_feedback(user=request.user, message_id=message_id)
+        return HttpResponse(status=204)
+    return method_not_allowed("PUT, DELETE")
+
+
 def settings_shape(user: Any) -> schemas.UserSettings:
     return schemas.UserSettings(
         search_mode=user.search_mode,
         language=user.language,
         theme=user.theme,
+        voice_replies=user.voice_replies,
         daily_token_quota=limits.daily_quota(user),
         tokens_used_today=limits.tokens_used_today(user.pk),
     )

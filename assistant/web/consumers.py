@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.chat import selectors
+from assistant.chat import selectors, services
 from assistant.chat.services import TurnStart
 from assistant.door import Action, AnswerHandle, TurnRequest, end_temporary_chat, memory_group, start_answer
 from assistant.engine import recorder
@@ -26,13 +26,17 @@ from assistant.engine.renders import answer_image
 from assistant.engine.sinks import ChannelLayerSink, Replay, answer_group, control_group, running_here
 from assistant.models import Channel, Message
 from assistant.ops import metrics
+from assistant.web import attachments
 from assistant.web.protocol import (
     AckFrame,
+    AnyClientFrame,
+    EditFrame,
     ErrorFrame,
     MessageFrame,
     RegenerateFrame,
-    ResumeFrame,
+    SelectVersionFrame,
     StopFrame,
+    VersionSelectedFrame,
     parse_client_frame,
 )
 from core.db import database_sync_to_async
@@ -105,7 +109,7 @@ class ChatConsumer(SocketConsumer):
             if text_data is None:
                 raise AssistantError(ErrorCode.INVALID_FRAME, "Frames must be JSON text, not binary.")
             frame = parse_client_frame(text_data)
-            client_id = frame.client_id if isinstance(frame, MessageFrame) else None
+            client_id = frame.client_id if isinstance(frame, MessageFrame | EditFrame) else None
             await self._dispatch(frame)
         except AssistantError as exc:
             error = ErrorFrame(code=exc.code, detail=exc.detail, client_id=client_id, retry_after=exc.retry_after)
@@ -118,8 +122,10 @@ class ChatConsumer(SocketConsumer):
             logger.exception("frame failed: %.200s", text_data)
             await self._send_error(ErrorFrame(code=ErrorCode.INTERNAL, detail="Something went wrong on our side."))
 
-    async def _dispatch(self, frame: MessageFrame | StopFrame | RegenerateFrame | ResumeFrame) -> None:
-        if isinstance(frame, MessageFrame):
+    async def _dispatch(self, frame: AnyClientFrame) -> None:
+        if isinstance(frame, MessageFrame) and frame.attachment_id is not None:
+            await self._answer_with_attachment(frame, frame.attachment_id)
+        elif isinstance(frame, MessageFrame):
             request = self._turn_request(
                 conversation_id=frame.conversation_id,
                 text=frame.text,
@@ -133,6 +139,18 @@ class ChatConsumer(SocketConsumer):
                 action=Action.REGENERATE, conversation_id=frame.conversation_id, temporary=temporary
             )
             await self._answer(request)
+        elif isinstance(frame, EditFrame):
+            request = self._turn_request(
+                action=Action.EDIT,
+                conversation_id=frame.conversation_id,
+                edited_message_id=frame.message_id,
+                text=frame.text,
+                client_id=frame.client_id,
+                temporary=frame.conversation_id in self.temporary_chats,
+            )
+            await self._answer(request)
+        elif isinstance(frame, SelectVersionFrame):
+            await self._select_version(frame.message_id)
         elif isinstance(frame, StopFrame):
             await self._stop(frame.message_id)
         else:
@@ -150,7 +168,32 @@ class ChatConsumer(SocketConsumer):
         client = self.scope.get("client")
         return TurnRequest(channel=Channel.WEB, user=self.user, ip=client[0] if client else None, **fields)
 
-    async def _answer(self, request: TurnRequest) -> None:
+    async def _answer_with_attachment(self, frame: MessageFrame, attachment_id: int) -> None:
+        """A message sent with an upload: claimed for this message (so it is sent once), then kept with
+        the stored message so the thread shows it; released again when the turn is refused."""
+        temporary = self._is_temporary(frame.conversation_id, asked=frame.temporary)
+        claimed = await database_sync_to_async(attachments.claim)(
+            owner=self.user, attachment_id=attachment_id, client_id=frame.client_id, text=frame.text
+        )
+        client = self.scope.get("client")
+        request = TurnRequest.with_attachment(
+            claimed.for_turn(),
+            caption=frame.text.strip(),
+            channel=Channel.WEB,
+            user=self.user,
+            ip=client[0] if client else None,
+            conversation_id=frame.conversation_id,
+            client_id=frame.client_id,
+            temporary=temporary,
+        )
+        try:
+            handle = await self._answer(request)
+        except AssistantError:
+            await database_sync_to_async(attachments.release)(claimed)
+            raise
+        await database_sync_to_async(attachments.keep_with)(claimed, message_id=handle.user_message_id)
+
+    async def _answer(self, request: TurnRequest) -> AnswerHandle:
         sink = ChannelLayerSink(self.channel_layer)
 
         async def follow_new(start: TurnStart) -> None:
@@ -169,6 +212,11 @@ class ChatConsumer(SocketConsumer):
             self.temporary_chats[handle.conversation_id] = handle
         if not handle.created:  # a retried message: replay what exists instead of generating again
             await self._resume(handle.answer.pk, 0)
+        return handle
+
+    async def _select_version(self, message_id: int) -> None:
+        chosen = await database_sync_to_async(services.select_version)(user=self.user, message_id=message_id)
+        await self._send(VersionSelectedFrame(conversation_id=chosen.conversation_id, message_id=chosen.pk).dump())
 
     async def _stop(self, message_id: int) -> None:
         answer = await database_sync_to_async(selectors.answer_for)(user=self.user, message_id=message_id)

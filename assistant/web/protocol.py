@@ -36,6 +36,8 @@ class MessageFrame(_Frame):
     # Starts a temporary chat (with no conversation_id): no memory is read or kept, and the chat is
     # deleted when this socket closes. Later turns of that chat are temporary whatever they say.
     temporary: bool = False
+    # A photo or voice message uploaded first (POST /api/attachments), sent with this message once.
+    attachment_id: RowId | None = None
 
 
 class StopFrame(_Frame):
@@ -52,6 +54,24 @@ class RegenerateFrame(_Frame):
     conversation_id: RowId
 
 
+class EditFrame(_Frame):
+    """Send `text` as a new version of the shown user message `message_id`; starts an answer in a
+    branch of its own. The same limits, quota and client_id idempotency as a message."""
+
+    type: Literal["edit"]
+    conversation_id: RowId
+    message_id: RowId
+    text: str
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)]
+
+
+class SelectVersionFrame(_Frame):
+    """Show version `message_id` of a message (and the branch after it) instead of the others."""
+
+    type: Literal["select_version"]
+    message_id: RowId
+
+
 class ResumeFrame(_Frame):
     """After a reconnect: replay an answer's frames after `after_seq`, then follow it live."""
 
@@ -60,8 +80,9 @@ class ResumeFrame(_Frame):
     after_seq: Annotated[int, Field(ge=0)] = 0
 
 
-ClientFrame = Annotated[MessageFrame | StopFrame | RegenerateFrame | ResumeFrame, Field(discriminator="type")]
-CLIENT_FRAME_TYPES = ("message", "stop", "regenerate", "resume")
+AnyClientFrame = MessageFrame | StopFrame | RegenerateFrame | EditFrame | SelectVersionFrame | ResumeFrame
+ClientFrame = Annotated[AnyClientFrame, Field(discriminator="type")]
+CLIENT_FRAME_TYPES = ("message", "stop", "regenerate", "edit", "select_version", "resume")
 _client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 
@@ -69,7 +90,7 @@ class FrameError(AssistantError):
     """A client frame that cannot be accepted."""
 
 
-def parse_client_frame(raw: str) -> MessageFrame | StopFrame | RegenerateFrame | ResumeFrame:
+def parse_client_frame(raw: str) -> AnyClientFrame:
     """Validate one text frame from the browser, or raise FrameError with a precise reason."""
     try:
         data = load_client_json(raw)
@@ -101,6 +122,14 @@ class AckFrame(ServerFrame):
     client_id: str | None
     conversation_id: int
     user_message_id: int
+    message_id: int
+
+
+class VersionSelectedFrame(ServerFrame):
+    """The chosen version is stored: the conversation's messages (REST) now show its branch."""
+
+    type: Literal["version_selected"] = "version_selected"
+    conversation_id: int
     message_id: int
 
 

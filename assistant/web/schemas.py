@@ -9,8 +9,8 @@ from typing import Any, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.engine.frames import MemoryItemRef
-from assistant.models import Message, ModerationCase, SearchMode, Theme
+from assistant.engine.frames import MemoryItemRef, UnreadLink
+from assistant.models import Message, MessageFeedback, ModerationCase, SearchMode, Theme
 from core.images import ImageRef
 
 # --- request bodies ----------------------------------------------------------------------------
@@ -31,6 +31,15 @@ class ReportBody(BaseModel):
     reason: str = ""
 
 
+class FeedbackBody(BaseModel):
+    """PUT /api/messages/{id}/feedback: a thumbs up or down; a reason is for a thumbs down only."""
+
+    model_config = ConfigDict(extra="forbid")
+    rating: MessageFeedback.Rating
+    reason: MessageFeedback.Reason | None = None
+    comment: str = ""  # at most FEEDBACK_COMMENT_MAX_CHARS, checked by the service (text_too_long)
+
+
 # "" follows the browser's Accept-Language; the rest are the page's languages.
 LanguageChoice = Literal[("", *(code for code, _ in settings.LANGUAGES))]
 
@@ -49,6 +58,7 @@ class SettingsBody(BaseModel):
     search_mode: SearchMode = SearchMode.AUTO
     language: LanguageChoice = ""
     theme: Theme = Theme.SYSTEM
+    voice_replies: bool = False
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -80,6 +90,27 @@ class Source(BaseModel):
     url: str
 
 
+class Feedback(_Shape):
+    """The signed-in person's own rating of an answer."""
+
+    rating: MessageFeedback.Rating
+    reason: MessageFeedback.Reason | None
+    comment: str
+    updated_at: str
+
+
+class AttachmentOut(_Shape):
+    """A photo or voice message sent from the web chat (POST /api/attachments), as the media worker read it."""
+
+    id: int
+    kind: Literal["photo", "voice"]
+    url: str  # the photo or the recording itself, to its owner only
+    reading: str | None  # photo: what the model is told about it (OCR: printed text and basic facts)
+    transcript: str | None  # voice: the words heard, which are the message
+    language: str | None  # voice: the transcript's language (ISO 639-1)
+    duration: float | None  # voice: seconds
+
+
 class MessageOut(_Shape):
     id: int
     role: Message.Role
@@ -96,12 +127,19 @@ class MessageOut(_Shape):
     duration_ms: int | None
     sources: list[Source]
     search_error: str | None
+    unread_links: list[UnreadLink] = []  # links shared in the question that could not be read, and why
     invalid_citations: list[int]
     code_warnings: list[dict[str, Any]]
     image: ImageRef | None  # the picture an `/imagine` answer shows
     code_images: list[str]  # PNG/JPEG data URLs of pictures the model's code saved
     # An answer: what the person's memory kept from the message it replies to (the `memory_updated` frame's items).
     memory_updated: list[MemoryItemRef] = []
+    # The ids of this message's versions, oldest first, itself included (docs/protocol.md, "Versions").
+    versions: list[int] = []
+    # A user message: the photo or voice message it was sent with, null when none.
+    attachment: AttachmentOut | None = None
+    # An answer: the person's thumbs up or down (PUT /api/messages/{id}/feedback), null when none.
+    feedback: Feedback | None = None
 
 
 class MessageList(_Shape):
@@ -133,5 +171,6 @@ class UserSettings(_Shape):
     search_mode: SearchMode
     language: LanguageChoice
     theme: Theme
+    voice_replies: bool  # answers are read aloud on the page, and sent as voice notes in the apps
     daily_token_quota: int
     tokens_used_today: int

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from assistant.chat import services
 from assistant.models import Conversation, Message, ModerationAction, User
+from assistant.web.attachments import WebAttachment
 from core import limits
 from imagine.models import ImagineImage
 from knowledge.models import Document, DocumentChunk, MemoryItem
@@ -23,6 +24,7 @@ from knowledge.models import Document, DocumentChunk, MemoryItem
 pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"picture bytes"
+JPEG = b"\xff\xd8\xff\xe0" + b"photo bytes"
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +48,9 @@ def person_with_everything(name: str) -> User:
     )
     image = ImagineImage(owner=user, prompt=f"{name}'s lighthouse", seed=1, width=64, height=64)
     image.file.save("picture.png", ContentFile(PNG))
+    WebAttachment.objects.create(
+        owner=user, kind="photo", data=JPEG, media_type="image/jpeg", reading=f"{name}'s receipt"
+    )
     return user
 
 
@@ -70,6 +75,9 @@ def test_the_export_holds_everything_of_the_person_and_nothing_of_anyone_else() 
     assert json.loads(archive.read("memory.json"))[0]["text"] == "ana lives in Lisbon"
     assert json.loads(archive.read("documents.json"))[0]["passages"] == [{"page": 3, "text": "ana's page three"}]
     assert [archive.read(n) for n in archive.namelist() if n.startswith("images/")] == [PNG]
+    [photo] = json.loads(archive.read("attachments/attachments.json"))
+    assert (photo["kind"], photo["read"]) == ("photo", "ana's receipt")
+    assert archive.read(photo["file"]) == JPEG
     assert "bruno" not in everything  # bruno has the same kinds of data, and none of it is here
 
 
@@ -86,7 +94,7 @@ def test_deleting_the_account_leaves_no_row_file_or_cache_key(
 
     assert response.status_code == 204
     assert not User.objects.filter(username="ana").exists()
-    for model in (Conversation, MemoryItem, Document, ImagineImage):
+    for model in (Conversation, MemoryItem, Document, ImagineImage, WebAttachment):
         assert model.objects.count() == 1, model  # bruno's only
     assert Message.objects.exclude(conversation__owner=bruno).count() == 0
     assert DocumentChunk.objects.exclude(document__owner=bruno).count() == 0

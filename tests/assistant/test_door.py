@@ -259,3 +259,76 @@ def test_a_title_the_output_guard_refuses_is_not_used(title_servers: tuple[FakeO
     [check] = guard.requests
     assert "Trip plans" in check.prompt_text
     assert Conversation.objects.get(pk=answer.conversation_id).title == provisional
+
+
+# --- versions: edit and regenerate over the socket -------------------------------------------------
+
+
+def _said(request: Any) -> list[str]:
+    """What the person and the assistant said in a model request, the system prompt left out."""
+    return [content.strip() for role, content in request.chatml_messages if role in ("user", "assistant")]
+
+
+async def test_an_edit_over_the_socket_answers_from_its_own_branch(fake_model: FakeOpenAI, guest: User) -> None:
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "First question", "client_id": "q1"})
+        first = (await socket.until_done())[0]
+        conversation_id = first["conversation_id"]
+        await socket.send({"type": "message", "conversation_id": conversation_id, "text": "Second", "client_id": "q2"})
+        await socket.until_done()
+        edit = {
+            "type": "edit",
+            "conversation_id": conversation_id,
+            "message_id": first["user_message_id"],
+            "text": "First, edited",
+            "client_id": "e1",
+        }
+        await socket.send(edit)
+        edited = await socket.until_done()
+        await socket.send(edit)  # the page missed the ack and sends it again
+        retried = await socket.until_done()
+
+    assert (edited[0]["type"], edited[0]["client_id"], edited[-1]["finish_reason"]) == ("ack", "e1", "stop")
+    assert retried[0] == edited[0]
+    assert len(fake_model.requests) == 3  # the retry generated nothing
+    assert _said(fake_model.requests[1])[-1] == "Second"
+    assert _said(fake_model.requests[2]) == ["First, edited"]
+    assert await sync_to_async(Message.objects.count)() == 6
+
+
+async def test_a_regenerated_answer_and_the_chosen_version_continue_the_conversation(
+    fake_model: FakeOpenAI, guest: User
+) -> None:
+    fake_model.script(Reply(texts=("Version one",)), Reply(texts=("Version two",)))
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "Question", "client_id": "q1"})
+        first = (await socket.until_done())[0]
+        conversation_id = first["conversation_id"]
+        await socket.send({"type": "regenerate", "conversation_id": conversation_id})
+        await socket.until_done()
+        await socket.send({"type": "select_version", "message_id": first["message_id"]})
+        selected = await socket.next()
+        await socket.send({"type": "message", "conversation_id": conversation_id, "text": "Next", "client_id": "q2"})
+        await socket.until_done()
+
+    assert selected == {
+        "type": "version_selected",
+        "conversation_id": conversation_id,
+        "message_id": first["message_id"],
+    }
+    assert _said(fake_model.requests[2]) == ["Question", "Version one", "Next"]
+
+
+async def test_version_frames_about_unknown_messages_are_refused(fake_model: FakeOpenAI, guest: User) -> None:
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "Question", "client_id": "q1"})
+        ack = (await socket.until_done())[0]
+        await socket.send({"type": "select_version", "message_id": 999999})
+        unknown = await socket.next()
+        edit = {"conversation_id": ack["conversation_id"], "text": "x", "client_id": "e"}
+        await socket.send({"type": "edit", "message_id": ack["message_id"], **edit})  # an answer, not a question
+        not_a_question = await socket.next()
+
+    assert (unknown["type"], unknown["code"]) == ("error", "not_found")
+    assert (not_a_question["code"], not_a_question["client_id"]) == ("not_found", "e")
+    assert await sync_to_async(Message.objects.count)() == 2

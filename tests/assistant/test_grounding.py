@@ -139,7 +139,7 @@ def test_a_flagged_source_is_marked_and_the_model_told_why() -> None:
 
 def test_the_answers_grounding_records_which_sources_were_flagged() -> None:
     found = [Source("Clean", "https://a.example/", "Text."), Source("Shop", "https://s.example/", "x", ("override",))]
-    grounding = Grounding.started("q", []).finished(found, error=None)
+    grounding = Grounding.started("q", []).finished(found, error=None, unread={})
     assert grounding.sources == [
         ShownSource(title="Clean", url="https://a.example/"),
         ShownSource(title="Shop", url="https://s.example/", flagged=True),

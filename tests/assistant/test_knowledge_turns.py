@@ -6,6 +6,7 @@ the memory commands of every chat."""
 from __future__ import annotations
 
 import asyncio
+import queue
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -20,14 +21,14 @@ from assistant.chat.services import RequestMessage
 from assistant.door import TurnRequest, answer_in_full, start_answer
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.grounding import memory_block
-from assistant.engine.outcome import AnswerOutcome
+from assistant.engine.outcome import AnswerOutcome, text_reply
 from assistant.engine.pipeline import HistoryMessage, KnowledgeScope, SearchDone, SearchStarted, Turn, respond
 from assistant.engine.sinks import ChannelLayerSink
 from assistant.models import Channel, Conversation, Message, User
 from config.celery import app as celery_app
 from knowledge import linking, memory
 from knowledge import services as documents
-from knowledge.memory import Fact, Source
+from knowledge.memory import ExchangeMemory, Fact, KeptItem, Source
 from knowledge.models import Document, MemoryItem
 from model_service.embedded import bundled_gguf
 from model_service.tokens import GgufTokenizer
@@ -46,13 +47,15 @@ from tests.support.fake_web import FakeWeb
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FACTS = '[{"fact": "Lives in Porto.", "subject": "home city", "category": "none"}]'
+SENSITIVE = '[{"fact": "Has type 1 diabetes.", "subject": "health", "category": "health"}]'
 
 
 @pytest.fixture
 def extraction(settings: Settings, tmp_path: Path) -> Iterator[None]:
     """Facts read from exchanges by the engine's model and guard, on a real Celery worker of queue
-    `documents`: in a thread of this process, so that it shares the test database, and on a queue
-    and results folder of its own, so that no other test run's worker takes its tasks."""
+    `documents` (and `default`, for the messaging note task it runs next): in a thread of this process,
+    so that it shares the test database, and on a queue and results folder of its own, so that no
+    other test run's worker takes its tasks."""
     settings.KNOWLEDGE_EXTRACTION_MODEL = "assistant.engine.turns.memory_model"
     settings.KNOWLEDGE_CONTENT_CHECK = "assistant.engine.turns.memory_allowed"
     queue, results = tmp_path / "queue", tmp_path / "results"
@@ -62,7 +65,7 @@ def extraction(settings: Settings, tmp_path: Path) -> Iterator[None]:
     folders = {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(queue / "control")}
     _switch(broker_transport_options={**folders, "polling_interval": 0.05}, result_backend=f"file://{results}")
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["documents"]):
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=["documents", "default"]):
             yield
     finally:
         _switch(**before)
@@ -203,6 +206,7 @@ async def test_a_document_question_cites_the_file_and_page_3(model: FakeOpenAI, 
 
 async def test_passages_are_numbered_before_web_sources(model: FakeOpenAI, guest: User, settings: Settings) -> None:
     model.script(Reply(texts=("Marmalade [1]; the harbour reopened [5]. See also [6].",)))
+    settings.KNOWLEDGE_DOCUMENT_MIN_SCORE = 0.0  # every page a passage, unrelated ones too: the numbering is tested
     conversation = await sync_to_async(services.create_conversation)(user=guest)
     await sync_to_async(attach)(guest, conversation.pk, PAGES)
     scope = KnowledgeScope(
@@ -268,6 +272,7 @@ async def test_a_fact_from_an_exchange_is_kept_and_the_page_is_told(
         "items": [{"id": item.pk, "text": "Lives in Porto."}],
     }
     assert (item.source_channel, item.source_message_id) == ("web", frames[0]["user_message_id"])
+    assert item.source_conversation_id == frames[0]["conversation_id"]
     extraction_prompt = model.requests[1].prompt_text or ""
     assert "User: I just moved to Porto.\nAssistant: Porto is lovely" in extraction_prompt
 
@@ -276,7 +281,68 @@ async def test_a_fact_from_an_exchange_is_kept_and_the_page_is_told(
     assert (question["memory_updated"], answer["memory_updated"]) == ([], updated["items"])
 
     await answer_in_full(ask(guest, "Which city do I live in?", "q2"))  # another conversation, another channel
-    assert "<memory>\n- Lives in Porto.\n</memory>" in (model.requests[-1].prompt_text or "")
+    answered, read = (await model.until_requests(4))[2:]  # the answer, then (after it) its exchange read
+    assert "<memory>\n- Lives in Porto.\n</memory>" in (answered.prompt_text or "")
+    assert "User: Which city do I live in?" in (read.prompt_text or "")
+
+
+async def test_a_sensitive_fact_is_asked_about_on_the_page_and_kept_only_on_a_yes(
+    model: FakeOpenAI, guest: User, extraction: None
+) -> None:
+    model.script(Reply(texts=("Here are some ideas",)), Reply(texts=(SENSITIVE,)))
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "I'm diabetic, what can I eat?", "client_id": "c1"})
+        frames = await socket.until_done()
+        asked = await socket.next()
+
+    assert {key: value for key, value in asked.items() if key != "facts"} == {
+        "type": "memory_consent",
+        "message_id": frames[-1]["message_id"],
+        "user_message_id": frames[0]["user_message_id"],
+    }
+    [fact] = asked["facts"]
+    assert fact["text"] == "Has type 1 diabetes."
+    assert await sync_to_async(MemoryItem.objects.count)() == 0  # nothing kept until the person says yes
+
+    client = await signed_in(guest)
+    kept = await client.post("/api/memory", {"token": fact["token"]}, content_type="application/json")
+    assert kept.status_code == 201
+    item = await sync_to_async(MemoryItem.objects.get)(owner=guest)
+    assert (item.text, item.sensitive_category) == ("Has type 1 diabetes.", "health")
+    assert (item.source_message_id, item.source_conversation_id) == (
+        frames[0]["user_message_id"],
+        frames[0]["conversation_id"],
+    )
+
+
+# What the task linked to an exchange's reading was given, as the messaging note task is: (result, its own args).
+heard: queue.Queue[tuple[object, str]] = queue.Queue()
+
+
+@celery_app.task(name="tests.assistant.test_knowledge_turns.hear_memory")
+def hear_memory(result: object, tag: str) -> None:
+    heard.put((result, tag))
+
+
+async def test_a_messaging_reply_never_waits_for_memory_and_its_linked_task_hears_what_it_did(
+    model: FakeOpenAI, guest: User, extraction: None
+) -> None:
+    # The exchange is read for a plain fact and a sensitive one, and that reading takes a second.
+    facts = f"[{FACTS[1:-1]}, {SENSITIVE[1:-1]}]"
+    model.script(Reply(texts=("Porto is lovely",)), Reply(texts=(facts,), stall_before_first=1.0))
+    linked = hear_memory.s("m1").set(queue="documents")  # the queue the fixture's worker takes
+    outcome = await answer_in_full(
+        ask(guest, "I just moved to Porto, and I'm diabetic.", "m1", after_remembering=linked)
+    )
+    assert text_reply(outcome) == "Porto is lovely"  # no note: the reply goes before memory is read
+    assert heard.empty()
+    assert await sync_to_async(MemoryItem.objects.count)() == 0
+
+    result, tag = await asyncio.to_thread(heard.get, timeout=30)
+    item = await sync_to_async(MemoryItem.objects.get)(owner=guest)
+    news = ExchangeMemory.model_validate(result)
+    assert (tag, news.kept) == ("m1", [KeptItem(id=item.pk, text="Lives in Porto.")])
+    assert [asked.text for asked in news.ask] == ["Has type 1 diabetes."]
 
 
 async def test_a_blocked_turn_leaves_no_memory(
@@ -378,6 +444,25 @@ async def test_forget_by_number_and_forget_all(model: FakeOpenAI, guest: User) -
     await send("/forget all", "m4")
     assert await sync_to_async(MemoryItem.objects.count)() == 0
     assert (await send("/memory", "m5")).content == "I don't remember anything about you yet."
+    assert model.requests == []
+
+
+async def test_a_phrase_is_answered_in_its_language_and_kept_with_its_conversation(
+    model: FakeOpenAI, guest: User
+) -> None:
+    send = await messaging_chat(guest)
+    kept = await send("Merk dir, dass ich Vegetarier bin.", "m1")
+    forgotten = await send("Vergiss das.", "m2")  # what was kept from the previous message
+    assert kept.content == "Das merke ich mir: ich Vegetarier bin."
+    assert forgotten.content == "Vergessen: ich Vegetarier bin."
+    await send("Recuerda que vivo en Oporto.", "m3")
+    item = await sync_to_async(MemoryItem.objects.get)(owner=guest)
+    conversation = await sync_to_async(Conversation.objects.get)(owner=guest)
+    assert (item.text, item.source_channel, item.source_conversation_id) == (
+        "vivo en Oporto.",
+        "telegram",
+        conversation.pk,
+    )
     assert model.requests == []
 
 

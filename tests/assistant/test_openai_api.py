@@ -170,9 +170,9 @@ async def test_sampling_parameters_reach_the_model(fake_model: FakeOpenAI, secre
         ({"messages": [{"role": "function", "content": "42"}]}, 400, "'messages.0.role'", "messages"),
         ({"messages": [{"role": "tool", "content": "42"}]}, 400, "needs the tool_call_id", "messages"),
         (
-            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x"}}]}]},
             400,
-            "'image_url' are not supported",
+            "'input_audio' are not supported",
             "messages",
         ),
         ({"messages": [{"role": "assistant", "content": "Hi"}]}, 400, "last message must be the user's", None),

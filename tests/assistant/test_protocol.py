@@ -1,7 +1,15 @@
 import pytest
 
 from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame, Usage
-from assistant.web.protocol import FrameError, MessageFrame, ResumeFrame, parse_client_frame
+from assistant.web.protocol import (
+    EditFrame,
+    FrameError,
+    MessageFrame,
+    ResumeFrame,
+    SelectVersionFrame,
+    VersionSelectedFrame,
+    parse_client_frame,
+)
 from core.errors import ErrorCode
 
 
@@ -16,6 +24,16 @@ def test_resume_defaults_to_the_beginning() -> None:
     )
 
 
+def test_version_frames_parse() -> None:
+    edit = parse_client_frame('{"type": "edit", "conversation_id": 1, "message_id": 2, "text": "x", "client_id": "c"}')
+    assert edit == EditFrame(type="edit", conversation_id=1, message_id=2, text="x", client_id="c")
+    select = parse_client_frame('{"type": "select_version", "message_id": 5}')
+    assert select == SelectVersionFrame(type="select_version", message_id=5)
+    assert VersionSelectedFrame(conversation_id=1, message_id=5).dump() == (
+        '{"type":"version_selected","conversation_id":1,"message_id":5}'
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "code", "detail_fragment"),
     [
@@ -27,6 +45,18 @@ def test_resume_defaults_to_the_beginning() -> None:
         ('{"type": "message", "text": "x", "client_id": "' + "c" * 65 + '"}', ErrorCode.INVALID_FRAME, "client_id"),
         ('{"type": "stop"}', ErrorCode.INVALID_FRAME, "message_id"),
         ('{"type": "stop", "message_id": 1, "why": "x"}', ErrorCode.INVALID_FRAME, "why"),
+        (
+            '{"type": "edit", "conversation_id": 1, "text": "x", "client_id": "c"}',
+            ErrorCode.INVALID_FRAME,
+            "message_id",
+        ),
+        ('{"type": "edit", "conversation_id": 1, "message_id": 2, "text": "x"}', ErrorCode.INVALID_FRAME, "client_id"),
+        (
+            '{"type": "edit", "message_id": 2, "text": "x", "client_id": "c"}',
+            ErrorCode.INVALID_FRAME,
+            "conversation_id",
+        ),
+        ('{"type": "select_version"}', ErrorCode.INVALID_FRAME, "message_id"),
     ],
 )
 def test_bad_frames_name_the_problem(raw: str, code: ErrorCode, detail_fragment: str) -> None:

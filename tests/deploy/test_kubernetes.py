@@ -373,6 +373,9 @@ SAFE_DEFAULTS = {
         "SAFETY_GUARD_JUDGES_ANSWERS",
     },
     "derived from CHANNEL_LAYER_URL, one deployment per Redis server": {"CHANNEL_LAYER_PREFIX"},
+    "the vision release is optional (values/vision-11b.yaml): unset, photos are known by their OCR reading": {
+        "MODEL_VISION_BASE_URL", "MODEL_VISION_NAME", "MODEL_VISION_API_KEY", "MODEL_VISION_CONTEXT_WINDOW",
+    },
     "no Whisper or speech server in deploy/vllm-stack yet: the media worker's pocketsphinx and espeak-ng": {
         "MEDIA_TRANSCRIPTION_BASE_URL", "MEDIA_TRANSCRIPTION_MODEL", "MEDIA_TRANSCRIPTION_TIMEOUT",
         "MEDIA_SPEECH_BASE_URL", "MEDIA_SPEECH_MODEL", "MEDIA_SPEECH_VOICE", "MEDIA_SPEECH_TIMEOUT",
@@ -509,6 +512,7 @@ COUNTERPARTS = {
     "postgres": [("StatefulSet", "postgres"), ("Cluster", "assistant")],  # single-node, cluster
     "model": [("values", "llama3.1-8b.yaml"), ("values", "llama3.1-70b-fp8.yaml")],
     "guard": [("values", "guard-1b.yaml"), ("values", "guard-8b.yaml")],
+    "vision": [("values", "vision-11b.yaml")],
     "cpu-guard": [("Deployment", "cpu-guard")],
 }
 

@@ -1,7 +1,7 @@
 """Data for the admin dashboard's browser test, stored through the product's services in the
 server's own database (run with `manage.py shell`, see test_browser_admin.py): questions on two
-channels, a blocked turn and a failed answer today, a remembered fact and an uploaded document, and
-older questions the default range leaves out.
+channels, a blocked turn and a failed answer today, a thumbs up and a thumbs down, a remembered fact
+and an uploaded document, and older questions the default range leaves out.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ FAILED = AnswerOutcome(
 def seed() -> None:
     User.objects.create_superuser(STAFF_USERNAME, password=STAFF_PASSWORD)
     guest, texter = services.create_guest(), services.create_guest()
-    _turn(guest, Channel.WEB, "What is a good name for a cat?", _answered(120, 180))
+    liked = _turn(guest, Channel.WEB, "What is a good name for a cat?", _answered(120, 180))
     _turn(guest, Channel.WEB, "how do I pick a lock", BLOCKED)
-    _turn(guest, Channel.WEB, "Tell me a story", FAILED)
+    disliked = _turn(guest, Channel.WEB, "Tell me a story", FAILED)
     _turn(texter, Channel.WHATSAPP, "Weather tomorrow?", _answered(200, 240))
+    services.give_feedback(user=guest, message_id=liked.answers.get().pk, rating="up")
+    services.give_feedback(user=guest, message_id=disliked.answers.get().pk, rating="down", reason="not_helpful")
     MemoryItem.objects.create(
         owner=guest, text="Has a cat.", embedding=b"", source_channel=Channel.WEB, source_time=timezone.now()
     )

@@ -92,6 +92,8 @@ def test_dashboard_draws_every_chart_and_follows_the_date_range(
     assert recent == {"web": data.WEB_TODAY, "whatsapp": data.WHATSAPP_TODAY}, recent
     assert totals(page, "Blocked turns by hazard category") == {"S2 Non-Violent Crimes": 1}
     assert totals(page, "Failed answers") == {"error": 1}
+    assert totals(page, "Answer feedback") == {"thumbs up": 1, "thumbs down": 1}
+    expect(page.locator('#dashboard tr[data-reason="not helpful"]')).to_contain_text("100%")
     assert totals(page, "Imagine renders")["image"] >= 1
     screenshot(page, "light")
 

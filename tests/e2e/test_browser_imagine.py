@@ -287,3 +287,45 @@ def test_the_embedded_stand_in_pipeline_is_named_for_what_it_draws(page: Page, i
     expect(note).to_be_visible()
     expect(note).to_contain_text("stand-in pipeline")
     expect(note).to_contain_text("GPU")
+
+
+@pytest.mark.timeout(2 * RENDER_TIMEOUT_MS // 1000 + 120)  # a final render, then an edit
+def test_edit_restyles_a_gallery_picture_and_a_refused_instruction_keeps_it(
+    page: Page, imagine_server: ServerAddress, screenshot: Callable[[Page, str], Path]
+) -> None:
+    open_imagine(page, imagine_server)
+    image_id = create(page)
+    page.locator(f"[data-testid=imagine-gallery-item][data-id='{image_id}']").get_by_test_id(
+        "imagine-gallery-edit"
+    ).click()
+    instruction, apply = page.get_by_test_id("imagine-instruction"), page.get_by_test_id("imagine-edit-apply")
+    expect(instruction).to_be_focused()
+    expect(apply).to_be_disabled()
+    record(page, "#imagine-stage", "aria-busy")
+    instruction.fill("in watercolour")  # plainly safe to the embedded stand-in guard
+    apply.click()
+
+    expect(page.get_by_test_id("imagine-status")).to_have_text(
+        "Edit ready and saved to your pictures.", timeout=RENDER_TIMEOUT_MS
+    )
+    assert recorded(page, "aria-busy")[0] == "true"
+    expect(page.get_by_test_id("imagine-edit-form")).to_be_hidden()
+    preview = page.get_by_test_id("imagine-preview")
+    expect(preview).to_have_attribute("alt", f"in watercolour, {PROMPT}")
+    edited_url = preview.get_attribute("src") or ""
+    with session_client(page, imagine_server) as owner:
+        gallery = owner.get("/api/imagine").json()["images"]
+    assert (gallery[0]["edited_from"], gallery[0]["url"]) == (image_id, edited_url)
+    expect(page.locator(f"[data-testid=imagine-gallery-item][data-id='{gallery[0]['id']}']")).to_be_visible()
+    screenshot(page, "edited")
+
+    page.get_by_test_id("imagine-edit").click()
+    instruction.fill(REFUSED_PROMPT)
+    apply.click()
+    expect(page.get_by_test_id("imagine-error")).to_have_text(
+        "That change can't be made: the instruction breaks the content rules.", timeout=RENDER_TIMEOUT_MS
+    )
+    expect(preview).to_have_attribute("src", edited_url)  # the picture stays, and the words to change
+    expect(instruction).to_have_value(REFUSED_PROMPT)
+    expect(apply).to_be_enabled()
+    screenshot(page, "edit-refused")

@@ -1,7 +1,8 @@
 """Files and live memory notes in the web app, in a real browser (Debian chromium via Playwright)
 against the real product with a Celery worker on queue `documents`: a file attached to a new chat
 (button and drop) is read and cited by file and page without a link, a refused file says why, My
-files lists and deletes, and a fact taken from an exchange shows "Memory updated" as it happens.
+files lists and deletes, a file of My files is used in the open chat without being read again, and
+a fact taken from an exchange shows "Memory updated" as it happens.
 
 The model is the contract fake of vLLM, scripted per request: the answer, then (for memory) the
 extraction's JSON."""
@@ -9,10 +10,12 @@ extraction's JSON."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -130,6 +133,42 @@ def test_a_refused_file_says_why_and_my_files_deletes(page: Page, server: Knowle
     expect(page.get_by_test_id("files-status")).to_have_text("Deleted notes.txt.")
     with session_client(page, server.address) as client:
         assert client.get("/api/documents").json()["documents"] == []
+
+
+def test_a_file_from_my_files_is_used_in_the_open_chat(page: Page, server: KnowledgeServer) -> None:
+    open_chat(page, server.address)
+    with session_client(page, server.address) as client:  # a file of the library: in no conversation
+        library = client.post("/api/documents", files={"file": ("notes.txt", NOTES.encode())}).json()
+        wait_until_read(client, library["id"])
+    ask(page, "Hello")
+    conversation_id = current_conversation_id(page)
+    expect(page.get_by_test_id("file-chip")).to_have_count(0)
+
+    page.get_by_test_id("settings-open").click()
+    row = page.get_by_test_id("files-item").filter(has_text="notes.txt")
+    row.get_by_test_id("files-use").click()
+    expect(page.get_by_test_id("files-status")).to_have_text("notes.txt is now in this chat.")
+    expect(page.get_by_test_id("files-item")).to_have_count(2)  # the library's file and the chat's copy
+    copy_row = page.get_by_test_id("files-item").filter(has_not=page.get_by_test_id("files-use"))
+    expect(copy_row).to_contain_text("Ready · 1 page")
+    expect(copy_row).to_contain_text("In this chat")
+    expect(page.get_by_test_id("files-use")).to_have_count(1)  # the library's file can be used again
+    page.get_by_test_id("settings-close").click()
+
+    chip = page.get_by_test_id("file-chip")
+    expect(chip).to_have_attribute("data-status", "ready")  # read once, at upload: nothing to wait for
+    expect(chip.get_by_test_id("file-chip-state")).to_have_text("Ready · 1 page")
+    with session_client(page, server.address) as client:
+        in_chat = client.get("/api/documents", params={"conversation_id": conversation_id}).json()["documents"]
+    assert [(d["name"], d["status"]) for d in in_chat] == [("notes.txt", "ready")]
+    assert in_chat[0]["id"] != library["id"]
+
+
+def wait_until_read(client: httpx.Client, document_id: int) -> None:
+    deadline = time.monotonic() + READ_TIMEOUT_MS / 1000
+    while client.get(f"/api/documents/{document_id}").json()["status"] == "pending":
+        assert time.monotonic() < deadline, "the worker did not read the file"
+        time.sleep(0.2)
 
 
 def test_memory_updated_appears_under_the_answer_as_the_worker_keeps_the_fact(

@@ -53,7 +53,8 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def memory_row(page: Page, text: str) -> Locator:
-    return page.get_by_test_id("memory-item").filter(has_text=text)
+    """The item whose fact holds `text` (its source line may name a chat with the same words)."""
+    return page.get_by_test_id("memory-item").filter(has=page.get_by_test_id("memory-text").filter(has_text=text))
 
 
 def teach(page: Page, fact: str) -> Locator:
@@ -62,7 +63,7 @@ def teach(page: Page, fact: str) -> Locator:
     return answer
 
 
-def test_the_answer_that_taught_a_fact_says_so_and_opens_settings_memory(
+def test_the_answer_that_taught_a_fact_says_so_and_opens_settings_memory_at_it(
     page: Page, server: ServerAddress, screenshot: Screenshot
 ) -> None:
     open_chat(page, server)
@@ -76,10 +77,23 @@ def test_the_answer_that_taught_a_fact_says_so_and_opens_settings_memory(
     expect(note).to_contain_text("Memory updated: I am vegetarian.")
     screenshot(page, "note")
 
+    said_in = page.url  # the conversation, #c=<id>
     page.get_by_test_id("memory-updated-open").click()
     expect(page.get_by_test_id("settings-dialog")).to_be_visible()
-    expect(page.locator("#memory-title")).to_be_focused()
-    expect(memory_row(page, "I am vegetarian.")).to_contain_text(re.compile(r"From the web chat, .+"))
+    row = memory_row(page, "I am vegetarian.")
+    expect(row).to_be_focused()
+    expect(row).to_have_class(re.compile(r"memory-item-revealed"))
+    # Named by the conversation's title, with a link that opens it.
+    expect(row.get_by_test_id("memory-source")).to_contain_text(re.compile(r"From “Remember that I am .+”, .+"))
+
+    page.get_by_test_id("settings-close").click()
+    page.keyboard.press("Control+k")  # a new chat
+    expect(page.locator("[data-testid=message][data-role=assistant]")).to_have_count(0)
+    page.get_by_test_id("settings-open").click()
+    memory_row(page, "I am vegetarian.").get_by_test_id("memory-source-open").click()
+    expect(page.get_by_test_id("settings-dialog")).to_be_hidden()
+    expect(page).to_have_url(said_in)
+    expect(page.locator("[data-testid=message][data-role=assistant]")).to_contain_text("I am vegetarian.")
 
 
 def test_settings_memory_edits_deletes_clears_with_undo_and_switches_off(

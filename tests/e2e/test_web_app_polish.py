@@ -203,6 +203,29 @@ def test_a_desktop_keeps_the_keyboard_hint(page: Page, server: ServerAddress) ->
     expect(page.get_by_test_id("new-chat-top")).to_be_hidden()
 
 
+def test_a_desktop_folds_the_conversation_list_away_and_remembers_it(page: Page, server: ServerAddress) -> None:
+    open_chat(page, server)
+    toggle = page.locator("#sidebar-toggle")
+    sidebar = page.locator("#sidebar")
+    expect(sidebar).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_test_id("new-chat-top")).to_be_hidden()
+
+    toggle.click()
+    expect(sidebar).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_test_id("new-chat-top")).to_be_visible()  # New chat stays one click away
+    main_width = page.locator("#main").evaluate("(element) => element.getBoundingClientRect().width")
+    assert main_width == page.viewport_size["width"]
+
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    expect(sidebar).to_be_hidden()
+    toggle.click()
+    expect(sidebar).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+
+
 def test_delete_hides_the_conversation_with_undo_then_deletes_it(page: Page, server: ServerAddress) -> None:
     page.on("dialog", lambda dialog: pytest.fail(f"a native dialog opened: {dialog.message}"))
     open_chat(page, server)

@@ -286,6 +286,14 @@ describe("search and refusals", () => {
     assert.equal(answerById(state, 32).text, "Anyway");
   });
 
+  test("a link that could not be read is named with why, apart from the search", () => {
+    const link = { url: "http://10.0.0.1/admin", reason: "10.0.0.1 points to a private address" };
+    const read = { type: "search", message_id: 32, status: "done", query: "", urls: [link.url], sources: [], unread_links: [link] };
+    const { state } = run(streaming(), read);
+    assert.deepEqual(answerById(state, 32).unreadLinks, [link]);
+    assert.equal(answerById(state, 32).searchError, null);
+  });
+
   test("blocked retracts the streamed text and shows the refusal; done follows", () => {
     const refused = run(streaming(), token(1, "Here is how"), {
       type: "blocked",

@@ -10,11 +10,13 @@ from asgiref.testing import ApplicationCommunicator
 
 from assistant.chat.services import create_guest
 from assistant.models import User
+from assistant.web.consumers import ChatConsumer
 from imagine.consumers import ImagineConsumer
 from imagine.moderation import check_prompt
 from tests.imagine.support import CACHE_URL, imagine_worker
 
 SMALL_SIZES = {"square": (256, 256), "landscape": (320, 256)}  # the invisible mark needs ≥ 256²
+RENDER_SECONDS = 90  # a final render on 2 shared cores, the safety check included
 
 
 class Socket:
@@ -39,6 +41,32 @@ class Socket:
     async def disconnect(self) -> None:
         await self.communicator.send_input({"type": "websocket.disconnect", "code": 1000})
         await self.communicator.wait(timeout=5)
+
+
+class ChatSocket:
+    """The browser's side of the chat WebSocket, speaking ASGI to the consumer in this process."""
+
+    def __init__(self, user: User) -> None:
+        scope = {"type": "websocket", "path": "/ws/chat", "headers": [], "query_string": b"", "user": user}
+        self.communicator = ApplicationCommunicator(ChatConsumer.as_asgi(), scope)
+
+    async def connect(self) -> None:
+        await self.communicator.send_input({"type": "websocket.connect"})
+        assert (await self.communicator.receive_output(10))["type"] == "websocket.accept"
+
+    async def send(self, frame: dict) -> None:
+        await self.communicator.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    async def frames_until_done(self) -> list[dict]:
+        frames: list[dict] = []
+        while not frames or frames[-1]["type"] != "done":
+            message = await self.communicator.receive_output(RENDER_SECONDS)
+            frames.append(json.loads(message["text"]))
+        return frames
+
+    async def close(self) -> None:
+        await self.communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.communicator.wait(5)
 
 
 @pytest.fixture(scope="module")

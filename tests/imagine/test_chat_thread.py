@@ -12,45 +12,17 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from asgiref.sync import sync_to_async
-from asgiref.testing import ApplicationCommunicator
 from django.test import AsyncClient
 from PIL import Image
 
 from assistant.chat import services
 from assistant.models import Message, ModerationCase, User
-from assistant.web.consumers import ChatConsumer
 from imagine.models import ImagineImage
+from tests.imagine.conftest import ChatSocket
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("warm_guard", "worker", "imagine_settings")]
 
 PROMPT = "a red bicycle"
-RENDER_SECONDS = 90  # a final render on 2 shared cores, the safety check included
-
-
-class ChatSocket:
-    """The browser's side of the chat WebSocket, speaking ASGI to the consumer in this process."""
-
-    def __init__(self, user: User) -> None:
-        scope = {"type": "websocket", "path": "/ws/chat", "headers": [], "query_string": b"", "user": user}
-        self.communicator = ApplicationCommunicator(ChatConsumer.as_asgi(), scope)
-
-    async def connect(self) -> None:
-        await self.communicator.send_input({"type": "websocket.connect"})
-        assert (await self.communicator.receive_output(10))["type"] == "websocket.accept"
-
-    async def send(self, frame: dict) -> None:
-        await self.communicator.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
-
-    async def frames_until_done(self) -> list[dict]:
-        frames: list[dict] = []
-        while not frames or frames[-1]["type"] != "done":
-            message = await self.communicator.receive_output(RENDER_SECONDS)
-            frames.append(json.loads(message["text"]))
-        return frames
-
-    async def close(self) -> None:
-        await self.communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.communicator.wait(5)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ espeak-ng's speech, made here."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -21,10 +23,11 @@ from integrations.media import refusal_sentence
 from integrations.models import InboundEvent
 from media.voice import AudioFormat, synthesize
 from safety.guard import content_guard
+from tests.assistant.test_vision_turns import VISION_MODEL, FakeVisionServer
 from tests.integrations import payloads as p
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
-from tests.integrations.test_replies import deliver, sent_texts
+from tests.integrations.test_replies import deliver, sent_texts, whatsapp_question
 from tests.media.support import running_media_worker, text_photo
 from tests.support.fake_guard import FakeGuard, GuardReply
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -170,3 +173,46 @@ def test_a_messenger_voice_clip_is_answered_in_text_only(
     assert sent_texts(apps) == ["Hello, world!"]
     assert apps.uploads == []  # Messenger replies stay text
     assert "weather" in user_message().content.split()
+
+
+def test_a_follow_up_in_the_same_chat_reads_the_photo_again(fake_model: FakeOpenAI, apps: FakeMediaMessaging) -> None:
+    apps.add_whatsapp_media(PHOTO_ID, text_photo(["Gate B22 closes 09:40"], image_format="JPEG"), "image/jpeg")
+    deliver("whatsapp", whatsapp_media("wamid.FU1", "image", p.WHATSAPP_MEDIA["image"]))
+    tasks.reply_to_event("whatsapp", "wamid.FU1")
+    deliver("whatsapp", whatsapp_question("wamid.FU2", "When does it close?"))
+    tasks.reply_to_event("whatsapp", "wamid.FU2")
+
+    assert sent_texts(apps) == ["Hello, world!", "Hello, world!"]
+    photo_turn, answer, question = fake_model.requests[1].chatml_messages[-3:]
+    assert photo_turn[0] == "user"
+    assert photo_turn[1].startswith(PHOTO_MARKER)
+    assert "B22" in photo_turn[1][photo_turn[1].index("<photo>") :]  # the reading, kept with its message
+    assert (answer, question) == (("assistant", "Hello, world!"), ("user", "When does it close?"))
+    photo_message = Message.objects.filter(role=Message.Role.USER).order_by("id")[0]
+    assert photo_message.photo_reading.count("B22") == 1
+
+
+def test_with_a_vision_model_the_cleaned_photo_itself_is_sent(
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, settings: Settings
+) -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    vision = asyncio.run_coroutine_threadsafe(FakeVisionServer().start(), loop).result()
+    settings.MODEL_VISION_BASE_URL, settings.MODEL_VISION_NAME = vision.base_url, VISION_MODEL
+    try:
+        apps.add_whatsapp_media(PHOTO_ID, text_photo(["Gate B22"], image_format="JPEG"), "image/jpeg")
+        deliver("whatsapp", whatsapp_media("wamid.VS1", "image", p.WHATSAPP_MEDIA["image"]))
+        tasks.reply_to_event("whatsapp", "wamid.VS1")
+    finally:
+        asyncio.run_coroutine_threadsafe(vision.close(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+    assert sent_texts(apps) == ["Hello, world!"]
+    assert fake_model.requests == []
+    [[seen]] = vision.images
+    assert (seen.format, seen.size) == ("JPEG", (1000, 210))  # the photo, re-encoded by the worker
+    assert not seen.getexif()
+    text = vision.requests[0].body["messages"][-1]["content"][1]["text"]
+    assert "Gate B22" in text[text.index("<photo>") :]

@@ -11,13 +11,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from assistant.chat.services import create_conversation
 from assistant.models import User
 from config.celery import app as celery_app
-from knowledge import memory
+from knowledge import memory, services
 from knowledge.memory import Fact, Source
-from knowledge.models import Document, MemoryItem
+from knowledge.models import Document, DocumentChunk, MemoryItem
+from knowledge.retrieval import document_passages
 from tests.knowledge.builders import pdf_bytes, zip_bomb
-from tests.knowledge.conftest import PAGES
+from tests.knowledge.conftest import ANSWER_QUESTION, PAGES, ready_document
 
 
 @pytest.fixture
@@ -37,6 +39,10 @@ def stored(owner: User, text: str, subject: str = "") -> MemoryItem:
 
 def error_code(response) -> str:
     return response.json()["error"]["code"]
+
+
+def error_detail(response) -> str:
+    return response.json()["error"]["detail"]
 
 
 def upload(client: Client, data: bytes, name: str, **fields: str):
@@ -115,13 +121,15 @@ def test_upload_is_extracted_and_listed_with_progress(
     owner: User, client_of: Callable[[User], Client], eager_tasks: None
 ) -> None:
     client = client_of(owner)
-    accepted = upload(client, pdf_bytes(PAGES), "harbour.pdf", conversation_id="12")
+    chat, other_chat = create_conversation(user=owner), create_conversation(user=owner)
+    accepted = upload(client, pdf_bytes(PAGES), "harbour.pdf", conversation_id=str(chat.pk))
     assert accepted.status_code == 202
     assert (accepted.json()["status"], accepted.json()["media_type"]) == ("pending", "application/pdf")
     document = client.get(f"/api/documents/{accepted.json()['id']}").json()
     assert (document["status"], document["progress"], document["pages"], document["error"]) == ("ready", 100, 4, None)
-    assert [d["id"] for d in client.get("/api/documents?conversation_id=12").json()["documents"]] == [document["id"]]
-    assert client.get("/api/documents?conversation_id=13").json()["documents"] == []
+    listed = client.get(f"/api/documents?conversation_id={chat.pk}").json()["documents"]
+    assert [d["id"] for d in listed] == [document["id"]]
+    assert client.get(f"/api/documents?conversation_id={other_chat.pk}").json()["documents"] == []
     assert client.delete(f"/api/documents/{document['id']}").status_code == 204
     assert client.get("/api/documents").json()["documents"] == []
 
@@ -179,3 +187,82 @@ def test_another_users_document_is_not_found(
     assert client.delete(f"/api/documents/{theirs}").status_code == 404
     assert client.get("/api/documents").json()["documents"] == []
     assert Document.objects.filter(pk=theirs).exists()
+
+
+def attach(client: Client, document_id: int, body: object):
+    return client.post(f"/api/documents/{document_id}/attach", json.dumps(body), "application/json")
+
+
+def test_upload_to_another_users_conversation_is_not_found(
+    owner: User, stranger: User, client_of: Callable[[User], Client]
+) -> None:
+    theirs = create_conversation(user=stranger)
+    response = upload(client_of(owner), b"My notes.", "notes.txt", conversation_id=str(theirs.pk))
+    assert (response.status_code, error_code(response)) == (404, "not_found")
+    assert not Document.objects.exists()
+
+
+def test_a_library_file_is_used_in_a_chat_without_reading_it_again(
+    owner: User, client_of: Callable[[User], Client]
+) -> None:
+    library = ready_document(owner, "pdf")
+    chat = create_conversation(user=owner)
+    client = client_of(owner)
+
+    used = attach(client, library.pk, {"conversation_id": chat.pk})
+    assert used.status_code == 200
+    copy = used.json()
+    assert copy["id"] != library.pk
+    assert (copy["conversation_id"], copy["status"], copy["pages"], copy["name"]) == (chat.pk, "ready", 4, "report.pdf")
+    kept = ("page", "ordinal", "text", "tokens", "embedding")
+    assert list(DocumentChunk.objects.filter(document_id=copy["id"]).values_list(*kept)) == list(
+        library.chunks.values_list(*kept)
+    )
+    found = document_passages(owner_id=owner.pk, question=ANSWER_QUESTION, token_budget=500, conversation_id=chat.pk)
+    best = found[0]
+    assert (best.document_id, best.page) == (copy["id"], 3)
+
+    again = attach(client, library.pk, {"conversation_id": chat.pk})
+    assert (again.status_code, again.json()["id"]) == (200, copy["id"])
+    assert attach(client, copy["id"], {"conversation_id": chat.pk}).json()["id"] == copy["id"]
+    assert Document.objects.count() == 2
+
+    assert client.delete(f"/api/conversations/{chat.pk}").status_code == 204  # its copy goes with it
+    assert list(Document.objects.values_list("pk", flat=True)) == [library.pk]
+    assert library.chunks.count() == 4
+
+
+def test_a_file_already_uploaded_to_the_chat_is_not_copied(owner: User, client_of: Callable[[User], Client]) -> None:
+    chat = create_conversation(user=owner)
+    library = ready_document(owner, "docx")
+    in_chat = ready_document(owner, "docx", conversation_id=chat.pk)
+    response = attach(client_of(owner), library.pk, {"conversation_id": chat.pk})
+    assert (response.status_code, response.json()["id"]) == (200, in_chat.pk)
+    assert Document.objects.count() == 2
+
+
+def test_attach_refuses_others_unready_files_and_bad_bodies(
+    owner: User, stranger: User, client_of: Callable[[User], Client]
+) -> None:
+    client = client_of(owner)
+    chat, their_chat = create_conversation(user=owner), create_conversation(user=stranger)
+    mine, theirs = ready_document(owner, "pdf"), ready_document(stranger, "pdf")
+    pending = services.create_document(owner_id=owner.pk, name="later.txt", data=b"Not read yet.")
+    failed = services.create_document(owner_id=owner.pk, name="locked.pdf", data=pdf_bytes(["x"], password="pw"))
+    services.process_document(failed.pk)
+
+    for document_id, body, status, code in [
+        (theirs.pk, {"conversation_id": chat.pk}, 404, "not_found"),
+        (mine.pk, {"conversation_id": their_chat.pk}, 404, "not_found"),
+        (99999999, {"conversation_id": chat.pk}, 404, "not_found"),
+        (pending.pk, {"conversation_id": chat.pk}, 409, "document_not_ready"),
+        (failed.pk, {"conversation_id": chat.pk}, 409, "document_not_ready"),
+        (mine.pk, {}, 400, "invalid_frame"),
+        (mine.pk, {"conversation_id": chat.pk, "name": "x"}, 400, "invalid_frame"),
+        (mine.pk, {"conversation_id": "twelve"}, 400, "invalid_frame"),
+    ]:
+        response = attach(client, document_id, body)
+        assert (response.status_code, error_code(response)) == (status, code), (document_id, body)
+    assert "still being read" in error_detail(attach(client, pending.pk, {"conversation_id": chat.pk}))
+    assert client.get(f"/api/documents/{mine.pk}/attach").status_code == 405
+    assert Document.objects.filter(conversation_id__isnull=False).count() == 0

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assistant.models import User
 from knowledge import linking, memory
-from knowledge.commands import CommandKind, MemoryCommand, memory_command, run_command
-from knowledge.memory import Source
+from knowledge.commands import PHRASES, CommandKind, MemoryCommand, exchange_note, memory_command, run_command
+from knowledge.memory import ConsentAsk, ExchangeMemory, KeptItem, Source
 from knowledge.models import LinkCode
 
 
@@ -25,10 +26,16 @@ from knowledge.models import LinkCode
         ("/forget 12", MemoryCommand(CommandKind.FORGET_NUMBER, number=12)),
         ("/forget", MemoryCommand(CommandKind.FORGET_USAGE)),
         ("/forget my address", MemoryCommand(CommandKind.FORGET_USAGE)),
-        ("Forget that.", MemoryCommand(CommandKind.FORGET_PREVIOUS)),
-        ("please forget it", MemoryCommand(CommandKind.FORGET_PREVIOUS)),
-        ("Remember that I am vegetarian.", MemoryCommand(CommandKind.REMEMBER, fact="I am vegetarian.")),
-        ("remember that my flat\nhas no lift", MemoryCommand(CommandKind.REMEMBER, fact="my flat\nhas no lift")),
+        ("Forget that.", MemoryCommand(CommandKind.FORGET_PREVIOUS, language="en")),
+        ("please forget it", MemoryCommand(CommandKind.FORGET_PREVIOUS, language="en")),
+        ("Remember that I am vegetarian.", MemoryCommand(CommandKind.REMEMBER, fact="I am vegetarian.", language="en")),
+        (
+            "remember that my flat\nhas no lift",
+            MemoryCommand(CommandKind.REMEMBER, fact="my flat\nhas no lift", language="en"),
+        ),
+        ("What do you remember about me?", MemoryCommand(CommandKind.LIST, language="en")),
+        ("/remember I am vegetarian", MemoryCommand(CommandKind.REMEMBER, fact="I am vegetarian")),
+        ("/remember", MemoryCommand(CommandKind.REMEMBER_USAGE)),
         ("/link k7qx2m9p", MemoryCommand(CommandKind.LINK, code="k7qx2m9p")),
     ],
 )
@@ -38,17 +45,95 @@ def test_commands_are_recognised(text: str, command: MemoryCommand) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "/memory please", "/memories", "Remember that film we saw?", "Forget that I said it was Lisbon", "forget"],
+    [
+        "",
+        "/memory please",
+        "/memories",
+        "Remember that film we saw?",
+        "Forget that I said it was Lisbon",
+        "forget",
+        "What do you know?",
+        "¿Recuerdas que fuimos a Roma?",
+        "Weißt du, dass Porto am Meer liegt?",
+    ],
 )
 def test_other_text_is_a_question_for_the_model(text: str) -> None:
     assert memory_command(text) is None
 
 
+# Each language of the UI: "remember that …", "forget that" and "what do you remember about me?".
+SAID = {
+    "de": (
+        "Merk dir, dass ich Vegetarier bin.",
+        "ich Vegetarier bin.",
+        "Vergiss das bitte.",
+        "Was weißt du über mich?",
+    ),
+    "fr": ("Souviens-toi que je suis végétarien.", "je suis végétarien.", "Oublie ça.", "Que sais-tu de moi ?"),
+    "it": ("Ricorda che sono vegetariano.", "sono vegetariano.", "Dimenticalo.", "Cosa ricordi di me?"),
+    "pt": ("Lembre-se de que sou vegetariano.", "sou vegetariano.", "Esqueça isso.", "O que você sabe sobre mim?"),
+    "hi": ("याद रखो कि मैं शाकाहारी हूँ।", "मैं शाकाहारी हूँ।", "इसे भूल जाओ।", "तुम्हें मेरे बारे में क्या याद है?"),
+    "es": ("Recuerda que soy vegetariano.", "soy vegetariano.", "Olvida eso, por favor.", "¿Qué sabes de mí?"),
+    "th": ("จำไว้ว่าฉันเป็นมังสวิรัติ", "ฉันเป็นมังสวิรัติ", "ลืมเรื่องนั้นไปเลยนะ", "คุณจำอะไรเกี่ยวกับฉันได้บ้าง"),
+}
+
+
+def test_every_language_of_the_ui_has_its_phrases() -> None:
+    assert set(PHRASES) == {code for code, _name in settings.LANGUAGES}
+    assert set(SAID) == set(PHRASES) - {"en"}
+
+
+@pytest.mark.parametrize("language", sorted(SAID))
+def test_the_phrases_are_recognised_in_each_language(language: str) -> None:
+    remember, fact, forget, recall = SAID[language]
+    assert memory_command(remember) == MemoryCommand(CommandKind.REMEMBER, fact=fact, language=language)
+    assert memory_command(forget) == MemoryCommand(CommandKind.FORGET_PREVIOUS, language=language)
+    assert memory_command(recall) == MemoryCommand(CommandKind.LIST, language=language)
+
+
 TELEGRAM = Source("telegram")
 
 
-def run(command: MemoryCommand, user: User, source: Source = TELEGRAM, previous: int | None = None) -> str:
+def run(command: MemoryCommand | None, user: User, source: Source = TELEGRAM, previous: int | None = None) -> str:
+    assert command is not None
     return run_command(command, owner_id=user.pk, sender_id=user.pk, source=source, previous_message_id=previous)
+
+
+@pytest.mark.parametrize("language", sorted(SAID))
+def test_remember_and_forget_in_each_language_answer_in_it(owner: User, language: str) -> None:
+    remember, fact, forget, _ = SAID[language]
+    with translation.override(language):  # as the pipeline answers a phrase: in its language
+        kept = run(memory_command(remember), owner, Source("telegram", message_id=7))
+        stored = list(memory.memory_list(owner_id=owner.pk).values_list("text", flat=True))
+        forgotten = run(memory_command(forget), owner, previous=7)
+        expected = (
+            translation.gettext("I'll remember that: %(fact)s") % {"fact": fact},
+            translation.gettext("Forgotten: %(fact)s") % {"fact": fact},
+        )
+    assert (kept, forgotten) == expected
+    assert kept != f"I'll remember that: {fact}"  # translated, not the English reply
+    assert stored == [fact]
+    assert not memory.memory_list(owner_id=owner.pk).exists()
+
+
+def test_the_messaging_note_names_what_was_kept_and_asks_about_sensitive_facts() -> None:
+    news = ExchangeMemory(
+        kept=[KeptItem(id=1, text="Lives in Porto.")],
+        ask=[ConsentAsk(text="Has type 1 diabetes.", token="t")],
+    )
+    assert exchange_note(None) == exchange_note(ExchangeMemory()) == ""
+    assert exchange_note(news) == (
+        "\n\nMemory updated: Lives in Porto. /memory to see, /forget to remove."
+        "\n\nI can remember “Has type 1 diabetes” — reply /remember Has type 1 diabetes to keep it."
+    )
+    with translation.override("de"):
+        assert exchange_note(news).startswith("\n\nGedächtnis aktualisiert: Lives in Porto.")
+
+
+def test_slash_remember_keeps_the_words_after_it_and_alone_says_how(owner: User) -> None:
+    assert run(memory_command("/remember Has type 1 diabetes"), owner) == "I'll remember that: Has type 1 diabetes"
+    assert run(memory_command("/remember"), owner) == "Send /remember followed by what I should remember."
+    assert list(memory.memory_list(owner_id=owner.pk).values_list("text", flat=True)) == ["Has type 1 diabetes"]
 
 
 def test_remember_that_keeps_the_persons_own_words_even_when_sensitive(owner: User) -> None:

@@ -30,6 +30,23 @@ def test_every_ranking_mode_finds_the_page(owner: User, mode: Ranking) -> None:
     assert best.page == 3
 
 
+@pytest.mark.parametrize("question", ["hello", "what's 2+2", "What is the capital of France?", "Tell me a joke."])
+def test_a_question_about_none_of_the_files_gets_no_passages(owner: User, question: str) -> None:
+    ready_document(owner, "pdf")
+    assert document_passages(owner_id=owner.pk, question=question, token_budget=500) == []
+    # The floor is what leaves them out: without it the best chunk still scores above zero.
+    assert document_passages(owner_id=owner.pk, question=question, token_budget=500, min_score=0.0) != []
+
+
+def test_the_floor_is_a_setting(owner: User, settings) -> None:
+    ready_document(owner, "pdf")
+    [best, *_] = document_passages(owner_id=owner.pk, question=ANSWER_QUESTION, token_budget=500)
+    settings.KNOWLEDGE_DOCUMENT_MIN_SCORE = best.score + 0.01
+    assert document_passages(owner_id=owner.pk, question=ANSWER_QUESTION, token_budget=500) == []
+    settings.KNOWLEDGE_DOCUMENT_MIN_SCORE = 0.0
+    assert len(document_passages(owner_id=owner.pk, question="hello", token_budget=500)) >= 1
+
+
 def test_passages_fit_the_token_budget(owner: User) -> None:
     ready_document(owner, "pdf")
     tokens = sorted(DocumentChunk.objects.values_list("tokens", flat=True))

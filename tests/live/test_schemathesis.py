@@ -34,7 +34,7 @@ RUN_SECONDS = 300  # a hang is a failure too; an idle 2-core machine passes in a
 def fuzzed_server(
     embedded_model: str, service_settings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerAddress]:
-    """chat_server's web process, with an Imagine worker behind it and the abuse limits lifted."""
+    """chat_server's web process, with an Imagine and media worker behind it and the abuse limits lifted."""
     var_dir = tmp_path_factory.mktemp("web-fuzzed")
     env = product_env(
         var_dir,
@@ -48,7 +48,7 @@ def fuzzed_server(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        stack.enter_context(running(worker_command(queues=("imagine",)), env=env, log=var_dir / "worker.log"))
+        stack.enter_context(running(worker_command(queues=("imagine", "media")), env=env, log=var_dir / "worker.log"))
         web = running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log")
         stack.enter_context(web)
         yield ServerAddress(url, env=env)

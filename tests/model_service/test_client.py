@@ -524,3 +524,64 @@ async def test_the_turn_id_reaches_the_model_server_as_x_request_id(fake: FakeOp
 
     assert fake.requests[0].headers["x-request-id"] == turn
     assert "x-request-id" not in fake.requests[1].headers
+
+
+# --- chat requests (a photo for the vision model) ------------------------------------------------
+
+CHAT = [
+    {"role": "system", "content": "Be brief."},
+    {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "text", "text": "What is this?"},
+        ],
+    },
+]
+
+
+async def test_a_chat_stream_posts_the_messages_and_yields_the_same_events(fake: FakeOpenAI, make_client) -> None:
+    fake.default = Reply(texts=["A ", "red ", "car."])
+    client = make_client(fake.base_url, model="llama-3.2-11b-vision-instruct")
+    params = GenerationParams(max_tokens=50, temperature=0.3, stop_token_ids=[128009], extra={"top_k": 40})
+
+    events = [event async for event in client.stream_chat(CHAT, params)]
+
+    assert events == [TextDelta("A "), TextDelta("red "), TextDelta("car."), StreamEnd("stop", 3, 11)]
+    [request] = fake.requests
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.body == {
+        "model": "llama-3.2-11b-vision-instruct",
+        "messages": CHAT,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 50,
+        "temperature": 0.3,
+        "stop_token_ids": [128009],
+        "top_k": 40,
+    }
+
+
+async def test_a_chat_stream_retries_before_its_first_token(fake: FakeOpenAI, make_client) -> None:
+    fake.fail_first(2, status=503)
+
+    events = [event async for event in make_client(fake.base_url).stream_chat(CHAT, PARAMS)]
+
+    assert text_of(events) == "Hello, world!"
+    assert [r.path for r in fake.requests] == ["/v1/chat/completions"] * 3
+
+
+async def test_cancelling_a_chat_stream_closes_the_connection(fake: FakeOpenAI, make_client) -> None:
+    fake.default = Reply(texts=["tick "] * 500, stall_between=0.02)
+    client = make_client(fake.base_url)
+    received: list[StreamEvent] = []
+    three = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in client.stream_chat(CHAT, PARAMS):
+            received.append(event)
+            if len(received) == 3:
+                three.set()
+
+    request = await cancel_once(consume, three, fake)
+    assert request.texts_sent < 100

@@ -8,9 +8,19 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import jinja2.sandbox
 import pytest
+import yaml
 
-from model_service.vllm import LLAMA_31, LLAMA_GUARD_3, PRESETS, VllmServeConfig, config_from_args
+from model_service.chat_formats import LLAMA32_VISION_CHAT_TEMPLATE
+from model_service.vllm import (
+    LLAMA_31,
+    LLAMA_32_VISION_11B,
+    LLAMA_GUARD_3,
+    PRESETS,
+    VllmServeConfig,
+    config_from_args,
+)
 from tests.support.processes import ROOT
 
 TOOL_CALL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json"]
@@ -73,8 +83,9 @@ def test_fp8_adds_quantization_except_for_an_fp8_checkpoint(name: str, quantized
         assert "--quantization" not in argv
 
 
-def test_presets_cover_the_three_llama_31_sizes_and_both_guards() -> None:
-    assert {config.facts for config in PRESETS.values()} == {*LLAMA_31.values(), *LLAMA_GUARD_3.values()}
+def test_presets_cover_the_three_llama_31_sizes_both_guards_and_vision() -> None:
+    facts = {config.facts for config in PRESETS.values()}
+    assert facts == {*LLAMA_31.values(), *LLAMA_GUARD_3.values(), LLAMA_32_VISION_11B}
     assert PRESETS["llama3.1-405b-fp8"].facts.hf_name.endswith("-FP8")
 
 
@@ -209,3 +220,40 @@ def test_memory_share_override_is_checked() -> None:
     assert any("weights need 16 GB" in problem for problem in too_small.problems())
     out_of_range, _ = config_from_args(["--preset", "llama-guard-3-1b", "--gpu-memory-utilization", "1.5"])
     assert any("gpu_memory_utilization" in problem for problem in out_of_range.problems())
+
+
+def test_the_vision_preset_serves_llama_32_11b_vision_as_vllm_recommends() -> None:
+    argv = PRESETS["llama3.2-11b-vision"].argv()
+
+    assert argv[2] == "meta-llama/Llama-3.2-11B-Vision-Instruct"
+    assert value_of(argv, "--served-model-name") == "llama-3.2-11b-vision-instruct"
+    assert value_of(argv, "--max-model-len") == "8192"
+    assert value_of(argv, "--max-num-seqs") == "16"  # vllm-project/vllm#8826
+    assert "--enforce-eager" in argv
+    assert value_of(argv, "--limit-mm-per-prompt") == '{"image":1}'
+    assert value_of(argv, "--chat-template") == LLAMA32_VISION_CHAT_TEMPLATE
+    assert value_of(argv, "--chat-template-content-format") == "openai"
+    assert "--enable-auto-tool-choice" not in argv  # no tool calls with images (Meta)
+    jinja2.sandbox.ImmutableSandboxedEnvironment().from_string(LLAMA32_VISION_CHAT_TEMPLATE)  # it compiles
+
+
+def test_text_presets_get_no_vision_flags() -> None:
+    argv = PRESETS["llama3.1-8b"].argv()
+
+    assert not {"--limit-mm-per-prompt", "--chat-template", "--max-num-seqs", "--enforce-eager"} & set(argv)
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_num_seqs", 0), ("images_per_prompt", -1)])
+def test_vision_limits_are_checked(field: str, value: int) -> None:
+    config = replace(PRESETS["llama3.2-11b-vision"], **{field: value})
+
+    assert any(field in problem for problem in config.problems())
+    with pytest.raises(ValueError, match=field):
+        config.argv()
+
+
+def test_the_compose_vision_service_runs_the_preset() -> None:
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["vision"]
+
+    assert service["entrypoint"] + service["command"] == PRESETS["llama3.2-11b-vision"].argv()
+    assert service["profiles"] == ["vision"]

@@ -81,14 +81,20 @@ def test_a_result_page_that_fails_falls_back_to_its_snippet(searxng: FakeWeb) ->
     assert outcome.sources[0] == Source("Gone", searxng.url("/gone"), "A snippet about magma")
 
 
-def test_unreadable_shared_links_are_named_in_the_error(searxng: FakeWeb) -> None:
+def test_unreadable_shared_links_are_named_with_why(searxng: FakeWeb) -> None:
     binary = searxng.add("/photo", b"\x89PNG\r\n", "image/png")
     outcome = gather("", urls=["http://10.0.0.1/admin", binary, searxng.url("/article")])
-    assert outcome.error == (
+    assert outcome.unread == {
+        "http://10.0.0.1/admin": "10.0.0.1 points to a private address",
+        binary: "it is not a web page (image/png)",
+    }
+    assert outcome.error == ""  # the links failed, not the search
+    assert outcome.problems == (  # what the model is told
         "I could not read http://10.0.0.1/admin: 10.0.0.1 points to a private address. "
         f"I could not read {binary}: it is not a web page (image/png)."
     )
     assert [s.url for s in outcome.sources] == [searxng.url("/article")]
+    assert SearchOutcome.from_json(outcome.to_json()) == outcome  # as the Celery task hands it over
 
 
 def test_pages_are_fetched_concurrently(searxng: FakeWeb, search_settings: Settings) -> None:

@@ -203,6 +203,21 @@ export function searchErrorNote(reason) {
   return failed;
 }
 
+/** Links from the question that could not be read: which page, and why (the server's words). */
+export function unreadLinksNote(links) {
+  const box = extraNote("unread-links", t("links_not_read"));
+  box.setAttribute("data-testid", "unread-links");
+  const list = document.createElement("ul");
+  links.forEach((link) => {
+    const item = document.createElement("li");
+    item.textContent = t("link_not_read", { host: hostOf(link.url) || link.url, reason: link.reason });
+    item.title = link.url;
+    list.appendChild(item);
+  });
+  box.appendChild(list);
+  return box;
+}
+
 export function codeWarningsNote(warnings) {
   const box = extraNote("code-warnings", t("code_warnings"));
   box.setAttribute("data-testid", "code-warnings");

@@ -6,8 +6,8 @@
  * answers to redraw. chat.js carries them out and feeds timers and socket changes back as events.
  *
  * An answer: {key, id, conversationId, status, text, lastSeq, buffer, finishReason, error,
- *   errorCode, search, sources, searchError, invalidCitations, codeWarnings, image, codeImages,
- *   blocked, memoryUpdated, queue, stopRequested, recovering, gapWatched}
+ *   errorCode, search, sources, searchError, unreadLinks, invalidCitations, codeWarnings, image, codeImages,
+ *   blocked, memoryUpdated, memoryConsent, queue, stopRequested, recovering, gapWatched}
  *   key: the page's name for it, fixed for its life (the client_id of the message it answers, a
  *     fresh id for a regenerate, "m<id>" for one first seen in a stored conversation);
  *   id: the server's message id, null until the ack;
@@ -17,10 +17,14 @@
  *   codeImages: data URLs of pictures the model's code saved, shown after the text;
  *   blocked: the refusal shown instead of the answer ("" when the server gave no words), or null;
  *   memoryUpdated: the facts memory kept from this exchange ([{id, text}]: `memory_updated`);
+ *   memoryConsent: sensitive facts of this exchange memory asks about, unanswered ([{text, token}]:
+ *     `memory_consent`; a question lives on this page only);
  *   queue: {position, shown} while the answer waits for the model (a `queued` frame came and no
  *     token yet), else null; `shown` once it has waited long enough to say so (queue_timeout);
  *   recovering: a `done` showed missing frames and a resume for them is on its way.
  */
+
+import { editFrame } from "./versions.js";
 
 const FINAL_STATUSES = ["complete", "cancelled", "error", "interrupted", "blocked"];
 
@@ -47,7 +51,7 @@ export function initialState() {
   return {
     connected: false,
     answers: new Map(), // key -> answer, every answer known to this page, in the order first seen
-    pending: new Map(), // client_id -> {clientId, conversationId, text}: messages without an ack
+    pending: new Map(), // client_id -> {clientId, conversationId, text, temporary, editOf}: messages without an ack
     regenerating: null, // {key, conversationId, replacedKey} while a regenerate waits for its ack
     effects: [],
   };
@@ -68,12 +72,14 @@ function newAnswer(fields) {
     search: null,
     sources: [],
     searchError: null,
+    unreadLinks: [],
     invalidCitations: [],
     codeWarnings: [],
     image: null,
     codeImages: [],
     blocked: null,
     memoryUpdated: [],
+    memoryConsent: [],
     queue: null,
     stopRequested: false,
     recovering: false,
@@ -96,6 +102,7 @@ function answerFromMessage(message, conversationId, known) {
     error: message.error,
     sources: message.sources || [],
     searchError: message.search_error || null,
+    unreadLinks: message.unread_links || [],
     invalidCitations: message.invalid_citations || [],
     codeWarnings: message.code_warnings || [],
     image: message.image || null,
@@ -135,11 +142,16 @@ function send(state, frame) {
 }
 
 function messageFrame(pending) {
+  if (pending.editOf !== null) {
+    const { conversationId, editOf: messageId, text, clientId } = pending;
+    return editFrame({ conversationId, messageId, text, clientId });
+  }
   const frame = {
     type: "message",
     conversation_id: pending.conversationId,
     text: pending.text.trim(),
     client_id: pending.clientId,
+    ...(pending.attachmentId !== null && { attachment_id: pending.attachmentId }),
   };
   // Only a new conversation can start temporary; the server keeps later turns of one temporary itself.
   return pending.temporary && pending.conversationId === null ? { ...frame, temporary: true } : frame;
@@ -176,7 +188,7 @@ function ackMessage(state, frame) {
 function ackRegenerate(state, frame) {
   const regenerating = state.regenerating;
   if (!regenerating || regenerating.conversationId !== frame.conversation_id) return state;
-  // The replaced answer stays on the server, hidden (superseded).
+  // The replaced answer stays on the server as an earlier version (the switcher shows it again).
   const next = drop({ ...state, regenerating: null }, regenerating.replacedKey);
   return startAnswer(next, regenerating.key, frame, {
     clientId: null,
@@ -257,7 +269,9 @@ function onSearch(state, frame) {
   const answer = answerById(state, frame.message_id);
   if (!answer) return state;
   const done = frame.status === "done";
-  const found = done ? { sources: frame.sources || [], searchError: frame.error || null } : {};
+  const found = done
+    ? { sources: frame.sources || [], searchError: frame.error || null, unreadLinks: frame.unread_links || [] }
+    : {};
   const next = put(state, { ...answer, search: frame, ...found });
   return emit(next, { type: "searched", key: answer.key, sourcesChanged: done });
 }
@@ -271,6 +285,29 @@ function onMemoryUpdated(state, frame) {
   const added = (frame.items || []).filter((item) => !known.has(item.id));
   if (!added.length) return state;
   const next = put(state, { ...answer, memoryUpdated: [...answer.memoryUpdated, ...added] });
+  return emit(next, { type: "memory_noted", key: answer.key });
+}
+
+/** Memory asks whether to keep sensitive facts of an answer's exchange; a repeated question is kept once. */
+function onMemoryConsent(state, frame) {
+  const answer = answerById(state, frame.message_id);
+  if (!answer) return state;
+  const asked = new Set(answer.memoryConsent.map((fact) => fact.token));
+  const added = (frame.facts || []).filter((fact) => !asked.has(fact.token));
+  if (!added.length) return state;
+  const next = put(state, { ...answer, memoryConsent: [...answer.memoryConsent, ...added] });
+  return emit(next, { type: "memory_noted", key: answer.key });
+}
+
+/** The person answered "Remember that …?": the question goes; `item` ({id, text}), when they said
+ * yes and the server kept it, is noted as kept. */
+function onConsentAnswered(state, event) {
+  const answer = state.answers.get(event.key);
+  if (!answer) return state;
+  const memoryConsent = answer.memoryConsent.filter((fact) => fact.token !== event.token);
+  const kept = event.item && !answer.memoryUpdated.some((item) => item.id === event.item.id);
+  const memoryUpdated = kept ? [...answer.memoryUpdated, event.item] : answer.memoryUpdated;
+  const next = put(state, { ...answer, memoryConsent, memoryUpdated });
   return emit(next, { type: "memory_noted", key: answer.key });
 }
 
@@ -336,6 +373,8 @@ function onSendMessage(state, event) {
     conversationId: event.conversationId,
     text: event.text,
     temporary: event.temporary === true,
+    editOf: event.editOf ?? null, // the user message this one is a new version of (an edit)
+    attachmentId: event.attachmentId ?? null, // a photo or voice message uploaded for it (attachments.js)
   };
   const next = put(
     { ...state, pending: new Map(state.pending).set(sent.clientId, sent) },
@@ -444,8 +483,11 @@ const HANDLERS = {
   queued: onQueued,
   error: onError,
   memory_updated: onMemoryUpdated,
+  memory_consent: onMemoryConsent,
+  version_selected: (state, frame) => emit(state, { type: "version_selected", conversationId: frame.conversation_id }),
   // the page's events
   send_message: onSendMessage,
+  consent_answered: onConsentAnswered,
   stop: onStop,
   regenerate: onRegenerate,
   regenerate_timeout: onRegenerateTimeout,

@@ -11,9 +11,11 @@
 import { api } from "./api.js";
 import { copyCodeOnClick, renderAnswer } from "./answer_render.js";
 import { answerById, initialState, isFinal, reduce } from "./answer_state.js";
+import { createMediaComposer, shownText } from "./attachments.js";
 import { createComposer } from "./composer.js";
 import { createConversationList, MAX_TITLE_CHARS } from "./conversations.js";
 import { createAttachments } from "./documents.js";
+import { seedFeedback } from "./feedback.js";
 import { t } from "./i18n.js";
 import { idFromHash, setLocation } from "./location.js";
 import { createNotices, friendlyError } from "./notices.js";
@@ -22,10 +24,12 @@ import { createSettings } from "./settings.js";
 import { listenForShortcuts } from "./shortcuts.js";
 import { createSidebar } from "./sidebar.js";
 import { createSocket, socketUrl } from "./socket.js";
+import { answerFinished, createVoiceReplies } from "./speaker.js";
 import { showSuggestions } from "./suggestions.js";
 import { createTemporaryChat } from "./temporary_chat.js";
 import { charCount } from "./text.js";
 import { createThread } from "./thread.js";
+import { canSaveEdit, selectVersionFrame, versionsById } from "./versions.js";
 
 const GAP_RESUME_DELAY_MS = 1000; // a missing token frame may still come: wait this long, then resume
 const QUEUE_NOTE_DELAY_MS = 1000; // a short wait for the model goes unmentioned: no note flashes by
@@ -47,6 +51,12 @@ const els = {
   attach: byId("attach"),
   attachInput: byId("attach-input"),
   fileChips: byId("file-chips"),
+  photoAttach: byId("photo-attach"),
+  photoInput: byId("photo-input"),
+  record: byId("record"),
+  mediaPreview: byId("media-preview"),
+  voiceReplies: byId("voice-replies"),
+  voiceRepliesLabel: byId("voice-replies-label"),
   sidebarToggle: byId("sidebar-toggle"),
   backdrop: byId("sidebar-backdrop"),
   newChat: byId("new-chat"),
@@ -94,14 +104,24 @@ let loadToken = 0; // a conversation's messages arriving after another was opene
 let regenerateTimer = 0;
 const sentMessages = new Map(); // client_id -> the user message's entry, until the ack
 const gapTimers = new Map(); // answer key -> timer
+let versionMap = new Map(); // message id -> its versions' ids, as the open conversation was last loaded
 
 const showNotice = createNotices(els.notices, els.composer);
-const settings = createSettings({ els, showNotice });
+// `attachments` is made below; the files panel asks it only once the page runs.
+const chatFiles = { current: () => currentId, use: (file) => attachments.use(file, currentId) };
+const settings = createSettings({ els, showNotice, chat: chatFiles });
 const thread = createThread({
   els,
   answerFor: (key) => state.answers.get(key),
+  versions: {
+    of: (id) => versionMap.get(id),
+    select: selectVersion,
+    edit: editMessage,
+    maxChars,
+  },
   onReport: report,
-  onOpenMemory: () => settings.openMemory(),
+  onOpenMemory: (itemId) => settings.openMemory(itemId),
+  onConsentAnswered: (entry, token, item) => dispatch({ type: "consent_answered", key: entry.key, token, item }),
 });
 const temporaryChat = createTemporaryChat({
   els,
@@ -122,7 +142,9 @@ const conversations = createConversationList({
   onDeleted: (conversation) => dispatch({ type: "forget_conversation", conversationId: conversation.id }),
 });
 const attachments = createAttachments({ els, showNotice, ensureConversation });
-const composer = createComposer({ els, maxChars, onSubmit: sendMessage });
+const composer = createComposer({ els, maxChars, onSubmit: sendMessage, canSendEmpty: () => media.ready() !== null });
+const media = createMediaComposer({ els, showNotice, onChange: () => composer.update(), onVoice: sendMessage });
+createVoiceReplies({ els, showNotice });
 const sidebar = createSidebar({ els });
 const openReport = createReportDialog({ els, showNotice });
 const socket = createSocket({
@@ -173,6 +195,9 @@ const EFFECTS = {
   notice: (effect) => showNotice(friendlyError(effect.error)),
   replaced: (effect) => thread.forget(effect.key),
   forgotten: (effect) => thread.forget(effect.key),
+  version_selected: (effect) => {
+    if (effect.conversationId === currentId) openConversation(currentId, "none"); // its branch, as stored
+  },
   memory_noted: (effect, entry) => {
     if (entry) thread.renderExtras(entry);
     settings.memoryChanged();
@@ -200,6 +225,8 @@ function finished(effect, entry) {
   if (entry) thread.renderNow(entry);
   if (effect.key) updateControls();
   if (!effect.wasFinal) conversations.refreshTwice(); // a new conversation's title comes after its answer
+  if (entry && !effect.wasFinal) answerFinished(thread.messageOf(entry)); // read aloud when voice replies are on
+  if (!effect.wasFinal && effect.key) refreshVersions(); // a regenerated answer or an edit is a new version
 }
 
 function acked(effect, entry) {
@@ -217,7 +244,7 @@ function acked(effect, entry) {
     conversations.refresh();
   } else {
     window.clearTimeout(regenerateTimer);
-    dropEntry(effect.replacedKey); // kept on the server, hidden (superseded)
+    dropEntry(effect.replacedKey); // kept on the server: an earlier version, one switch away
   }
   if (entry) thread.updateAttributes(entry);
   conversations.updateHeader();
@@ -225,8 +252,12 @@ function acked(effect, entry) {
 }
 
 function messageFailed(effect) {
-  thread.remove(sentMessages.get(effect.clientId));
+  const userEntry = sentMessages.get(effect.clientId);
+  if (userEntry.user.attachment && userEntry.user.attachment.kind === "photo") media.restore(userEntry.user.attachment);
+  thread.remove(userEntry);
   sentMessages.delete(effect.clientId);
+  // A refused edit changed nothing stored: the branch it hid comes back.
+  if (userEntry.user.editOf && currentId !== null) openConversation(currentId, "none");
   dropEntry(effect.key);
   // The text is not lost: it goes back to the composer unless something new was typed. The notice
   // stays until closed: the message was not sent, and only the user can send it again.
@@ -305,12 +336,16 @@ function openConversation(id, history) {
 
 function showMessages(conversationId, messages) {
   thread.clear();
+  versionMap = versionsById(messages);
   dispatch({ type: "loaded", conversationId, messages });
+  seedFeedback(messages);
   messages.forEach((message) => {
     if (message.role === "assistant") {
       thread.append(thread.answerEntry(answerById(state, message.id).key));
     } else {
-      thread.append(thread.userEntry({ id: message.id, status: message.status, text: message.content || "" }));
+      const attachment = message.attachment || null; // a photo or voice message it was sent with
+      const text = shownText(message.content || "", attachment);
+      thread.append(thread.userEntry({ id: message.id, status: message.status, text, attachment }));
     }
   });
   showUnacknowledged(conversationId);
@@ -353,22 +388,69 @@ function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function sendMessage() {
-  const raw = els.composer.value;
+/** The composer's text with its photo, if one is ready; or `voice`, a recorded voice message (read by
+ * the server: its transcript is the message), sent at once and on its own. */
+function sendMessage(voice = null) {
+  const raw = voice ? "" : els.composer.value;
   const text = raw.trim();
-  if (!text || charCount(text) > maxChars || thread.streamingEntry()) return;
+  const attachment = voice || media.ready();
+  if (thread.streamingEntry() && voice) showNotice(t("voice_wait_for_answer"), "error", { persistent: true });
+  if ((!text && !attachment) || charCount(text) > maxChars || thread.streamingEntry()) return;
   const clientId = newClientId();
-  const userEntry = thread.userEntry({ id: null, status: "sending", text });
+  const shown = voice ? voice.transcript : text;
+  const userEntry = thread.userEntry({ id: null, status: "sending", text: shown, attachment });
   sentMessages.set(clientId, userEntry);
   // Sent now if the socket is open, otherwise as soon as it reconnects.
   const temporary = currentId === null && temporaryChat.armed();
-  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw, temporary });
+  const attachmentId = attachment ? attachment.id : null;
+  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw, temporary, attachmentId });
   thread.append(userEntry);
   thread.append(thread.answerEntry(clientId));
-  els.composer.value = "";
+  if (!voice) {
+    els.composer.value = "";
+    media.clear();
+  }
   updateControls();
   thread.scrollToBottom();
   els.composer.focus();
+}
+
+/** Sends `raw` as a new version of the user message of `entry`: the thread ends at it from now on
+ * (the branch after it stays stored, one switch away), and the new version is answered. */
+function editMessage(entry, raw) {
+  if (!canSaveEdit(entry.user.text, raw, maxChars, charCount)) return;
+  if (thread.streamingEntry()) return showNotice(t("versions_wait"));
+  const clientId = newClientId();
+  const editOf = entry.user.id;
+  const userEntry = thread.userEntry({ id: null, status: "sending", text: raw.trim(), editOf });
+  sentMessages.set(clientId, userEntry);
+  thread.removeFrom(entry);
+  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw, editOf });
+  thread.append(userEntry);
+  thread.append(thread.answerEntry(clientId));
+  updateControls();
+  thread.scrollToBottom();
+}
+
+/** Shows another version of a message; the server stores the choice and the page reloads the branch. */
+function selectVersion(messageId) {
+  if (thread.streamingEntry()) return showNotice(t("versions_wait"));
+  if (!socket.send(selectVersionFrame(messageId))) showNotice(t("not_connected"));
+}
+
+/** The versions of the open conversation's messages, once an answer that may be a new one ended. */
+function refreshVersions() {
+  const id = currentId;
+  const token = loadToken;
+  if (id === null) return;
+  api("GET", "/api/conversations/" + id + "/messages").then(
+    (data) => {
+      if (token !== loadToken || !data) return;
+      versionMap = versionsById(data.messages || []);
+      thread.renderAllActions();
+    },
+    () => {} // the switcher appears with the next load: nothing the person asked for failed
+  );
 }
 
 function stopAnswer() {

@@ -9,13 +9,14 @@ const MAX_HEIGHT_PX = 240;
 // A touch screen has no Enter and Shift keys to speak of: its placeholder leaves the hint out.
 const TOUCH_ONLY = "(pointer: coarse) and (hover: none)";
 
-/** els: {form, composer, send, counter}; onSubmit() when the user sends. */
-export function createComposer({ els, maxChars, onSubmit }) {
+/** els: {form, composer, send, counter}; onSubmit() when the user sends; canSendEmpty() when a message
+ * without text can be sent (a photo is ready). */
+export function createComposer({ els, maxChars, onSubmit, canSendEmpty }) {
   function update() {
     const text = els.composer.value;
     const count = charCount(text);
     const tooLong = count > maxChars;
-    els.send.disabled = text.trim().length === 0 || tooLong;
+    els.send.disabled = (text.trim().length === 0 && !canSendEmpty()) || tooLong;
     if (count >= maxChars * COUNTER_FROM) {
       els.counter.hidden = false;
       els.counter.textContent = t(tooLong ? "characters_over" : "characters", {

@@ -24,7 +24,8 @@ export function documentState(file) {
 /**
  * els: {main, attach, attachInput, fileChips}; ensureConversation(name) -> a promise of the open
  * conversation's id (created, named `name`, when the chat is new), or of null when files cannot be
- * attached now. Returns {show(conversationId)}: the chips of the conversation now open.
+ * attached now. Returns {show(conversationId)}: the chips of the conversation now open, and
+ * {use(file, conversationId)}: see below.
  */
 export function createAttachments({ els, showNotice, ensureConversation }) {
   let shownFor = null; // the conversation whose files are shown
@@ -163,5 +164,20 @@ export function createAttachments({ els, showNotice, ensureConversation }) {
     attach(Array.from(event.dataTransfer.files));
   });
 
-  return { show };
+  /** One of the person's ready files (Settings → My files) used in the open conversation: the server
+   * copies it, already read, and its chip joins this chat's. Resolves to the conversation's copy. */
+  function use(file, conversationId) {
+    if (shownFor === null) shownFor = conversationId; // a new chat that has become this conversation
+    return api("POST", "/api/documents/" + file.id + "/attach", { conversation_id: conversationId }).then(
+      (copy) => {
+        if (shownFor === conversationId && !chips.some((chip) => chip.id === copy.id)) {
+          chips = [...chips, copy];
+          render();
+        }
+        return copy;
+      }
+    );
+  }
+
+  return { show, use };
 }

@@ -1,5 +1,5 @@
 /* The Imagine panel (entry module): a picture that follows the prompt as it is typed, a stored
- * final render, its animation, downloads and the user's gallery. Its own WebSocket (/ws/imagine,
+ * final render, its edits ("make it watercolour") and animation, downloads and the user's gallery. Its own WebSocket (/ws/imagine,
  * through socket.js like the chat's), opened when the panel is first shown and reconnected while
  * the panel is open. The wire contract is docs/protocol.md ("Imagine").
  *
@@ -25,6 +25,12 @@ const ERROR_KEYS = {
   worker_unavailable: "imagine_error_unavailable",
   render_failed: "imagine_error_render_failed",
   internal: "imagine_error_internal",
+};
+
+// An edit's refusals that need their own words (an instruction, not a description; a limit, not typing).
+const EDIT_ERROR_KEYS = {
+  blocked: "imagine_error_edit_blocked",
+  rate_limited: "imagine_error_edit_rate_limited",
 };
 
 function byId(id) {
@@ -57,6 +63,7 @@ const els = {
   gallery: byId("imagine-gallery"),
   galleryEmpty: byId("imagine-gallery-empty"),
 };
+Object.assign(els, buildEditControls());
 
 // seq numbers every prompt and final request of this page; an image older than the one on
 // screen (a smaller seq) is never shown.
@@ -69,6 +76,8 @@ const state = {
   image: null, // the stored picture on screen: {id, url, prompt}
   animatingId: null,
   awaitedSeq: null, // the newest prompt or final sent whose picture has not come yet
+  editSeq: null, // seq of the edit being waited for
+  editAlt: "", // what the edited picture shows, for its alt text
 };
 const EMPTY_TEXT = els.empty.textContent; // "Start typing to see your picture." in the page's language
 
@@ -93,6 +102,7 @@ const socket = createSocket({
 const gallery = createGallery({
   els,
   onSelect: selectFromGallery,
+  onEdit: editFromGallery,
   onError: () => showError(t("imagine_gallery_failed")),
 });
 
@@ -197,24 +207,31 @@ function createFinal(event) {
 // --- frames from the server --------------------------------------------------------------
 
 function onImage(frame) {
+  const edited = frame.final && frame.seq === state.editSeq;
+  const alt = edited ? state.editAlt : currentPrompt();
   if (frame.final && frame.seq === state.finalSeq) {
     finishFinal();
     setStatus(t("imagine_created"));
     gallery.load(); // kept there even when the user has typed on since
   }
+  if (edited) {
+    finishEdit();
+    setStatus(t("imagine_edited"));
+    gallery.load();
+  }
   pictureArrived(frame.seq);
   if (frame.seq <= state.shownSeq) return; // an older picture than the one on screen
   state.shownSeq = frame.seq;
-  showPicture(frame);
-  if (frame.final) showStored({ id: frame.image_id, url: frame.url, prompt: currentPrompt() });
+  showPicture(frame, alt);
+  if (frame.final) showStored({ id: frame.image_id, url: frame.url, prompt: alt });
   else hideStored();
 }
 
-function showPicture(frame) {
+function showPicture(frame, alt) {
   els.preview.src = frame.url;
   els.preview.width = frame.width;
   els.preview.height = frame.height;
-  els.preview.alt = currentPrompt();
+  els.preview.alt = alt;
   els.preview.setAttribute("data-seq", String(frame.seq));
   els.preview.setAttribute("data-final", frame.final ? "true" : "false");
   els.preview.hidden = false;
@@ -227,12 +244,13 @@ function finishFinal() {
   updateCreate();
 }
 
-/** Offers Download and Animate for a stored picture (a final render or a gallery item). */
+/** Offers Download, Edit and Animate for a stored picture (a final render, an edit or a gallery item). */
 function showStored(image) {
   state.image = image;
   els.download.href = image.url;
   els.download.setAttribute("download", "imagine-" + image.id + ".png");
   els.animate.disabled = state.animatingId !== null;
+  els.edit.disabled = state.editSeq !== null;
   els.finalActions.hidden = false;
   hideClip();
 }
@@ -240,6 +258,7 @@ function showStored(image) {
 function hideStored() {
   state.image = null;
   els.finalActions.hidden = true;
+  closeEditForm();
   hideClip();
 }
 
@@ -268,6 +287,10 @@ function showProgress(done, total) {
 }
 
 function onProgress(frame) {
+  if (frame.seq !== undefined) {
+    if (frame.seq === state.editSeq) setStatus(t("imagine_edit_progress", { done: frame.done, total: frame.total }));
+    return;
+  }
   if (frame.image_id === state.animatingId) showProgress(frame.done, frame.total);
 }
 
@@ -292,6 +315,10 @@ function onClip(frame) {
 }
 
 function onError(frame) {
+  if (frame.seq !== undefined && frame.seq === state.editSeq) {
+    onEditError(frame);
+    return;
+  }
   if (frame.code === "rate_limited") {
     // Typing outpaces rendering: the newest prompt is drawn next, nothing went wrong.
     setStatus(t("imagine_catching_up"));
@@ -337,14 +364,118 @@ function hideError() {
   els.error.textContent = "";
 }
 
-/** A gallery picture becomes the one on screen, ready to download or animate. */
+/** A gallery picture becomes the one on screen, ready to download, edit or animate. */
 function selectFromGallery(item, event) {
   event.preventDefault();
-  showPicture({ url: item.url, width: item.width, height: item.height, seq: state.shownSeq, final: true });
-  els.preview.alt = item.prompt;
+  showGalleryItem(item);
+  els.animate.focus();
+}
+
+function showGalleryItem(item) {
+  showPicture({ url: item.url, width: item.width, height: item.height, seq: state.shownSeq, final: true }, item.prompt);
   showStored({ id: item.id, url: item.url, prompt: item.prompt });
   setStatus(item.prompt);
-  els.animate.focus();
+}
+
+// --- editing a stored picture ------------------------------------------------------------
+
+/** The Edit button (beside Download and Animate) and the instruction form it opens. */
+function buildEditControls() {
+  const edit = document.createElement("button");
+  edit.type = "button";
+  edit.className = "button button-quiet";
+  edit.id = "imagine-edit";
+  edit.setAttribute("data-testid", "imagine-edit");
+  edit.setAttribute("aria-controls", "imagine-edit-form");
+  edit.setAttribute("aria-expanded", "false");
+  edit.textContent = t("imagine_edit");
+  byId("imagine-animate").before(edit);
+
+  const form = document.createElement("form");
+  form.className = "imagine-edit-form";
+  form.id = "imagine-edit-form";
+  form.setAttribute("data-testid", "imagine-edit-form");
+  form.autocomplete = "off";
+  form.hidden = true;
+  const label = document.createElement("label");
+  label.htmlFor = "imagine-instruction";
+  label.textContent = t("imagine_edit_label");
+  const instruction = document.createElement("input");
+  instruction.type = "text";
+  instruction.id = "imagine-instruction";
+  instruction.setAttribute("data-testid", "imagine-instruction");
+  instruction.maxLength = 500;
+  instruction.placeholder = t("imagine_edit_placeholder");
+  const apply = document.createElement("button");
+  apply.type = "submit";
+  apply.className = "button button-primary";
+  apply.setAttribute("data-testid", "imagine-edit-apply");
+  apply.textContent = t("imagine_edit_apply");
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "button button-quiet";
+  cancel.textContent = t("imagine_edit_cancel");
+  form.append(label, instruction, apply, cancel);
+  byId("imagine-final-actions").after(form);
+  return { edit, editForm: form, instruction, editApply: apply, editCancel: cancel };
+}
+
+function openEditForm() {
+  if (!state.image) return;
+  els.editForm.hidden = false;
+  els.edit.setAttribute("aria-expanded", "true");
+  updateEditApply();
+  els.instruction.focus();
+}
+
+function closeEditForm() {
+  els.editForm.hidden = true;
+  els.edit.setAttribute("aria-expanded", "false");
+}
+
+function updateEditApply() {
+  els.editApply.disabled = !els.instruction.value.trim() || state.editSeq !== null;
+}
+
+function sendEdit(event) {
+  event.preventDefault();
+  const instruction = els.instruction.value.trim();
+  if (!instruction || !state.image || state.editSeq !== null) return;
+  const seq = nextSeq();
+  if (!sendFrame({ type: "imagine.edit", image_id: state.image.id, instruction, seq })) return;
+  state.editSeq = seq;
+  state.editAlt = instruction + ", " + state.image.prompt; // as the server words the edit's prompt
+  els.edit.disabled = true;
+  els.editForm.setAttribute("aria-busy", "true");
+  updateEditApply();
+  awaitPicture(seq);
+  hideError();
+  setStatus(t("imagine_editing"));
+}
+
+function finishEdit() {
+  state.editSeq = null;
+  els.edit.disabled = !state.image;
+  els.editForm.setAttribute("aria-busy", "false");
+  els.instruction.value = "";
+  closeEditForm();
+}
+
+/** A refused or failed edit: the original stays on the stage and the instruction stays to change. */
+function onEditError(frame) {
+  state.editSeq = null;
+  els.edit.disabled = !state.image;
+  els.editForm.setAttribute("aria-busy", "false");
+  updateEditApply();
+  pictureArrived(frame.seq);
+  const key = EDIT_ERROR_KEYS[frame.code] || ERROR_KEYS[frame.code];
+  showError(key ? t(key) : frame.detail || t("imagine_error_internal"));
+}
+
+/** A gallery picture's Edit: it goes on the stage with the instruction field open. */
+function editFromGallery(item) {
+  showGalleryItem(item);
+  openEditForm();
 }
 
 // --- the panel ---------------------------------------------------------------------------
@@ -367,3 +498,7 @@ els.prompt.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) createFinal(event);
 });
 els.animate.addEventListener("click", startAnimation);
+els.edit.addEventListener("click", () => (els.editForm.hidden ? openEditForm() : closeEditForm()));
+els.editForm.addEventListener("submit", sendEdit);
+els.instruction.addEventListener("input", updateEditApply);
+els.editCancel.addEventListener("click", closeEditForm);

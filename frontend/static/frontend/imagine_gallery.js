@@ -1,9 +1,12 @@
-/* The Imagine panel's gallery: the user's stored pictures and clips, newest first (GET /api/imagine). */
+/* The Imagine panel's gallery: the user's stored pictures and clips, newest first (GET /api/imagine).
+ * Every picture (not a clip) has an Edit button. */
 
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
-/** els: {gallery, galleryEmpty}; onSelect(item, event) when a picture (not a clip) is chosen. */
-export function createGallery({ els, onSelect, onError }) {
+/** els: {gallery, galleryEmpty}; onSelect(item, event) when a picture (not a clip) is chosen,
+ * onEdit(item) when its Edit button is. */
+export function createGallery({ els, onSelect, onEdit, onError }) {
   function load() {
     api("GET", "/api/imagine")
       .then((data) => render(data.images || []))
@@ -26,9 +29,23 @@ export function createGallery({ els, onSelect, onError }) {
     open.href = item.kind === "clip" ? item.mp4_url : item.url;
     open.title = item.prompt;
     open.appendChild(item.kind === "clip" ? clipMedia(item) : pictureMedia(item));
-    if (item.kind === "image") open.addEventListener("click", (event) => onSelect(item, event));
     li.appendChild(open);
+    if (item.kind === "image") {
+      open.addEventListener("click", (event) => onSelect(item, event));
+      li.appendChild(editButton(item));
+    }
     return li;
+  }
+
+  function editButton(item) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button button-quiet imagine-gallery-edit";
+    button.setAttribute("data-testid", "imagine-gallery-edit");
+    button.textContent = t("imagine_edit");
+    button.setAttribute("aria-label", t("imagine_edit_picture", { prompt: item.prompt }));
+    button.addEventListener("click", () => onEdit(item));
+    return button;
   }
 
   function clipMedia(item) {

@@ -1,6 +1,7 @@
 /* Settings → Memory (REST /api/memory, docs/subsystems/knowledge.md): the facts the assistant keeps
- * about the person, each with where it came from; edit one in place, delete one, clear all, switch
- * memory off, and link a messaging app with a one-time code.
+ * about the person, each with where it came from (a web chat named by its title, with a link that
+ * opens it; a messaging app by its name); edit one in place, delete one, clear all, switch memory off,
+ * and link a messaging app with a one-time code.
  *
  * The settings dialog is modal, so the rest of the page (its notices included) cannot be reached
  * while it is open: clearing is confirmed inside the section, with Undo. As with deleting a
@@ -40,15 +41,30 @@ function formatTime(iso) {
   return new Date(iso).toLocaleString(language(), options);
 }
 
-/** "From the web chat, 2 Dec 2026, 18:24". */
-function sourceText(source) {
-  const channel = t(CHANNEL_NAMES[source.channel] || "channel_other");
-  return t("memory_source", { channel, time: formatTime(source.at) });
+/** "From “Trip to Porto”, 2 Dec 2026, 18:24" and a link that opens that chat, when it is one of this
+ * account's web chats with a title (`titles`: id -> title); else "From WhatsApp, 2 Dec 2026, 18:24".
+ * The settings dialog is closed by the link, so the chat it opens (#c=<id>) is in view. */
+function sourceLine(source, titles, dialog) {
+  const line = element("p", "memory-source", "memory-source");
+  const time = formatTime(source.at);
+  const title = source.channel === "web" ? titles.get(source.conversation_id) : undefined;
+  if (!title) {
+    line.textContent = t("memory_source", { channel: t(CHANNEL_NAMES[source.channel] || "channel_other"), time });
+    return line;
+  }
+  const open = element("a", "memory-source-open", "memory-source-open");
+  open.href = "#c=" + source.conversation_id;
+  open.textContent = t("memory_source_open");
+  open.addEventListener("click", () => dialog.close());
+  line.append(t("memory_source_conversation", { title, time }), " ", open);
+  return line;
 }
 
 /** section: the empty <section> of the settings dialog; dialog: that dialog; isGuest: no account. */
 export function createMemoryPanel({ section, dialog, isGuest, signupUrl }) {
   let items = [];
+  let titles = new Map(); // the account's conversations: id -> title, to name where a fact was said
+  let revealing = null; // the item to show once the list is drawn (from "Memory updated")
   let clearing = 0; // the timer of a Clear all still undoable, else 0
   const heading = element("h3");
   heading.id = "memory-title";
@@ -75,14 +91,29 @@ export function createMemoryPanel({ section, dialog, isGuest, signupUrl }) {
 
   function load() {
     status.textContent = "";
-    api("GET", "/api/memory").then(
-      (data) => {
+    // Without the titles the sources still name their channel.
+    const chats = api("GET", "/api/conversations").catch(() => ({ conversations: [] }));
+    Promise.all([api("GET", "/api/memory"), chats]).then(
+      ([data, known]) => {
         items = data.items;
+        titles = new Map(known.conversations.map((conversation) => [conversation.id, conversation.title]));
         enabled.checked = data.enabled;
         render();
+        showRevealed();
       },
       (error) => say(error.detail)
     );
+  }
+
+  /** The item "Memory updated" linked to, scrolled to and focused once it is drawn. */
+  function showRevealed() {
+    const row = revealing === null ? null : list.querySelector(`[data-memory-id="${revealing}"]`);
+    revealing = null;
+    if (!row) return;
+    row.classList.add("memory-item-revealed");
+    row.tabIndex = -1;
+    row.scrollIntoView({ block: "center" });
+    row.focus();
   }
 
   function say(text, action) {
@@ -102,8 +133,7 @@ export function createMemoryPanel({ section, dialog, isGuest, signupUrl }) {
     row.setAttribute("data-memory-id", String(item.id));
     const text = element("p", "memory-text", "memory-text");
     text.textContent = item.text;
-    const source = element("p", "memory-source", "memory-source");
-    source.textContent = sourceText(item.source);
+    const source = sourceLine(item.source, titles, dialog);
     const actions = element("div", "memory-actions");
     const edit = textButton("button-quiet", "memory-edit", "memory_edit", () => startEditing(row, item));
     edit.setAttribute("aria-label", t("memory_edit_named", { text: item.text }));
@@ -257,10 +287,12 @@ export function createMemoryPanel({ section, dialog, isGuest, signupUrl }) {
 
   return {
     load,
-    /** Shows the section: the dialog scrolls to it and the keyboard starts there. */
-    reveal: () => {
+    /** Shows the section: the dialog scrolls to it and the keyboard starts there, or at the item
+     * `itemId` once the list loaded (call after load()). */
+    reveal: (itemId) => {
       heading.scrollIntoView({ block: "start" });
       heading.focus();
+      revealing = itemId ?? null;
     },
     /** Memory changed elsewhere (a `memory_updated` frame): an open list is drawn again. */
     refreshIfOpen: () => {

@@ -11,8 +11,9 @@ import { createMemoryPanel } from "./memory_panel.js";
 import { createMyDataPanel } from "./my_data.js";
 
 /** els: {themeToggle, settingsOpen, settingsDialog, languageSelect, themeSelect, searchModeSelect,
- * settingsStatus, memorySection, filesSection, myDataSection}. Returns {openMemory, memoryChanged}. */
-export function createSettings({ els, showNotice }) {
+ * settingsStatus, memorySection, filesSection, myDataSection}; chat: the open conversation's files
+ * (files_panel.js). Returns {openMemory, memoryChanged}. */
+export function createSettings({ els, showNotice, chat }) {
   const theme = window.assistantTheme;
   const memory = createMemoryPanel({
     section: els.memorySection,
@@ -20,7 +21,7 @@ export function createSettings({ els, showNotice }) {
     isGuest: document.body.getAttribute("data-is-guest") === "true",
     signupUrl: els.memorySection.getAttribute("data-signup-url"),
   });
-  const files = createFilesPanel({ section: els.filesSection });
+  const files = createFilesPanel({ section: els.filesSection, chat });
   createMyDataPanel({ section: els.myDataSection });
 
   function renderThemeToggle() {
@@ -97,9 +98,9 @@ export function createSettings({ els, showNotice }) {
   renderThemeToggle();
 
   return {
-    openMemory: () => {
+    openMemory: (itemId) => {
       openSettings();
-      memory.reveal();
+      memory.reveal(itemId);
     },
     memoryChanged: memory.refreshIfOpen,
   };

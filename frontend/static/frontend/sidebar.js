@@ -1,27 +1,69 @@
-/* The conversation sidebar as a drawer on small screens (a backdrop closes it). */
+/* The conversation sidebar: a drawer on small screens (a backdrop closes it), a column on desktop
+ * that the same toggle folds away, remembered in this browser. */
 
 import { t } from "./i18n.js";
+
+const SMALL_SCREEN = window.matchMedia("(max-width: 800px)");
+const COLLAPSED_KEY = "sidebarCollapsed";
 
 /** els: {app, sidebarToggle, backdrop, newChat}. */
 export function createSidebar({ els }) {
   function isOpen() {
-    return els.app.classList.contains("sidebar-open");
+    return SMALL_SCREEN.matches ? els.app.classList.contains("sidebar-open") : !collapsedOnDesktop();
+  }
+
+  function collapsedOnDesktop() {
+    return els.app.classList.contains("sidebar-collapsed");
+  }
+
+  function label(open) {
+    els.sidebarToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    els.sidebarToggle.setAttribute("aria-label", t(open ? "hide_conversations" : "show_conversations"));
   }
 
   function set(open, options) {
-    els.app.classList.toggle("sidebar-open", open);
-    els.sidebarToggle.setAttribute("aria-expanded", open ? "true" : "false");
-    els.sidebarToggle.setAttribute("aria-label", t(open ? "hide_conversations" : "show_conversations"));
-    els.backdrop.hidden = !open;
+    if (SMALL_SCREEN.matches) {
+      els.app.classList.toggle("sidebar-open", open);
+      els.backdrop.hidden = !open;
+    } else {
+      els.app.classList.toggle("sidebar-collapsed", !open);
+      rememberCollapsed(!open);
+    }
+    label(open);
     if (open && !(options && options.keepFocus)) els.newChat.focus();
   }
 
   function closeOnSmallScreens() {
-    if (isOpen()) set(false);
+    if (SMALL_SCREEN.matches && isOpen()) set(false);
+  }
+
+  /** Crossing the breakpoint: the drawer starts closed, the desktop column as this browser left it. */
+  function follow() {
+    els.app.classList.remove("sidebar-open");
+    els.backdrop.hidden = true;
+    els.app.classList.toggle("sidebar-collapsed", storedCollapsed());
+    label(isOpen());
   }
 
   els.sidebarToggle.addEventListener("click", () => set(!isOpen()));
   els.backdrop.addEventListener("click", () => set(false));
-  set(false, { keepFocus: true });
+  SMALL_SCREEN.addEventListener("change", follow);
+  follow();
   return { isOpen, set, closeOnSmallScreens };
+}
+
+function storedCollapsed() {
+  try {
+    return localStorage.getItem(COLLAPSED_KEY) === "true";
+  } catch (_) {
+    return false; // storage refused (private mode): the list stays shown
+  }
+}
+
+function rememberCollapsed(collapsed) {
+  try {
+    localStorage.setItem(COLLAPSED_KEY, collapsed ? "true" : "false");
+  } catch (_) {
+    // storage refused: folded for this page only
+  }
 }

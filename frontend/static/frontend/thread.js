@@ -3,7 +3,8 @@
  * An entry is one message in the list: {key, role, user, announced, reported, el, bodyEl, noteEl,
  * typingEl, queueEl, extrasEl, actionsEl}. An answer's entry holds only its `key`: its data is the answer
  * in answer_state.js, read through `answerFor(key)` at every render. A user message's entry holds
- * its data itself in `user` ({id, status, text}; status "sending" until the ack, then stored).
+ * its data itself in `user` ({id, status, text, attachment?}; status "sending" until the ack, then
+ * stored; `attachment`: the photo or voice message it was sent with, attachments.js).
  * `announced` counts the characters of the shown text already read out (Infinity: all of it), and
  * `announcedText` is that text as it was shown then.
  */
@@ -15,14 +16,21 @@ import {
   imageFigure,
   renderAnswer,
   searchErrorNote,
+  unreadLinksNote,
   searchProgress,
   sourcesPanel,
 } from "./answer_render.js";
 import { isFinal } from "./answer_state.js";
+import { sentAttachment } from "./attachments.js";
+import { api } from "./api.js";
+import { feedbackControls } from "./feedback.js";
 import { t } from "./i18n.js";
-import { messageElement } from "./message_element.js";
+import { iconButton } from "./icons.js";
+import { editForm, messageElement } from "./message_element.js";
 import { FRIENDLY_ERRORS } from "./notices.js";
+import { speakerButton } from "./speaker.js";
 import { lastSentenceEnd, sharedPrefixLength, wordStart } from "./text.js";
+import { cutBranch, switcher } from "./versions.js";
 
 const NEAR_BOTTOM_PX = 80;
 const MAX_ANNOUNCEMENTS = 20; // sentences kept in the screen-reader live region
@@ -32,8 +40,10 @@ function busy(status) {
 }
 
 /** els: {thread, messages, announcer}; answerFor(key) -> the answer; onReport(entry);
- * onOpenMemory() shows Settings → Memory. */
-export function createThread({ els, answerFor, onReport, onOpenMemory }) {
+ * onOpenMemory(itemId) shows Settings → Memory at that item; onConsentAnswered(entry, token, item) takes
+ * back a "Remember that …?" question (`item`: {id, text} kept on a yes, else null); versions: {of(id) ->
+ * ids of the message's versions, select(id), edit(entry, text), maxChars} (versions.js). */
+export function createThread({ els, answerFor, onReport, onOpenMemory, onConsentAnswered, versions }) {
   const shown = []; // entries of the open conversation, in order
   const answerEntries = new Map(); // key -> entry, for every answer this page has drawn
   const dirty = new Set();
@@ -53,7 +63,15 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
       extrasEl: null,
       actionsEl: null,
     };
-    const base = { key: null, role: "assistant", user: null, announced: 0, announcedText: "", reported: false };
+    const base = {
+      key: null,
+      role: "assistant",
+      user: null,
+      announced: 0,
+      announcedText: "",
+      reported: false,
+      editing: false, // a user message whose bubble is the edit form
+    };
     return { ...base, ...elements, ...fields };
   }
 
@@ -150,7 +168,8 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
     if (!entry.bodyEl) return;
     const message = messageOf(entry);
     if (entry.role !== "assistant") {
-      entry.bodyEl.textContent = message.text;
+      if (!entry.editing) entry.bodyEl.textContent = message.text;
+      if (!entry.editing && message.attachment) entry.bodyEl.prepend(sentAttachment(message.attachment));
       return;
     }
     if (message.blocked !== null) {
@@ -214,11 +233,49 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
     if (answer.blocked !== null) return;
     if (answer.sources.length) box.appendChild(sourcesPanel(answer.sources));
     if (answer.searchError) box.appendChild(searchErrorNote(answer.searchError));
+    if (answer.unreadLinks.length) box.appendChild(unreadLinksNote(answer.unreadLinks));
     if (answer.codeWarnings.length) box.appendChild(codeWarningsNote(answer.codeWarnings));
     if (answer.memoryUpdated.length) box.appendChild(memoryNote(answer.memoryUpdated));
+    answer.memoryConsent.forEach((fact) => box.appendChild(consentQuestion(entry, fact)));
   }
 
-  /** "Memory updated", naming the facts kept, and a way to see or change them. */
+  /** "Remember this? “…”" with Remember and No: a sensitive fact is kept only on a yes (POST /api/memory
+   * with the question's token); No, or no answer, keeps nothing. */
+  function consentQuestion(entry, fact) {
+    const question = document.createElement("p");
+    question.className = "memory-note memory-consent";
+    question.setAttribute("data-testid", "memory-consent");
+    const asked = document.createElement("span");
+    asked.textContent = t("memory_consent_question", { fact: fact.text });
+    const refusal = document.createElement("span");
+    refusal.setAttribute("role", "status");
+    const keep = consentButton("memory-consent-keep", "memory_consent_keep");
+    const decline = consentButton("memory-consent-decline", "memory_consent_decline");
+    keep.addEventListener("click", () => {
+      keep.disabled = decline.disabled = true;
+      api("POST", "/api/memory", { token: fact.token }).then(
+        (item) => onConsentAnswered(entry, fact.token, { id: item.id, text: item.text }),
+        (error) => {
+          keep.disabled = decline.disabled = false;
+          refusal.textContent = error.detail;
+        }
+      );
+    });
+    decline.addEventListener("click", () => onConsentAnswered(entry, fact.token, null));
+    question.append(asked, " ", keep, " ", decline, " ", refusal);
+    return question;
+  }
+
+  function consentButton(testId, key) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-button";
+    button.setAttribute("data-testid", testId);
+    button.textContent = t(key);
+    return button;
+  }
+
+  /** "Memory updated", naming the facts kept, and a way to see or change them (Settings → Memory at the first). */
   function memoryNote(items) {
     const note = document.createElement("p");
     note.className = "memory-note";
@@ -230,24 +287,29 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
     manage.className = "link-button";
     manage.setAttribute("data-testid", "memory-updated-open");
     manage.textContent = t("memory_manage");
-    manage.addEventListener("click", onOpenMemory);
+    manage.addEventListener("click", () => onOpenMemory(items[0].id));
     note.append(said, " ", manage);
     return note;
   }
 
-  /** Copy under every user message; Copy and Report under every finished answer. */
+  /** Copy under every user message; Copy, Report and the thumbs under every finished answer. */
   function renderActions(entry) {
     const bar = entry.actionsEl;
     if (!bar) return;
     if (entry.role === "user") {
       bar.replaceChildren(copyButton(entry.user.text));
+      bar.hidden = !!entry.editing;
+      if (entry.user.id === null || entry.user.status === "sending") return;
+      if (!entry.user.attachment) bar.appendChild(editButton(entry)); // a photo or voice message is sent anew
+      appendSwitcher(bar, entry.user.id);
       return;
     }
     const answer = messageOf(entry);
     bar.textContent = "";
     bar.hidden = answer.id === null || !isFinal(answer.status);
     if (bar.hidden) return;
-    if (answer.blocked === null && answer.text) bar.appendChild(copyButton(answer.text));
+    appendSwitcher(bar, answer.id);
+    if (answer.blocked === null && answer.text) bar.append(copyButton(answer.text), speakerButton(answer.id));
     const report = document.createElement("button");
     report.type = "button";
     report.className = "icon-button report";
@@ -256,6 +318,66 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
     report.disabled = entry.reported;
     report.addEventListener("click", () => onReport(entry));
     bar.appendChild(report);
+    bar.appendChild(feedbackControls(answer.id));
+  }
+
+  function editButton(entry) {
+    const edit = iconButton("message-edit", "rename", t("edit_message"));
+    edit.setAttribute("data-testid", "message-edit");
+    edit.addEventListener("click", () => startEditing(entry));
+    return edit;
+  }
+
+  /** "‹ 2/3 ›" when the message has other versions; the arrows show the one before or after. */
+  function appendSwitcher(bar, id) {
+    const at = switcher(versions.of(id), id);
+    if (!at) return;
+    const group = document.createElement("div");
+    group.className = "version-switcher";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", t("version_of", { index: at.index, count: at.count }));
+    group.setAttribute("data-testid", "version-switcher");
+    const label = document.createElement("span");
+    label.className = "version-label";
+    label.setAttribute("data-testid", "version-label");
+    label.setAttribute("aria-hidden", "true"); // the group's name says it in words
+    label.textContent = at.index + "/" + at.count;
+    group.append(
+      versionArrow("chevron-left", "version_previous", at.previous),
+      label,
+      versionArrow("chevron-right", "version_next", at.next)
+    );
+    bar.appendChild(group);
+  }
+
+  function versionArrow(iconName, labelKey, target) {
+    const arrow = iconButton("version-arrow", iconName, t(labelKey));
+    arrow.setAttribute("data-testid", labelKey.replace("_", "-"));
+    arrow.disabled = target === null;
+    arrow.addEventListener("click", () => versions.select(target));
+    return arrow;
+  }
+
+  /** The user message's bubble becomes a form: Save & send makes the text a new version of it. */
+  function startEditing(entry) {
+    entry.editing = true;
+    const form = editForm({
+      text: entry.user.text,
+      maxChars: versions.maxChars,
+      onSave: (text) => versions.edit(entry, text),
+      onCancel: () => stopEditing(entry),
+    });
+    entry.bodyEl.replaceChildren(form);
+    renderActions(entry);
+    form.querySelector("textarea").focus();
+  }
+
+  function stopEditing(entry) {
+    entry.editing = false;
+    renderBody(entry);
+    renderActions(entry);
+    const edit = entry.actionsEl.querySelector(".message-edit");
+    if (edit) edit.focus();
   }
 
   function copyButton(text) {
@@ -376,6 +498,8 @@ export function createThread({ els, answerFor, onReport, onOpenMemory }) {
     schedule,
     renderExtras,
     renderActions,
+    renderAllActions: () => shown.forEach(renderActions),
+    removeFrom: (entry) => cutBranch(shown, entry).dropped.forEach(remove),
     restartAnnouncements: (entry) => {
       entry.announced = 0; // what was read out is retracted: the refusal is read instead
       entry.announcedText = "";

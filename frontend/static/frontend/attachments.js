@@ -1,0 +1,279 @@
+/* Photos and voice messages in the composer (POST /api/attachments, docs/protocol.md). A photo comes
+ * from the photo button, a paste or a drop on the chat; it is uploaded and read by the server at once
+ * and waits in a chip (thumbnail, progress, remove) until the message is sent with it. The microphone
+ * button records a voice message (elapsed time, cancel); stopping sends it as a message of its own.
+ * The server reads both before anything is stored: a refusal shows its own sentence in the chip or a
+ * notice, and nothing is sent. The thread shows a sent photo, or a clip to play with its transcript. */
+
+import { upload } from "./api.js";
+import { t } from "./i18n.js";
+import { iconButton } from "./icons.js";
+import { startRecording } from "./recorder.js";
+
+export const PHOTO_MARKER = "[photo]"; // the stored text of a photo's message, before its caption
+const OCR_READING = "[Photo, read by OCR";
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+const TICK_MS = 500;
+// The server's refusals of an upload, and the recorder's failures, each with its own sentence.
+const REFUSALS = {
+  file_too_large: "media_too_large",
+  unsupported_file_type: "photo_unsupported",
+  file_type_mismatch: "photo_unsupported",
+  image_too_many_pixels: "photo_too_many_pixels",
+  broken_file: "media_broken",
+  audio_too_long: "voice_too_long",
+  empty_text: "voice_no_words",
+  worker_unavailable: "media_unavailable",
+  network: "server_unreachable",
+  unsupported: "record_unsupported",
+  denied: "record_denied",
+  no_microphone: "record_no_microphone",
+  failed: "record_failed",
+};
+
+export function refusalText(error) {
+  return Object.hasOwn(REFUSALS, error.code) ? t(REFUSALS[error.code]) : error.detail || t("media_failed");
+}
+
+/** A stored user message's text as the thread shows it: a photo's message without its marker. */
+export function shownText(content, attachment) {
+  const photo = attachment && attachment.kind === "photo";
+  return photo && content.startsWith(PHOTO_MARKER) ? content.slice(PHOTO_MARKER.length).trim() : content;
+}
+
+/** The embedded reading (media/ocr.py's block) knows a photo's printed text only: the chip says so. */
+function readByOcr(attachment) {
+  return (attachment.reading || "").startsWith(OCR_READING);
+}
+
+function clock(seconds) {
+  return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+}
+
+/** The picture, or the clip to play, of a sent message: shown above its text (its caption or transcript). */
+export function sentAttachment(attachment) {
+  const figure = document.createElement("figure");
+  figure.className = "sent-media sent-" + attachment.kind;
+  figure.setAttribute("data-testid", "sent-" + attachment.kind);
+  if (attachment.kind === "photo") {
+    const picture = document.createElement("img");
+    picture.src = attachment.url;
+    picture.alt = t("photo_sent");
+    figure.appendChild(picture);
+    return figure;
+  }
+  const clip = document.createElement("audio");
+  clip.controls = true;
+  clip.preload = "metadata";
+  clip.src = attachment.url;
+  const caption = document.createElement("figcaption");
+  const seconds = attachment.duration ? clock(Math.round(attachment.duration)) : "";
+  caption.textContent = t("voice_transcript", { time: seconds });
+  figure.append(clip, caption);
+  return figure;
+}
+
+/**
+ * els: {app, main, composer, photoAttach, photoInput, record, mediaPreview}; onChange() when a photo
+ * becomes ready or goes; onVoice(attachment) with a recorded voice message, read and ready to send.
+ * Returns {ready() -> the photo to send or null, busy(), clear(), restore(attachment)}.
+ */
+export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
+  let photo = null; // {status: "uploading" | "ready" | "failed", progress, preview, attachment, error}
+  let recording = null; // {handle, timer} while the microphone records
+  let sendingVoice = false;
+
+  els.photoAttach.setAttribute("aria-label", t("photo_attach"));
+  els.photoAttach.title = t("photo_attach");
+  els.record.setAttribute("aria-label", t("record_voice"));
+  els.record.title = t("record_voice");
+
+  function render() {
+    const chips = [];
+    if (photo) chips.push(photoChip());
+    if (recording) chips.push(recordingChip());
+    else if (sendingVoice) chips.push(statusChip(t("voice_sending")));
+    els.mediaPreview.replaceChildren(...chips);
+    els.mediaPreview.hidden = chips.length === 0;
+    els.record.setAttribute("aria-pressed", recording ? "true" : "false");
+    els.record.disabled = sendingVoice;
+    onChange();
+  }
+
+  function statusChip(text) {
+    const chip = document.createElement("div");
+    chip.className = "media-chip";
+    const state = document.createElement("span");
+    state.className = "media-chip-state";
+    state.setAttribute("data-testid", "media-state");
+    state.setAttribute("role", "status");
+    state.textContent = text;
+    chip.appendChild(state);
+    return chip;
+  }
+
+  function photoState() {
+    if (photo.status === "failed") return photo.error;
+    if (photo.status === "ready") return t(readByOcr(photo.attachment) ? "photo_ready_ocr" : "photo_ready");
+    return photo.progress < 100 ? t("photo_uploading", { percent: photo.progress }) : t("photo_reading");
+  }
+
+  function photoChip() {
+    const chip = statusChip(photoState());
+    chip.setAttribute("data-testid", "media-chip");
+    chip.setAttribute("data-status", photo.status);
+    const thumbnail = document.createElement("img");
+    thumbnail.className = "media-thumbnail";
+    thumbnail.setAttribute("data-testid", "media-thumbnail");
+    thumbnail.src = photo.preview;
+    thumbnail.alt = t("photo_preview");
+    const remove = iconButton("media-remove", "close", t("photo_remove"));
+    remove.setAttribute("data-testid", "media-remove");
+    remove.addEventListener("click", clear);
+    chip.prepend(thumbnail);
+    chip.appendChild(remove);
+    return chip;
+  }
+
+  function recordingChip() {
+    const chip = statusChip(t("recording", { time: clock(recording.handle.seconds()) }));
+    chip.classList.add("recording");
+    chip.querySelector(".media-chip-state").setAttribute("data-testid", "recording-time");
+    const dot = document.createElement("span");
+    dot.className = "recording-dot";
+    dot.setAttribute("aria-hidden", "true");
+    const send = iconButton("record-stop", "stop", t("record_stop"));
+    send.setAttribute("data-testid", "record-stop");
+    send.addEventListener("click", stopAndSend);
+    const cancel = iconButton("record-cancel", "close", t("record_cancel"));
+    cancel.setAttribute("data-testid", "record-cancel");
+    cancel.addEventListener("click", cancelRecording);
+    chip.prepend(dot);
+    chip.append(send, cancel);
+    return chip;
+  }
+
+  // --- photos --------------------------------------------------------------------------------
+
+  function choosePhoto(file) {
+    clear();
+    photo = { status: "uploading", progress: 0, preview: URL.createObjectURL(file), attachment: null, error: "" };
+    const chosen = photo;
+    if (!PHOTO_TYPES.includes(file.type)) {
+      Object.assign(chosen, { status: "failed", error: t("photo_unsupported") });
+      return render();
+    }
+    render();
+    const form = new FormData();
+    form.append("file", file, file.name || "photo");
+    upload("/api/attachments", form, (fraction) => {
+      chosen.progress = Math.round(fraction * 100);
+      if (photo === chosen) render();
+    }).then(
+      (stored) => {
+        Object.assign(chosen, { status: "ready", attachment: stored });
+        if (photo === chosen) render();
+      },
+      (error) => {
+        Object.assign(chosen, { status: "failed", error: refusalText(error) });
+        if (photo === chosen) render();
+      }
+    );
+  }
+
+  function clear() {
+    if (photo && photo.preview.startsWith("blob:")) URL.revokeObjectURL(photo.preview);
+    photo = null;
+    render();
+  }
+
+  function firstImage(files) {
+    return Array.from(files || []).find((file) => file.type.startsWith("image/")) || null;
+  }
+
+  // --- voice messages ------------------------------------------------------------------------
+
+  async function toggleRecording() {
+    if (recording) return stopAndSend();
+    let handle;
+    try {
+      handle = await startRecording(stopAndSend);
+    } catch (error) {
+      showNotice(refusalText(error), "error");
+      return;
+    }
+    recording = { handle, timer: window.setInterval(render, TICK_MS) };
+    render();
+  }
+
+  function endRecording() {
+    const { handle, timer } = recording;
+    window.clearInterval(timer);
+    recording = null;
+    return handle;
+  }
+
+  function cancelRecording() {
+    if (!recording) return;
+    endRecording().cancel();
+    render();
+    els.composer.focus();
+  }
+
+  async function stopAndSend() {
+    if (!recording) return;
+    const handle = endRecording();
+    sendingVoice = true;
+    render();
+    try {
+      const clip = await handle.stop();
+      const form = new FormData();
+      form.append("file", clip, "voice");
+      onVoice(await upload("/api/attachments", form, () => {}));
+    } catch (error) {
+      showNotice(refusalText(error), "error");
+    } finally {
+      sendingVoice = false;
+      render();
+    }
+  }
+
+  // --- choosing: the button, a paste, a drop --------------------------------------------------
+
+  els.photoAttach.addEventListener("click", () => els.photoInput.click());
+  els.photoInput.addEventListener("change", () => {
+    if (els.photoInput.files.length) choosePhoto(els.photoInput.files[0]);
+    els.photoInput.value = ""; // the same photo can be chosen again
+  });
+  els.composer.addEventListener("paste", (event) => {
+    const image = firstImage(event.clipboardData && event.clipboardData.files);
+    if (!image) return;
+    event.preventDefault();
+    choosePhoto(image);
+  });
+  // Before the documents' own drop handler (on the chat inside): a dropped photo is a photo to send.
+  els.app.addEventListener(
+    "drop",
+    (event) => {
+      const image = firstImage(event.dataTransfer && event.dataTransfer.files);
+      if (!image) return;
+      event.preventDefault();
+      event.stopPropagation();
+      els.main.classList.remove("dropping");
+      choosePhoto(image);
+    },
+    true
+  );
+  els.record.addEventListener("click", toggleRecording);
+
+  return {
+    ready: () => (photo && photo.status === "ready" ? photo.attachment : null),
+    busy: () => (photo !== null && photo.status === "uploading") || recording !== null || sendingVoice,
+    clear,
+    restore(attachment) {
+      if (photo) return; // another photo was chosen meanwhile: it stays
+      photo = { status: "ready", progress: 100, preview: attachment.url, attachment, error: "" };
+      render();
+    },
+  };
+}
