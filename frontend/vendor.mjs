@@ -40,3 +40,46 @@ for (const [source, name] of Object.entries(folders)) {
   cpSync(join(here, "node_modules", source), join(target, name), { recursive: true });
   console.log(`vendor/${name}/ <- node_modules/${source}/`);
 }
+
+// The page's icons: one sprite of Lucide's SVGs (lucide-static, ISC), each under the name the code
+// uses (icons.js, frontend/_icon.html), so a symbol can be swapped without touching a caller.
+const ICONS = {
+  plus: "plus",
+  menu: "menu",
+  share: "share-2",
+  sparkle: "sparkles",
+  sun: "sun",
+  moon: "moon",
+  settings: "settings",
+  close: "x",
+  regenerate: "refresh-cw",
+  copy: "copy",
+  rename: "pencil",
+  delete: "trash-2",
+  attach: "paperclip",
+  file: "file-text",
+  temporary: "message-circle-dashed",
+  "thumbs-up": "thumbs-up",
+  "thumbs-down": "thumbs-down",
+  photo: "image",
+  mic: "mic",
+  speaker: "volume-2",
+  stop: "square",
+  "chevron-left": "chevron-left",
+  "chevron-right": "chevron-right",
+};
+const LUCIDE = join(here, "node_modules", "lucide-static");
+const { version } = JSON.parse(readFileSync(join(LUCIDE, "package.json"), "utf8"));
+const symbols = Object.entries(ICONS).map(([name, lucideName]) => {
+  const svg = readFileSync(join(LUCIDE, "icons", `${lucideName}.svg`), "utf8");
+  const [, attributes, body] = svg.match(/<svg([^>]*)>([\s\S]*)<\/svg>/);
+  const kept = attributes.replace(/\s(class|xmlns|width|height)="[^"]*"/g, "").replace(/\s+/g, " ").trim();
+  return `  <symbol id="${name}" ${kept}>${body.replace(/\s+/g, " ").trim()}</symbol>`;
+});
+const notice = `Icons: Lucide (lucide-static ${version}), ISC License, Copyright (c) Lucide Icons and Contributors.`;
+writeFileSync(
+  join(target, "icons.svg"),
+  `<svg xmlns="http://www.w3.org/2000/svg">\n  <!-- ${notice} -->\n${symbols.join("\n")}\n</svg>\n`,
+);
+cpSync(join(LUCIDE, "LICENSE"), join(target, "lucide-LICENSE.txt"));
+console.log(`vendor/icons.svg <- ${Object.keys(ICONS).length} icons of node_modules/lucide-static/icons/`);

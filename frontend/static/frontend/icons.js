@@ -1,7 +1,8 @@
-/* The page's icons: symbols of one sprite (icons.svg), never font glyphs, so they look the same on
- * every system and screen readers skip them (the button names itself). <html data-icons> holds the
- * sprite's address as the server names it (with its content hash once static files are collected),
- * the same address the templates' icons use (frontend/_icon.html). */
+/* The page's icons: symbols of one sprite (vendor/icons.svg, built from Lucide's SVGs by
+ * vendor.mjs), never font glyphs, so they look the same on every system and screen readers skip them
+ * (the button names itself). <html data-icons> holds the sprite's address as the server names it
+ * (with its content hash once static files are collected), the same address the templates' icons
+ * use (frontend/_icon.html). */
 
 const SPRITE = document.documentElement.getAttribute("data-icons");
 const SVG = "http://www.w3.org/2000/svg";
