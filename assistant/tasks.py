@@ -46,7 +46,8 @@ class Exchange:
 
 
 def _title_prompt(exchange: Exchange) -> str:
-    return f"Question: {exchange.question[:QUESTION_CHARS]}\n\nAnswer: {exchange.answer[:ANSWER_CHARS]}"
+    question = f"Question: {exchange.question[:QUESTION_CHARS]}"
+    return f"{question}\n\nAnswer: {exchange.answer[:ANSWER_CHARS]}" if exchange.answer else question
 
 
 async def _generate_title(exchange: Exchange) -> str:
@@ -71,15 +72,20 @@ async def _title_allowed(question: str, title: str) -> bool:
 
 
 def _titled_exchange(conversation_id: int, answer_id: int | None) -> Exchange | None:
-    """The exchange a title is written from: `answer_id` (a complete answer) and its question, or
-    without it the first complete answer and its question. A refused question never reaches the model."""
+    """The exchange a title is written from: `answer_id` (a complete answer) and its question; without
+    it the first complete answer and its question, else the first question alone. A refused question
+    never reaches the model."""
     answers = Message.objects.filter(
         conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
     ).select_related("reply_to")
     answer = answers.filter(pk=answer_id).first() if answer_id is not None else answers.order_by("id").first()
-    if answer is None or answer.reply_to is None:
+    if answer is not None and answer.reply_to is not None:
+        return Exchange(question=answer.reply_to.content, answer=answer.content)
+    if answer_id is not None:
         return None
-    return Exchange(question=answer.reply_to.content, answer=answer.content)
+    questions = Message.objects.filter(conversation_id=conversation_id, role=Message.Role.USER)
+    first = questions.exclude(answers__status=Message.Status.BLOCKED).order_by("id").first()
+    return Exchange(question=first.content, answer="") if first is not None else None
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)

@@ -38,6 +38,7 @@ LABELLED_BLIND = LABELLED_DIR / "labelled_blind.jsonl"
 LABELLED_DEVOPS = LABELLED_DIR / "labelled_devops.jsonl"
 # Picture edit instructions (Imagine edit, "make it look like an oil painting"), and harmful edits.
 LABELLED_EDITS = LABELLED_DIR / "labelled_edits.jsonl"
+HELD_OUT_SETS = (LABELLED, LABELLED_BLIND, LABELLED_DEVOPS, LABELLED_EDITS)
 LANGUAGES = ("en", "de", "fr", "it", "pt", "hi", "es", "th")  # config/settings.py LANGUAGES
 MAX_FALSE_ALARM_RATE = 0.03
 MIN_RECALL = 0.90
@@ -86,7 +87,7 @@ def labelled_items(*paths: Path) -> list[Item]:
     """The items of the given files (default: both held-out sets)."""
     rows = [
         json.loads(line)
-        for path in paths or (LABELLED, LABELLED_BLIND, LABELLED_DEVOPS, LABELLED_EDITS)
+        for path in paths or HELD_OUT_SETS
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
@@ -173,7 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--misses", action="store_true", help="list every wrong verdict")
-    parser.add_argument("--labelled", type=Path, nargs="*", default=[LABELLED, LABELLED_BLIND, LABELLED_DEVOPS, LABELLED_EDITS])
+    parser.add_argument("--labelled", type=Path, nargs="*", default=list(HELD_OUT_SETS))
     args = parser.parse_args()
     started = time.perf_counter()
     trained_classifier()

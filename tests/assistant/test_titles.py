@@ -70,3 +70,15 @@ def test_the_title_is_written_from_the_question_and_its_answer_in_their_language
     assert "Belém" in prompt  # the answer's start too
     assert "in the language of the user's question" in prompt
     assert Conversation.objects.get(pk=start.answer.conversation_id).title == "Wochenende in Lissabon"
+
+
+def test_without_a_complete_answer_the_title_is_written_from_the_first_question(title_model: FakeOpenAI) -> None:
+    user = services.create_guest()
+    start = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-2")
+
+    tasks.title_conversation(start.answer.conversation_id)  # a task sent without an answer's id
+
+    [request] = title_model.requests
+    assert QUESTION in (request.prompt_text or "")
+    assert "Answer:" not in (request.prompt_text or "")
+    assert Conversation.objects.get(pk=start.answer.conversation_id).title == "Wochenende in Lissabon"

@@ -90,7 +90,10 @@ async def test_a_link_to_a_private_address_is_refused_and_the_answer_still_comes
         frames = await socket.until_done(ack["message_id"])
     done_search = [f for f in frames if f["type"] == "search"][-1]
     assert done_search["sources"] == []
-    assert done_search["error"]
+    [unread] = done_search["unread_links"]
+    assert unread["url"] == private
+    assert "169.254.169.254 points to" in unread["reason"]
+    assert done_search["error"] is None  # the link was refused; no search failed
     assert any(f["type"] == "token" for f in frames)
 
 

@@ -14,7 +14,7 @@ export function listenForShortcuts({ els, sidebar, onNewChat, canStop, onStop })
       event.preventDefault();
       onNewChat();
       els.composer.focus();
-    } else if (event.key === "Escape" && sidebar.isOpen()) {
+    } else if (event.key === "Escape" && sidebar.drawerOpen()) {
       sidebar.set(false);
       els.sidebarToggle.focus();
     } else if (event.key === "Escape" && canStop()) {

@@ -33,8 +33,13 @@ export function createSidebar({ els }) {
     if (open && !(options && options.keepFocus)) els.newChat.focus();
   }
 
+  /** The list is a drawer over the page (small screens) and open: Esc and a chosen chat close it. */
+  function drawerOpen() {
+    return SMALL_SCREEN.matches && isOpen();
+  }
+
   function closeOnSmallScreens() {
-    if (SMALL_SCREEN.matches && isOpen()) set(false);
+    if (drawerOpen()) set(false);
   }
 
   /** Crossing the breakpoint: the drawer starts closed, the desktop column as this browser left it. */
@@ -49,7 +54,7 @@ export function createSidebar({ els }) {
   els.backdrop.addEventListener("click", () => set(false));
   SMALL_SCREEN.addEventListener("change", follow);
   follow();
-  return { isOpen, set, closeOnSmallScreens };
+  return { isOpen, drawerOpen, set, closeOnSmallScreens };
 }
 
 function storedCollapsed() {
