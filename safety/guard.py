@@ -16,6 +16,9 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
 from safety.conf import safety_settings
 from safety.verdict import Verdict
 
@@ -50,8 +53,14 @@ class PolicyGuard:
 
 @functools.cache
 def content_guard() -> ContentGuard:
-    """The configured guard, built once per process."""
+    """The configured guard, built once per process (again after a settings change: tests, and
+    `override_settings` anywhere, would otherwise keep the guard of settings that no longer hold)."""
     return PolicyGuard(_configured_backend(), fail_closed=safety_settings().fail_closed)
+
+
+@receiver(setting_changed)
+def _rebuild_guard(**kwargs: object) -> None:
+    content_guard.cache_clear()
 
 
 def _configured_backend() -> ContentGuard:

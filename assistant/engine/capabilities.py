@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from celery.result import AsyncResult
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from assistant.engine.code_tool import PythonRunner, WorkerPython
 from core.celery_results import await_result
@@ -143,5 +145,11 @@ def _build_capabilities() -> Capabilities:
 
 @functools.cache
 def default_capabilities() -> Capabilities:
-    """Built once per process: the guards keep their own per-event-loop state (HTTP clients, batches)."""
+    """Built once per process: the guards keep their own per-event-loop state (HTTP clients, batches).
+    Built again after a settings change, so that none outlives the settings it was built from."""
     return _build_capabilities()
+
+
+@receiver(setting_changed)
+def _rebuild_capabilities(**kwargs: object) -> None:
+    default_capabilities.cache_clear()
