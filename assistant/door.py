@@ -120,6 +120,7 @@ class TurnRequest:
     # Messaging: the task run with what memory did with the exchange (an ExchangeMemory's JSON, passed
     # first), once a worker has read it; the web is told on its sockets instead.
     after_remembering: Signature | None = None
+    admitted: bool = False  # its limits were counted already, by `admit_before_reading`
 
     @classmethod
     def with_attachment(cls, attachment: Attachment, *, caption: str = "", **fields: object) -> TurnRequest:
@@ -290,6 +291,22 @@ def policy_for(request: TurnRequest) -> Policy:
         ) from None
 
 
+async def admit_before_reading(request: TurnRequest) -> TurnRequest:
+    """Count a new turn against its channel's limits and check the day's quota before the channel does
+    costly work for it (a photo read on the `media` worker), so a flood is refused before it costs
+    anything. The request returned is not counted again when it is started."""
+    policy = policy_for(request)
+    await database_sync_to_async(_count_against_limits)(request, policy)
+    await database_sync_to_async(limits.check_quota)(request.user)
+    return replace(request, admitted=True)
+
+
+def _count_against_limits(request: TurnRequest, policy: Policy) -> None:
+    if policy.refusable and assistant_settings().concurrent_answers == "refuse":
+        _refuse_while_answering(request.user)
+    limits.hit_both(policy.rate_scope, user_id=request.user.pk, ip=request.ip)
+
+
 def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
     """Store the turn, in one trip to the database thread; the turn to run is None when there is
     nothing to generate (a retry whose answer exists or runs elsewhere)."""
@@ -297,9 +314,8 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
     policy = policy_for(request)
 
     def admit() -> None:
-        if policy.refusable and assistant_settings().concurrent_answers == "refuse":
-            _refuse_while_answering(request.user)
-        limits.hit_both(policy.rate_scope, user_id=request.user.pk, ip=request.ip)
+        if not request.admitted:
+            _count_against_limits(request, policy)
 
     start = _store(request, admit)
     rerun = policy.on_retry is OnRetry.RERUN and start.answer.status == Message.Status.STREAMING

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from assistant.conf import model_settings
-from assistant.door import AnswerHandle, Attachment, RequestMessage, TurnRequest, start_answer
+from assistant.door import AnswerHandle, RequestMessage, TurnRequest, admit_before_reading, start_answer
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import AnswerFrame as Frame
 from assistant.engine.frames import DoneFrame, FinishReason, TokenFrame
@@ -145,15 +145,7 @@ def _check_model(body: ChatCompletionRequest) -> None:
         )
 
 
-async def _attachment(body: ChatCompletionRequest) -> Attachment | None:
-    """The request's photo, read on the `media` worker before the turn is stored (as in messaging)."""
-    photo = body.photo()
-    return None if photo is None else await photo_attachment(photo)
-
-
-def _turn_request(
-    key: ApiKey, body: ChatCompletionRequest, tools: ClientTools | None, ip: str | None, attachment: Attachment | None
-) -> TurnRequest:
+def _turn_request(key: ApiKey, body: ChatCompletionRequest, tools: ClientTools | None, ip: str | None) -> TurnRequest:
     sampling = body.sampling()
     history = stored_messages(tools) if tools else [RequestMessage(m.role, m.text) for m in body.conversation()]
     return TurnRequest(
@@ -165,7 +157,6 @@ def _turn_request(
         history=history,
         sampling=dataclasses.replace(sampling, extra={**sampling.extra, **guided_fields(body.response_format)}),
         client_tools=tools,
-        attachment=attachment,
     )
 
 
@@ -173,10 +164,13 @@ async def _start(
     key: ApiKey, body: ChatCompletionRequest, tools: ToolRequest | None, ip: str | None, sink: QueueSink
 ) -> AnswerHandle:
     _check_model(body)
-    attachment = await _attachment(body)
     try:
+        turn = _turn_request(key, body, tools.client_tools if tools else None, ip)
+        if (photo := body.photo()) is not None:
+            # Counted first, so a flood of photos is refused before each costs the media worker a read;
+            # then read before the turn is stored (as in messaging).
+            turn = dataclasses.replace(await admit_before_reading(turn), attachment=await photo_attachment(photo))
         # Also to the channel layer: the owner may follow (and stop) it on the web page.
-        turn = _turn_request(key, body, tools.client_tools if tools else None, ip, attachment)
         return await start_answer(turn, TeeSink(sink, ChannelLayerSink()))
     except AssistantError as error:
         raise ApiError.of(error) from None

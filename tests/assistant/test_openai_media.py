@@ -498,3 +498,20 @@ async def test_audio_requests_count_against_the_api_rate_limit(secret: str, sett
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+async def test_photos_count_against_the_api_rate_limit_before_they_are_read(
+    model: FakeOpenAI, secret: str, settings: Settings
+) -> None:
+    cache.clear()
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "api_per_user": "1/3600"}
+    settings.MEDIA_WAIT_SECONDS = 1  # no worker answers: only the first photo may be sent to it
+
+    admitted = await post(secret, with_photo(data_url(text_photo(GATE))))
+    limited = await post(secret, with_photo(data_url(text_photo(GATE))))
+
+    assert admitted.json()["error"]["code"] == "worker_unavailable"  # counted, then read (and not stored)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert await stored_api_conversations() == []
+    assert model.requests == []
