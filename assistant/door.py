@@ -34,7 +34,7 @@ from assistant.conf import assistant_settings
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
-from assistant.engine.pipeline import Attachment, AttachmentKind, Sampling, Turn
+from assistant.engine.pipeline import PHOTO_MARKER, Attachment, AttachmentKind, Sampling, Turn
 from assistant.engine.recorder import HEARTBEAT_SECONDS
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
@@ -53,7 +53,6 @@ from knowledge.memory import ExchangeMemory, configured_model
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID_CHARS = 64
-PHOTO_MARKER = "[photo]"  # the stored text of a photo message, before its caption
 # How long the web process waits for the worker's facts: a model call of a few hundred tokens, which
 # takes seconds on the embedded CPU model; a page closed by then sees the memory in Settings.
 MEMORY_RESULT_SECONDS = 120.0

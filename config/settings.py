@@ -309,6 +309,11 @@ SAFETY_GUARD_BASE_URL = env.str("SAFETY_GUARD_BASE_URL", default=_safety.guard_b
 SAFETY_GUARD_MODEL = env.str("SAFETY_GUARD_MODEL", default=_safety.guard_model)
 SAFETY_GUARD_API_KEY = env.str("SAFETY_GUARD_API_KEY", default=_safety.guard_api_key)
 SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=_safety.guard_timeout)
+# Llama Guard 3 Vision on photos (production, compose profile `vision`); empty: photos are judged by their text.
+SAFETY_VISION_GUARD_BASE_URL = env.str("SAFETY_VISION_GUARD_BASE_URL", default=_safety.vision_guard_base_url)
+SAFETY_VISION_GUARD_MODEL = env.str("SAFETY_VISION_GUARD_MODEL", default=_safety.vision_guard_model)
+SAFETY_VISION_GUARD_API_KEY = env.str("SAFETY_VISION_GUARD_API_KEY", default=_safety.vision_guard_api_key)
+SAFETY_VISION_GUARD_TIMEOUT = env.float("SAFETY_VISION_GUARD_TIMEOUT", default=_safety.vision_guard_timeout)
 SAFETY_GUARD_GGUF = env.str("SAFETY_GUARD_GGUF", default=_safety.guard_gguf)
 SAFETY_FAIL_CLOSED = env.bool("SAFETY_FAIL_CLOSED", default=_safety.fail_closed)
 SAFETY_CODE_BLOCK_SEVERITY = env.str("SAFETY_CODE_BLOCK_SEVERITY", default=_safety.code_block_severity)

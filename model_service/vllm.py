@@ -1,6 +1,7 @@
 """The production engines: checked `vllm serve` command lines for Llama 3.1 Instruct (the chat
-model), Llama Guard 3 (the safety classifier, a second vLLM server) and Llama 3.2 11B Vision Instruct
-(the model a turn with a photo goes to, a third; MODEL_VISION_BASE_URL).
+model), Llama Guard 3 (the safety classifier, a second vLLM server), Llama 3.2 11B Vision Instruct
+(the model a turn with a photo goes to, a third; MODEL_VISION_BASE_URL) and Llama Guard 3 Vision
+(the guard that judges the photo with the question, a fourth; SAFETY_VISION_GUARD_BASE_URL).
 
 `python -m model_service.vllm --preset llama3.1-8b` runs vLLM's OpenAI-compatible server;
 `--print` shows the command instead (docker-compose uses the same presets). The checks catch the
@@ -17,6 +18,7 @@ import shlex
 from dataclasses import dataclass, replace
 
 from model_service.chat_formats import LLAMA32_VISION_CHAT_TEMPLATE
+from safety.vision_guard import LLAMA_GUARD_VISION_CHAT_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ LLAMA_31 = {
 LLAMA_GUARD_3 = {
     "1b": ModelFacts("meta-llama/Llama-Guard-3-1B", 1.5, 32),
     "8b": ModelFacts("meta-llama/Llama-Guard-3-8B", 8.03, 32),
+    # Llama 3.2 11B Vision fine-tuned as a classifier (mllama: the same architecture and size).
+    "11b-vision": ModelFacts("meta-llama/Llama-Guard-3-11B-Vision", 10.7, 32),
 }
 LLAMA_32_VISION_11B = ModelFacts("meta-llama/Llama-3.2-11B-Vision-Instruct", 10.6, 32)
 # Guard prompts are one conversation turn plus the hazard taxonomy: a few thousand tokens at most.
@@ -65,7 +69,8 @@ class VllmServeConfig:
     tool_calling: bool = True
     max_num_seqs: int | None = None  # None: vLLM's default
     enforce_eager: bool = False  # no CUDA graphs
-    images_per_prompt: int = 0  # a vision model: `--limit-mm-per-prompt`, and the project's chat template
+    images_per_prompt: int = 0  # a vision model: `--limit-mm-per-prompt`
+    chat_template: str = ""  # the project's chat template for the server's chat requests (photo turns)
 
     def gpu_count(self) -> int:
         return self.tensor_parallel_size * self.pipeline_parallel_size
@@ -121,8 +126,9 @@ class VllmServeConfig:
             args += ["--enforce-eager"]
         if self.images_per_prompt:
             args += ["--limit-mm-per-prompt", json.dumps({"image": self.images_per_prompt}, separators=(",", ":"))]
-            # The server renders photo turns as the project counts them (model_service/chat_formats.py).
-            args += ["--chat-template", LLAMA32_VISION_CHAT_TEMPLATE, "--chat-template-content-format", "openai"]
+        if self.chat_template:
+            # The server renders chat requests as the project renders them (content parts kept in order).
+            args += ["--chat-template", self.chat_template, "--chat-template-content-format", "openai"]
         return args
 
 
@@ -152,6 +158,21 @@ PRESETS = {
         max_num_seqs=VISION_MAX_SEQUENCES,
         enforce_eager=True,
         images_per_prompt=1,
+        chat_template=LLAMA32_VISION_CHAT_TEMPLATE,  # model_service/chat_formats.py: the ids the project counts
+    ),
+    # Its own GPU too, served as the vision model is (vLLM 0.10.1.1, eager, one image per prompt, 16
+    # sequences) with the guards' 8K window: the task (about 300 tokens), one question and `<|image|>`,
+    # the image's positions being in the cross-attention cache. The chat template is Meta's frame
+    # around the Llama Guard prompt the project renders (safety/vision_guard.py).
+    "llama-guard-3-11b-vision": VllmServeConfig(
+        LLAMA_GUARD_3["11b-vision"],
+        "llama-guard-3-11b-vision",
+        max_model_len=GUARD_CONTEXT,
+        tool_calling=False,
+        max_num_seqs=VISION_MAX_SEQUENCES,
+        enforce_eager=True,
+        images_per_prompt=1,
+        chat_template=LLAMA_GUARD_VISION_CHAT_TEMPLATE,
     ),
 }
 

@@ -35,6 +35,13 @@ class SafetySettings(BaseModel):
     # cpu-guard deployments), which answers `safe` unread unless SAFETY_EMBEDDED_CHECKS_ANSWERS.
     guard_judges_answers: bool = True
     guard_timeout: float = 10.0  # seconds the vLLM guard may take to answer (connecting: at most 2 s)
+    # Base URL (…/v1) of vLLM serving Llama Guard 3 Vision; set: a turn's photo is judged with its question
+    # beside the content guard (`VisionGuard`); empty (the embedded default): no image check, the photo's
+    # printed text is still checked with the question.
+    vision_guard_base_url: str = ""
+    vision_guard_model: str = "llama-guard-3-11b-vision"  # the served model name sent to that server
+    vision_guard_api_key: str = Field("", repr=False)  # bearer token for that server, if it wants one
+    vision_guard_timeout: float = 10.0  # seconds the vision guard may take to answer (connecting: at most 2 s)
     guard_gguf: str = ""  # path of a Llama Guard 3 1B GGUF file, run in process when no base URL is set
     # Hazards checked (`jailbreak` and `injection`: the embedded guard only).
     categories: tuple[str, ...] = (*S_CATEGORIES, *PROMPT_ATTACK_CATEGORIES)

@@ -37,7 +37,7 @@ def test_vllm_services_run_checked_presets(service: str, preset: str, memory_sha
 def test_gpu_services_leave_room_for_each_other() -> None:
     services = compose()["services"]
     on_gpu = [name for name, service in services.items() if "deploy" in service]
-    assert set(on_gpu) == {"model", "guard", "imagine", "vision"}
+    assert set(on_gpu) == {"model", "guard", "imagine", "vision", "vision-guard"}
     shares = [float(value_of(services[name]["command"], "--gpu-memory-utilization")) for name in ("model", "guard")]
     assert sum(shares) <= 0.9, "the Imagine worker needs the rest of the GPU"
     # The vision model is opt-in (a profile) and has a GPU of its own: it never shares the first one.
@@ -76,7 +76,7 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
     celery_processes = {"worker", "code", "documents", "media", "beat", "imagine"}
-    long_running = {"web", *celery_processes, "model", "guard", "cpu-guard", "vision", "searxng", "redis", "postgres"}
+    long_running = {"web", *celery_processes, "model", "guard", "cpu-guard", "vision", "vision-guard", "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"

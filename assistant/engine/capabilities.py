@@ -1,7 +1,8 @@
-"""What the pipeline uses besides the model: the content guard, web search, Code Shield, the code
-interpreter's sandbox and Imagine's final renders (for `/imagine <prompt>` turns).
+"""What the pipeline uses besides the model: the content guard (and the vision guard for photos), web
+search, Code Shield, the code interpreter's sandbox and Imagine's final renders (for `/imagine
+<prompt>` turns).
 
-The pipeline sees five small protocols; `default_capabilities()` builds them from settings. Web
+The pipeline sees six small protocols; `default_capabilities()` builds them from settings. Web
 search runs on a Celery worker (queue `search`) and comes back through the result backend
 (`core.celery_results`); so does the code interpreter's (queue `code`, assistant/engine/code_tool.py).
 """
@@ -23,9 +24,10 @@ from assistant.engine.code_tool import PythonRunner, WorkerPython
 from core.celery_results import await_result
 from core.images import ImageRef
 from safety.codeshield import CodeReport, scan_code
-from safety.conf import safety_settings
-from safety.guard import content_guard
+from safety.conf import SafetySettings, safety_settings
+from safety.guard import PolicyGuard, content_guard
 from safety.verdict import Verdict
+from safety.vision_guard import Photo, VisionGuard
 from search.conf import search_settings
 from search.sources import SearchOutcome
 
@@ -40,6 +42,12 @@ WEB_TOOLS_NOT_OFFERED = "Error: web search and the math tool are not available i
 
 class ContentGuard(Protocol):
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict: ...
+
+
+class PhotoGuard(Protocol):
+    """Llama Guard 3 Vision: for one photo, a content guard that judges the turns about it."""
+
+    def seeing(self, photo: Photo) -> ContentGuard: ...
 
 
 class WebTools(Protocol):
@@ -73,6 +81,7 @@ class ImageMaker(Protocol):
 @dataclass(frozen=True)
 class Capabilities:
     guard: ContentGuard | None = None  # None: nothing is checked (tests of other steps only)
+    photo_guard: PhotoGuard | None = None  # None: a photo is checked by its printed text only (no vision guard)
     check_output: bool = True  # the guard also judges answers (off for the embedded stand-in by default)
     web: WebTools | None = None
     code: CodeScanner | None = None
@@ -114,6 +123,17 @@ class WorkerTools:
         return await await_result(pending, wait_seconds=self.timeout, poll_seconds=RESULT_POLL_SECONDS)
 
 
+class PolicyPhotoGuard:
+    """The vision guard inside the failure policy (SAFETY_FAIL_CLOSED), as the content guard is."""
+
+    def __init__(self, guard: VisionGuard, *, fail_closed: bool) -> None:
+        self.guard = guard
+        self.fail_closed = fail_closed
+
+    def seeing(self, photo: Photo) -> ContentGuard:
+        return PolicyGuard(self.guard.seeing(photo), fail_closed=self.fail_closed)
+
+
 class CodeShield:
     async def scan(self, answer: str) -> CodeReport:
         return await scan_code(answer)
@@ -129,12 +149,27 @@ def _judges_answers() -> bool:
     return bool(safety.guard_gguf) or safety.embedded_checks_answers
 
 
+def _photo_guard(safety: SafetySettings) -> PhotoGuard | None:
+    """Llama Guard 3 Vision when SAFETY_VISION_GUARD_BASE_URL is set (production); none otherwise."""
+    if not safety.vision_guard_base_url:
+        return None
+    guard = VisionGuard(
+        safety.vision_guard_base_url,
+        model=safety.vision_guard_model,
+        categories=safety.categories,
+        api_key=safety.vision_guard_api_key,
+        timeout=safety.vision_guard_timeout,
+    )
+    return PolicyPhotoGuard(guard, fail_closed=safety.fail_closed)
+
+
 def _build_capabilities() -> Capabilities:
     from assistant.engine.renders import FinalRenders  # renders builds on this module's types
 
     safety, search = safety_settings(), search_settings()
     return Capabilities(
         guard=content_guard() if safety.checks else None,
+        photo_guard=_photo_guard(safety) if safety.checks else None,
         check_output=_judges_answers(),
         web=WorkerTools(search.timeout_seconds, search.max_sources),
         code=CodeShield() if safety.code_shield else None,

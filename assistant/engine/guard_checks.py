@@ -1,10 +1,12 @@
-"""The content guard's verdicts applied to a turn: the failure policy, and the output checks that
-run beside the stream without holding it up."""
+"""The content guard's verdicts applied to a turn: the failure policy, the question's check (with a
+photo, the vision guard's beside it), and the output checks that run beside the stream without
+holding it up."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from assistant.engine.capabilities import ContentGuard
 from core.metrics import count_verdict
@@ -29,32 +31,70 @@ def guard_allows(verdict: Verdict, stage: str) -> bool:
     return verdict.safe
 
 
+@dataclass(frozen=True)
+class PhotoCheck:
+    """The vision guard's part of a question's check: its judge of the photo sent with the question,
+    and the person's words sent with it (without the photo's reading, which the judge sees itself)."""
+
+    judge: ContentGuard
+    question: str
+
+
 class InputCheck:
     """The question's check, started before the answer and settled before anything of the answer is
     used: the model reads the prompt while the guard reads the question, so the check costs the first
     token nothing when it is the quicker of the two. Settled (awaited) before a search sends the
-    question anywhere, before a tool runs and before the first text is shown."""
+    question anywhere, before a tool runs and before the first text is shown. With a photo, the vision
+    guard judges it with the question at the same time; both must pass."""
 
-    def __init__(self, guard: ContentGuard | None, conversation: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, guard: ContentGuard | None, conversation: list[tuple[str, str]], photo: PhotoCheck | None = None
+    ) -> None:
         self.question = conversation[-1][1] if conversation else ""
-        self.running = asyncio.create_task(guard.check(conversation, agent=False)) if guard is not None else None
+        self.running: list[tuple[str, asyncio.Task[Verdict]]] = []
+        if guard is not None:
+            self.running.append(("input", asyncio.create_task(guard.check(conversation, agent=False))))
+        if photo is not None:
+            judged = photo.judge.check([("user", photo.question)], agent=False)
+            self.running.append(("photo", asyncio.create_task(judged)))
         self.blocked_categories: tuple[str, ...] | None = None
 
     async def refusal(self) -> tuple[str, ...] | None:
         """The categories the question was refused for, or None once it passed (raises
-        SafetyUnavailable when the guard could not answer and the policy is to refuse)."""
-        if self.running is not None:
-            running, self.running = self.running, None
-            verdict = await running
-            if not guard_allows(verdict, "input"):
-                self.blocked_categories = verdict.categories
+        SafetyUnavailable when a guard could not answer, the policy is to refuse and no guard refused)."""
+        if self.running:
+            running, self.running = self.running, []
+            try:
+                verdicts = [(stage, await check) for stage, check in running]
+            finally:
+                for _, check in running:
+                    check.cancel()  # the other check, when one failed or the wait was cancelled
+            self.blocked_categories = _refused_for(verdicts)
         return self.blocked_categories
 
     def close(self) -> None:
-        """Stop a check whose answer is no longer wanted (the turn ended first)."""
-        if self.running is not None:
-            self.running.cancel()
-            self.running = None
+        """Stop the checks whose answer is no longer wanted (the turn ended first)."""
+        for _, check in self.running:
+            check.cancel()
+        self.running = []
+
+
+def _refused_for(verdicts: list[tuple[str, Verdict]]) -> tuple[str, ...] | None:
+    """Every refusing verdict's categories, in order and once each; None when all passed. A refusal
+    outweighs a guard that could not answer: only without one does the failure policy raise."""
+    refusals: list[tuple[str, ...]] = []
+    unavailable: SafetyUnavailable | None = None
+    for stage, verdict in verdicts:
+        try:
+            if not guard_allows(verdict, stage):
+                refusals.append(verdict.categories)
+        except SafetyUnavailable as error:
+            unavailable = error
+    if refusals:
+        return tuple(dict.fromkeys(code for categories in refusals for code in categories))
+    if unavailable is not None:
+        raise unavailable
+    return None
 
 
 class OutputWatch:

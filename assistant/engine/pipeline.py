@@ -9,7 +9,9 @@ step. A `/imagine <prompt>` turn is answered by a final render instead of text, 
 as the Imagine panel checks it. Llama 3.1's built-in tool calls (search, math, code: code_tool.py)
 are run between generations, at most MAX_TOOL_ROUNDS per answer. A turn with a photo goes to the
 vision model when one is configured (`ModelGateway.vision`, docs/subsystems/media.md), the photo
-beside its reading; the reading stays with its message for every later turn.
+beside its reading; the reading stays with its message for every later turn. Its input check is the
+content guard on the question and the photo's text, and, when a vision guard is configured
+(`Capabilities.photo_guard`), Llama Guard 3 Vision on the photo and the question at the same time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from assistant.engine.capabilities import (
     ContentGuard,
     ImageMaker,
     ImageRequest,
+    PhotoGuard,
     WebTools,
 )
 from assistant.engine.client_tools import ClientTools
@@ -46,7 +49,7 @@ from assistant.engine.grounding import (
     sources_block,
     voice_note_block,
 )
-from assistant.engine.guard_checks import InputCheck, OutputWatch, guard_allows
+from assistant.engine.guard_checks import InputCheck, OutputWatch, PhotoCheck, guard_allows
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
@@ -70,6 +73,7 @@ from model_service.llama31 import Llama3Format, system_block, tool_result
 from model_service.messages import ChatMessage
 from safety.codeshield import CodeFinding
 from safety.conf import safety_settings
+from safety.vision_guard import Photo
 from search.sources import SearchOutcome, Source
 
 logger = logging.getLogger(__name__)
@@ -113,6 +117,9 @@ class KnowledgeScope:
     language: str = ""
 
 
+PHOTO_MARKER = "[photo]"  # the stored text of a photo message, before its caption
+
+
 class AttachmentKind(StrEnum):
     PHOTO = "photo"
     VOICE = "voice"
@@ -125,7 +132,8 @@ class Attachment:
     own text. The words in it are what the person said, so the content guard reads them like typed
     text: a transcript as the message itself, a photo's printed text (`photo_text`) beside it. With a
     vision model configured (`ModelGateway.vision`) the photo itself (`image`, as the worker cleaned
-    it: re-encoded, without metadata) goes to that model too, the reading beside it."""
+    it: re-encoded, without metadata) goes to that model too, the reading beside it; with a vision
+    guard (`Capabilities.photo_guard`) it is judged with the question."""
 
     kind: AttachmentKind
     reading: str  # photo: its description; voice: the transcript
@@ -243,7 +251,7 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
             yield event
         return
     guard = capabilities.guard
-    input_check = InputCheck(guard, _checked_conversation(turn))
+    input_check = InputCheck(guard, _checked_conversation(turn), _photo_check(turn, capabilities.photo_guard))
     try:
         async with aclosing(_ground_and_answer(turn, gateway, capabilities, input_check)) as events:
             async for event in events:
@@ -259,6 +267,15 @@ def _checked_conversation(turn: Turn) -> list[tuple[str, str]]:
         role, question = conversation[-1]
         conversation[-1] = (role, f"{question}\n\n{turn.attachment.photo_text}")
     return conversation
+
+
+def _photo_check(turn: Turn, photo_guard: PhotoGuard | None) -> PhotoCheck | None:
+    """The vision guard's part of the input check: the photo sent with the question, and the question."""
+    photo = _photo_with_image(turn)
+    if photo_guard is None or photo is None:
+        return None
+    caption = turn.history[-1].content.removeprefix(PHOTO_MARKER).strip()  # the person's words only
+    return PhotoCheck(photo_guard.seeing(Photo(photo.image, photo.image_type)), caption)
 
 
 async def _ground_and_answer(
@@ -329,8 +346,13 @@ def _voice_note_block(attachment: Attachment) -> str:
 
 def _seen_photo(turn: Turn, gateway: ModelGateway) -> Attachment | None:
     """The photo of this turn when the vision model is to see it (else its reading stands alone)."""
+    return _photo_with_image(turn) if gateway.vision is not None else None
+
+
+def _photo_with_image(turn: Turn) -> Attachment | None:
+    """The photo sent with the question, when its image came with it."""
     photo = turn.attachment
-    if gateway.vision is None or photo is None or photo.kind is not AttachmentKind.PHOTO or not photo.image:
+    if photo is None or photo.kind is not AttachmentKind.PHOTO or not photo.image:
         return None
     return photo
 
