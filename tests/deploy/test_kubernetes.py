@@ -376,6 +376,10 @@ SAFE_DEFAULTS = {
     "the vision release is optional (values/vision-11b.yaml): unset, photos are known by their OCR reading": {
         "MODEL_VISION_BASE_URL", "MODEL_VISION_NAME", "MODEL_VISION_API_KEY", "MODEL_VISION_CONTEXT_WINDOW",
     },
+    "the vision guard's release is optional too (values/vision-guard-11b.yaml): unset, photos are judged by their text": {
+        "SAFETY_VISION_GUARD_BASE_URL", "SAFETY_VISION_GUARD_MODEL", "SAFETY_VISION_GUARD_API_KEY",
+        "SAFETY_VISION_GUARD_TIMEOUT",
+    },
     "no Whisper or speech server in deploy/vllm-stack yet: the media worker's pocketsphinx and espeak-ng": {
         "MEDIA_TRANSCRIPTION_BASE_URL", "MEDIA_TRANSCRIPTION_MODEL", "MEDIA_TRANSCRIPTION_TIMEOUT",
         "MEDIA_SPEECH_BASE_URL", "MEDIA_SPEECH_MODEL", "MEDIA_SPEECH_VOICE", "MEDIA_SPEECH_TIMEOUT",
@@ -513,6 +517,7 @@ COUNTERPARTS = {
     "model": [("values", "llama3.1-8b.yaml"), ("values", "llama3.1-70b-fp8.yaml")],
     "guard": [("values", "guard-1b.yaml"), ("values", "guard-8b.yaml")],
     "vision": [("values", "vision-11b.yaml")],
+    "vision-guard": [("values", "vision-guard-11b.yaml")],
     "cpu-guard": [("Deployment", "cpu-guard")],
 }
 

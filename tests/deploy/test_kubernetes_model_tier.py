@@ -23,6 +23,7 @@ LAYOUTS = {
     "guard-1b.yaml": "llama-guard-3-1b",
     "guard-8b.yaml": "llama-guard-3-8b",
     "vision-11b.yaml": "llama3.2-11b-vision",
+    "vision-guard-11b.yaml": "llama-guard-3-11b-vision",
 }
 # The layouts each app overlay is configured for: (chat model, guard).
 OVERLAY_LAYOUTS = {
@@ -192,8 +193,8 @@ def test_engines_cache_prefixes_read_the_shared_weights_and_scale_on_waiting_req
     served_name = option_pairs(spec["vllmConfig"]["extraArgs"])["--served-model-name"]
 
     assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", spec["name"]), "the chart names Services after it"
-    # vLLM's encoder-decoder engine, which runs Llama 3.2 Vision, has no prefix caching.
-    assert spec["vllmConfig"]["enablePrefixCaching"] is (layout != "vision-11b.yaml")
+    # vLLM's encoder-decoder engine, which runs Llama 3.2 Vision (and Llama Guard 3 Vision), has no prefix caching.
+    assert spec["vllmConfig"]["enablePrefixCaching"] is (layout not in {"vision-11b.yaml", "vision-guard-11b.yaml"})
     assert spec["pvcExistingClaimName"] == "model-weights"
     assert spec["tag"] != "latest"
     if "keda" in spec:
