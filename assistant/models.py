@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
@@ -93,6 +94,27 @@ def _untie_pictures(sender: type[Conversation], instance: Conversation, **kwargs
     """A deleted chat's pictures stay in the gallery, tied to no conversation (Imagine keeps the id
     without a foreign key)."""
     ImagineImage.objects.filter(conversation_id=instance.pk).update(conversation_id=None)
+
+
+def delete_after_commit(*stored: FieldFile) -> None:
+    """Remove these files from their storage once the transaction that let go of them commits (at once
+    outside a transaction): a rollback keeps each row with its file."""
+    names = [(file.storage, file.name) for file in stored if file]
+
+    def delete() -> None:
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
+@receiver(post_delete, sender=ImagineImage)
+@receiver(post_delete, sender="assistant.MessageAttachment")
+def _delete_files(sender: type[models.Model], instance: models.Model, **kwargs: object) -> None:
+    """Stored pictures and attachments go with their row, however it was deleted (its conversation, its
+    account, a temporary chat ending, REST, the admin; a cascade sends this for every row it deletes)."""
+    fields = [field for field in instance._meta.concrete_fields if isinstance(field, models.FileField)]
+    delete_after_commit(*(getattr(instance, field.name) for field in fields))
 
 
 class Message(models.Model):

@@ -52,6 +52,7 @@ from assistant.web.schemas import (
     TitleBody,
     UserSettings,
 )
+from assistant.web.uploads import UploadBody, UploadOut
 from core.http import Error
 from core.ids import MAX_ROW_ID
 from imagine.schemas import ImagineBody, ImagineEditBody, ImagineGallery, ImagineRendered
@@ -162,6 +163,33 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "The photo (cleaned: no EXIF) or the recording itself, to its owner only.",
             Answer(200, "The file.", media=("image/jpeg", "image/png", "audio/webm", "audio/ogg", "audio/mp4")),
             errors=(404,),
+        ),
+    },
+    "/api/uploads": {
+        "post": Operation(
+            "Start a resumable upload of a photo or voice message: its declared size, type and name are checked "
+            "against the media caps at once; send its bytes with PATCH, then finish it.",
+            Answer(201, "Created; `Location` and `Upload-Offset: 0`.", UploadOut),
+            body=UploadBody,
+            errors=(413, 415),
+        ),
+    },
+    "/api/uploads/{upload_id}": {
+        "get": Operation("How many bytes the server has (also in `Upload-Offset`).", Answer(200, "", UploadOut)),
+        "patch": Operation(
+            "The next bytes (raw body, at most 1 MiB) at the offset in the `Upload-Offset` header; another offset "
+            "than the server's is a 409 with the server's in `Upload-Offset`. The first 64 bytes are sniffed.",
+            Answer(200, "Received; the new offset, also in `Upload-Offset`.", UploadOut),
+            errors=(400, 409, 413, 415),
+        ),
+        "delete": Operation("Give the upload up: its bytes are removed.", NO_CONTENT),
+    },
+    "/api/uploads/{upload_id}/finish": {
+        "post": Operation(
+            "Every byte is here: read it as `POST /api/attachments` does (201); finishing again answers the same "
+            "attachment (200).",
+            Answer(201, "Read and kept.", AttachmentOut),
+            errors=(400, 413, 415, 422, 503),
         ),
     },
     "/api/settings": {
@@ -335,6 +363,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "item_id": ROW_ID,
     "document_id": ROW_ID,
     "attachment_id": ROW_ID,
+    "upload_id": {"type": "string", "format": "uuid"},
     "name": {"type": "string", "enum": ["image.png", "clip.mp4", "clip.gif"]},
     "token": {"type": "string"},
     "model_id": {"type": "string"},  # `<path:…>`: a served model's id may hold slashes (`meta-llama/…`)
@@ -347,7 +376,8 @@ _ERROR_REASONS = {
     403: "A missing or wrong CSRF token (Django's page), or something guests cannot do (`forbidden`).",
     404: "Not found, or not yours.",
     405: "Another method is needed.",
-    409: "A conflict (`turn_in_progress`, `limit_reached`, `attachment_used`).",
+    409: "A conflict (`turn_in_progress`, `limit_reached`, `attachment_used`, `upload_offset_mismatch`: the"
+    " server's offset is in `Upload-Offset`).",
     413: "The body or the file is larger than its cap (`body_too_large`, `file_too_large`, `document_too_long`,"
     " `image_too_many_pixels`, `audio_too_long`).",
     415: "A file of a kind that cannot be read (`unsupported_file_type`, `file_type_mismatch`).",

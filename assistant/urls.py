@@ -4,7 +4,7 @@ from assistant import openapi
 from assistant.openai_compat import audio as openai_audio
 from assistant.openai_compat import serving as openai_api
 from assistant.ops import metrics
-from assistant.web import api, attachments, shared_images, views
+from assistant.web import api, attachments, shared_images, uploads, views
 from core import ids  # noqa: F401 (registers the <id:...> converter these paths use)
 
 urlpatterns = [
@@ -28,6 +28,9 @@ urlpatterns = [
     path("api/messages/<id:message_id>/speech", attachments.message_speech, name="api-speech"),
     path("api/attachments", attachments.attachment_collection, name="api-attachments"),
     path("api/attachments/<id:attachment_id>/file", attachments.attachment_file, name="api-attachment-file"),
+    path("api/uploads", uploads.upload_collection, name="api-uploads"),
+    path("api/uploads/<uuid:upload_id>", uploads.upload_detail, name="api-upload"),
+    path("api/uploads/<uuid:upload_id>/finish", uploads.upload_finish, name="api-upload-finish"),
     path("api/settings", api.user_settings, name="api-settings"),
     path("api/account", api.account_detail, name="api-account"),
     path("api/account/export", api.account_export, name="api-account-export"),

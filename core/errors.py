@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
     AUDIO_TOO_LONG = "audio_too_long"
     ATTACHMENT_USED = "attachment_used"  # a web upload already sent with another message
+    UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"  # a resumable upload's chunk at another offset than the server's
 
     @property
     def http_status(self) -> int:
@@ -95,6 +96,7 @@ _HTTP_STATUS = {
     ErrorCode.IMAGE_TOO_MANY_PIXELS: 413,
     ErrorCode.AUDIO_TOO_LONG: 413,
     ErrorCode.ATTACHMENT_USED: 409,
+    ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
 }
 
 

@@ -4,14 +4,19 @@ worker (a photo cleaned and read, a voice note transcribed: this process decodes
 photo goes with its reading, for a vision model), and the
 sentence, in the person's language, for each refusal and for each kind of message not read yet.
 
-Nothing is stored before every check has passed: a refused file leaves no message behind.
+Nothing is stored before every check has passed: a refused file leaves no message behind. What passed
+is kept with the person's message (`SentMedia`: the cleaned photo, or the recording as sent).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.utils.translation import gettext as _
 
+from assistant.chat.attachments import MessageAttachment, store
 from assistant.door import Attachment, AttachmentKind
+from assistant.models import User
 from core.errors import AssistantError, ErrorCode
 from core.event_loop import run_sync
 from integrations.adapters import MessagingAdapter
@@ -27,28 +32,57 @@ _LOCATION = frozenset({"location", "venue"})
 _CONTACT = frozenset({"contacts", "contact"})
 
 
-def read_attachment(event: Event, adapter: MessagingAdapter, *, language: str) -> Attachment:
+@dataclass(frozen=True)
+class SentMedia:
+    """A photo or a voice note as read: the turn's attachment, and the file kept with the message."""
+
+    attachment: Attachment
+    data: bytes = field(repr=False)  # the cleaned photo (no EXIF, no location), or the recording as sent
+    media_type: str
+    seconds: float | None = None  # voice: its length
+
+    def keep(self, *, owner: User, client_id: str) -> MessageAttachment:
+        """Stored for `owner` under the message's client id (a re-run of the reply finds it again)."""
+        turn = self.attachment
+        photo = turn.kind is AttachmentKind.PHOTO
+        return store(
+            owner=owner,
+            kind=MessageAttachment.Kind.PHOTO if photo else MessageAttachment.Kind.VOICE,
+            data=self.data,
+            media_type=self.media_type,
+            reading=turn.reading,
+            photo_text=turn.photo_text,
+            language=turn.language,
+            language_detected=turn.language_detected,
+            duration=self.seconds,
+            client_id=client_id,
+        )
+
+
+def read_attachment(event: Event, adapter: MessagingAdapter, *, language: str) -> SentMedia:
     """The photo's reading or the voice note's transcript (`language`: the person's, a hint for the
-    recogniser). Raises the intake's and the worker's AssistantErrors, and SendError when the app
-    refuses the download."""
+    recogniser), with the file to keep. Raises the intake's and the worker's AssistantErrors, and
+    SendError when the app refuses the download."""
     kind = Kind.PHOTO if event.kind == EventKind.PHOTO else Kind.AUDIO
     data, media_type = _download(event, adapter, kind)
     if kind is Kind.PHOTO:
         photo = run_sync(prepare_photo_on_worker(data, declared=media_type.mime))
         printed = "\n".join(line.text for line in photo.reading.lines)
-        return Attachment(
+        attachment = Attachment(
             AttachmentKind.PHOTO,
             photo.reading.description(),
             photo_text=printed,
             image=photo.data,
             image_type=photo.media_type.mime,
         )
+        return SentMedia(attachment, photo.data, photo.media_type.mime)
     heard = run_sync(hear_voice_on_worker(data, declared=media_type.mime, language=language or None))
     if not heard.text.strip():
         raise AssistantError(ErrorCode.EMPTY_TEXT, "No words were heard in the voice note.")
-    return Attachment(
+    attachment = Attachment(
         AttachmentKind.VOICE, heard.text.strip(), language=heard.language, language_detected=heard.language_detected
     )
+    return SentMedia(attachment, data, media_type.mime, heard.seconds)
 
 
 def _download(event: Event, adapter: MessagingAdapter, kind: Kind) -> tuple[bytes, MediaType]:

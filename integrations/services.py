@@ -6,7 +6,8 @@ Webhook intake (`integrations.intake`) calls `ingest_events`; the Celery task `i
 stored under a client_id derived from the event, the answer is generated only while it is still
 streaming, and each reply part is recorded when the app accepts it, so a re-run sends only the rest.
 Edits and revokes go through the same task and are applied by `integrations.revisions`. A photo or a
-voice note is downloaded and read first (`integrations.media`); only then is the turn stored.
+voice note is downloaded and read first (`integrations.media`); only then is the turn stored, and the
+file kept with the person's message.
 The reply never waits for memory: the turn asks the worker that reads its exchange for facts to run
 `integrations.tasks.send_memory_note` next, which says what memory kept as a message of its own.
 """
@@ -27,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
+from assistant.chat.attachments import keep_with_turn
 from assistant.chat.services import create_conversation, provisional_title
 from assistant.conf import assistant_settings
 from assistant.door import Attachment, AttachmentKind, TurnRequest, answer_in_full
@@ -249,11 +251,12 @@ def _picture(image: ImagineImage) -> ReplyImage:
 
 def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter) -> list[Reply]:
     """A photo or a voice note, read before anything is stored: a refused file gets its sentence and
-    leaves no message behind. A download the app may serve later is tried again (ReplyLater)."""
+    leaves no message behind. A download the app may serve later is tried again (ReplyLater). What was
+    read is kept with the person's message (assistant/chat/attachments.py), owner-only."""
     language = binding.user.language
     with translation.override(language or None):
         try:
-            attachment = read_attachment(event, adapter, language=language)
+            sent = read_attachment(event, adapter, language=language)
         except AssistantError as exc:
             logger.info("%s event %s: %s not read: %s %s", event.app, event.key, event.kind, exc.code, exc.detail)
             return [ReplyText(refusal_sentence(exc, event.kind))]
@@ -262,8 +265,12 @@ def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter)
                 raise ReplyLater(str(exc), seconds=exc.failure.retry_after or 30) from exc
             logger.warning("%s event %s: %s not downloaded: %s", event.app, event.key, event.kind, exc)
             return [ReplyText(download_failed_sentence())]
-    replies = _answer(event, binding, attachment)
-    return replies + _read_aloud(replies, attachment, adapter, binding.user)
+    kept = sent.keep(owner=binding.user, client_id=reply_client_id(event))
+    try:
+        replies = _answer(event, binding, sent.attachment)
+    finally:  # kept with the stored message, or deleted when none was stored (a limit; a busy chat)
+        keep_with_turn(kept, conversation_id=binding.conversation_id)
+    return replies + _read_aloud(replies, sent.attachment, adapter, binding.user)
 
 
 def _read_aloud(

@@ -9,10 +9,10 @@ import logging
 import zipfile
 from typing import Any
 
-from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from assistant.chat.attachments import MessageAttachment
 from assistant.models import ModerationAction, User
 from core import limits
 from core.errors import AssistantError, ErrorCode
@@ -27,8 +27,9 @@ ARCHIVE_README = """Everything this assistant keeps about your account, as of {a
 - memory.json: what the assistant remembers about you, with where each fact came from
 - documents.json: your uploaded documents' names and the text read from them, by page
 - images/: the pictures you made with Imagine
-- attachments/: the photos and voice messages you sent in the web chat, and attachments.json with
-  what the assistant read from each (its words, a voice message's transcript)
+- attachments/: the photos and voice messages you sent (web chat and messaging apps), and
+  attachments.json with what the assistant read from each (its words, a voice message's transcript);
+  one the safety check refused is listed without its file, which was not kept
 """
 
 
@@ -54,13 +55,18 @@ def export_archive(user: User) -> bytes:
 
 
 def _write_attachments(archive: zipfile.ZipFile, user: User) -> None:
-    """The web chat's uploads (assistant/web/attachments.py, reached by their relation to the user:
-    the chat domain imports nothing of the web layer), each file and one list of what was read."""
+    """The photos and voice recordings sent in any channel (assistant/chat/attachments.py), each file and
+    one list of what was read."""
     listed = []
-    for upload in user.web_attachments.order_by("pk"):
-        name = f"attachments/{upload.pk}.{upload.media_type.rsplit('/', 1)[-1]}"
-        archive.writestr(name, bytes(upload.data))
-        listed.append({"file": name, "kind": upload.kind, "message_id": upload.message_id, "read": upload.reading})
+    for sent in MessageAttachment.objects.filter(owner=user).select_related("message__conversation"):
+        name = None
+        if not sent.refused:
+            name = f"attachments/{sent.pk}.{sent.media_type.rsplit('/', 1)[-1]}"
+            archive.writestr(name, sent.read_file())
+        channel = sent.message.conversation.channel if sent.message else None
+        listed.append(
+            {"file": name, "kind": sent.kind, "channel": channel, "message_id": sent.message_id, "read": sent.reading}
+        )
     archive.writestr("attachments/attachments.json", json.dumps(listed, ensure_ascii=False, indent=1))
 
 
@@ -72,11 +78,10 @@ def delete_account(user: User) -> None:
             ErrorCode.FORBIDDEN,
             "This account has moderation actions on record; an administrator must remove it.",
         )
-    files = [stored for image in ImagineImage.objects.filter(owner=user) for stored in _files_of(image)]
     user_id = user.pk
-    with transaction.atomic():
-        user.delete()  # conversations, messages, keys, memory, documents and pictures cascade
-        transaction.on_commit(lambda: _delete_files(files))
+    # Conversations, messages, keys, memory, documents, pictures and attachments cascade; their files
+    # leave the storage once this commits (assistant/models.py).
+    user.delete()
     limits.forget_user(user_id)
     audit.info("account %s deleted itself and everything in it", user_id)
 
@@ -135,8 +140,3 @@ def _documents(user: User) -> list[dict[str, Any]]:
 
 def _files_of(image: ImagineImage) -> list[FieldFile]:
     return [stored for stored in (image.file, image.gif) if stored]
-
-
-def _delete_files(files: list[FieldFile]) -> None:
-    for stored in files:
-        stored.storage.delete(stored.name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from assistant.chat.attachments import drop_refused
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import Channel, Conversation, Message, ModerationCase
@@ -107,6 +108,8 @@ def _open_blocked_case(answer_id: int, blocked: BlockedTurn) -> None:
         categories=blocked.categories,
         original_text=blocked.original_text,
     )
+    if blocked.stage == "input" and answer.reply_to:
+        drop_refused(question=answer.reply_to)  # the file goes; its reading and SHA-256 stay for the case
 
 
 def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:

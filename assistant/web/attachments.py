@@ -3,10 +3,11 @@
 
 An upload (`POST /api/attachments`) is judged by its bytes with the media caps, then read on the `media`
 worker exactly as a messaging app's photo or voice note is (this process decodes nothing), and kept as
-a `WebAttachment` of its owner. A chat `message` frame naming it (`attachment_id`) claims it for that
-message's client id, so it is used once (a retry of the same message finds it again), and the turn goes
-through the door with the same `Attachment` the messaging apps build. The stored user message keeps it,
-so the thread shows the picture or the clip after a reload.
+a `MessageAttachment` of its owner (assistant/chat/attachments.py: the file in Django's storage). A chat
+`message` frame naming it (`attachment_id`) claims it for that message's client id, so it is used once
+(a retry of the same message finds it again), and the turn goes through the door with the same
+`Attachment` the messaging apps build. The stored user message keeps it, so the thread shows the
+picture or the clip after a reload.
 
 `GET /api/messages/<id>/speech` reads an answer aloud (MP3, made on the `media` worker), kept per answer
 in `AnswerSpeech` so a second click costs nothing.
@@ -19,10 +20,13 @@ import re
 from collections.abc import Iterator
 
 from django.db import IntegrityError, models, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import translation
 
 from assistant.chat import selectors
+from assistant.chat.attachments import MessageAttachment, store
+from assistant.chat.attachments import keep_with as keep_with  # the consumer keeps a claimed one with its message
 from assistant.door import Attachment, AttachmentKind
 from assistant.models import Message, User
 from assistant.web.schemas import AttachmentOut
@@ -38,46 +42,25 @@ from media.voice import AudioFormat
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # the form's boundaries and headers around the file
 PRIVATE_FILE_SECONDS = 3600  # a stored photo or clip never changes: the browser may keep it this long
 NOT_FOUND_DETAIL = "That photo or voice message does not exist."
+REFUSED_DETAIL = "That photo or voice message was refused by the safety check, so it was not kept."
 
 
-class WebAttachment(models.Model):
-    """A photo or a voice message uploaded by its owner, as the `media` worker read it."""
-
-    class Kind(models.TextChoices):
-        PHOTO = "photo"
-        VOICE = "voice"
-
-    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_attachments")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    # The photo cleaned by the worker (upright, no EXIF), or the recording as it was sent.
-    data = models.BinaryField()
-    media_type = models.CharField(max_length=32)
-    reading = models.TextField()  # photo: the description the model reads; voice: the transcript
-    photo_text = models.TextField(blank=True)  # photo: its printed lines, which the content guard reads
-    language = models.CharField(max_length=8, blank=True)  # voice: the transcript's (ISO 639-1)
-    language_detected = models.BooleanField(default=False)
-    duration = models.FloatField(null=True, blank=True)  # voice: seconds heard
-    # The client id of the message that claimed it: a retry of that message may claim it again.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
-    message = models.OneToOneField(
-        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="web_attachment"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        app_label = "assistant"
-        ordering = ["id"]
-
-    def for_turn(self) -> Attachment:
-        """The turn's attachment, the same as a messaging app's photo or voice note."""
-        if self.kind == self.Kind.PHOTO:
-            image = bytes(self.data)  # for a vision model (MODEL_VISION_BASE_URL); a memoryview on PostgreSQL
-            return Attachment(
-                AttachmentKind.PHOTO, self.reading, photo_text=self.photo_text, image=image, image_type=self.media_type
-            )
+def for_turn(attachment: MessageAttachment) -> Attachment:
+    """The turn's attachment, the same as a messaging app's photo or voice note."""
+    if attachment.kind == MessageAttachment.Kind.PHOTO:
         return Attachment(
-            AttachmentKind.VOICE, self.reading, language=self.language, language_detected=self.language_detected
+            AttachmentKind.PHOTO,
+            attachment.reading,
+            photo_text=attachment.photo_text,
+            image=attachment.read_file(),  # for a vision model (MODEL_VISION_BASE_URL)
+            image_type=attachment.media_type,
         )
+    return Attachment(
+        AttachmentKind.VOICE,
+        attachment.reading,
+        language=attachment.language,
+        language_detected=attachment.language_detected,
+    )
 
 
 class AnswerSpeech(models.Model):
@@ -92,8 +75,8 @@ class AnswerSpeech(models.Model):
         app_label = "assistant"
 
 
-def attachment_shape(attachment: WebAttachment) -> AttachmentOut:
-    photo = attachment.kind == WebAttachment.Kind.PHOTO
+def attachment_shape(attachment: MessageAttachment) -> AttachmentOut:
+    photo = attachment.kind == MessageAttachment.Kind.PHOTO
     return AttachmentOut(
         id=attachment.pk,
         kind=attachment.kind,
@@ -107,14 +90,14 @@ def attachment_shape(attachment: WebAttachment) -> AttachmentOut:
 
 def attachments_of(message_ids: list[int]) -> dict[int, AttachmentOut]:
     """The attachment of each of these user messages that has one, for the thread."""
-    found = WebAttachment.objects.filter(message_id__in=message_ids).defer("data")
+    found = MessageAttachment.objects.filter(message_id__in=message_ids, refused=False)
     return {attachment.message_id: attachment_shape(attachment) for attachment in found}
 
 
 # --- uploads -----------------------------------------------------------------------------------------
 
 
-def store_upload(*, owner: User, chunks: Iterator[bytes], declared: str) -> WebAttachment:
+def store_upload(*, owner: User, chunks: Iterator[bytes], declared: str) -> MessageAttachment:
     """Sniff, cap and read an upload on the `media` worker; stored only once every check has passed.
     Raises intake's and the worker's AssistantErrors, EMPTY_TEXT for a recording with no words heard."""
     head = b""
@@ -126,9 +109,9 @@ def store_upload(*, owner: User, chunks: Iterator[bytes], declared: str) -> WebA
     data, media_type = read_capped(itertools.chain([head], chunks), kind, declared=declared)
     if kind is MediaKind.PHOTO:
         photo = run_sync(prepare_photo_on_worker(data, declared=declared))
-        return WebAttachment.objects.create(
+        return store(
             owner=owner,
-            kind=WebAttachment.Kind.PHOTO,
+            kind=MessageAttachment.Kind.PHOTO,
             data=photo.data,
             media_type=photo.media_type.mime,
             reading=photo.reading.description(),
@@ -137,9 +120,9 @@ def store_upload(*, owner: User, chunks: Iterator[bytes], declared: str) -> WebA
     heard = run_sync(hear_voice_on_worker(data, declared=declared, language=owner.language or None))
     if not heard.text.strip():
         raise AssistantError(ErrorCode.EMPTY_TEXT, "No words were heard in the voice message: record it again.")
-    return WebAttachment.objects.create(
+    return store(
         owner=owner,
-        kind=WebAttachment.Kind.VOICE,
+        kind=MessageAttachment.Kind.VOICE,
         data=data,
         media_type=media_type.mime,
         reading=heard.text.strip(),
@@ -149,42 +132,37 @@ def store_upload(*, owner: User, chunks: Iterator[bytes], declared: str) -> WebA
     )
 
 
-def _owned(owner: User, attachment_id: int) -> WebAttachment:
+def _owned(owner: User, attachment_id: int) -> MessageAttachment:
     try:
-        return WebAttachment.objects.get(pk=attachment_id, owner=owner)
-    except WebAttachment.DoesNotExist:
+        return MessageAttachment.objects.get(pk=attachment_id, owner=owner)
+    except MessageAttachment.DoesNotExist:
         raise AssistantError(ErrorCode.NOT_FOUND, NOT_FOUND_DETAIL) from None
 
 
 # --- a message that carries one ----------------------------------------------------------------------
 
 
-def claim(*, owner: User, attachment_id: int, client_id: str, text: str) -> WebAttachment:
+def claim(*, owner: User, attachment_id: int, client_id: str, text: str) -> MessageAttachment:
     """The owner's attachment, reserved for the message `client_id` (the same message sent again gets
     it again). Raises NOT_FOUND for anyone else's or none, ATTACHMENT_USED once another message has it,
     INVALID_FRAME for typed text sent with a voice message (its words are the message)."""
     with transaction.atomic():
         attachment = _owned(owner, attachment_id)
-        WebAttachment.objects.filter(pk=attachment.pk, client_id__isnull=True).update(client_id=client_id)
+        MessageAttachment.objects.filter(pk=attachment.pk, client_id__isnull=True).update(client_id=client_id)
         attachment.refresh_from_db(fields=["client_id"])
     if attachment.client_id != client_id:
         raise AssistantError(
             ErrorCode.ATTACHMENT_USED, "That photo or voice message was already sent; attach it again to resend it."
         )
-    if attachment.kind == WebAttachment.Kind.VOICE and text.strip():
+    if attachment.kind == MessageAttachment.Kind.VOICE and text.strip():
         release(attachment)
         raise AssistantError(ErrorCode.INVALID_FRAME, "text: a voice message is sent on its own, without typed text.")
     return attachment
 
 
-def release(attachment: WebAttachment) -> None:
+def release(attachment: MessageAttachment) -> None:
     """A claimed attachment whose message was refused (a limit, a quota) can be sent again."""
-    WebAttachment.objects.filter(pk=attachment.pk, message__isnull=True).update(client_id=None)
-
-
-def keep_with(attachment: WebAttachment, *, message_id: int) -> None:
-    """The stored user message now shows it; a retry that found the message stored changes nothing."""
-    WebAttachment.objects.filter(pk=attachment.pk, message__isnull=True).update(message_id=message_id)
+    MessageAttachment.objects.filter(pk=attachment.pk, message__isnull=True).update(client_id=None)
 
 
 # --- answers read aloud --------------------------------------------------------------------------------
@@ -252,26 +230,28 @@ def attachment_collection(request: HttpRequest) -> HttpResponse:
 
 
 @json_api
-def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     """The photo or the recording itself, to its owner only."""
     if request.method != "GET":
         return method_not_allowed("GET")
     attachment = _owned(request.user, attachment_id)
-    return _private_file(bytes(attachment.data), attachment.media_type)
+    if attachment.refused:
+        raise AssistantError(ErrorCode.NOT_FOUND, REFUSED_DETAIL)
+    return _private(FileResponse(attachment.file.open("rb"), content_type=attachment.media_type))
 
 
 @json_api
-def message_speech(request: HttpRequest, message_id: int) -> HttpResponse:
+def message_speech(request: HttpRequest, message_id: int) -> HttpResponseBase:
     """One of the person's answers read aloud (MP3)."""
     if request.method != "GET":
         return method_not_allowed("GET")
     language = (request.user.language or translation.get_language() or "en")[:2]
     speech = answer_speech(user=request.user, message_id=message_id, language=language)
-    return _private_file(bytes(speech.data), speech.media_type)
+    return _private(HttpResponse(bytes(speech.data), content_type=speech.media_type))
 
 
-def _private_file(data: bytes, media_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=media_type)
+def _private(response: HttpResponseBase) -> HttpResponseBase:
+    """One of the person's own files: kept by their browser only, never sniffed as another type."""
     response["Cache-Control"] = f"private, max-age={PRIVATE_FILE_SECONDS}"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline"

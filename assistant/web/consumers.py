@@ -175,9 +175,10 @@ class ChatConsumer(SocketConsumer):
         claimed = await database_sync_to_async(attachments.claim)(
             owner=self.user, attachment_id=attachment_id, client_id=frame.client_id, text=frame.text
         )
+        sent = await database_sync_to_async(attachments.for_turn)(claimed)  # reads the photo from the storage
         client = self.scope.get("client")
         request = TurnRequest.with_attachment(
-            claimed.for_turn(),
+            sent,
             caption=frame.text.strip(),
             channel=Channel.WEB,
             user=self.user,

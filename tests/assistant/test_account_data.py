@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from assistant.chat import services
+from assistant.chat.attachments import MessageAttachment, store
 from assistant.models import Conversation, Message, ModerationAction, User
-from assistant.web.attachments import WebAttachment
 from core import limits
 from imagine.models import ImagineImage
 from knowledge.models import Document, DocumentChunk, MemoryItem
@@ -48,8 +48,8 @@ def person_with_everything(name: str) -> User:
     )
     image = ImagineImage(owner=user, prompt=f"{name}'s lighthouse", seed=1, width=64, height=64)
     image.file.save("picture.png", ContentFile(PNG))
-    WebAttachment.objects.create(
-        owner=user, kind="photo", data=JPEG, media_type="image/jpeg", reading=f"{name}'s receipt"
+    store(
+        owner=user, kind=MessageAttachment.Kind.PHOTO, data=JPEG, media_type="image/jpeg", reading=f"{name}'s receipt"
     )
     return user
 
@@ -76,7 +76,7 @@ def test_the_export_holds_everything_of_the_person_and_nothing_of_anyone_else() 
     assert json.loads(archive.read("documents.json"))[0]["passages"] == [{"page": 3, "text": "ana's page three"}]
     assert [archive.read(n) for n in archive.namelist() if n.startswith("images/")] == [PNG]
     [photo] = json.loads(archive.read("attachments/attachments.json"))
-    assert (photo["kind"], photo["read"]) == ("photo", "ana's receipt")
+    assert (photo["kind"], photo["channel"], photo["read"]) == ("photo", None, "ana's receipt")
     assert archive.read(photo["file"]) == JPEG
     assert "bruno" not in everything  # bruno has the same kinds of data, and none of it is here
 
@@ -94,11 +94,12 @@ def test_deleting_the_account_leaves_no_row_file_or_cache_key(
 
     assert response.status_code == 204
     assert not User.objects.filter(username="ana").exists()
-    for model in (Conversation, MemoryItem, Document, ImagineImage, WebAttachment):
+    for model in (Conversation, MemoryItem, Document, ImagineImage, MessageAttachment):
         assert model.objects.count() == 1, model  # bruno's only
     assert Message.objects.exclude(conversation__owner=bruno).count() == 0
     assert DocumentChunk.objects.exclude(document__owner=bruno).count() == 0
     assert sorted(p.parent.name for p in media_root.rglob("*.png")) == [str(bruno.pk)]
+    assert sorted(p.parent.name for p in media_root.rglob("*.jpeg")) == [str(bruno.pk)]
     assert limits.tokens_used_today(ana.pk) == 0
     assert not [key for key in _user_keys(ana.pk) if cache.get(key) is not None]
     assert client.get("/api/settings").status_code == 401  # the session ended

@@ -1,13 +1,15 @@
 """Photos and voice messages from the web chat (assistant/web/attachments.py): uploads read by a real
-`media` worker (Celery on Redis) and refused by their bytes, sent once with a chat message over the
-real consumer, the photo's reading in the prompt the model gets (the model is the OpenAI contract fake),
-and answers read aloud and kept. Photos are drawn and voice is spoken (espeak-ng) here."""
+`media` worker (Celery on Redis), kept as files in the storage, and refused by their bytes, sent once
+with a chat message over the real consumer, the photo's reading in the prompt the model gets (the model
+is the OpenAI contract fake), and answers read aloud and kept. Photos are drawn and voice is spoken
+(espeak-ng) here."""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,10 @@ from PIL import Image
 from pytest_django.fixtures import Settings
 
 from assistant.chat import services
+from assistant.chat.attachments import MessageAttachment
 from assistant.door import PHOTO_MARKER, TurnRequest, answer_in_full
 from assistant.models import Channel, Message, User
-from assistant.web.attachments import AnswerSpeech, WebAttachment, speakable
+from assistant.web.attachments import AnswerSpeech, speakable
 from integrations import services as messaging
 from integrations.adapters import adapter_for
 from media.processes import ffmpeg
@@ -44,8 +47,10 @@ def media_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def patient(media_worker: None, settings: Settings) -> None:
+def patient(media_worker: None, settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_WAIT_SECONDS = WORKER_START_SECONDS
+    settings.MEDIA_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
 
 
 @pytest.fixture
@@ -94,7 +99,9 @@ def test_a_photo_is_read_and_kept_without_its_metadata(person: User) -> None:
     served = client.get(body["url"])
     assert served["Content-Type"] == "image/jpeg"
     assert served["X-Content-Type-Options"] == "nosniff"
-    assert dict(Image.open(io.BytesIO(served.content)).getexif()) == {}
+    kept = MessageAttachment.objects.get().read_file()
+    assert b"".join(served.streaming_content) == kept
+    assert dict(Image.open(io.BytesIO(kept)).getexif()) == {}
 
 
 def test_a_voice_message_is_transcribed(person: User) -> None:
@@ -109,7 +116,7 @@ def test_a_voice_message_is_transcribed(person: User) -> None:
     assert 1.5 < body["duration"] < 6
     served = client.get(body["url"])
     assert served["Content-Type"] == "audio/ogg"
-    assert served.content.startswith(b"OggS")
+    assert b"".join(served.streaming_content).startswith(b"OggS")
 
 
 @pytest.mark.parametrize(
@@ -126,7 +133,7 @@ def test_what_is_not_a_photo_or_a_recording_is_refused_and_not_kept(
     response = upload(browser_of(person), data, name)
 
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
-    assert not WebAttachment.objects.exists()
+    assert not MessageAttachment.objects.exists()
 
 
 def test_a_photo_past_its_cap_is_refused_while_it_is_read(person: User, settings: Settings) -> None:
@@ -135,7 +142,7 @@ def test_a_photo_past_its_cap_is_refused_while_it_is_read(person: User, settings
 
     assert (response.status_code, response.json()["error"]["code"]) == (413, "file_too_large")
     assert "larger than 1 MB" in response.json()["error"]["detail"]
-    assert not WebAttachment.objects.exists()
+    assert not MessageAttachment.objects.exists()
 
 
 def test_a_body_past_every_cap_is_refused_before_it_is_read(person: User, settings: Settings) -> None:
@@ -243,7 +250,7 @@ async def test_a_refused_turn_frees_its_attachment(model: FakeOpenAI, settings: 
 
     assert (refused["type"], refused["code"]) == ("error", "text_too_long")
     assert frames[-1]["finish_reason"] == "stop"
-    kept = await WebAttachment.objects.aget(pk=photo_id)
+    kept = await MessageAttachment.objects.aget(pk=photo_id)
     assert kept.message_id == frames[0]["user_message_id"]
 
 

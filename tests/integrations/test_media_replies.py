@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from pytest_django.fixtures import Settings
 
+from assistant.chat.attachments import MessageAttachment
 from assistant.models import Message, User
 from core.errors import AssistantError, ErrorCode
 from integrations import services, tasks
@@ -50,6 +51,7 @@ def refusal(code: ErrorCode, kind: EventKind) -> str:
 def assert_nothing_stored(fake_model: FakeOpenAI) -> None:
     assert fake_model.requests == []
     assert not Message.objects.exists()
+    assert not MessageAttachment.objects.exists()
     assert InboundEvent.objects.get().handled_at is not None
 
 

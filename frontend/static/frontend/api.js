@@ -4,11 +4,12 @@
 import { t } from "./i18n.js";
 
 class ApiError extends Error {
-  constructor(status, code, detail) {
+  constructor(status, code, detail, uploadOffset = null) {
     super(detail);
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.uploadOffset = uploadOffset; // a resumable upload's offset on the server (its 409 says it)
   }
 }
 
@@ -25,15 +26,17 @@ function parseJson(text) {
   }
 }
 
-/** The parsed answer of a finished request, or the ApiError it stands for. */
-function settle(status, text) {
+/** The parsed answer of a finished request, or the ApiError it stands for; `offsetHeader` is the
+ * answer's Upload-Offset header (null when it has none). */
+function settle(status, text, offsetHeader = null) {
   if (status === 204) return null;
   const data = parseJson(text);
   if (status >= 200 && status < 300) return data;
   const error = (data && data.error) || {};
   let detail = error.detail || t("server_status", { status });
   if (status === 401) detail = t("session_ended");
-  throw new ApiError(status, error.code || "http_" + status, detail);
+  const offset = offsetHeader === null ? null : Number(offsetHeader);
+  throw new ApiError(status, error.code || "http_" + status, detail, offset);
 }
 
 async function answerOf(response) {
@@ -59,25 +62,36 @@ export async function api(method, path, body, { keepalive = false } = {}) {
   return answerOf(response);
 }
 
-/** POST `form` (multipart) to `path`; onProgress(fraction) as the body goes out. XMLHttpRequest,
- * because fetch reports no upload progress. Resolves and rejects as api() does. */
+/** POST `form` (multipart) to `path`; onProgress(fraction) as the body goes out. Resolves and
+ * rejects as api() does. */
 export function upload(path, form, onProgress) {
+  return send("POST", path, form, { onProgress });
+}
+
+/** `method path` with `body` (FormData or Blob) and extra `headers`; onProgress(fraction) as the body
+ * goes out (XMLHttpRequest, because fetch reports no upload progress); `signal` aborts it (rejects
+ * with code "aborted"). Resolves and rejects as api() does. */
+export function send(method, path, body, { headers = {}, onProgress = () => {}, signal = null } = {}) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open("POST", path);
+    request.open(method, path);
     request.setRequestHeader("Accept", "application/json");
     request.setRequestHeader("X-CSRFToken", csrfToken());
+    for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
     request.addEventListener("load", () => {
       try {
-        resolve(settle(request.status, request.responseText));
+        resolve(settle(request.status, request.responseText, request.getResponseHeader("Upload-Offset")));
       } catch (error) {
         reject(error);
       }
     });
     request.addEventListener("error", () => reject(new ApiError(0, "network", t("server_unreachable"))));
-    request.send(form);
+    request.addEventListener("abort", () => reject(new ApiError(0, "aborted", "")));
+    request.send(body);
+    if (signal && signal.aborted) request.abort();
+    else if (signal) signal.addEventListener("abort", () => request.abort(), { once: true });
   });
 }

@@ -1,14 +1,20 @@
-/* Photos and voice messages in the composer (POST /api/attachments, docs/protocol.md). A photo comes
- * from the photo button, a paste or a drop on the chat; it is uploaded and read by the server at once
- * and waits in a chip (thumbnail, progress, remove) until the message is sent with it. The microphone
- * button records a voice message (elapsed time, cancel); stopping sends it as a message of its own.
- * The server reads both before anything is stored: a refusal shows its own sentence in the chip or a
- * notice, and nothing is sent. The thread shows a sent photo, or a clip to play with its transcript. */
+/* Photos and voice messages in the composer (docs/protocol.md). A photo comes from the photo button, a
+ * paste or a drop on the chat; it is uploaded in resumable chunks (resumable.js, /api/uploads) and read
+ * by the server at once, and waits in a chip (thumbnail, progress, remove) until the message is sent
+ * with it. The browser keeps the photo until then (pending_photo.js): after a reload the chip comes
+ * back, and an unfinished upload goes on from the server's offset. The microphone button records a
+ * voice message (elapsed time, cancel); stopping sends it at once as a message of its own, in one
+ * request (POST /api/attachments). The server reads both before anything is stored: a refusal shows
+ * its own sentence in the chip or a notice, and nothing is sent. The thread shows a sent photo, or a
+ * clip to play with its transcript. */
 
-import { upload } from "./api.js";
+import { api, upload } from "./api.js";
 import { t } from "./i18n.js";
 import { iconButton } from "./icons.js";
+import { forgetPendingPhoto, loadPendingPhoto, savePendingPhoto } from "./pending_photo.js";
 import { startRecording } from "./recorder.js";
+import { uploadResumably } from "./resumable.js";
+import { retryable } from "./resumable_plan.js";
 
 export const PHOTO_MARKER = "[photo]"; // the stored text of a photo's message, before its caption
 const OCR_READING = "[Photo, read by OCR";
@@ -79,7 +85,9 @@ export function sentAttachment(attachment) {
  * Returns {ready() -> the photo to send or null, busy(), clear(), restore(attachment)}.
  */
 export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
-  let photo = null; // {status: "uploading" | "ready" | "failed", progress, preview, attachment, error}
+  // {status: "uploading" | "ready" | "failed", progress, retryIn (s), preview, attachment, error, file,
+  //  uploadId, stop (an AbortController while uploading)}
+  let photo = null;
   let recording = null; // {handle, timer} while the microphone records
   let sendingVoice = false;
 
@@ -115,6 +123,7 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
   function photoState() {
     if (photo.status === "failed") return photo.error;
     if (photo.status === "ready") return t(readByOcr(photo.attachment) ? "photo_ready_ocr" : "photo_ready");
+    if (photo.retryIn) return t("photo_upload_retrying", { seconds: photo.retryIn });
     return photo.progress < 100 ? t("photo_uploading", { percent: photo.progress }) : t("photo_reading");
   }
 
@@ -157,34 +166,80 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
 
   function choosePhoto(file) {
     clear();
-    photo = { status: "uploading", progress: 0, preview: URL.createObjectURL(file), attachment: null, error: "" };
-    const chosen = photo;
+    photo = newPhoto({ file, preview: URL.createObjectURL(file) });
     if (!PHOTO_TYPES.includes(file.type)) {
-      Object.assign(chosen, { status: "failed", error: t("photo_unsupported") });
+      Object.assign(photo, { status: "failed", error: t("photo_unsupported") });
       return render();
     }
-    render();
-    const form = new FormData();
-    form.append("file", file, file.name || "photo");
-    upload("/api/attachments", form, (fraction) => {
-      chosen.progress = Math.round(fraction * 100);
+    keep(photo);
+    sendPhoto(photo);
+  }
+
+  function newPhoto(fields) {
+    const blank = { status: "uploading", progress: 0, retryIn: 0, attachment: null, error: "", uploadId: null };
+    return { ...blank, file: null, stop: null, ...fields };
+  }
+
+  /** The photo kept in the browser as it is now, so a reload finds it. */
+  function keep(chosen) {
+    if (photo === chosen) savePendingPhoto({ file: chosen.file, uploadId: chosen.uploadId, attachment: chosen.attachment });
+  }
+
+  function sendPhoto(chosen) {
+    const update = (fields) => {
+      Object.assign(chosen, fields);
       if (photo === chosen) render();
+    };
+    chosen.stop = new AbortController();
+    render();
+    uploadResumably(chosen.file, {
+      uploadId: chosen.uploadId,
+      signal: chosen.stop.signal,
+      onCreated: (uploadId) => {
+        chosen.uploadId = uploadId;
+        keep(chosen);
+      },
+      onProgress: (fraction) => update({ progress: Math.round(fraction * 100), retryIn: 0 }),
+      onRetry: (ms) => update({ retryIn: Math.round(ms / 1000) }),
     }).then(
       (stored) => {
-        Object.assign(chosen, { status: "ready", attachment: stored });
-        if (photo === chosen) render();
+        update({ status: "ready", attachment: stored, retryIn: 0, stop: null });
+        keep(chosen);
       },
       (error) => {
-        Object.assign(chosen, { status: "failed", error: refusalText(error) });
-        if (photo === chosen) render();
+        if (error.code === "aborted") return;
+        // The server or the connection failing is not the photo's fault: a reload goes on with it.
+        const stalled = retryable(error);
+        if (!stalled && photo === chosen) forgetPendingPhoto();
+        update({ status: "failed", error: stalled ? t("photo_upload_stalled") : refusalText(error), retryIn: 0 });
       }
     );
   }
 
+  /** The kept photo of before a reload: read and waiting for its message, or still on its way. */
+  async function bringBack() {
+    const kept = await loadPendingPhoto();
+    if (!kept || photo) return; // nothing kept, or a photo was chosen meanwhile: it stays
+    const preview = kept.file ? URL.createObjectURL(kept.file) : kept.attachment.url;
+    if (kept.attachment) {
+      photo = newPhoto({ status: "ready", progress: 100, preview, attachment: kept.attachment, file: kept.file });
+      return render();
+    }
+    photo = newPhoto({ preview, file: kept.file, uploadId: kept.uploadId });
+    sendPhoto(photo);
+  }
+
   function clear() {
-    if (photo && photo.preview.startsWith("blob:")) URL.revokeObjectURL(photo.preview);
+    if (photo) giveUp(photo);
     photo = null;
+    forgetPendingPhoto();
     render();
+  }
+
+  function giveUp(chosen) {
+    if (chosen.stop) chosen.stop.abort();
+    if (chosen.uploadId && chosen.status !== "ready") api("DELETE", "/api/uploads/" + chosen.uploadId).catch(() => {});
+    if (chosen.preview.startsWith("blob:")) URL.revokeObjectURL(chosen.preview);
   }
 
   function firstImage(files) {
@@ -265,6 +320,7 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
     true
   );
   els.record.addEventListener("click", toggleRecording);
+  bringBack();
 
   return {
     ready: () => (photo && photo.status === "ready" ? photo.attachment : null),
@@ -272,7 +328,8 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
     clear,
     restore(attachment) {
       if (photo) return; // another photo was chosen meanwhile: it stays
-      photo = { status: "ready", progress: 100, preview: attachment.url, attachment, error: "" };
+      photo = newPhoto({ status: "ready", progress: 100, preview: attachment.url, attachment });
+      keep(photo);
       render();
     },
   };
