@@ -279,6 +279,9 @@ ASSISTANT_RATE_LIMITS = {
     # Imagine previews arrive a few times a second while someone types.
     "imagine_per_user": env.str("RATE_LIMIT_IMAGINE_PER_USER", default="300/60"),
     "imagine_per_ip": env.str("RATE_LIMIT_IMAGINE_PER_IP", default="600/60"),
+    # Web uploads (photos, voice messages, documents): each costs a worker a read, so a flood is refused first.
+    "upload_per_user": env.str("RATE_LIMIT_UPLOADS_PER_USER", default="30/60"),
+    "upload_per_ip": env.str("RATE_LIMIT_UPLOADS_PER_IP", default="60/60"),
     "login_per_ip": env.str("RATE_LIMIT_LOGINS_PER_IP", default="10/300"),
     # New guest accounts per address: a household behind one NAT starts far fewer; a script that
     # clears its cookie in a loop (each guest a fresh quota) is stopped.

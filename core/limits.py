@@ -78,6 +78,12 @@ def hit_both(scope: str, *, user_id: int | None, ip: str | None) -> None:
         hit(scope, f"ip:{ip}", Rate.parse(rates[f"{scope}_per_ip"]))
 
 
+def count_upload(request: HttpRequest) -> None:
+    """A web upload (a photo, a voice message, a document) against the `upload` limits: each costs a
+    worker a read, so a flood is refused before any of it is read."""
+    hit_both("upload", user_id=request.user.pk, ip=client_address(request))
+
+
 def admit_new_guest(ip: str | None) -> None:
     """Count one guest account started from `ip`; refuse it past RATE_LIMIT_GUESTS_PER_IP, so
     clearing the cookie in a loop cannot mint accounts (each with a fresh quota) without end."""

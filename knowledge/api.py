@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.errors import AssistantError, ErrorCode
 from core.http import json_api, method_not_allowed, parse_body, shape_response, validated
+from core.limits import count_upload
 from knowledge import linking, memory, schemas, services, tasks
 from knowledge.conf import knowledge_settings
 from knowledge.models import Document, MemoryItem
@@ -127,6 +128,7 @@ def document_collection(request: HttpRequest) -> HttpResponse:
 
 
 def _upload(request: HttpRequest) -> Document:
+    count_upload(request)
     cap = knowledge_settings().max_file_bytes
     if int(request.META.get("CONTENT_LENGTH") or 0) > cap + MULTIPART_OVERHEAD_BYTES:  # refused before reading
         raise AssistantError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {cap // 2**20} MB.")

@@ -29,9 +29,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(autouse=True)
 def _many_guests_from_one_address(settings) -> None:
-    """Every test browser comes from 127.0.0.1 and shares one cache: a run starts far more guests
-    than RATE_LIMIT_GUESTS_PER_IP allows one address (tests/assistant/test_guest_limits.py sets its own)."""
-    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "guest_per_ip": "1000000/60"}
+    """Every test browser comes from 127.0.0.1 and shares one cache: a run starts far more guests, and
+    uploads far more files, than RATE_LIMIT_GUESTS_PER_IP and RATE_LIMIT_UPLOADS_PER_IP allow one address
+    (tests/assistant/test_guest_limits.py and test_upload_limits.py set their own)."""
+    unlimited = {"guest_per_ip": "1000000/60", "upload_per_ip": "1000000/60"}
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, **unlimited}
 
 
 @pytest.fixture(autouse=True)

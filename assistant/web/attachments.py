@@ -33,6 +33,7 @@ from assistant.web.schemas import AttachmentOut
 from core.errors import AssistantError, ErrorCode
 from core.event_loop import run_sync
 from core.http import json_api, method_not_allowed, shape_response
+from core.limits import count_upload
 from media.conf import media_settings
 from media.intake import SNIFF_BYTES, read_capped, sniff
 from media.intake import Kind as MediaKind
@@ -213,8 +214,9 @@ def attachment_collection(request: HttpRequest) -> HttpResponse:
     """POST (multipart, field `file`): a photo or a voice message, read before the answer is stored."""
     if request.method != "POST":
         return method_not_allowed("POST")
-    limits = media_settings()
-    cap = max(limits.photo_max_bytes, limits.voice_max_bytes)
+    count_upload(request)
+    caps = media_settings()
+    cap = max(caps.photo_max_bytes, caps.voice_max_bytes)
     if int(request.META.get("CONTENT_LENGTH") or 0) > cap + MULTIPART_OVERHEAD_BYTES:  # refused before reading
         raise AssistantError(ErrorCode.FILE_TOO_LARGE, f"The file is larger than {cap / 2**20:g} MB.")
     if not request.content_type.startswith("multipart/form-data") or "file" not in request.FILES:

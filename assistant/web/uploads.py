@@ -34,6 +34,7 @@ from assistant.models import User
 from assistant.web.attachments import attachment_shape, store_upload
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.http import json_api, method_not_allowed, parse_body, refusal, shape_response
+from core.limits import count_upload
 from media.conf import media_settings
 from media.intake import SNIFF_BYTES, Kind, accept
 
@@ -312,6 +313,7 @@ def upload_collection(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return method_not_allowed("POST")
     body = parse_body(request, UploadBody)
+    count_upload(request)  # once per upload: its chunks and a retried finish are not counted again
     upload = create_upload(owner=request.user, size=body.size, content_type=body.type, name=body.name)
     response = shape_response(_shape(upload), status=201)
     response["Location"] = f"/api/uploads/{upload.pk}"
