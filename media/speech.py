@@ -4,14 +4,16 @@
   only, so the language is "en" *assumed* (`language_detected=False`), never presented as detected; on
   espeak-ng speech its word error rate is stated in docs/subsystems/media.md.
 - Production (MEDIA_TRANSCRIPTION_BASE_URL set): OpenAI's `/v1/audio/transcriptions`, as vLLM serves
-  Whisper, with `response_format=verbose_json` so the detected language and segment scores come back.
+  Whisper. vLLM answers `response_format` `json` or `text` only (`verbose_json`, with the detected
+  language and segment scores, is refused with a 400), and without a `language` field it transcribes
+  as English: so the person's language is sent when known, and the transcript's language is that one,
+  or English, *assumed* (`language_detected=False`), never presented as detected.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import math
 import re
 import wave
 from dataclasses import asdict, dataclass
@@ -26,17 +28,7 @@ from media.intake import SPEECH_SAMPLE_RATE, VoicePcm
 from media.remote import post_to_model_server
 
 EMBEDDED_LANGUAGE = "en"  # the only language pocketsphinx's bundled model knows
-# OpenAI answers `verbose_json` with the language's English name, vLLM with its ISO 639-1 code.
-_LANGUAGE_CODES = {
-    "english": "en",
-    "german": "de",
-    "french": "fr",
-    "italian": "it",
-    "portuguese": "pt",
-    "hindi": "hi",
-    "spanish": "es",
-    "thai": "th",
-}
+WHISPER_DEFAULT_LANGUAGE = "en"  # what vLLM transcribes as when no language is sent
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ class WhisperTranscriber:
 
     def transcribe(self, voice: VoicePcm, *, language: str | None = None) -> Transcript:
         configured = media_settings()
-        form = {"model": configured.transcription_model, "response_format": "verbose_json", "temperature": "0"}
+        form = {"model": configured.transcription_model, "response_format": "json", "temperature": "0"}
         if language:
             form["language"] = language
         body = post_to_model_server(
@@ -114,22 +106,16 @@ def _wav(pcm: bytes) -> bytes:
 
 def _transcript_from(response: httpx.Response, voice: VoicePcm, *, model: str, hint: str | None) -> Transcript:
     try:
-        body = response.json()
-        text = str(body["text"]).strip()
-        reported = str(body.get("language") or hint or "")
-        segments = body.get("segments") or []
-        log_probabilities = [float(segment["avg_logprob"]) for segment in segments]
+        text = str(response.json()["text"]).strip()
     except (ValueError, KeyError, TypeError) as error:
         raise AssistantError(
             ErrorCode.MODEL_ERROR, "The speech recogniser sent an answer we could not read."
         ) from error
-    language = _LANGUAGE_CODES.get(reported.lower(), reported.lower())
-    confidence = math.exp(sum(log_probabilities) / len(log_probabilities)) if log_probabilities else None
     return Transcript(
         text=text,
-        language=language,
-        language_detected=hint is None and bool(language),
-        confidence=round(confidence, 3) if confidence is not None else None,
+        language=hint or WHISPER_DEFAULT_LANGUAGE,
+        language_detected=False,
+        confidence=None,
         seconds=voice.seconds,
         engine=model,
     )

@@ -112,6 +112,7 @@ class OpenAISpeaker:
                 "input": text,
                 "voice": configured.speech_voice,
                 "response_format": "wav",
+                "stream": False,  # the whole file at once (Kokoro-FastAPI streams unless told)
             },
         )
         if not _is_wav(response.content):

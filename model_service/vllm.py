@@ -1,7 +1,8 @@
 """The production engines: checked `vllm serve` command lines for Llama 3.1 Instruct (the chat
 model), Llama Guard 3 (the safety classifier, a second vLLM server), Llama 3.2 11B Vision Instruct
 (the model a turn with a photo goes to, a third; MODEL_VISION_BASE_URL) and Llama Guard 3 Vision
-(the guard that judges the photo with the question, a fourth; SAFETY_VISION_GUARD_BASE_URL).
+(the guard that judges the photo with the question, a fourth; SAFETY_VISION_GUARD_BASE_URL) and
+Whisper large-v3 turbo (the voice notes' transcription, a fifth; MEDIA_TRANSCRIPTION_BASE_URL).
 
 `python -m model_service.vllm --preset llama3.1-8b` runs vLLM's OpenAI-compatible server;
 `--print` shows the command instead (docker-compose uses the same presets). The checks catch the
@@ -52,6 +53,11 @@ GUARD_CONTEXT = 8192
 # (MODEL_VISION_CONTEXT_WINDOW).
 VISION_CONTEXT = 8192
 VISION_MAX_SEQUENCES = 16
+# Whisper large-v3 turbo: large-v3's 32-layer encoder with 4 decoder layers (20 heads each), 809M
+# parameters. Its decoder reads at most 448 tokens (max_target_positions), which is also vLLM's
+# longest window for it; vLLM cuts audio longer than 30 s into 30 s windows, each decoded as its own
+# sequence, so 448 tokens bound one window's words, not a voice note's.
+WHISPER_LARGE_V3_TURBO = ModelFacts("openai/whisper-large-v3-turbo", 0.809, 20, max_context=448)
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,15 @@ PRESETS = {
         enforce_eager=True,
         images_per_prompt=1,
         chat_template=LLAMA_GUARD_VISION_CHAT_TEMPLATE,
+    ),
+    # Served only on /v1/audio/transcriptions (vLLM picks the transcription task for Whisper by itself),
+    # under its Hugging Face name, which is MEDIA_TRANSCRIPTION_MODEL's default. 1.6 GB of weights: it
+    # shares a GPU with the speech server (compose gives it 40 % of the memory).
+    "whisper-large-v3-turbo": VllmServeConfig(
+        WHISPER_LARGE_V3_TURBO,
+        WHISPER_LARGE_V3_TURBO.hf_name,
+        max_model_len=WHISPER_LARGE_V3_TURBO.max_context,
+        tool_calling=False,
     ),
 }
 

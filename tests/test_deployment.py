@@ -25,7 +25,12 @@ def compose() -> dict:
 
 
 @pytest.mark.parametrize(
-    ("service", "preset", "memory_share"), [("model", "llama3.1-8b", "0.75"), ("guard", "llama-guard-3-1b", "0.15")]
+    ("service", "preset", "memory_share"),
+    [
+        ("model", "llama3.1-8b", "0.75"),
+        ("guard", "llama-guard-3-1b", "0.15"),
+        ("transcription", "whisper-large-v3-turbo", "0.4"),
+    ],
 )
 def test_vllm_services_run_checked_presets(service: str, preset: str, memory_share: str) -> None:
     config, _ = config_from_args(["--preset", preset, "--gpu-memory-utilization", memory_share])
@@ -37,13 +42,27 @@ def test_vllm_services_run_checked_presets(service: str, preset: str, memory_sha
 def test_gpu_services_leave_room_for_each_other() -> None:
     services = compose()["services"]
     on_gpu = [name for name, service in services.items() if "deploy" in service]
-    assert set(on_gpu) == {"model", "guard", "imagine", "vision", "vision-guard"}
+    assert set(on_gpu) == {"model", "guard", "imagine", "vision", "vision-guard", "transcription", "speech"}
     shares = [float(value_of(services[name]["command"], "--gpu-memory-utilization")) for name in ("model", "guard")]
     assert sum(shares) <= 0.9, "the Imagine worker needs the rest of the GPU"
     # The vision model is opt-in (a profile) and has a GPU of its own: it never shares the first one.
     [device] = services["vision"]["deploy"]["resources"]["reservations"]["devices"]
     assert services["vision"]["profiles"] == ["vision"]
     assert device["device_ids"] == ["1"]
+
+
+def test_voice_servers_are_opt_in_and_share_a_gpu_of_their_own() -> None:
+    services = compose()["services"]
+    gpus = {
+        name: service["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"]
+        for name, service in services.items()
+        if "deploy" in service
+    }
+
+    assert services["transcription"]["profiles"] == services["speech"]["profiles"] == ["voice"]
+    assert [name for name, ids in gpus.items() if ids == ["3"]] == ["transcription", "speech"]
+    # The speech server allocates what it needs from what Whisper's vLLM leaves of the GPU.
+    assert float(value_of(services["transcription"]["command"], "--gpu-memory-utilization")) <= 0.5
 
 
 def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
@@ -76,7 +95,8 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
     celery_processes = {"worker", "code", "documents", "media", "beat", "imagine"}
-    long_running = {"web", *celery_processes, "model", "guard", "cpu-guard", "vision", "vision-guard", "searxng", "redis", "postgres"}
+    model_servers = {"model", "guard", "cpu-guard", "vision", "vision-guard", "transcription", "speech"}
+    long_running = {"web", *celery_processes, *model_servers, "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}
     for name in long_running:
         assert services[name].get("restart", compose()["x-app"]["restart"]) == "unless-stopped"

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("single-node", "cluster")
 # single-node with components/cpu-guard: the content guard on CPU instead of Llama Guard on the model tier.
 CPU_GUARD_OVERLAY = "single-node-cpu-guard"
+# single-node with components/voice: Whisper on the model tier and the speech server beside the app.
+VOICE_OVERLAY = "single-node-voice"
 MODEL_TIER = ROOT / "deploy" / "vllm-stack"
 KUBERNETES_VERSION = "1.32"  # the kubectl on this machine kind; manifests must not need a newer API
 APP_IMAGE = "registry.example.com/llama-assistant"
@@ -153,9 +155,10 @@ def custom_resource_problems(manifest: Manifest) -> list[str]:
 
 
 def all_renders() -> list[Any]:
-    """Every kustomization, as test parameters: the overlays, with the CPU guard's, and the model tier's namespace."""
+    """Every kustomization, as test parameters: the overlays, with the CPU guard's and the voice servers',
+    and the model tier's namespace."""
     renders = [
-        *((name, overlay(name)) for name in (*OVERLAYS, CPU_GUARD_OVERLAY)),
+        *((name, overlay(name)) for name in (*OVERLAYS, CPU_GUARD_OVERLAY, VOICE_OVERLAY)),
         ("vllm-stack", rendered(MODEL_TIER)),
     ]
     return [pytest.param(manifests, id=name) for name, manifests in renders]
@@ -346,7 +349,8 @@ SAFE_DEFAULTS = {
     "abuse limits and quotas, the product's own (docs/safety.md)": {
         "RATE_LIMIT_MESSAGES_PER_USER", "RATE_LIMIT_MESSAGES_PER_IP", "RATE_LIMIT_API_PER_USER",
         "RATE_LIMIT_API_PER_IP", "RATE_LIMIT_MESSAGING_PER_USER", "RATE_LIMIT_IMAGINE_PER_USER",
-        "RATE_LIMIT_IMAGINE_PER_IP", "RATE_LIMIT_LOGINS_PER_IP", "RATE_LIMIT_GUESTS_PER_IP", "ASSISTANT_DAILY_TOKENS",
+        "RATE_LIMIT_IMAGINE_PER_IP", "RATE_LIMIT_LOGINS_PER_IP", "RATE_LIMIT_GUESTS_PER_IP",
+        "RATE_LIMIT_UPLOADS_PER_USER", "RATE_LIMIT_UPLOADS_PER_IP", "ASSISTANT_DAILY_TOKENS",
         "ASSISTANT_GUEST_DAILY_TOKENS_PER_IP",
         "ASSISTANT_GUEST_DAILY_TOKENS", "ASSISTANT_MAX_MESSAGE_CHARS", "ASSISTANT_MAX_CONVERSATION_MESSAGES",
         "SAFETY_CHECKS", "SAFETY_CODE_SHIELD", "SAFETY_CODE_BLOCK_SEVERITY",
@@ -376,11 +380,11 @@ SAFE_DEFAULTS = {
     "the vision release is optional (values/vision-11b.yaml): unset, photos are known by their OCR reading": {
         "MODEL_VISION_BASE_URL", "MODEL_VISION_NAME", "MODEL_VISION_API_KEY", "MODEL_VISION_CONTEXT_WINDOW",
     },
-    "the vision guard's release is optional too (values/vision-guard-11b.yaml): unset, photos are judged by their text": {
+    "the vision guard's release is optional (values/vision-guard-11b.yaml): unset, photos are judged by their text": {
         "SAFETY_VISION_GUARD_BASE_URL", "SAFETY_VISION_GUARD_MODEL", "SAFETY_VISION_GUARD_API_KEY",
         "SAFETY_VISION_GUARD_TIMEOUT",
     },
-    "no Whisper or speech server in deploy/vllm-stack yet: the media worker's pocketsphinx and espeak-ng": {
+    "the voice servers are optional (components/voice): unset, the media worker's pocketsphinx and espeak-ng": {
         "MEDIA_TRANSCRIPTION_BASE_URL", "MEDIA_TRANSCRIPTION_MODEL", "MEDIA_TRANSCRIPTION_TIMEOUT",
         "MEDIA_SPEECH_BASE_URL", "MEDIA_SPEECH_MODEL", "MEDIA_SPEECH_VOICE", "MEDIA_SPEECH_TIMEOUT",
     },
@@ -518,13 +522,16 @@ COUNTERPARTS = {
     "guard": [("values", "guard-1b.yaml"), ("values", "guard-8b.yaml")],
     "vision": [("values", "vision-11b.yaml")],
     "vision-guard": [("values", "vision-guard-11b.yaml")],
+    "transcription": [("values", "whisper-large-v3-turbo.yaml")],
+    "speech": [("Deployment", "speech")],
     "cpu-guard": [("Deployment", "cpu-guard")],
 }
 
 
 def test_every_compose_service_has_a_kubernetes_counterpart() -> None:
     assert set(compose()["services"]) == set(COUNTERPARTS)
-    objects = {(m["kind"], m["metadata"]["name"]) for name in (*OVERLAYS, CPU_GUARD_OVERLAY) for m in overlay(name)}
+    renders = (*OVERLAYS, CPU_GUARD_OVERLAY, VOICE_OVERLAY)
+    objects = {(m["kind"], m["metadata"]["name"]) for name in renders for m in overlay(name)}
     for service, counterparts in COUNTERPARTS.items():
         for kind, name in counterparts:
             exists = (MODEL_TIER / "values" / name).is_file() if kind == "values" else (kind, name) in objects
@@ -840,4 +847,58 @@ def test_only_the_processes_that_check_turns_reach_the_cpu_guard() -> None:
     assert reachable(policies, guard, DNS, 53, "UDP")
     denied = [(imagine, guard, 8000), (search_worker, guard, 8000), (documents, guard, 8000), (media, guard, 8000)]
     denied += [(INTERNET, guard, 8000), (guard, INTERNET, 443)]
+    assert [path for path in denied if reachable(policies, *path)] == []
+
+
+# --- The voice servers (components/voice) ----------------------------------------------------------------
+
+
+def test_the_speech_server_is_composes_service_behind_the_speech_url() -> None:
+    manifests = overlay(VOICE_OVERLAY)
+    deployment = find(manifests, "Deployment", "speech")
+    server = pod_spec(deployment)["containers"][0]
+    service = find(manifests, "Service", "speech")
+    compose_speech = compose()["services"]["speech"]
+    [compose_health] = [word for word in compose_speech["healthcheck"]["test"] if word.startswith("http://")]
+
+    assert server["image"] == compose_speech["image"]
+    assert compose_health.endswith(server["readinessProbe"]["httpGet"]["path"])
+    assert app_config(manifests)["MEDIA_SPEECH_BASE_URL"] == f"http://speech:{service['spec']['ports'][0]['port']}/v1"
+    assert service["spec"]["selector"].items() <= deployment["spec"]["selector"]["matchLabels"].items()
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_the_voice_overlay_changes_nothing_else_of_single_node() -> None:
+    component = {("Deployment", "speech"), ("Service", "speech")}
+    component |= {("NetworkPolicy", "media-to-voice-servers"), ("NetworkPolicy", "speech-ingress")}
+    with_voice = [
+        m for m in copy.deepcopy(overlay(VOICE_OVERLAY)) if (m["kind"], m["metadata"]["name"]) not in component
+    ]
+    config = find(with_voice, "ConfigMap", "assistant-config")
+    added = config["data"].keys() - app_config(overlay("single-node")).keys()
+    config["data"] = {key: value for key, value in config["data"].items() if key not in added}
+
+    assert added == {
+        "MEDIA_TRANSCRIPTION_BASE_URL",
+        "MEDIA_SPEECH_BASE_URL",
+        "MEDIA_SPEECH_MODEL",
+        "MEDIA_SPEECH_VOICE",
+    }
+    assert with_voice == list(overlay("single-node"))
+
+
+def test_only_the_media_worker_reaches_the_voice_servers() -> None:
+    manifests = overlay(VOICE_OVERLAY)
+    policies = network_policies(manifests)
+    speech = app_pod(manifests, "Deployment", "speech")
+    media, web, default_worker, documents, imagine = (
+        app_pod(manifests, "Deployment", name)
+        for name in ("worker-media", "web", "worker-default", "worker-documents", "imagine")
+    )
+
+    assert reachable(policies, media, speech, 8880)
+    assert reachable(policies, media, ROUTER, 8000)  # Whisper, behind the model router
+    assert reachable(policies, speech, DNS, 53, "UDP")
+    denied = [(web, speech, 8880), (default_worker, speech, 8880), (documents, speech, 8880), (imagine, speech, 8880)]
+    denied += [(documents, ROUTER, 8000), (INTERNET, speech, 8880), (speech, INTERNET, 443), (media, INTERNET, 443)]
     assert [path for path in denied if reachable(policies, *path)] == []

@@ -10,8 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
+from media.conf import MediaSettings
 from model_service.vllm import PRESETS, VllmServeConfig
-from tests.deploy.test_kubernetes import MODEL_TIER, app_config, field_problems, find, overlay, rendered
+from tests.deploy.test_kubernetes import (
+    MODEL_TIER,
+    VOICE_OVERLAY,
+    app_config,
+    field_problems,
+    find,
+    overlay,
+    rendered,
+)
 
 VALUES = MODEL_TIER / "values"
 # Each layout file and the preset it deploys; every file in values/ but common.yaml is one.
@@ -24,7 +33,10 @@ LAYOUTS = {
     "guard-8b.yaml": "llama-guard-3-8b",
     "vision-11b.yaml": "llama3.2-11b-vision",
     "vision-guard-11b.yaml": "llama-guard-3-11b-vision",
+    "whisper-large-v3-turbo.yaml": "whisper-large-v3-turbo",
 }
+# Layouts run by vLLM's encoder-decoder engine, which has no prefix caching.
+ENCODER_DECODER_LAYOUTS = {"vision-11b.yaml", "vision-guard-11b.yaml", "whisper-large-v3-turbo.yaml"}
 # The layouts each app overlay is configured for: (chat model, guard).
 OVERLAY_LAYOUTS = {
     "single-node": ("llama3.1-8b.yaml", "guard-1b.yaml"),
@@ -193,8 +205,7 @@ def test_engines_cache_prefixes_read_the_shared_weights_and_scale_on_waiting_req
     served_name = option_pairs(spec["vllmConfig"]["extraArgs"])["--served-model-name"]
 
     assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", spec["name"]), "the chart names Services after it"
-    # vLLM's encoder-decoder engine, which runs Llama 3.2 Vision (and Llama Guard 3 Vision), has no prefix caching.
-    assert spec["vllmConfig"]["enablePrefixCaching"] is (layout not in {"vision-11b.yaml", "vision-guard-11b.yaml"})
+    assert spec["vllmConfig"]["enablePrefixCaching"] is (layout not in ENCODER_DECODER_LAYOUTS)
     assert spec["pvcExistingClaimName"] == "model-weights"
     assert spec["tag"] != "latest"
     if "keda" in spec:
@@ -207,10 +218,10 @@ def test_the_router_routes_by_prefix_and_serves_every_release() -> None:
 
     assert common["routerSpec"]["routingLogic"] == "prefixaware"
     assert common["routerSpec"]["tag"] != "latest"
-    # Guard releases reuse the chat release's router, which finds them by the shared engine labels.
-    for guard in ("guard-1b.yaml", "guard-8b.yaml"):
-        assert values(guard)["routerSpec"] == {"enableRouter": False}
-        assert "labels" not in values(guard)["servingEngineSpec"]
+    # The other releases reuse the chat release's router, which finds them by the shared engine labels.
+    for layout in ("guard-1b.yaml", "guard-8b.yaml", "whisper-large-v3-turbo.yaml"):
+        assert values(layout)["routerSpec"] == {"enableRouter": False}
+        assert "labels" not in values(layout)["servingEngineSpec"]
 
 
 @pytest.mark.parametrize(("name", "layouts"), OVERLAY_LAYOUTS.items())
@@ -222,6 +233,15 @@ def test_the_app_asks_the_router_for_the_models_its_overlay_deploys(name: str, l
     assert config["MODEL_NAME"] == chat.served_name
     assert int(config["MODEL_CONTEXT_WINDOW"]) == chat.max_model_len
     assert config["SAFETY_GUARD_MODEL"] == guard.served_name
+
+
+def test_the_voice_overlay_asks_the_router_for_the_whisper_layouts_model() -> None:
+    config = app_config(overlay(VOICE_OVERLAY))
+    whisper = PRESETS[LAYOUTS["whisper-large-v3-turbo.yaml"]]
+
+    assert config["MEDIA_TRANSCRIPTION_BASE_URL"] == ROUTER_URL
+    asked_for = config.get("MEDIA_TRANSCRIPTION_MODEL", MediaSettings.model_fields["transcription_model"].default)
+    assert asked_for == whisper.served_name
 
 
 def test_the_weights_job_downloads_the_single_node_layout() -> None:

@@ -1,8 +1,9 @@
 """A contract fake of OpenAI's audio endpoints as vLLM and OpenAI-compatible TTS servers speak them:
 `POST /v1/audio/transcriptions` (multipart form: file, model, response_format, language…; answers
-`verbose_json`) and `POST /v1/audio/speech` (JSON: model, input, voice, response_format; answers the
-audio bytes). A real HTTP server on 127.0.0.1 (tests/support/loopback.py); every request is recorded
-with its form fields or JSON body, and the next answer can be scripted."""
+`json` with the text, and refuses `verbose_json` with a 400 as vLLM does) and `POST /v1/audio/speech`
+(JSON: model, input, voice, response_format, stream; answers the audio bytes). A real HTTP server on
+127.0.0.1 (tests/support/loopback.py); every request is recorded with its form fields or JSON body,
+and the next answer can be scripted."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from email.policy import HTTP
 from typing import Any
 
 from tests.support.loopback import Exchange, LoopbackServer
+
+VLLM_RESPONSE_FORMATS = frozenset({"json", "text"})  # vLLM's transcription endpoint, through 0.11 at least
 
 
 @dataclass
@@ -44,6 +47,10 @@ class FakeAudioApi(LoopbackServer):
             else:
                 recorded.fields[name] = payload.decode()
         self.requests.append(recorded)
+        if recorded.fields.get("response_format", "json") not in VLLM_RESPONSE_FORMATS:
+            message = "Currently only support response_format `text` or `json`"
+            await exchange.respond_json(400, {"error": {"message": message, "type": "BadRequestError", "code": 400}})
+            return
         await self._answer(exchange, json.dumps(self.transcription).encode(), "application/json")
 
     async def _speech(self, exchange: Exchange) -> None:

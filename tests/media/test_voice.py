@@ -116,7 +116,8 @@ def test_the_speech_client_asks_for_wav_and_encodes_it_for_the_app(speech_server
 
     request = speech_server.requests[0]
     assert request.headers["authorization"] == "Bearer tts-key"
-    assert request.fields == {"model": "tts-1", "input": "Bonjour !", "voice": "alloy", "response_format": "wav"}
+    expected = {"model": "tts-1", "input": "Bonjour !", "voice": "alloy", "response_format": "wav", "stream": False}
+    assert request.fields == expected
     assert codec_of(speech.data) == "opus"
     assert speech.seconds == pytest.approx(1.0, abs=0.05)
     assert speech.engine == "openai-speech"

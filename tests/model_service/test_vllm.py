@@ -12,12 +12,14 @@ import jinja2.sandbox
 import pytest
 import yaml
 
+from media.conf import MediaSettings
 from model_service.chat_formats import LLAMA32_VISION_CHAT_TEMPLATE
 from model_service.vllm import (
     LLAMA_31,
     LLAMA_32_VISION_11B,
     LLAMA_GUARD_3,
     PRESETS,
+    WHISPER_LARGE_V3_TURBO,
     VllmServeConfig,
     config_from_args,
 )
@@ -83,9 +85,9 @@ def test_fp8_adds_quantization_except_for_an_fp8_checkpoint(name: str, quantized
         assert "--quantization" not in argv
 
 
-def test_presets_cover_the_three_llama_31_sizes_both_guards_and_vision() -> None:
+def test_presets_cover_the_three_llama_31_sizes_both_guards_vision_and_whisper() -> None:
     facts = {config.facts for config in PRESETS.values()}
-    assert facts == {*LLAMA_31.values(), *LLAMA_GUARD_3.values(), LLAMA_32_VISION_11B}
+    assert facts == {*LLAMA_31.values(), *LLAMA_GUARD_3.values(), LLAMA_32_VISION_11B, WHISPER_LARGE_V3_TURBO}
     assert PRESETS["llama3.1-405b-fp8"].facts.hf_name.endswith("-FP8")
 
 
@@ -257,3 +259,19 @@ def test_the_compose_vision_service_runs_the_preset() -> None:
 
     assert service["entrypoint"] + service["command"] == PRESETS["llama3.2-11b-vision"].argv()
     assert service["profiles"] == ["vision"]
+
+
+def test_the_whisper_preset_serves_what_the_media_worker_asks_for() -> None:
+    argv = PRESETS["whisper-large-v3-turbo"].argv()
+
+    assert argv[2] == "openai/whisper-large-v3-turbo"
+    # The media worker's default model name is the served one, so MEDIA_TRANSCRIPTION_MODEL can stay unset.
+    assert value_of(argv, "--served-model-name") == MediaSettings.model_fields["transcription_model"].default
+    assert value_of(argv, "--max-model-len") == "448"  # Whisper's decoder window
+    assert not {"--enable-auto-tool-choice", "--limit-mm-per-prompt", "--chat-template"} & set(argv)
+
+
+def test_a_window_longer_than_whispers_decoder_is_refused() -> None:
+    config = replace(PRESETS["whisper-large-v3-turbo"], max_model_len=1024)
+
+    assert "max_model_len 1024 must be in 1..448." in config.problems()
