@@ -292,12 +292,20 @@ def policy_for(request: TurnRequest) -> Policy:
 
 async def admit_before_reading(request: TurnRequest) -> TurnRequest:
     """Count a new turn against its channel's limits and check the day's quota before the channel does
-    costly work for it (a photo read on the `media` worker), so a flood is refused before it costs
-    anything. The request returned is not counted again when it is started."""
-    policy = policy_for(request)
-    await database_sync_to_async(_count_against_limits)(request, policy)
-    await database_sync_to_async(limits.check_quota)(request.user)
+    costly work for it (a photo or a voice note read on the `media` worker), so a flood is refused
+    before it costs anything; a retry of a stored turn is not counted. The request returned is not
+    counted again when it is started."""
+    await database_sync_to_async(_count_unless_stored)(request, policy_for(request))
     return replace(request, admitted=True)
+
+
+def _count_unless_stored(request: TurnRequest, policy: Policy) -> None:
+    stored = request.client_id is not None and services.is_stored(
+        user=request.user, conversation_id=request.conversation_id, client_id=request.client_id
+    )
+    if not stored:  # a retry was counted the first time
+        _count_against_limits(request, policy)
+        limits.check_quota(request.user)
 
 
 def _count_against_limits(request: TurnRequest, policy: Policy) -> None:

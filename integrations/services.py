@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from celery import signature
@@ -31,7 +31,7 @@ from django.utils import timezone, translation
 from assistant.chat.attachments import keep_with_turn
 from assistant.chat.services import create_conversation, provisional_title
 from assistant.conf import assistant_settings
-from assistant.door import Attachment, AttachmentKind, TurnRequest, answer_in_full
+from assistant.door import Attachment, AttachmentKind, TurnRequest, admit_before_reading, answer_in_full
 from assistant.engine.outcome import text_reply
 from assistant.models import Channel, Message, User
 from core.errors import AssistantError, ErrorCode
@@ -224,15 +224,17 @@ def _turn_request(event: Event, binding: ChatBinding, attachment: Attachment | N
     return TurnRequest(text=event.text, **fields)
 
 
-def _answer(event: Event, binding: ChatBinding, attachment: Attachment | None = None) -> list[Reply]:
+def _answer(
+    event: Event, binding: ChatBinding, attachment: Attachment | None = None, *, admitted: bool = False
+) -> list[Reply]:
     """The pipeline's answer to a question, a photo, a voice note or an `/imagine` command: stored
-    once, generated only while still streaming, and sent as the app can show it."""
+    once, generated only while still streaming, and sent as the app can show it. `admitted`: its
+    limits were counted before its photo or voice note was read."""
     try:
-        outcome = run_sync(answer_in_full(_turn_request(event, binding, attachment)))
+        request = replace(_turn_request(event, binding, attachment), admitted=admitted)
+        outcome = run_sync(answer_in_full(request))
     except AssistantError as exc:
-        if exc.code == ErrorCode.TURN_IN_PROGRESS:
-            raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
-        return [ReplyText(exc.detail)]  # empty, too long, too many: the sentence says what to do
+        return _refused(exc)
     if outcome.status == Message.Status.COMPLETE and outcome.image is not None:
         return [_picture(ImagineImage.objects.get(pk=outcome.image.id))]
     if (text := text_reply(outcome)) is not None:
@@ -241,6 +243,12 @@ def _answer(event: Event, binding: ChatBinding, attachment: Attachment | None = 
     if event.kind == EventKind.IMAGINE and outcome.error:
         return [ReplyText(outcome.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
     return [ReplyText(FAILED_ANSWER_REPLY)]
+
+
+def _refused(exc: AssistantError) -> list[Reply]:
+    if exc.code == ErrorCode.TURN_IN_PROGRESS:
+        raise ReplyLater("another message of this chat is being answered", seconds=5) from exc
+    return [ReplyText(exc.detail)]  # empty, too long, too many: the sentence says what to do
 
 
 def _picture(image: ImagineImage) -> ReplyImage:
@@ -253,6 +261,10 @@ def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter)
     """A photo or a voice note, read before anything is stored: a refused file gets its sentence and
     leaves no message behind. A download the app may serve later is tried again (ReplyLater). What was
     read is kept with the person's message (assistant/chat/attachments.py), owner-only."""
+    try:  # counted before the worker reads anything: a flood of photos is refused first
+        run_sync(admit_before_reading(_turn_request(event, binding, None)))
+    except AssistantError as exc:
+        return _refused(exc)
     language = binding.user.language
     with translation.override(language or None):
         try:
@@ -267,7 +279,7 @@ def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter)
             return [ReplyText(download_failed_sentence())]
     kept = sent.keep(owner=binding.user, client_id=reply_client_id(event))
     try:
-        replies = _answer(event, binding, sent.attachment)
+        replies = _answer(event, binding, sent.attachment, admitted=True)
     finally:  # kept with the stored message, or deleted when none was stored (a limit; a busy chat)
         keep_with_turn(kept, conversation_id=binding.conversation_id)
     return replies + _read_aloud(replies, sent.attachment, adapter, binding.user)

@@ -145,6 +145,11 @@ def _existing_turn(user: User, conversation_id: int | None, client_id: str) -> T
     return TurnStart(user_message.conversation, user_message, answer, created=False)
 
 
+def is_stored(*, user: User, conversation_id: int | None, client_id: str) -> bool:
+    """Whether the turn `client_id` names is stored already (a retry of it)."""
+    return _existing_turn(user, conversation_id, client_id) is not None
+
+
 def _admit_any() -> None:
     return None
 

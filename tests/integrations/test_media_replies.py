@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from PIL import Image
 from pytest_django.fixtures import Settings
 
@@ -158,3 +159,20 @@ def test_the_sentence_comes_in_the_persons_language(fake_model: FakeOpenAI, apps
     tasks.reply_to_event("whatsapp", "wamid.T2")
 
     assert sent_texts(apps)[-1].startswith("Sticker kann ich noch nicht sehen.")
+
+
+def test_a_photo_past_the_rate_limit_is_refused_before_it_is_downloaded(
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, settings: Settings
+) -> None:
+    cache.clear()
+    settings.ASSISTANT_RATE_LIMITS = {**settings.ASSISTANT_RATE_LIMITS, "messaging_per_user": "1/3600"}
+    deliver("whatsapp", whatsapp_question("wamid.FIRST", "Hello"))
+    tasks.reply_to_event("whatsapp", "wamid.FIRST")
+    apps.add_whatsapp_media(PHOTO_ID, text_photo(["Gate B22"]), "image/png")
+    deliver("whatsapp", whatsapp_media("wamid.FLOOD", "image", p.WHATSAPP_MEDIA["image"]))
+    tasks.reply_to_event("whatsapp", "wamid.FLOOD")
+
+    assert "Too many requests" in sent_texts(apps)[-1]
+    assert apps.downloads() == []  # nothing was fetched, so no worker was asked to read it
+    assert len(fake_model.requests) == 1  # the first question's answer only
+    assert not MessageAttachment.objects.exists()
