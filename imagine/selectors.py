@@ -20,14 +20,19 @@ def image_for(*, user_id: int, image_id: int) -> ImagineImage:
     return image
 
 
-def latest_image(*, user_id: int, conversation_id: int) -> ImagineImage:
-    """The newest picture (not clip) of one of the user's conversations."""
-    image = (
+def newest_image(*, user_id: int, conversation_id: int) -> ImagineImage | None:
+    """The newest picture (not clip) of one of the user's conversations, on any of its branches."""
+    return (
         gallery(user_id=user_id)
         .filter(conversation_id=conversation_id, kind=ImagineImage.Kind.IMAGE)
         .order_by("-created", "-pk")
         .first()
     )
+
+
+def latest_image(*, user_id: int, conversation_id: int) -> ImagineImage:
+    """`newest_image`, which must exist."""
+    image = newest_image(user_id=user_id, conversation_id=conversation_id)
     if image is None:
         raise AssistantError(ErrorCode.NOT_FOUND, "There is no picture in this conversation to edit yet.")
     return image

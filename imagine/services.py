@@ -1,12 +1,13 @@
 """Imagine's operations, shared by the WebSocket consumer, the REST API and the chat: check a prompt,
-render a final image and keep it, edit (restyle) an image, animate an image. Renders run on the
-imagine worker (imagine/tasks.py); files are written here, through Django's storage API, so the
-worker needs no database or storage.
+render a final image and keep it, edit (restyle) an image or a photo the person sent, animate an
+image. Renders run on the imagine worker (imagine/tasks.py); files are written here, through Django's
+storage API, so the worker needs no database or storage.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from PIL import Image, ImageOps
 
 from core import limits
 from core.db import database_sync_to_async
@@ -203,17 +205,77 @@ async def edit(
     """One of the user's images restyled by a checked `instruction` ("make it watercolour"), kept in
     the gallery beside it (same size and conversation, `edited_from` the original); (edit, ms)."""
     source = await database_sync_to_async(selectors.image_for)(user_id=user_id, image_id=image_id)
-    return await _edit(source, instruction=instruction, seed=seed, on_progress=on_progress)
+    return await _edit(await _picture_original(source), instruction=instruction, seed=seed, on_progress=on_progress)
 
 
 async def edit_latest(*, user_id: int, conversation_id: int, instruction: str, seed: int) -> tuple[ImagineImage, float]:
     """The conversation's newest picture restyled, as `edit` does (`/imagine edit <instruction>`)."""
     source = await database_sync_to_async(selectors.latest_image)(user_id=user_id, conversation_id=conversation_id)
-    return await _edit(source, instruction=instruction, seed=seed, on_progress=None)
+    return await _edit(await _picture_original(source), instruction=instruction, seed=seed, on_progress=None)
+
+
+SENT_PHOTO_PROMPT = "a photo you sent"  # the end of an edited photo's prompt, where a picture's own prompt goes
+MAX_PHOTO_ASPECT = 2.0  # a longer panorama is cropped to this: its area stays a final render's
+MIN_PHOTO_SIDE = 256  # the invisible mark needs at least 256² (watermark.py)
+
+
+async def edit_photo(
+    *, user_id: int, conversation_id: int | None, data: bytes, instruction: str, seed: int
+) -> tuple[ImagineImage, float]:
+    """A photo the person sent (its bytes: Imagine keeps no chat files) restyled as `edit` restyles a
+    picture, at about a default final render's pixels, and kept in the gallery as a picture of its
+    own (`edited_from` None; the prompt ends with SENT_PHOTO_PROMPT); (edit, ms)."""
+    original = _Original(
+        owner_id=user_id,
+        conversation_id=conversation_id,
+        prompt=SENT_PHOTO_PROMPT,
+        image=await sync_to_async(_fitted_photo)(data),
+    )
+    return await _edit(original, instruction=instruction, seed=seed, on_progress=None)
+
+
+@dataclass(frozen=True)
+class _Original:
+    """What an edit starts from: one of the owner's pictures (`picture`), or a photo they sent."""
+
+    owner_id: int
+    conversation_id: int | None
+    prompt: str
+    image: str  # base64, as the worker's task takes it
+    picture: ImagineImage | None = None
+
+
+async def _picture_original(source: ImagineImage) -> _Original:
+    if source.kind != ImagineImage.Kind.IMAGE:
+        raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be edited.")
+    image = await sync_to_async(_read_base64)(source)
+    return _Original(source.owner_id, source.conversation_id, source.prompt, image, picture=source)
+
+
+def _fitted_photo(data: bytes) -> str:
+    """A sent photo as the worker edits it (base64 PNG): cropped at the centre to at most
+    MAX_PHOTO_ASPECT, then scaled to about the pixels of a default final render, its sides multiples of
+    SIZE_MULTIPLE, so that a phone's 12-megapixel photo costs the GPU what a render costs."""
+    try:
+        photo = Image.open(io.BytesIO(data))
+        photo.load()
+    except (OSError, Image.DecompressionBombError):
+        raise AssistantError(ErrorCode.BROKEN_FILE, "That photo could not be read.") from None
+    final = size_named(None).final()
+    aspect = min(max(photo.width / photo.height, 1 / MAX_PHOTO_ASPECT), MAX_PHOTO_ASPECT)
+    area = final.width * final.height
+    shape = (_photo_side(math.sqrt(area * aspect)), _photo_side(math.sqrt(area / aspect)))
+    buffer = io.BytesIO()
+    ImageOps.fit(photo.convert("RGB"), shape, method=Image.Resampling.LANCZOS).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _photo_side(pixels: float) -> int:
+    return max(MIN_PHOTO_SIDE, _round_to_multiple(pixels))
 
 
 async def _edit(
-    source: ImagineImage,
+    original: _Original,
     *,
     instruction: str,
     seed: int,
@@ -221,10 +283,8 @@ async def _edit(
 ) -> tuple[ImagineImage, float]:
     from imagine.tasks import edit as edit_task
 
-    if source.kind != ImagineImage.Kind.IMAGE:
-        raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be edited.")
-    prompt = edited_prompt(source.prompt, instruction)
-    request = {"prompt": prompt, "seed": seed, "image": await sync_to_async(_read_base64)(source)}
+    prompt = edited_prompt(original.prompt, instruction)
+    request = {"prompt": prompt, "seed": seed, "image": original.image}
     result = _checked(
         await run_task(
             edit_task,
@@ -234,12 +294,12 @@ async def _edit(
         )
     )
     image = await database_sync_to_async(_store_image)(
-        user_id=source.owner_id,
-        conversation_id=source.conversation_id,
+        user_id=original.owner_id,
+        conversation_id=original.conversation_id,
         prompt=prompt,
         seed=seed,
         result=result,
-        edited_from=source,
+        edited_from=original.picture,
     )
     return image, result["ms"]
 

@@ -38,6 +38,7 @@ from core.errors import AssistantError, ErrorCode
 from core.event_loop import run_sync
 from core.text import NUL_REFUSAL
 from imagine import services as imagine_services
+from imagine.commands import imagine_prompt
 from imagine.models import ImagineImage
 from integrations import revisions
 from integrations.adapters import MessagingAdapter, adapter_for
@@ -240,7 +241,7 @@ def _answer(
     if (text := text_reply(outcome)) is not None:
         return [ReplyText(text)]
     logger.warning("%s event %s: the answer ended %s: %s", event.app, event.key, outcome.status, outcome.error)
-    if event.kind == EventKind.IMAGINE and outcome.error:
+    if outcome.error and (event.kind == EventKind.IMAGINE or imagine_prompt(event.text) is not None):
         return [ReplyText(outcome.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
     return [ReplyText(FAILED_ANSWER_REPLY)]
 

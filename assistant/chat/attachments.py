@@ -120,15 +120,21 @@ def keep_with_turn(attachment: MessageAttachment, *, conversation_id: int) -> No
         keep_with(attachment, message_id=question.pk)
 
 
+def sent_with(*, message_id: int, client_id: str | None) -> models.Q:
+    """The attachments sent with a user message: kept with it, or still only claimed for its client id
+    (a channel links the two once the turn is stored, which may be after its check or its answer)."""
+    found = models.Q(message_id=message_id)
+    if client_id is not None:
+        found |= models.Q(message__isnull=True, client_id=client_id)
+    return found
+
+
 def drop_refused(*, question: Message) -> None:
     """The input check refused the turn of `question`: the file sent with it leaves the storage once the
-    refusal is committed; its reading and SHA-256 stay for the moderation case. Found by the message, or
-    by the client id it was claimed for when the channel has not linked it yet (the check can be quicker)."""
-    sent_with = models.Q(message=question)
-    if question.client_id is not None:
-        sent_with |= models.Q(message__isnull=True, client_id=question.client_id)
+    refusal is committed; its reading and SHA-256 stay for the moderation case."""
     owner_id = Message.objects.filter(pk=question.pk).values_list("conversation__owner_id", flat=True).get()
-    for attachment in MessageAttachment.objects.filter(sent_with, owner_id=owner_id):
+    found = sent_with(message_id=question.pk, client_id=question.client_id)
+    for attachment in MessageAttachment.objects.filter(found, owner_id=owner_id):
         delete_after_commit(attachment.file)
         attachment.file = ""
         attachment.refused = True

@@ -64,9 +64,12 @@ class CodeScanner(Protocol):
 
 @dataclass(frozen=True)
 class ImageRequest:
-    prompt: str  # as `imagine.commands.imagine_prompt` read it from the message
+    prompt: str  # as `imagine.commands.imagine_prompt` read it from the message (a photo's caption)
     owner_id: int
     conversation_id: int
+    # `edit <instruction>` as a photo's caption: the message whose photo it restyles (read from storage,
+    # so a regenerated answer finds it too); None: the conversation's newest picture.
+    photo_message_id: int | None = None
 
 
 class ImageMaker(Protocol):

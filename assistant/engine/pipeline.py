@@ -243,7 +243,10 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
     model_service.ModelError (and AssistantError from Imagine)."""
     question = turn.history[-1].content
     if turn.image_request is not None and capabilities.imagine is not None:
-        async for event in _imagine(turn.image_request, capabilities.imagine, capabilities.guard, question):
+        photo_check = _photo_check(turn, capabilities.photo_guard)  # a photo sent with `/imagine edit …`
+        async for event in _imagine(
+            turn.image_request, capabilities.imagine, capabilities.guard, question, photo_check
+        ):
             yield event
         return
     if turn.memory_command is not None and turn.knowledge is not None:
@@ -370,16 +373,24 @@ def _offers_client_tools(turn: Turn) -> bool:
 
 
 async def _imagine(
-    request: ImageRequest, maker: ImageMaker, guard: ContentGuard | None, question: str
+    request: ImageRequest,
+    maker: ImageMaker,
+    guard: ContentGuard | None,
+    question: str,
+    photo_check: PhotoCheck | None,
 ) -> AsyncIterator[PipelineEvent]:
     """`/imagine <prompt>`: the prompt alone through the input check, as the Imagine panel checks
-    it (a refusal is an ordinary blocked turn), then one final render instead of text."""
+    it (a refusal is an ordinary blocked turn), with the vision guard on a photo sent with it, then
+    one final render instead of text."""
     prompt = maker.clean(request.prompt)
-    if guard is not None:
-        verdict = await guard.check([("user", prompt)], agent=False)
-        if not guard_allows(verdict, "input"):
-            yield Blocked("input", verdict.categories, question)
-            return
+    check = InputCheck(guard, [("user", prompt)], photo_check)
+    try:
+        refused = await check.refusal()
+    finally:
+        check.close()
+    if refused is not None:
+        yield Blocked("input", refused, question)
+        return
     yield ImageReady(await maker.render(replace(request, prompt=prompt)))
     yield AnswerEnd("stop", completion_tokens=0)
 

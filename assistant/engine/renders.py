@@ -1,18 +1,23 @@
 """Imagine inside a conversation: `/imagine <prompt>` answered with a final render (the pipeline's
-`imagine` capability), `/imagine edit <instruction>` with an edit of the conversation's newest
-picture, and the link that shows that picture to its owner. The chat engine's adapter
-to Imagine: the assistant knows Imagine, never the reverse."""
+`imagine` capability), `/imagine edit <instruction>` with an edit of the photo it is the caption of,
+or else of the conversation's newest picture (a render, or a photo the person sent), and the link
+that shows that picture to its owner. The chat engine's adapter to Imagine: the assistant knows
+Imagine, never the reverse (it reads a sent photo's bytes and passes them)."""
 
 from __future__ import annotations
 
 import secrets
 
 from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
 
+from assistant.chat.attachments import MessageAttachment, sent_with
 from assistant.engine.capabilities import ImageRequest
 from assistant.models import Message
+from core.db import database_sync_to_async
 from core.errors import AssistantError, ErrorCode
 from core.images import ImageRef
+from imagine import selectors as imagine_selectors
 from imagine import services
 from imagine.commands import EDIT_WORD, edit_instruction
 from imagine.models import ImagineImage
@@ -29,6 +34,7 @@ _CHAT_CODES = {
     ErrorCode.WORKER_UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
 }
 IMAGE_FILE = "image.png"
+PHOTO_GONE = "That photo is no longer kept, so it cannot be edited."
 
 
 def _as_chat_error(exc: AssistantError) -> AssistantError:
@@ -59,13 +65,10 @@ class FinalRenders:
 
 
 async def _make(request: ImageRequest, *, seed: int) -> ImagineImage:
-    """An edit of the conversation's newest picture for `edit <instruction>`, else a new picture."""
+    """For `edit <instruction>` an edit of the photo sent with it or of the conversation's newest
+    picture (`_photo_to_edit`), else a new picture."""
     instruction = edit_instruction(request.prompt)
-    if instruction is not None:
-        image, _ = await services.edit_latest(
-            user_id=request.owner_id, conversation_id=request.conversation_id, instruction=instruction, seed=seed
-        )
-    else:
+    if instruction is None:
         image, _ = await services.render_final(
             user_id=request.owner_id,
             prompt=request.prompt,
@@ -73,7 +76,57 @@ async def _make(request: ImageRequest, *, seed: int) -> ImagineImage:
             seed=seed,
             conversation_id=request.conversation_id,
         )
+        return image
+    photo = await database_sync_to_async(_photo_to_edit)(request)
+    if photo is None:
+        image, _ = await services.edit_latest(
+            user_id=request.owner_id, conversation_id=request.conversation_id, instruction=instruction, seed=seed
+        )
+    else:
+        image, _ = await services.edit_photo(
+            user_id=request.owner_id,
+            conversation_id=request.conversation_id,
+            data=photo,
+            instruction=instruction,
+            seed=seed,
+        )
     return image
+
+
+def _photo_to_edit(request: ImageRequest) -> bytes | None:
+    """The photo an edit restyles: the one sent with the command, else the newest the person sent in
+    the conversation unless a render there is newer (None: edit that render). Newest by time, on any
+    branch, as Imagine picks its newest render: the picture the person last sent or was shown."""
+    if request.photo_message_id is not None:
+        return _photo_sent_with(owner_id=request.owner_id, message_id=request.photo_message_id).read_file()
+    photo = (
+        _kept_photos(request.owner_id)
+        .filter(message__conversation_id=request.conversation_id)
+        .select_related("message")
+        .order_by("-message__created_at", "-message_id")
+        .first()
+    )
+    if photo is None:
+        return None
+    render = imagine_selectors.newest_image(user_id=request.owner_id, conversation_id=request.conversation_id)
+    if render is not None and render.created > photo.message.created_at:
+        return None  # a web upload is stored before it is sent: its message's time is when it was sent
+    return photo.read_file()
+
+
+def _kept_photos(owner_id: int) -> QuerySet[MessageAttachment]:
+    """The person's sent photos whose file is still kept (a refused turn's is not)."""
+    photos = MessageAttachment.objects.filter(owner_id=owner_id, kind=MessageAttachment.Kind.PHOTO, refused=False)
+    return photos.exclude(file="")
+
+
+def _photo_sent_with(*, owner_id: int, message_id: int) -> MessageAttachment:
+    """The photo sent with one message (kept with it, or still only claimed for its client id)."""
+    client_id = Message.objects.filter(pk=message_id).values_list("client_id", flat=True).first()
+    photo = _kept_photos(owner_id).filter(sent_with(message_id=message_id, client_id=client_id)).first()
+    if photo is None:
+        raise AssistantError(ErrorCode.NOT_FOUND, PHOTO_GONE)
+    return photo
 
 
 def image_ref(image: ImagineImage) -> ImageRef:

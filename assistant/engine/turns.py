@@ -16,10 +16,10 @@ from assistant.conf import assistant_settings
 from assistant.engine.capabilities import ImageRequest, default_capabilities
 from assistant.engine.guard_checks import SafetyUnavailable, guard_allows
 from assistant.engine.llm import model_gateway
-from assistant.engine.pipeline import HistoryMessage, KnowledgeScope, Sampling, Turn
+from assistant.engine.pipeline import PHOTO_MARKER, HistoryMessage, KnowledgeScope, Sampling, Turn
 from assistant.models import Channel, Conversation, Message
 from core.event_loop import run_sync
-from imagine.commands import imagine_prompt
+from imagine.commands import edit_instruction, imagine_prompt
 from knowledge.commands import memory_command
 from knowledge.linking import memory_owner
 from model_service.client import GenerationParams, TextDelta
@@ -118,13 +118,22 @@ def _knowledge_scope(conversation: Conversation, memory: bool) -> KnowledgeScope
 def _image_request(
     conversation: Conversation, history: list[HistoryMessage], image_prompt: str | None
 ) -> ImageRequest | None:
-    """A picture for `/imagine <prompt>`, except on the /v1 API, whose answers are text only."""
+    """A picture for `/imagine <prompt>`, typed or as a photo's caption (`/imagine edit <instruction>`
+    then restyles that photo), except on the /v1 API, whose answers are text only."""
     if conversation.channel == Channel.API or not _asks(history):
         return None
-    prompt = image_prompt if image_prompt is not None else imagine_prompt(history[-1].content)
+    question = history[-1]
+    photo = bool(question.photo_reading)  # the stored text is PHOTO_MARKER, then the caption
+    words = question.content.removeprefix(PHOTO_MARKER) if photo else question.content
+    prompt = image_prompt if image_prompt is not None else imagine_prompt(words)
     if prompt is None:
         return None
-    return ImageRequest(prompt=prompt, owner_id=conversation.owner_id, conversation_id=conversation.pk)
+    return ImageRequest(
+        prompt=prompt,
+        owner_id=conversation.owner_id,
+        conversation_id=conversation.pk,
+        photo_message_id=question.id if photo and edit_instruction(prompt) is not None else None,
+    )
 
 
 def load_turn_by_id(answer_id: int) -> Turn:

@@ -165,3 +165,16 @@ async def test_without_a_vision_guard_the_photo_is_judged_by_its_text(
     assert outcome.status == Message.Status.COMPLETE
     assert guards.vision.requests == []
     assert "PARK" in guards.text.requests[0].prompt_text
+
+
+async def test_a_photo_sent_to_be_edited_is_judged_with_the_instruction(guards: Guards, person: User) -> None:
+    guards.vision.script(GuardReply(text="unsafe\nS4"))
+
+    outcome = await send(person, "edit-photo", caption="/imagine edit make it watercolour")
+
+    assert outcome.status == Message.Status.BLOCKED
+    assert outcome.image is None  # refused before anything was rendered
+    [judged] = guards.vision.requests
+    assert "\n\nUser: /imagine edit make it watercolour\n\n<END CONVERSATION>" in judged.prompt
+    case = await ModerationCase.objects.aget()
+    assert case.categories == ["S4"]

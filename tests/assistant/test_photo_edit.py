@@ -1,0 +1,114 @@
+"""`/imagine edit <instruction>` on a photo the person sent in the web chat: as the photo's caption it
+restyles that photo; typed later it restyles the conversation's newest picture, a sent photo or a
+render. Over the real consumer, with the real safety check and a real imagine worker on Redis (the
+tiny pipeline); the photo is kept through the attachments' service as an upload is once read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from assistant.chat.attachments import MessageAttachment, store
+from assistant.chat.services import create_guest
+from assistant.door import PHOTO_MARKER
+from assistant.models import Message, User
+from imagine.models import ImagineImage
+from tests.imagine.conftest import ChatSocket, imagine_settings, warm_guard, worker  # noqa: F401 (fixtures)
+from tests.imagine.test_edit import REFUSED_INSTRUCTION
+from tests.imagine.test_edit_photo import photo
+from tests.support.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHOTO_READING = "[Photo, read by OCR: only its printed text and basic facts are known, not what it shows]"
+SENT = (384, 384)  # a final render's shape with the tests' sizes: the edit keeps it
+
+
+def _person_with_photo() -> tuple[User, MessageAttachment]:
+    """A person and a photo they uploaded."""
+    person = create_guest()
+    return person, store(
+        owner=person,
+        kind=MessageAttachment.Kind.PHOTO,
+        data=photo(*SENT),
+        media_type="image/png",
+        reading=PHOTO_READING,
+    )
+
+
+async def _turn(socket: ChatSocket, text: str, client_id: str, **fields: Any) -> list[dict[str, Any]]:
+    await socket.send({"type": "message", "text": text, "client_id": client_id, **fields})
+    return await socket.frames_until_done()
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("warm_guard", "worker", "imagine_settings")
+async def test_a_photo_sent_with_an_imagine_edit_caption_is_restyled() -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+
+    frames = await _turn(socket, " /imagine edit  at night", "p1", attachment_id=sent.pk)
+    ack, done = frames[0], frames[-1]
+    await socket.send({"type": "regenerate", "conversation_id": ack["conversation_id"]})
+    again = (await socket.frames_until_done())[-1]
+    await socket.close()
+
+    assert (done["finish_reason"], done["error"]) == ("stop", None), done
+    assert done["image"]["prompt"] == "at night, a photo you sent"
+    edit = await ImagineImage.objects.aget(pk=done["image"]["id"])
+    assert (edit.edited_from_id, edit.conversation_id, edit.owner_id) == (None, ack["conversation_id"], person.pk)
+    assert (edit.width, edit.height) == SENT
+    question = await Message.objects.aget(pk=ack["user_message_id"])
+    assert question.content == f"{PHOTO_MARKER} /imagine edit  at night"  # as sent: only the command is read
+    assert (await MessageAttachment.objects.aget(pk=sent.pk)).message_id == question.pk
+    # Regenerated, it edits the photo again (found by its message now), never the first edit.
+    assert (again["finish_reason"], again["image"]["prompt"]) == ("stop", "at night, a photo you sent"), again
+    assert (await ImagineImage.objects.aget(pk=again["image"]["id"])).edited_from_id is None
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("worker", "imagine_settings")
+async def test_imagine_edit_after_a_photo_edits_the_photo_and_after_a_render_the_render(
+    model: FakeOpenAI,
+) -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+    rendered = await _turn(socket, "/imagine a red bicycle", "r1")
+    chat = {"conversation_id": rendered[0]["conversation_id"]}
+
+    asked = await _turn(socket, "what is this?", "p1", attachment_id=sent.pk, **chat)
+    of_photo = (await _turn(socket, "/imagine edit at night", "e1", **chat))[-1]
+    of_edit = (await _turn(socket, "/imagine edit in blue", "e2", **chat))[-1]
+    await socket.close()
+
+    assert asked[-1]["finish_reason"] == "stop"  # the model answered the photo's question
+    assert (of_photo["image"]["prompt"], of_edit["image"]["prompt"]) == (
+        "at night, a photo you sent",
+        "in blue, at night, a photo you sent",
+    )
+    first, second = [await ImagineImage.objects.aget(pk=done["image"]["id"]) for done in (of_photo, of_edit)]
+    assert (first.edited_from_id, second.edited_from_id) == (None, first.pk)
+    assert (first.width, first.height) == SENT
+
+
+@pytest.mark.usefixtures("warm_guard", "imagine_settings")
+async def test_a_refused_instruction_on_a_photo_gets_imagines_refusal_and_the_photo_goes() -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+
+    frames = await _turn(socket, f"/imagine edit {REFUSED_INSTRUCTION}", "p1", attachment_id=sent.pk)
+    chat = {"conversation_id": frames[0]["conversation_id"]}
+    later = (await _turn(socket, "/imagine edit at night", "e1", **chat))[-1]
+    await socket.close()
+
+    assert [frame["type"] for frame in frames] == ["ack", "blocked", "done"], frames
+    assert (frames[-1]["finish_reason"], frames[-1]["error_code"], frames[-1]["image"]) == ("blocked", "blocked", None)
+    assert not await ImagineImage.objects.filter(owner=person).aexists()
+    refused = await MessageAttachment.objects.aget(pk=sent.pk)
+    assert (refused.refused, refused.file.name) == (True, "")  # the photo leaves the storage with its turn
+    assert (later["error_code"], later["image"]) == ("not_found", None), later  # a refused photo is not edited
