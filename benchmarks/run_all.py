@@ -59,7 +59,11 @@ BENCHMARKS = (
     Benchmark(
         "page", "The chat page in Chromium: page weight, first paint, Send to first token seen", ("--loads", "5")
     ),
-    Benchmark("media", "Photos and voice notes on this CPU: OCR, transcription, speech", ("--runs", "3")),
+    Benchmark(
+        "media",
+        "Photos and voice notes on this CPU: upload to the first answer token, OCR, transcription, speech",
+        ("--runs", "3", "--turns", "10"),
+    ),
     Benchmark("code_interpreter", "The code interpreter's sandbox: start, and a small numpy script", ("--runs", "50")),
     Benchmark(
         "imagine_typing", "Imagine while typing: keystroke to image, stale work dropped", ("--typists", "1", "4")

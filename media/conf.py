@@ -23,6 +23,9 @@ class MediaSettings(BaseModel):
     photo_max_bytes: int = 20 * MIB  # an upload or download of a photo stops reading past this
     voice_max_bytes: int = 20 * MIB  # the same for voice notes and other audio
     photo_max_pixels: int = 50_000_000  # width × height, checked from the header before decoding
+    # The photo kept and sent on is scaled to this longer side (OCR reads the full resolution first):
+    # Llama 3.2 Vision sees a 4:3 or 16:9 photo as at most 2×2 tiles of 560×560 pixels.
+    photo_max_side: int = Field(1120, ge=1)
     voice_max_seconds: float = 600.0  # a voice note longer than this is refused, not cut
     ffmpeg: str = ""  # path of the ffmpeg binary; "": the one imageio-ffmpeg ships
     espeak: str = "espeak-ng"  # the embedded text-to-speech (Debian's espeak-ng)

@@ -219,3 +219,95 @@ def _png(width: int, height: int, compressed_rows: bytes) -> bytes:
 
     header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])  # 8-bit grey
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed_rows) + chunk(b"IEND", b"")
+
+
+# --- scaled for the vision model (MEDIA_PHOTO_MAX_SIDE, 1120 by default) ---------------------------------
+
+
+def jpeg_of(image: Image.Image, **save: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, **save)
+    return out.getvalue()
+
+
+def camera_photo(size: tuple[int, int]) -> Image.Image:
+    """Sensor-like grain over a gradient: as hard to compress as a real photo."""
+    grain = Image.effect_noise(size, 40).convert("RGB")
+    return Image.blend(grain, Image.linear_gradient("L").resize(size).convert("RGB"), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("size", "kept"),
+    [
+        ((4032, 3024), (1120, 840)),  # a 12-megapixel phone photo, 4:3
+        ((3024, 4032), (840, 1120)),
+        ((1920, 1080), (1120, 630)),  # 16:9
+        ((6000, 1500), (1120, 280)),  # a panorama: the aspect is kept, not the tile layout
+        ((1121, 1121), (1120, 1120)),
+    ],
+)
+def test_a_large_photo_is_kept_with_its_longer_side_at_1120_and_its_aspect(
+    size: tuple[int, int], kept: tuple[int, int]
+) -> None:
+    photo = clean_photo(jpeg_of(Image.new("RGB", size, "teal")), JPEG)
+
+    assert (photo.width, photo.height) == Image.open(io.BytesIO(photo.data)).size == kept
+    assert photo.image.size == size, "OCR must get the full resolution"
+
+
+@pytest.mark.parametrize("size", [(800, 600), (1120, 700), (64, 48)])
+def test_a_photo_that_fits_keeps_its_size(size: tuple[int, int]) -> None:
+    photo = clean_photo(jpeg_of(Image.new("RGB", size, "teal")), JPEG)
+
+    assert Image.open(io.BytesIO(photo.data)).size == (photo.width, photo.height) == size
+
+
+def test_the_longer_side_follows_the_setting(settings) -> None:
+    settings.MEDIA_PHOTO_MAX_SIDE = 500
+
+    photo = clean_photo(jpeg_of(Image.new("RGB", (4032, 3024), "teal")), JPEG)
+
+    assert (photo.width, photo.height) == (500, 375)
+
+
+def test_a_phone_photo_turned_upright_is_scaled_after_and_keeps_no_exif() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the sensor's landscape is a portrait once turned
+    exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 29.0)})  # GPS
+    original = jpeg_of(camera_photo((4032, 3024)), exif=exif)
+
+    photo = clean_photo(original, accept(original, Kind.PHOTO))
+
+    reopened = Image.open(io.BytesIO(photo.data))
+    assert (reopened.format, reopened.size) == ("JPEG", (840, 1120))
+    assert not reopened.getexif()
+    assert len(photo.data) * 5 < len(original), "a twelfth of the pixels should weigh far less"
+
+
+def test_scaling_averages_fine_detail_instead_of_dropping_pixels() -> None:
+    # One-pixel black and white stripes: a filter that averages gives even grey at half the size, one
+    # that picks pixels (nearest neighbour) gives all black or all white, or stripes again.
+    stripes = Image.frombytes("L", (2240, 2240), bytes([0, 255]) * (2240 * 1120))
+    out = io.BytesIO()
+    stripes.save(out, format="PNG")
+
+    photo = clean_photo(out.getvalue(), PNG)
+
+    grey = numpy.asarray(Image.open(io.BytesIO(photo.data)).convert("L"), dtype=float)
+    assert grey.shape == (1120, 1120)
+    assert abs(grey.mean() - 127.5) < 10
+    assert grey.std() < 12
+
+
+def test_a_screenshot_png_stays_png_and_a_png_photo_becomes_the_smaller_jpeg() -> None:
+    screenshot = clean_photo(text_photo(["Settings", "Wi-Fi: on"]), PNG)
+    out = io.BytesIO()
+    camera_photo((1600, 1200)).save(out, format="PNG")
+
+    photo = clean_photo(out.getvalue(), PNG)
+
+    assert screenshot.media_type is PNG
+    assert Image.open(io.BytesIO(screenshot.data)).format == "PNG"
+    assert photo.media_type is JPEG
+    assert Image.open(io.BytesIO(photo.data)).format == "JPEG"
+    assert (photo.width, photo.height) == (1120, 840)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from media.intake import Kind, accept
-from media.ocr import main_colours
+from media.ocr import main_colours, read_photo
 from media.service import prepare_photo
-from tests.media.support import text_photo
+from tests.media.support import font, text_photo
 
 TICKET = ["Train to Lyon 14:35", "Platform 7 Coach 12", "Seat 48 Window"]
+SMALL_PRINT_PX = 20  # fine print in a 4032×3024 phone photo: under 6 px once the photo is scaled to 1120
 
 
 def test_printed_text_in_a_photo_is_read_line_by_line() -> None:
@@ -62,3 +63,21 @@ def test_the_stored_photo_is_the_cleaned_one() -> None:
 
 def _without_spaces(text: str) -> str:
     return "".join(text.split())
+
+
+def test_small_print_in_a_large_photo_is_read_before_the_photo_is_scaled_down() -> None:
+    image = Image.new("RGB", (4032, 3024), "white")
+    ImageDraw.Draw(image).text((400, 1400), "Gate B22 closes 09:40", font=font(SMALL_PRINT_PX), fill=(20, 20, 30))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+
+    photo = prepare_photo(out.getvalue())
+
+    kept = Image.open(io.BytesIO(photo.data))
+    assert kept.size == (1120, 840)
+    read = "".join(_without_spaces(line.text) for line in photo.reading.lines)
+    assert "B22" in read
+    assert "09:40" in read
+    # At the kept size that print is a few pixels high and OCR finds nothing: the reading above came
+    # from the full resolution.
+    assert "09:40" not in "".join(line.text for line in read_photo(kept).lines)
