@@ -8,7 +8,15 @@ from pathlib import Path
 
 from tests.support.chat_client import ServerAddress
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.processes import free_port, manage, migrate, product_env, running, web_server_command
+from tests.support.processes import (
+    free_port,
+    manage,
+    migrate,
+    product_env,
+    running,
+    web_server_command,
+    worker_command,
+)
 
 CHUNK_CHARS = 6  # a scripted answer streams in many small frames, as a model writes it
 
@@ -35,5 +43,19 @@ def scripted_web_server(var_dir: Path, answer: str) -> Iterator[ServerAddress]:
     with (
         FakeOpenAI(default=Reply(texts=chunks, stall_between=0.01)) as model,
         web_server(var_dir, MODEL_BASE_URL=model.base_url) as server,
+    ):
+        yield server
+
+
+@contextmanager
+def media_web_server(var_dir: Path, answer: str) -> Iterator[ServerAddress]:
+    """The web server answering `answer` as scripted_web_server does, beside a worker on queue `media`
+    sharing its embedded-mode folder: photos and voice messages sent from the page are read there."""
+    chunks = [answer[i : i + CHUNK_CHARS] for i in range(0, len(answer), CHUNK_CHARS)]
+    worker = [*worker_command(queues=("media",)), "--include", "media.tasks"]
+    with (
+        FakeOpenAI(default=Reply(texts=chunks)) as model,
+        web_server(var_dir, MODEL_BASE_URL=model.base_url) as server,
+        running(worker, env=server.env, log=var_dir / "media-worker.log"),
     ):
         yield server

@@ -16,11 +16,9 @@ from PIL import Image
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.chat_page import ANSWER_TIMEOUT_MS, open_chat
-from tests.e2e.servers import CHUNK_CHARS
+from tests.e2e.servers import media_web_server
 from tests.media.support import text_photo
 from tests.support.chat_client import ServerAddress
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
 
 pytestmark = pytest.mark.e2e
 
@@ -31,20 +29,8 @@ READ_TIMEOUT_MS = 120_000  # the worker starts, loads OCR and reads the photo on
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
-    """The web server and a worker on queue `media` sharing one embedded-mode folder."""
-    var_dir = tmp_path_factory.mktemp("resumable-web")
-    chunks = [ANSWER[i : i + CHUNK_CHARS] for i in range(0, len(ANSWER), CHUNK_CHARS)]
-    with FakeOpenAI(default=Reply(texts=chunks)) as model:
-        env = product_env(var_dir, MODEL_BASE_URL=model.base_url, ASSISTANT_MODEL_TITLES="false")
-        migrate(env)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        worker = [*worker_command(queues=("media",)), "--include", "media.tasks"]
-        with (
-            running(worker, env=env, log=var_dir / "media-worker.log"),
-            running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log"),
-        ):
-            yield ServerAddress(url, env=env)
+    with media_web_server(tmp_path_factory.mktemp("resumable-web"), ANSWER) as server:
+        yield server
 
 
 def ticket_photo() -> bytes:

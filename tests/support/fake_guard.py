@@ -24,6 +24,7 @@ import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +55,15 @@ class GuardRequest:
         return prompt if isinstance(prompt, str) else llama3_tokenizer().decode(prompt)
 
 
-class FakeGuard(LoopbackServer):
-    """`async with FakeGuard() as guard:` serves on `guard.base_url` (…/v1) until the block ends."""
+class ScriptedGuard(LoopbackServer):
+    """A guard server on `base_url` (…/v1) giving each request the next scripted `GuardReply` (then
+    `default`); a subclass checks and records the request and writes the completion (`_answer`)."""
 
-    def __init__(self, *replies: GuardReply, default: GuardReply | None = None, model: str = "llama-guard-3-1b"):
+    def __init__(self, *replies: GuardReply, default: GuardReply | None, model: str) -> None:
         super().__init__()
         self.replies: deque[GuardReply] = deque(replies)
         self.default = default or GuardReply()
         self.model = model
-        self.requests: list[GuardRequest] = []
         self._ids = itertools.count(1)
 
     def script(self, *replies: GuardReply) -> None:
@@ -73,39 +74,37 @@ class FakeGuard(LoopbackServer):
         return f"{self.origin}/v1"
 
     async def fallback(self, exchange: Exchange) -> None:
-        request = GuardRequest(exchange.method, exchange.path, exchange.headers, exchange.json_or_text())
-        self.requests.append(request)
         reply = self.replies.popleft() if self.replies else self.default
+        status, body = self._answer(exchange, reply)
         await exchange.pause(reply.stall)
         if reply.drop_connection:
             await exchange.hang_up()
         else:
-            await exchange.respond_json(*self._answer(request, reply))
+            await exchange.respond_json(status, body)
 
-    def _answer(self, request: GuardRequest, reply: GuardReply) -> tuple[int, str]:
-        if request.method != "POST" or request.path != "/v1/completions":
-            return _error(404, f"Not Found: {request.method} {request.path}")
-        body = request.body
-        if not isinstance(body, dict) or not _is_prompt(body.get("prompt")):
-            return _error(400, "prompt must be text or token ids")
+    def _answer(self, exchange: Exchange, reply: GuardReply) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _scripted(
+        self, body: dict[str, Any], reply: GuardReply, completion: Callable[[], dict[str, Any]]
+    ) -> tuple[int, str]:
+        """The reply to a request the server read: its model checked, then the scripted failure or body."""
         if body.get("model") != self.model:
-            return _error(404, f"The model `{body.get('model')}` does not exist.")
+            return error_body(404, f"The model `{body.get('model')}` does not exist.")
         if reply.status != 200:
-            return _error(reply.status, "fake failure")
+            return error_body(reply.status, "fake failure")
         if reply.raw_body is not None:
             return 200, reply.raw_body
-        return 200, json.dumps(self._completion(body, reply.text))
+        return 200, json.dumps(completion())
 
-    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
-        prompt = body["prompt"]
-        prompt_tokens = len(prompt) // 4 if isinstance(prompt, str) else len(prompt)  # text: about 4 characters a token
+    def _envelope(self, kind: str, choice: dict[str, Any], prompt_tokens: int, text: str) -> dict[str, Any]:
         completion_tokens = len(text.split()) + 1
         return {
-            "id": f"cmpl-{next(self._ids)}",
-            "object": "text_completion",
+            "id": f"{'chatcmpl' if kind == 'chat.completion' else 'cmpl'}-{next(self._ids)}",
+            "object": kind,
             "created": int(time.time()),
             "model": self.model,
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
+            "choices": [{"index": 0, **choice, "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -114,10 +113,34 @@ class FakeGuard(LoopbackServer):
         }
 
 
+class FakeGuard(ScriptedGuard):
+    """`async with FakeGuard() as guard:` serves on `guard.base_url` (…/v1) until the block ends."""
+
+    def __init__(self, *replies: GuardReply, default: GuardReply | None = None, model: str = "llama-guard-3-1b"):
+        super().__init__(*replies, default=default, model=model)
+        self.requests: list[GuardRequest] = []
+
+    def _answer(self, exchange: Exchange, reply: GuardReply) -> tuple[int, str]:
+        request = GuardRequest(exchange.method, exchange.path, exchange.headers, exchange.json_or_text())
+        self.requests.append(request)
+        if request.method != "POST" or request.path != "/v1/completions":
+            return error_body(404, f"Not Found: {request.method} {request.path}")
+        body = request.body
+        if not isinstance(body, dict) or not _is_prompt(body.get("prompt")):
+            return error_body(400, "prompt must be text or token ids")
+        return self._scripted(body, reply, lambda: self._completion(body, reply.text))
+
+    def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        prompt = body["prompt"]
+        prompt_tokens = len(prompt) // 4 if isinstance(prompt, str) else len(prompt)  # text: about 4 characters a token
+        return self._envelope("text_completion", {"text": text}, prompt_tokens, text)
+
+
 def _is_prompt(prompt: object) -> bool:
     return isinstance(prompt, str) or (isinstance(prompt, list) and all(isinstance(i, int) for i in prompt))
 
 
-def _error(status: int, message: str) -> tuple[int, str]:
+def error_body(status: int, message: str) -> tuple[int, str]:
+    """An OpenAI error object, as vLLM answers a request it refuses."""
     kind = "NotFoundError" if status == 404 else "BadRequestError" if status == 400 else "InternalServerError"
     return status, json.dumps({"object": "error", "message": message, "type": kind, "param": None, "code": status})

@@ -31,10 +31,6 @@ import binascii
 import codecs
 import functools
 import io
-import itertools
-import json
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +38,8 @@ import jinja2.sandbox
 from PIL import Image, UnidentifiedImageError
 
 from safety.vision_guard import LLAMA_GUARD_VISION_CHAT_TEMPLATE
-from tests.support.fake_guard import GuardReply
-from tests.support.loopback import Exchange, LoopbackServer
+from tests.support.fake_guard import GuardReply, ScriptedGuard, error_body
+from tests.support.loopback import Exchange
 
 MODEL = "llama-guard-3-11b-vision"
 IMAGE_TOKEN = "<|image|>"
@@ -75,73 +71,32 @@ def served_prompt(messages: list[dict[str, Any]]) -> str:
     return served_template().render(messages=messages, add_generation_prompt=True)
 
 
-class FakeVisionGuard(LoopbackServer):
+class FakeVisionGuard(ScriptedGuard):
     """`async with FakeVisionGuard() as guard:` serves on `guard.base_url` (…/v1) until the block ends."""
 
     def __init__(self, *replies: GuardReply, default: GuardReply | None = None, model: str = MODEL) -> None:
-        super().__init__()
-        self.replies: deque[GuardReply] = deque(replies)
-        self.default = default or GuardReply()
-        self.model = model
+        super().__init__(*replies, default=default, model=model)
         self.requests: list[VisionGuardRequest] = []
-        self._ids = itertools.count(1)
-
-    def script(self, *replies: GuardReply) -> None:
-        self.replies.extend(replies)
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.origin}/v1"
-
-    async def fallback(self, exchange: Exchange) -> None:
-        reply = self.replies.popleft() if self.replies else self.default
-        status, body = self._answer(exchange, reply)
-        await exchange.pause(reply.stall)
-        if reply.drop_connection:
-            await exchange.hang_up()
-        else:
-            await exchange.respond_json(status, body)
 
     def _answer(self, exchange: Exchange, reply: GuardReply) -> tuple[int, str]:
         body = exchange.json_or_text()
         if exchange.method != "POST" or exchange.path != "/v1/chat/completions":
             self.requests.append(VisionGuardRequest(exchange.path, exchange.headers, body))
-            return _error(404, f"Not Found: {exchange.method} {exchange.path}")
+            return error_body(404, f"Not Found: {exchange.method} {exchange.path}")
         try:
             messages, images = _read_messages(body)
             prompt = served_prompt(messages)
         except InvalidRequest as invalid:
             self.requests.append(VisionGuardRequest(exchange.path, exchange.headers, body))
-            return _error(400, str(invalid))
+            return error_body(400, str(invalid))
         self.requests.append(VisionGuardRequest(exchange.path, exchange.headers, body, prompt, images))
         if prompt.count(IMAGE_TOKEN) != len(images):
-            return _error(400, f"{prompt.count(IMAGE_TOKEN)} image tokens in the prompt for {len(images)} image(s)")
-        if body.get("model") != self.model:
-            return _error(404, f"The model `{body.get('model')}` does not exist.")
-        if reply.status != 200:
-            return _error(reply.status, "fake failure")
-        if reply.raw_body is not None:
-            return 200, reply.raw_body
-        return 200, json.dumps(self._completion(prompt, reply.text))
-
-    def _completion(self, prompt: str, text: str) -> dict[str, Any]:
-        prompt_tokens = len(prompt) // 4  # about 4 characters a token
-        completion_tokens = len(text.split()) + 1
-        message = {"role": "assistant", "content": text, "tool_calls": []}
-        return {
-            "id": f"chatcmpl-{next(self._ids)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.model,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop", "stop_reason": None}
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+            return error_body(400, f"{prompt.count(IMAGE_TOKEN)} image tokens in the prompt for {len(images)} image(s)")
+        message = {"message": {"role": "assistant", "content": reply.text, "tool_calls": []}}
+        # About 4 characters a token.
+        return self._scripted(
+            body, reply, lambda: self._envelope("chat.completion", message, len(prompt) // 4, reply.text)
+        )
 
 
 def _read_messages(body: Any) -> tuple[list[dict[str, Any]], list[Image.Image]]:
@@ -178,8 +133,3 @@ def _part(part: Any, images: list[Image.Image]) -> dict[str, Any]:
         raise InvalidRequest(f"image_url: not a picture ({type(error).__name__})") from None
     images.append(picture)
     return {"type": "image"}
-
-
-def _error(status: int, message: str) -> tuple[int, str]:
-    kind = "NotFoundError" if status == 404 else "BadRequestError" if status == 400 else "InternalServerError"
-    return status, json.dumps({"object": "error", "message": message, "type": kind, "param": None, "code": status})
