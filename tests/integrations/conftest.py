@@ -15,6 +15,7 @@ from integrations.adapters.telegram import TelegramAdapter
 from integrations.adapters.whatsapp import WhatsAppAdapter
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
+from tests.support.fake_guard import FakeGuard, GuardReply
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.fake_openai import FakeOpenAI
 
@@ -102,3 +103,13 @@ def instagram() -> InstagramAdapter:
 @pytest.fixture
 def telegram() -> TelegramAdapter:
     return TelegramAdapter(conf.TelegramBot("http://127.0.0.1:9", BOT_TOKEN, ("s",), BOT_USERNAME))
+
+
+@pytest.fixture
+def refusing_guard(settings: Settings) -> Iterator[FakeGuard]:
+    """The content guard on, refusing everything as S1: a contract fake of Llama Guard 3 on vLLM (the
+    guard and the capabilities are built again on each settings change)."""
+    with FakeGuard(default=GuardReply(text="unsafe\nS1")) as guard:
+        settings.SAFETY_CHECKS = True
+        settings.SAFETY_GUARD_BASE_URL = guard.base_url
+        yield guard

@@ -14,7 +14,6 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from assistant.door import PHOTO_MARKER
-from assistant.engine.capabilities import default_capabilities
 from assistant.models import Message
 from core.errors import AssistantError, ErrorCode
 from integrations import tasks
@@ -22,14 +21,13 @@ from integrations.events import EventKind
 from integrations.media import refusal_sentence
 from integrations.models import InboundEvent
 from media.voice import AudioFormat, synthesize
-from safety.guard import content_guard
 from tests.assistant.test_vision_turns import VISION_MODEL, FakeVisionServer
 from tests.integrations import payloads as p
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
 from tests.integrations.test_replies import deliver, sent_texts, whatsapp_question
 from tests.media.support import running_media_worker, text_photo
-from tests.support.fake_guard import FakeGuard, GuardReply
+from tests.support.fake_guard import FakeGuard
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_worker")]
@@ -128,26 +126,17 @@ def test_a_telegram_photo_and_voice_note_are_answered(
 
 
 def test_a_harmful_transcript_is_refused_by_the_guard_like_typed_text(
-    fake_model: FakeOpenAI, apps: FakeMediaMessaging, voice_note: bytes, settings: Settings
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, voice_note: bytes, settings: Settings, refusing_guard: FakeGuard
 ) -> None:
     apps.add_whatsapp_media(VOICE_ID, voice_note, "audio/ogg")
     settings.MEDIA_VOICE_REPLY_TO_VOICE = False
-    with FakeGuard(default=GuardReply(text="unsafe\nS1")) as guard:
-        settings.SAFETY_CHECKS = True
-        settings.SAFETY_GUARD_BASE_URL = guard.base_url
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
-        try:
-            deliver("whatsapp", whatsapp_media("wamid.VG1", "audio", p.WHATSAPP_MEDIA["audio"]))
-            tasks.reply_to_event("whatsapp", "wamid.VG1")
-        finally:
-            content_guard.cache_clear()
-            default_capabilities.cache_clear()
+    deliver("whatsapp", whatsapp_media("wamid.VG1", "audio", p.WHATSAPP_MEDIA["audio"]))
+    tasks.reply_to_event("whatsapp", "wamid.VG1")
 
     answer = Message.objects.get(role=Message.Role.ASSISTANT)
     assert answer.status == Message.Status.BLOCKED
     assert sent_texts(apps) == [answer.content]  # the refusal, as for typed text
-    assert "weather" in guard.requests[0].prompt_text
+    assert "weather" in refusing_guard.requests[0].prompt_text
     assert apps.uploads == []  # voice replies switched off
 
 

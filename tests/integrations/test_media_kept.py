@@ -18,18 +18,16 @@ from PIL import Image
 from pytest_django.fixtures import Settings
 
 from assistant.chat.attachments import MessageAttachment
-from assistant.engine.capabilities import default_capabilities
 from assistant.models import Message, ModerationCase, User
 from integrations import tasks
 from media.voice import AudioFormat, synthesize
-from safety.guard import content_guard
 from tests.assistant.test_web_attachments import GPS_TAG, photo_with_gps
 from tests.integrations import payloads as p
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
 from tests.integrations.test_replies import deliver, sent_texts
 from tests.media.support import running_media_worker
-from tests.support.fake_guard import FakeGuard, GuardReply
+from tests.support.fake_guard import FakeGuard
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_worker")]
@@ -114,20 +112,11 @@ def test_a_voice_note_is_kept_as_sent_with_its_transcript(
 
 
 def test_a_photo_the_input_check_refuses_is_not_kept(
-    fake_model: FakeOpenAI, apps: FakeMediaMessaging, settings: Settings, media_root: Path
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, refusing_guard: FakeGuard, media_root: Path
 ) -> None:
     apps.add_whatsapp_media(PHOTO_ID, photo_with_gps(), "image/jpeg")
-    with FakeGuard(default=GuardReply(text="unsafe\nS1")) as guard:
-        settings.SAFETY_CHECKS = True
-        settings.SAFETY_GUARD_BASE_URL = guard.base_url
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
-        try:
-            deliver("whatsapp", whatsapp_media("wamid.BAD", "image", p.WHATSAPP_MEDIA["image"]))
-            tasks.reply_to_event("whatsapp", "wamid.BAD")
-        finally:
-            content_guard.cache_clear()
-            default_capabilities.cache_clear()
+    deliver("whatsapp", whatsapp_media("wamid.BAD", "image", p.WHATSAPP_MEDIA["image"]))
+    tasks.reply_to_event("whatsapp", "wamid.BAD")
 
     answer = Message.objects.get(role=Message.Role.ASSISTANT)
     assert sent_texts(apps) == [answer.content]  # the refusal
