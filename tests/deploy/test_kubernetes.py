@@ -360,6 +360,7 @@ SAFE_DEFAULTS = {
     "caps on what people send, from the messaging apps' own limits (docs/subsystems/media.md, knowledge.md)": {
         "MEDIA_PHOTO_MAX_BYTES", "MEDIA_VOICE_MAX_BYTES", "MEDIA_PHOTO_MAX_PIXELS", "MEDIA_VOICE_MAX_SECONDS",
         "KNOWLEDGE_MAX_FILE_BYTES", "KNOWLEDGE_MAX_PAGES", "KNOWLEDGE_MAX_CHARACTERS",
+        "MEDIA_PHOTO_MAX_SIDE",  # and the size photos are kept at, from the vision model's tiles
     },
     "the product's behaviour, the same in every deployment": {
         "ASSISTANT_SYSTEM_PROMPT", "ASSISTANT_MODEL_TITLES", "ASSISTANT_CONCURRENT_ANSWERS",
