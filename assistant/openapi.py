@@ -155,7 +155,7 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "Upload a photo or a voice message (multipart/form-data: `file`; the kind is read from its bytes), "
             "read on the `media` queue; a chat `message` frame then sends it once, by `attachment_id`.",
             Answer(201, "Read and kept.", AttachmentOut),
-            errors=(400, 413, 415, 422, 503),
+            errors=(400, 413, 415, 422, 429, 503),
         ),
     },
     "/api/attachments/{attachment_id}/file": {
@@ -171,7 +171,7 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "against the media caps at once; send its bytes with PATCH, then finish it.",
             Answer(201, "Created; `Location` and `Upload-Offset: 0`.", UploadOut),
             body=UploadBody,
-            errors=(413, 415),
+            errors=(413, 415, 429),
         ),
     },
     "/api/uploads/{upload_id}": {
@@ -189,7 +189,7 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "Every byte is here: read it as `POST /api/attachments` does (201); finishing again answers the same "
             "attachment (200).",
             Answer(201, "Read and kept.", AttachmentOut),
-            errors=(400, 413, 415, 422, 503),
+            errors=(400, 413, 415, 422, 429, 503),
         ),
     },
     "/api/settings": {
@@ -255,7 +255,7 @@ ROUTES: dict[str, dict[str, Operation]] = {
             "Upload a document (multipart/form-data: `file`, optional `conversation_id`); its text is read on "
             "the `documents` queue, and the answer's `status` and `progress` say how far it got.",
             Answer(202, "Accepted; being read.", DocumentOut),
-            errors=(400, 413, 415, 422, 503),
+            errors=(400, 413, 415, 422, 429, 503),
         ),
     },
     "/api/documents/{document_id}": {
