@@ -81,7 +81,7 @@ def test_regenerate_replaces_the_answer(page: Page, chat_server: ServerAddress) 
 
     page.get_by_test_id("regenerate").click()
     answers = page.locator("[data-testid=message][data-role=assistant]")
-    expect(answers).to_have_count(1)
+    expect(answers).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     expect(answers).not_to_have_attribute("data-message-id", first_id, timeout=ANSWER_TIMEOUT_MS)
     expect(answers).to_have_attribute("data-status", FINISHED, timeout=ANSWER_TIMEOUT_MS)
     stored = stored_messages(page, chat_server, current_conversation_id(page))

@@ -44,6 +44,8 @@ def test_regenerate_keeps_the_first_answer_one_switch_away(page: Page, server: S
 
     page.get_by_test_id("regenerate").click()
     answer = messages(page, "assistant")
+    # The first answer stays on screen, dimmed, until the server takes the regeneration.
+    expect(answer).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     expect(answer).not_to_have_attribute("data-message-id", first_id, timeout=ANSWER_TIMEOUT_MS)
     finished(answer)
     expect(answer.get_by_test_id("version-label")).to_have_text("2/2")
