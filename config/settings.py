@@ -350,6 +350,9 @@ MEDIA_TRANSCRIPTION_BASE_URL = env.str("MEDIA_TRANSCRIPTION_BASE_URL", default=_
 MEDIA_TRANSCRIPTION_MODEL = env.str("MEDIA_TRANSCRIPTION_MODEL", default=_media.transcription_model)
 MEDIA_TRANSCRIPTION_API_KEY = env.str("MEDIA_TRANSCRIPTION_API_KEY", default=_media.transcription_api_key)
 MEDIA_TRANSCRIPTION_TIMEOUT = env.float("MEDIA_TRANSCRIPTION_TIMEOUT", default=_media.transcription_timeout)
+MEDIA_TRANSCRIPTION_DETECT_LANGUAGE = env.bool(
+    "MEDIA_TRANSCRIPTION_DETECT_LANGUAGE", default=_media.transcription_detect_language
+)
 MEDIA_SPEECH_BASE_URL = env.str("MEDIA_SPEECH_BASE_URL", default=_media.speech_base_url)
 MEDIA_SPEECH_MODEL = env.str("MEDIA_SPEECH_MODEL", default=_media.speech_model)
 MEDIA_SPEECH_VOICE = env.str("MEDIA_SPEECH_VOICE", default=_media.speech_voice)

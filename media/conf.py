@@ -36,6 +36,9 @@ class MediaSettings(BaseModel):
     transcription_model: str = "openai/whisper-large-v3-turbo"
     transcription_api_key: str = Field("", repr=False)
     transcription_timeout: float = 60.0
+    # The server names the language it heard (vLLM ≥ 0.17 detects it for Whisper and answers it in
+    # `verbose_json`); false for an older server, which is then told the person's language instead.
+    transcription_detect_language: bool = True
     # Production text-to-speech: an OpenAI-compatible `/v1/audio/speech`.
     speech_base_url: str = ""  # base URL (…/v1); "": espeak-ng in process
     speech_model: str = "tts-1"

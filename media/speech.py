@@ -4,10 +4,14 @@
   only, so the language is "en" *assumed* (`language_detected=False`), never presented as detected; on
   espeak-ng speech its word error rate is stated in docs/subsystems/media.md.
 - Production (MEDIA_TRANSCRIPTION_BASE_URL set): OpenAI's `/v1/audio/transcriptions`, as vLLM serves
-  Whisper. vLLM answers `response_format` `json` or `text` only (`verbose_json`, with the detected
-  language and segment scores, is refused with a 400), and without a `language` field it transcribes
-  as English: so the person's language is sent when known, and the transcript's language is that one,
-  or English, *assumed* (`language_detected=False`), never presented as detected.
+  Whisper. From vLLM 0.17 a request without `language` has Whisper detect it (one constrained decoding
+  step over the language tokens of the first 30 s) and `verbose_json` answers the language heard: the
+  transcript's language is then *detected* (`language_detected=True`), so the answer and its voice
+  follow what was spoken, whatever the account's setting. OpenAI's own server names the language in
+  English words ("french"), vLLM by its ISO 639-1 code; both are read. An older vLLM (0.11: `json` or
+  `text` only, and English without `language`) is served with MEDIA_TRANSCRIPTION_DETECT_LANGUAGE=false:
+  the person's language is sent when known, and the transcript's language is that one, or English,
+  *assumed* (`language_detected=False`), never presented as detected.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import httpx
+from django.conf.locale import LANG_INFO
 from pocketsphinx import Decoder
 
 from core.errors import AssistantError, ErrorCode
@@ -28,7 +33,7 @@ from media.intake import SPEECH_SAMPLE_RATE, VoicePcm
 from media.remote import post_to_model_server
 
 EMBEDDED_LANGUAGE = "en"  # the only language pocketsphinx's bundled model knows
-WHISPER_DEFAULT_LANGUAGE = "en"  # what vLLM transcribes as when no language is sent
+WHISPER_DEFAULT_LANGUAGE = "en"  # what an older vLLM transcribes as when no language is sent
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,13 @@ class WhisperTranscriber:
 
     def transcribe(self, voice: VoicePcm, *, language: str | None = None) -> Transcript:
         configured = media_settings()
-        form = {"model": configured.transcription_model, "response_format": "json", "temperature": "0"}
-        if language:
+        detect = configured.transcription_detect_language
+        form = {
+            "model": configured.transcription_model,
+            "response_format": "verbose_json" if detect else "json",
+            "temperature": "0",
+        }
+        if language and not detect:
             form["language"] = language
         body = post_to_model_server(
             f"{configured.transcription_base_url.rstrip('/')}/audio/transcriptions",
@@ -106,19 +116,36 @@ def _wav(pcm: bytes) -> bytes:
 
 def _transcript_from(response: httpx.Response, voice: VoicePcm, *, model: str, hint: str | None) -> Transcript:
     try:
-        text = str(response.json()["text"]).strip()
+        body = response.json()
+        text = str(body["text"]).strip()
     except (ValueError, KeyError, TypeError) as error:
         raise AssistantError(
             ErrorCode.MODEL_ERROR, "The speech recogniser sent an answer we could not read."
         ) from error
+    heard = _language_code(body.get("language"))
     return Transcript(
         text=text,
-        language=hint or WHISPER_DEFAULT_LANGUAGE,
-        language_detected=False,
+        language=heard or hint or WHISPER_DEFAULT_LANGUAGE,
+        language_detected=heard is not None,
         confidence=None,
         seconds=voice.seconds,
         engine=model,
     )
+
+
+def _language_code(named: object) -> str | None:
+    """The ISO 639-1 code of the language a server says it heard: vLLM sends the code ("fr"), OpenAI
+    the English name ("french"); None for none, or a name no locale table knows."""
+    if not isinstance(named, str) or not named.strip():
+        return None
+    wanted = named.strip().lower()
+    if len(wanted) == 2 and wanted.isalpha():
+        return wanted
+    return _CODES_BY_NAME.get(wanted)
+
+
+# English language names to codes, from Django's locale table ("french" → "fr"); two-letter codes only.
+_CODES_BY_NAME = {info["name"].lower(): code for code, info in LANG_INFO.items() if "name" in info and len(code) == 2}
 
 
 @functools.cache

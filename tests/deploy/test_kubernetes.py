@@ -387,6 +387,7 @@ SAFE_DEFAULTS = {
     },
     "the voice servers are optional (components/voice): unset, the media worker's pocketsphinx and espeak-ng": {
         "MEDIA_TRANSCRIPTION_BASE_URL", "MEDIA_TRANSCRIPTION_MODEL", "MEDIA_TRANSCRIPTION_TIMEOUT",
+        "MEDIA_TRANSCRIPTION_DETECT_LANGUAGE",  # the model tier's Whisper runs vLLM 0.19.1, which detects
         "MEDIA_SPEECH_BASE_URL", "MEDIA_SPEECH_MODEL", "MEDIA_SPEECH_VOICE", "MEDIA_SPEECH_TIMEOUT",
     },
 }  # fmt: skip

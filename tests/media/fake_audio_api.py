@@ -1,6 +1,7 @@
 """A contract fake of OpenAI's audio endpoints as vLLM and OpenAI-compatible TTS servers speak them:
 `POST /v1/audio/transcriptions` (multipart form: file, model, response_format, language…; answers
-`json` with the text, and refuses `verbose_json` with a 400 as vLLM does) and `POST /v1/audio/speech`
+`json` with the text, or `verbose_json` with the text and the language: the one sent, else the one it
+"heard", as vLLM 0.17 and later detect it for Whisper) and `POST /v1/audio/speech`
 (JSON: model, input, voice, response_format, stream; answers the audio bytes). A real HTTP server on
 127.0.0.1 (tests/support/loopback.py); every request is recorded with its form fields or JSON body,
 and the next answer can be scripted."""
@@ -15,7 +16,7 @@ from typing import Any
 
 from tests.support.loopback import Exchange, LoopbackServer
 
-VLLM_RESPONSE_FORMATS = frozenset({"json", "text"})  # vLLM's transcription endpoint, through 0.11 at least
+VLLM_RESPONSE_FORMATS = frozenset({"json", "text", "verbose_json"})  # vLLM's transcription endpoint from 0.17
 
 
 @dataclass
@@ -27,9 +28,12 @@ class Recorded:
 
 
 class FakeAudioApi(LoopbackServer):
-    def __init__(self, *, transcription: dict[str, Any] | None = None, speech: bytes = b"") -> None:
+    def __init__(
+        self, *, transcription: dict[str, Any] | None = None, heard_language: str = "en", speech: bytes = b""
+    ) -> None:
         super().__init__(routes={"/v1/audio/transcriptions": self._transcriptions, "/v1/audio/speech": self._speech})
         self.transcription = transcription or {}
+        self.heard_language = heard_language  # what `verbose_json` says when no language is sent
         self.speech = speech
         self.status = 200
         self.requests: list[Recorded] = []
@@ -47,11 +51,16 @@ class FakeAudioApi(LoopbackServer):
             else:
                 recorded.fields[name] = payload.decode()
         self.requests.append(recorded)
-        if recorded.fields.get("response_format", "json") not in VLLM_RESPONSE_FORMATS:
-            message = "Currently only support response_format `text` or `json`"
+        response_format = recorded.fields.get("response_format", "json")
+        if response_format not in VLLM_RESPONSE_FORMATS:
+            message = "Currently only support response_format: `text`, `json` or `verbose_json`"
             await exchange.respond_json(400, {"error": {"message": message, "type": "BadRequestError", "code": 400}})
             return
-        await self._answer(exchange, json.dumps(self.transcription).encode(), "application/json")
+        answer = self.transcription
+        if response_format == "verbose_json":
+            language = recorded.fields.get("language") or self.heard_language
+            answer = {"text": answer.get("text", ""), "language": language, "duration": "1.0", "segments": []}
+        await self._answer(exchange, json.dumps(answer).encode(), "application/json")
 
     async def _speech(self, exchange: Exchange) -> None:
         self.requests.append(Recorded(exchange.path, exchange.headers, fields=json.loads(exchange.body)))

@@ -75,7 +75,8 @@ def test_word_error_rate_counts_substitutions_deletions_and_insertions(
 @pytest.fixture
 def whisper(settings) -> Iterator[FakeAudioApi]:
     with FakeAudioApi(
-        transcription={"text": " Quel temps fait-il à Paris ?", "usage": {"type": "duration", "seconds": 1}}
+        transcription={"text": " Quel temps fait-il à Paris ?", "usage": {"type": "duration", "seconds": 1}},
+        heard_language="fr",
     ) as fake:
         settings.MEDIA_TRANSCRIPTION_BASE_URL = f"{fake.origin}/v1"
         settings.MEDIA_TRANSCRIPTION_API_KEY = "whisper-key"
@@ -92,16 +93,17 @@ def _one_second_voice() -> bytes:
     return out.getvalue()
 
 
-def test_the_whisper_client_sends_16_khz_wav_in_the_json_format_vllm_answers(whisper: FakeAudioApi) -> None:
+def test_the_whisper_client_sends_16_khz_wav_and_reads_the_language_heard(whisper: FakeAudioApi) -> None:
     assert isinstance(transcriber(), WhisperTranscriber)
 
-    transcript = hear_voice(_one_second_voice(), declared="voice.wav")
+    transcript = hear_voice(_one_second_voice(), declared="voice.wav", language="de")
 
     request = whisper.requests[0]
     assert request.headers["authorization"] == "Bearer whisper-key"
+    # No `language`: the server detects it, whatever the account's language ("de") says.
     assert request.fields == {
         "model": "openai/whisper-large-v3-turbo",
-        "response_format": "json",
+        "response_format": "verbose_json",
         "temperature": "0",
     }
     filename, content_type, audio = request.files["file"]
@@ -109,15 +111,38 @@ def test_the_whisper_client_sends_16_khz_wav_in_the_json_format_vllm_answers(whi
     with wave.open(io.BytesIO(audio)) as sent:
         assert (sent.getnchannels(), sent.getframerate(), sent.getnframes()) == (1, 16_000, 16_000)
     assert transcript.text == "Quel temps fait-il à Paris ?"
-    # vLLM detects no language: without a hint it transcribes as English, which is assumed, not detected.
-    assert (transcript.language, transcript.language_detected, transcript.confidence) == ("en", False, None)
+    assert (transcript.language, transcript.language_detected, transcript.confidence) == ("fr", True, None)
 
 
-def test_a_language_hint_is_sent_and_not_reported_as_detected(whisper: FakeAudioApi) -> None:
-    transcript = hear_voice(_one_second_voice(), language="fr")
+@pytest.mark.parametrize(
+    ("named", "language", "detected"),
+    [
+        ("french", "fr", True),  # OpenAI's server names it in English words
+        ("FR", "fr", True),
+        ("klingon", "de", False),  # a name no locale knows: the person's language, assumed
+        ("", "de", False),
+    ],
+)
+def test_the_language_heard_is_read_as_a_code_or_an_english_name(
+    whisper: FakeAudioApi, named: str, language: str, detected: bool
+) -> None:
+    whisper.heard_language = named
 
-    assert whisper.requests[0].fields["language"] == "fr"
-    assert (transcript.language, transcript.language_detected) == ("fr", False)
+    transcript = hear_voice(_one_second_voice(), language="de")
+
+    assert (transcript.language, transcript.language_detected) == (language, detected)
+
+
+def test_an_older_server_is_told_the_persons_language_which_is_assumed(whisper: FakeAudioApi, settings) -> None:
+    settings.MEDIA_TRANSCRIPTION_DETECT_LANGUAGE = False  # vLLM 0.11: `json` only, English without a language
+
+    hinted = hear_voice(_one_second_voice(), language="fr")
+    unhinted = hear_voice(_one_second_voice())
+
+    assert [r.fields["response_format"] for r in whisper.requests] == ["json", "json"]
+    assert (whisper.requests[0].fields["language"], "language" in whisper.requests[1].fields) == ("fr", False)
+    assert (hinted.language, hinted.language_detected) == ("fr", False)
+    assert (unhinted.language, unhinted.language_detected) == ("en", False)
 
 
 def test_a_failing_whisper_server_is_a_model_error(whisper: FakeAudioApi) -> None:
