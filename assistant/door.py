@@ -46,7 +46,7 @@ from core.celery_results import TaskFailed, await_result
 from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
-from imagine.commands import IMAGINE_COMMAND
+from imagine.commands import IMAGINE_COMMAND, edit_instruction, imagine_prompt
 from knowledge import tasks as knowledge_tasks
 from knowledge.memory import ExchangeMemory, configured_model
 
@@ -61,6 +61,8 @@ MEMORY_POLL_SECONDS = 0.25
 # every second); older, its process died and it no longer counts as the person's running answer.
 ANSWER_ALIVE_SECONDS = 5 * HEARTBEAT_SECONDS
 ANSWER_IN_PROGRESS_DETAIL = "Another of your answers is still being written. Wait for it or stop it, then send again."
+PICTURE_EDIT_WHERE = "edit_picture_of: an Edit button works in the conversation showing the picture, without an upload."
+PICTURE_EDIT_TEXT = "edit_picture_of: the message must be `/imagine edit <instruction>`."
 
 
 class Action(StrEnum):
@@ -116,6 +118,8 @@ class TurnRequest:
     client_tools: ClientTools | None = None  # `/v1`: function tools, and `history` as Llama 3.1 reads it
     temporary: bool = False  # web: a temporary chat, which neither reads nor writes memory (end_temporary_chat)
     attachment: Attachment | None = None  # messaging: a photo's reading, or a voice note's transcript
+    # Web: `/imagine edit …` sent with a picture's Edit button: the message that shows that picture.
+    edits_picture_of: int | None = None
     # Messaging: the task run with what memory did with the exchange (an ExchangeMemory's JSON, passed
     # first), once a worker has read it; the web is told on its sockets instead.
     after_remembering: Signature | None = None
@@ -334,6 +338,7 @@ def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
         search_mode=request.search_mode,
         image_prompt=request.image_prompt,
         memory=not request.temporary,
+        shown=None if start.shown_before is None else [*start.shown_before, start.user_message],
     )
     return start, replace(turn, client_tools=request.client_tools, attachment=request.attachment)
 
@@ -363,6 +368,7 @@ def _store(request: TurnRequest, admit: Callable[[], None]) -> TurnStart:
         client_id=request.client_id,
         admit=admit,
         photo_reading=request.attachment.photo_reading if request.attachment else "",
+        edits_picture_of=request.edits_picture_of,
     )
 
 
@@ -393,6 +399,17 @@ def _validate(request: TurnRequest) -> None:
         raise AssistantError(ErrorCode.INVALID_FRAME, f"client_id: 1 to {MAX_CLIENT_ID_CHARS} characters.")
     if request.conversation_id is not None and request.conversation_id < 1:
         raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")
+    if request.edits_picture_of is not None:
+        _validate_picture_edit(request)
+
+
+def _validate_picture_edit(request: TurnRequest) -> None:
+    """A picture's Edit button sends `/imagine edit <instruction>` in the conversation showing it."""
+    prompt = imagine_prompt(request.text)
+    if request.conversation_id is None or request.attachment is not None:
+        raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_WHERE)
+    if prompt is None or edit_instruction(prompt) is None:
+        raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_TEXT)
 
 
 def _refuse_while_answering(user: User) -> None:

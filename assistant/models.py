@@ -167,6 +167,9 @@ class Message(models.Model):
     # A user message sent with a photo: the photo's reading (OCR text and basic facts), which the
     # model reads with this message in every later turn too (assistant/engine/pipeline.py).
     photo_reading = models.TextField(blank=True)
+    # A user message `/imagine edit …` sent with a picture's Edit button: the message showing that
+    # picture (a photo sent with it, or an answer's Imagine picture), which the edit restyles.
+    edits_picture_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,8 +1,8 @@
 """The `/imagine <prompt>` command, recognised in one place for every channel: the web chat's
 turns (assistant/engine/turns.py) and the messaging apps' inbound events (integrations/events.py).
 `/imagine edit <instruction>` is the same command whose prompt starts with the word `edit`: it
-restyles the photo it is the caption of, else the conversation's newest picture, a render or a photo
-the person sent (assistant/engine/renders.py)."""
+restyles the photo it is the caption of, or the picture whose Edit button sent it (web), else the
+conversation's newest picture, a render or a photo the person sent (assistant/engine/renders.py)."""
 
 from __future__ import annotations
 

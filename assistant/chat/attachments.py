@@ -129,6 +129,17 @@ def sent_with(*, message_id: int, client_id: str | None) -> models.Q:
     return found
 
 
+def kept_photos(owner_id: int) -> models.QuerySet[MessageAttachment]:
+    """The person's sent photos whose file is still kept (a refused turn's is not)."""
+    photos = MessageAttachment.objects.filter(owner_id=owner_id, kind=MessageAttachment.Kind.PHOTO, refused=False)
+    return photos.exclude(file="")
+
+
+def kept_photo_sent_with(*, owner_id: int, message_id: int, client_id: str | None) -> MessageAttachment | None:
+    """The photo sent with one user message, while its file is kept."""
+    return kept_photos(owner_id).filter(sent_with(message_id=message_id, client_id=client_id)).first()
+
+
 def drop_refused(*, question: Message) -> None:
     """The input check refused the turn of `question`: the file sent with it leaves the storage once the
     refusal is committed; its reading and SHA-256 stay for the moderation case."""

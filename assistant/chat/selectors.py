@@ -26,7 +26,7 @@ def followed_id(message: Message) -> int | None:
     return message.reply_to_id if message.role == Message.Role.ASSISTANT else message.parent_id
 
 
-def _shown_branch(messages: Iterable[Message]) -> list[Message]:
+def shown_branch(messages: Iterable[Message]) -> list[Message]:
     """The branch on screen, from messages in id order (a message is stored after the one it follows):
     each message that is the chosen version and follows a shown one. A message that follows nothing
     recorded (a conversation's first, `/v1` history) is shown unless superseded, as when all was linear."""
@@ -44,7 +44,7 @@ def _shown_branch(messages: Iterable[Message]) -> list[Message]:
 def visible_messages(*, conversation: Conversation) -> list[Message]:
     """The conversation as shown: the chosen version of each turn, along the branch it starts. The other
     versions (earlier answers, edited questions) and the branches after them stay stored, unshown."""
-    return _shown_branch(conversation.messages.order_by("id"))
+    return shown_branch(conversation.messages.order_by("id"))
 
 
 def versions_by_message(*, messages: Iterable[Message]) -> dict[int, list[int]]:
@@ -76,13 +76,15 @@ def feedback_by_answer(*, user: User, answer_ids: Iterable[int]) -> dict[int, Me
     return {row.message_id: row for row in rows}
 
 
-def prompt_history(*, answer: Message) -> list[Message]:
-    """The messages an answer is generated from: the visible ones up to the user message it answers.
+def prompt_history(*, answer: Message, shown: list[Message] | None = None) -> list[Message]:
+    """The messages an answer is generated from: the visible ones up to the user message it answers
+    (`shown`: the visible ones, when the caller has them).
 
     Failed answers with no text carry nothing for the model and are skipped. Blocked turns (the
     question and its refusal) leave the model's memory, so one refusal does not colour the rest.
     """
-    messages = [m for m in visible_messages(conversation=answer.conversation) if m.pk <= answer.reply_to_id]
+    visible = visible_messages(conversation=answer.conversation) if shown is None else shown
+    messages = [m for m in visible if m.pk <= answer.reply_to_id]
     blocked = {m.id for m in messages if m.status == Message.Status.BLOCKED}
     blocked |= {m.reply_to_id for m in messages if m.id in blocked}
     return [m for m in messages if m.id not in blocked and (m.role == Message.Role.USER or m.content)]

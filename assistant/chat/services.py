@@ -11,18 +11,21 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from assistant.chat.selectors import answer_for, conversation_for, followed_id, visible_messages
+from assistant.chat.attachments import kept_photo_sent_with
+from assistant.chat.selectors import answer_for, conversation_for, followed_id, shown_branch, visible_messages
 from assistant.conf import assistant_settings, model_settings
 from assistant.models import ApiKey, Channel, Conversation, Message, MessageFeedback, User
 from assistant.ops import metrics
 from core import limits
 from core.errors import AssistantError, ErrorCode
 from core.text import NUL_REFUSAL, contains_nul
+from imagine.commands import edit_instruction, imagine_prompt
 from knowledge.services import delete_conversation_documents
 
 TITLE_MAX_CHARS = 200
 MAX_REQUEST_MESSAGES = 500
 _PROVISIONAL_TITLE_WORDS = 8
+PICTURE_GONE = "That picture is no longer kept, so it cannot be edited."
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class TurnStart:
     user_message: Message
     answer: Message
     created: bool  # False when a retried client_id found the turn already stored
+    # A new message's turn: the conversation as shown before it, read once while storing it, so the
+    # prompt is built without reading the conversation again (None: read it).
+    shown_before: list[Message] | None = None
 
 
 def create_guest() -> User:
@@ -109,10 +115,11 @@ def delete_conversation(*, user: User, conversation_id: int) -> None:
         delete_conversation_documents(owner_id=user.pk, conversation_id=conversation_id)
 
 
-def _check_room(conversation: Conversation) -> None:
-    """A conversation holds at most ASSISTANT_MAX_CONVERSATION_MESSAGES messages (a turn adds two)."""
+def _check_room(conversation: Conversation, stored: int | None = None) -> None:
+    """A conversation holds at most ASSISTANT_MAX_CONVERSATION_MESSAGES messages (a turn adds two).
+    `stored`: how many it holds, when the caller has read them already."""
     limit = assistant_settings().max_conversation_messages
-    if conversation.messages.count() + 2 > limit:
+    if (conversation.messages.count() if stored is None else stored) + 2 > limit:
         raise AssistantError(
             ErrorCode.LIMIT_REACHED, f"This conversation has reached its {limit} messages. Start a new conversation."
         )
@@ -162,13 +169,24 @@ def start_turn(
     client_id: str,
     admit: Callable[[], None] = _admit_any,
     photo_reading: str = "",
+    edits_picture_of: int | None = None,
 ) -> TurnStart:
     """Store the user's message and an empty streaming answer; idempotent on `client_id`.
     `admit` (the caller's rate limits) runs for a new turn only, before the quota check.
-    `photo_reading`: the reading of the photo sent with the message, kept with it for later prompts."""
+    `photo_reading`: the reading of the photo sent with the message, kept with it for later prompts.
+    `edits_picture_of`: the message of this conversation whose picture an `/imagine edit` restyles."""
     cleaned = clean_message_text(text)
-    store = partial(_store_new_turn, user, conversation_id, cleaned, client_id, photo_reading)
+    message = _NewMessage(cleaned, client_id, photo_reading, edits_picture_of)
+    store = partial(_store_new_turn, user, conversation_id, message)
     return _turn_once(user, conversation_id, client_id, admit, store)
+
+
+@dataclass(frozen=True)
+class _NewMessage:
+    content: str
+    client_id: str
+    photo_reading: str = ""
+    edits_picture_of: int | None = None
 
 
 def _turn_once(
@@ -188,35 +206,49 @@ def _turn_once(
         raise _TURN_IN_PROGRESS from None
 
 
-def _store_new_turn(
-    user: User, conversation_id: int | None, cleaned: str, client_id: str, photo_reading: str = ""
-) -> TurnStart:
+def _store_new_turn(user: User, conversation_id: int | None, message: _NewMessage) -> TurnStart:
     with transaction.atomic():
         if conversation_id is None:
             conversation = Conversation.objects.create(
-                owner=user, client_id=client_id, title=provisional_title(cleaned)
+                owner=user, client_id=message.client_id, title=provisional_title(message.content)
             )
+            shown: list[Message] = []
         else:
             conversation = conversation_for(user=user, conversation_id=conversation_id)
             conversation.owner = user  # found by its owner: loading the turn reads it without a query
-            _check_room(conversation)
+            stored = list(conversation.messages.order_by("id"))
+            _check_room(conversation, len(stored))
             conversation.save(update_fields=["updated_at"])
+            shown = shown_branch(stored)
+        if message.edits_picture_of is not None:
+            _check_shows_picture(conversation, message.edits_picture_of)
+        answers = [m for m in shown if m.role == Message.Role.ASSISTANT]
         user_message = Message.objects.create(
             conversation=conversation,
             role=Message.Role.USER,
-            content=cleaned,
-            client_id=client_id,
-            parent=_last_shown_answer(conversation) if conversation_id is not None else None,
-            photo_reading=photo_reading,
+            content=message.content,
+            client_id=message.client_id,
+            parent=answers[-1] if answers else None,  # the answer on screen last (the version chosen)
+            photo_reading=message.photo_reading,
+            edits_picture_of_id=message.edits_picture_of,
         )
         answer = _new_answer(conversation, user_message)
-    return TurnStart(conversation, user_message, answer, created=True)
+    return TurnStart(conversation, user_message, answer, created=True, shown_before=shown)
 
 
-def _last_shown_answer(conversation: Conversation) -> Message | None:
-    """What a new message follows: the answer on screen last (the version the person chose)."""
-    answers = [m for m in visible_messages(conversation=conversation) if m.role == Message.Role.ASSISTANT]
-    return answers[-1] if answers else None
+def _check_shows_picture(conversation: Conversation, message_id: int) -> None:
+    """An Edit button names a message of this conversation that still shows a picture: an answer's
+    Imagine picture (kept in the gallery), or a photo the person sent (kept with its message)."""
+    message = conversation.messages.filter(pk=message_id).only("role", "image_id", "client_id").first()
+    if message is None:
+        shows = False
+    elif message.role == Message.Role.ASSISTANT:
+        shows = message.image_id is not None
+    else:
+        photo = kept_photo_sent_with(owner_id=conversation.owner_id, message_id=message.pk, client_id=message.client_id)
+        shows = photo is not None
+    if not shows:
+        raise AssistantError(ErrorCode.NOT_FOUND, PICTURE_GONE)
 
 
 @dataclass(frozen=True)
@@ -334,12 +366,15 @@ def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str,
         original = _shown_question(conversation, message_id)
         _check_room(conversation)
         _versions_of(original).update(superseded=True)
+        still_an_edit = (prompt := imagine_prompt(cleaned)) is not None and edit_instruction(prompt) is not None
         user_message = Message.objects.create(
             conversation=conversation,
             role=Message.Role.USER,
             content=cleaned,
             client_id=client_id,
             parent_id=original.parent_id,
+            # A picture's edit rewritten as another edit restyles the same picture.
+            edits_picture_of_id=original.edits_picture_of_id if still_an_edit else None,
         )
         answer = _new_answer(conversation, user_message)
         conversation.save(update_fields=["updated_at"])

@@ -67,9 +67,10 @@ class ImageRequest:
     prompt: str  # as `imagine.commands.imagine_prompt` read it from the message (a photo's caption)
     owner_id: int
     conversation_id: int
-    # `edit <instruction>` as a photo's caption: the message whose photo it restyles (read from storage,
-    # so a regenerated answer finds it too); None: the conversation's newest picture.
-    photo_message_id: int | None = None
+    # `edit <instruction>`: the message whose picture it restyles, the question itself (the caption of a
+    # photo) or the message its Edit button named (read from storage, so a regenerated answer finds it
+    # too); None: the conversation's newest picture.
+    picture_message_id: int | None = None
 
 
 class ImageMaker(Protocol):

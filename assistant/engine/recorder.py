@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from assistant.chat.attachments import drop_refused
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
-from assistant.models import Channel, Conversation, Message, ModerationCase
+from assistant.models import Channel, Message, ModerationCase
 from core import limits
 from core.db import database_sync_to_async
 
@@ -67,8 +68,12 @@ class Recorder:
 
 
 def record_token_counts(counts: dict[int, int]) -> None:
-    for message_id, count in counts.items():
-        Message.objects.filter(pk=message_id).update(token_count=count)
+    """The prompt's new messages' token counts, in one statement (usually the question and the answer
+    before it)."""
+    if not counts:
+        return
+    by_id = [When(pk=message_id, then=Value(count)) for message_id, count in counts.items()]
+    Message.objects.filter(pk__in=counts).update(token_count=Case(*by_id))
 
 
 def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
@@ -132,21 +137,27 @@ def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
 
 
 def _after_answer(answer_id: int, outcome: AnswerOutcome) -> None:
-    """Usage counts towards the quota; the first complete answer gets a listed conversation a title."""
-    conversation = Conversation.objects.get(messages__pk=answer_id)
-    limits.record_tokens(conversation.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
-    conversation.save(update_fields=["updated_at"])
+    """Usage counts towards the quota; the first complete answer gets a listed conversation a title.
+    (The conversation's `updated_at` moved when the turn was stored: the list orders by the last turn.)"""
+    conversation_id, owner_id, channel = (
+        Message.objects.filter(pk=answer_id)
+        .values_list("conversation_id", "conversation__owner_id", "conversation__channel")
+        .get()
+    )
+    limits.record_tokens(owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
     if (
         outcome.status == Message.Status.COMPLETE
-        and conversation.channel in TITLED_CHANNELS
-        and not conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+        and channel in TITLED_CHANNELS
+        and not Message.objects.filter(
+            conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
+        )
         .exclude(pk=answer_id)
         .exists()
     ):
         from assistant.tasks import title_conversation  # the task module builds on the engine
 
         # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
-        transaction.on_commit(lambda: title_conversation.delay(conversation.pk, answer_id), robust=True)
+        transaction.on_commit(lambda: title_conversation.delay(conversation_id, answer_id), robust=True)
 
 
 def mark_interrupted(*, answer_id: int) -> Message:

@@ -1,17 +1,19 @@
 """Imagine inside a conversation: `/imagine <prompt>` answered with a final render (the pipeline's
-`imagine` capability), `/imagine edit <instruction>` with an edit of the photo it is the caption of,
-or else of the conversation's newest picture (a render, or a photo the person sent), and the link
-that shows that picture to its owner. The chat engine's adapter to Imagine: the assistant knows
-Imagine, never the reverse (it reads a sent photo's bytes and passes them)."""
+`imagine` capability), `/imagine edit <instruction>` with an edit of the photo it is the caption of or
+of the picture its Edit button named, or else of the conversation's newest picture (a render, or a
+photo the person sent), and the link that shows that picture to its owner. The chat engine's
+adapter to Imagine: the assistant knows Imagine, never the reverse (it reads a sent photo's bytes
+and passes them)."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.db.models import QuerySet
 
-from assistant.chat.attachments import MessageAttachment, sent_with
+from assistant.chat.attachments import kept_photo_sent_with, kept_photos
+from assistant.chat.services import PICTURE_GONE
 from assistant.engine.capabilities import ImageRequest
 from assistant.models import Message
 from core.db import database_sync_to_async
@@ -34,7 +36,6 @@ _CHAT_CODES = {
     ErrorCode.WORKER_UNAVAILABLE: ErrorCode.SERVICE_UNAVAILABLE,
 }
 IMAGE_FILE = "image.png"
-PHOTO_GONE = "That photo is no longer kept, so it cannot be edited."
 
 
 def _as_chat_error(exc: AssistantError) -> AssistantError:
@@ -65,8 +66,7 @@ class FinalRenders:
 
 
 async def _make(request: ImageRequest, *, seed: int) -> ImagineImage:
-    """For `edit <instruction>` an edit of the photo sent with it or of the conversation's newest
-    picture (`_photo_to_edit`), else a new picture."""
+    """For `edit <instruction>` an edit of the picture it names (`_EditSource`), else a new picture."""
     instruction = edit_instruction(request.prompt)
     if instruction is None:
         image, _ = await services.render_final(
@@ -77,56 +77,70 @@ async def _make(request: ImageRequest, *, seed: int) -> ImagineImage:
             conversation_id=request.conversation_id,
         )
         return image
-    photo = await database_sync_to_async(_photo_to_edit)(request)
-    if photo is None:
-        image, _ = await services.edit_latest(
-            user_id=request.owner_id, conversation_id=request.conversation_id, instruction=instruction, seed=seed
+    source = await database_sync_to_async(_edit_source)(request)
+    if source.image_id is not None:
+        image, _ = await services.edit(
+            user_id=request.owner_id, image_id=source.image_id, instruction=instruction, seed=seed
         )
-    else:
+    elif source.photo is not None:
         image, _ = await services.edit_photo(
             user_id=request.owner_id,
             conversation_id=request.conversation_id,
-            data=photo,
+            data=source.photo,
             instruction=instruction,
             seed=seed,
+        )
+    else:
+        image, _ = await services.edit_latest(
+            user_id=request.owner_id, conversation_id=request.conversation_id, instruction=instruction, seed=seed
         )
     return image
 
 
-def _photo_to_edit(request: ImageRequest) -> bytes | None:
-    """The photo an edit restyles: the one sent with the command, else the newest the person sent in
-    the conversation unless a render there is newer (None: edit that render). Newest by time, on any
-    branch, as Imagine picks its newest render: the picture the person last sent or was shown."""
-    if request.photo_message_id is not None:
-        return _photo_sent_with(owner_id=request.owner_id, message_id=request.photo_message_id).read_file()
+@dataclass(frozen=True)
+class _EditSource:
+    """What an edit restyles: a render (`image_id`), a photo the person sent (its bytes), or neither:
+    the conversation's newest render."""
+
+    image_id: int | None = None
+    photo: bytes | None = None
+
+
+def _edit_source(request: ImageRequest) -> _EditSource:
+    if request.picture_message_id is not None:
+        return _picture_of(owner_id=request.owner_id, message_id=request.picture_message_id)
+    return _newest_picture(request)
+
+
+def _picture_of(*, owner_id: int, message_id: int) -> _EditSource:
+    """The picture one message shows: an answer's render, or the photo sent with a user message."""
+    message = Message.objects.filter(pk=message_id, conversation__owner_id=owner_id).first()
+    if message is not None and message.role == Message.Role.ASSISTANT and message.image_id is not None:
+        return _EditSource(image_id=message.image_id)
+    if message is not None and message.role == Message.Role.USER:
+        photo = kept_photo_sent_with(owner_id=owner_id, message_id=message.pk, client_id=message.client_id)
+        if photo is not None:
+            return _EditSource(photo=photo.read_file())
+    raise AssistantError(ErrorCode.NOT_FOUND, PICTURE_GONE)
+
+
+def _newest_picture(request: ImageRequest) -> _EditSource:
+    """The newest photo the person sent in the conversation unless a render there is newer (then that
+    render). Newest by time, on any branch, as Imagine picks its newest render: the picture the person
+    last sent or was shown."""
     photo = (
-        _kept_photos(request.owner_id)
+        kept_photos(request.owner_id)
         .filter(message__conversation_id=request.conversation_id)
         .select_related("message")
         .order_by("-message__created_at", "-message_id")
         .first()
     )
     if photo is None:
-        return None
+        return _EditSource()
     render = imagine_selectors.newest_image(user_id=request.owner_id, conversation_id=request.conversation_id)
     if render is not None and render.created > photo.message.created_at:
-        return None  # a web upload is stored before it is sent: its message's time is when it was sent
-    return photo.read_file()
-
-
-def _kept_photos(owner_id: int) -> QuerySet[MessageAttachment]:
-    """The person's sent photos whose file is still kept (a refused turn's is not)."""
-    photos = MessageAttachment.objects.filter(owner_id=owner_id, kind=MessageAttachment.Kind.PHOTO, refused=False)
-    return photos.exclude(file="")
-
-
-def _photo_sent_with(*, owner_id: int, message_id: int) -> MessageAttachment:
-    """The photo sent with one message (kept with it, or still only claimed for its client id)."""
-    client_id = Message.objects.filter(pk=message_id).values_list("client_id", flat=True).first()
-    photo = _kept_photos(owner_id).filter(sent_with(message_id=message_id, client_id=client_id)).first()
-    if photo is None:
-        raise AssistantError(ErrorCode.NOT_FOUND, PHOTO_GONE)
-    return photo
+        return _EditSource()  # a web upload is stored before it is sent: its message's time is when it was sent
+    return _EditSource(photo=photo.read_file())
 
 
 def image_ref(image: ImagineImage) -> ImageRef:

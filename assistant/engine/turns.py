@@ -73,14 +73,16 @@ def load_turn(
     search_mode: str | None = None,
     image_prompt: str | None = None,
     memory: bool = True,
+    shown: list[Message] | None = None,
 ) -> Turn:
     """What the model needs to write `answer`: the system prompt and the history it replies to.
     `image_prompt` is the prompt of an `/imagine` turn when the caller already read it; otherwise
     the question is read for one (an answer re-run from what is stored). `memory` off (a temporary
-    chat): the person's facts are neither read nor kept."""
+    chat): the person's facts are neither read nor kept. `shown`: the conversation as shown up to
+    the question, when the caller has it (a turn just stored); otherwise it is read."""
     history = [
         HistoryMessage(m.id, m.role, m.content, m.token_count, photo_reading=m.photo_reading)
-        for m in selectors.prompt_history(answer=answer)
+        for m in selectors.prompt_history(answer=answer, shown=shown)
     ]
     conversation = answer.conversation
     knowledge = _knowledge_scope(conversation, memory)
@@ -132,8 +134,16 @@ def _image_request(
         prompt=prompt,
         owner_id=conversation.owner_id,
         conversation_id=conversation.pk,
-        photo_message_id=question.id if photo and edit_instruction(prompt) is not None else None,
+        picture_message_id=_picture_to_edit(question, photo) if edit_instruction(prompt) is not None else None,
     )
+
+
+def _picture_to_edit(question: HistoryMessage, photo: bool) -> int | None:
+    """An edit restyles the photo it is the caption of, or the picture its Edit button named (None:
+    the conversation's newest picture)."""
+    if photo:
+        return question.id
+    return Message.objects.filter(pk=question.id).values_list("edits_picture_of_id", flat=True).first()
 
 
 def load_turn_by_id(answer_id: int) -> Turn:

@@ -67,6 +67,7 @@ def message_shape(
         **rest_fields(stored_outcome(message, answer_image(message))),
         memory_updated=[MemoryItemRef(id=item.pk, text=item.text) for item in memory_updated],
         feedback=feedback_shape(feedback) if feedback else None,
+        edits_picture_of=message.edits_picture_of_id,
     )
 
 

@@ -18,7 +18,15 @@ from typing import Any
 
 from assistant.chat import selectors, services
 from assistant.chat.services import TurnStart
-from assistant.door import Action, AnswerHandle, TurnRequest, end_temporary_chat, memory_group, start_answer
+from assistant.door import (
+    PICTURE_EDIT_WHERE,
+    Action,
+    AnswerHandle,
+    TurnRequest,
+    end_temporary_chat,
+    memory_group,
+    start_answer,
+)
 from assistant.engine import recorder
 from assistant.engine.frames import TokenFrame, frames_after
 from assistant.engine.outcome import done_frame, stored_outcome
@@ -124,6 +132,8 @@ class ChatConsumer(SocketConsumer):
 
     async def _dispatch(self, frame: AnyClientFrame) -> None:
         if isinstance(frame, MessageFrame) and frame.attachment_id is not None:
+            if frame.edit_picture_of is not None:
+                raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_WHERE)
             await self._answer_with_attachment(frame, frame.attachment_id)
         elif isinstance(frame, MessageFrame):
             request = self._turn_request(
@@ -131,6 +141,7 @@ class ChatConsumer(SocketConsumer):
                 text=frame.text,
                 client_id=frame.client_id,
                 temporary=self._is_temporary(frame.conversation_id, asked=frame.temporary),
+                edits_picture_of=frame.edit_picture_of,
             )
             await self._answer(request)
         elif isinstance(frame, RegenerateFrame):

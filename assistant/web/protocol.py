@@ -38,6 +38,8 @@ class MessageFrame(_Frame):
     temporary: bool = False
     # A photo or voice message uploaded first (POST /api/attachments), sent with this message once.
     attachment_id: RowId | None = None
+    # `/imagine edit <instruction>` sent with a picture's Edit button: the message showing that picture.
+    edit_picture_of: RowId | None = None
 
 
 class StopFrame(_Frame):

@@ -138,6 +138,8 @@ class MessageOut(_Shape):
     versions: list[int] = []
     # A user message: the photo or voice message it was sent with, null when none.
     attachment: AttachmentOut | None = None
+    # A user message sent with a picture's Edit button: the message showing that picture, null when none.
+    edits_picture_of: int | None = None
     # An answer: the person's thumbs up or down (PUT /api/messages/{id}/feedback), null when none.
     feedback: Feedback | None = None
 

@@ -1,7 +1,8 @@
 """`/imagine edit <instruction>` on a photo the person sent in the web chat: as the photo's caption it
 restyles that photo; typed later it restyles the conversation's newest picture, a sent photo or a
-render. Over the real consumer, with the real safety check and a real imagine worker on Redis (the
-tiny pipeline); the photo is kept through the attachments' service as an upload is once read."""
+render; sent with a picture's Edit button (`edit_picture_of`) it restyles that picture, however old.
+Over the real consumer, with the real safety check and a real imagine worker on Redis (the tiny
+pipeline); the photo is kept through the attachments' service as an upload is once read."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from assistant.chat.attachments import MessageAttachment, store
-from assistant.chat.services import create_guest
-from assistant.door import PHOTO_MARKER
+from assistant.chat.attachments import MessageAttachment, keep_with, store
+from assistant.chat.services import TurnStart, create_guest, start_edit, start_turn
+from assistant.door import PHOTO_MARKER, PICTURE_EDIT_WHERE
 from assistant.models import Message, User
 from imagine.models import ImagineImage
 from tests.imagine.conftest import ChatSocket, imagine_settings, warm_guard, worker  # noqa: F401 (fixtures)
@@ -112,3 +113,102 @@ async def test_a_refused_instruction_on_a_photo_gets_imagines_refusal_and_the_ph
     refused = await MessageAttachment.objects.aget(pk=sent.pk)
     assert (refused.refused, refused.file.name) == (True, "")  # the photo leaves the storage with its turn
     assert (later["error_code"], later["image"]) == ("not_found", None), later  # a refused photo is not edited
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("worker", "imagine_settings")
+async def test_an_edit_button_names_an_older_picture_and_a_regeneration_keeps_it(model: FakeOpenAI) -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+    asked = await _turn(socket, "what is this?", "p1", attachment_id=sent.pk)
+    chat = {"conversation_id": asked[0]["conversation_id"]}
+    rendered = (await _turn(socket, "/imagine a red bicycle", "r1", **chat))[-1]
+
+    of_photo = await _turn(socket, "/imagine edit at night", "e1", edit_picture_of=asked[0]["user_message_id"], **chat)
+    render_answer = rendered["message_id"]
+    of_render = (await _turn(socket, "/imagine edit in blue", "e2", edit_picture_of=render_answer, **chat))[-1]
+    await socket.send({"type": "regenerate", **chat})
+    again = (await socket.frames_until_done())[-1]
+    await socket.close()
+
+    # The photo is older than the render, yet its Edit button restyles the photo.
+    assert of_photo[-1]["image"]["prompt"] == "at night, a photo you sent", of_photo[-1]
+    question = await Message.objects.aget(pk=of_photo[0]["user_message_id"])
+    assert question.edits_picture_of_id == asked[0]["user_message_id"]
+    render = await ImagineImage.objects.aget(pk=rendered["image"]["id"])
+    for done in (of_render, again):  # the render's own Edit button, also when the answer is regenerated
+        edit = await ImagineImage.objects.aget(pk=done["image"]["id"])
+        assert (edit.edited_from_id, edit.prompt) == (render.pk, f"in blue, {render.prompt}"), done
+
+
+@pytest.mark.usefixtures("imagine_settings")
+@pytest.mark.parametrize(
+    ("text", "target", "extra", "code"),
+    [
+        ("make it blue", "answer", {}, "invalid_frame"),  # not an `/imagine edit` command
+        ("/imagine a boat", "answer", {}, "invalid_frame"),
+        ("/imagine edit in blue", "answer", {"conversation_id": None}, "invalid_frame"),
+        ("/imagine edit in blue", "question", {}, "not_found"),  # a message without a picture
+        ("/imagine edit in blue", "answer", {}, "not_found"),  # an answer in words
+        ("/imagine edit in blue", "elsewhere", {}, "not_found"),  # another person's conversation
+    ],
+)
+async def test_an_edit_button_that_names_no_picture_here_is_refused_and_stores_nothing(
+    model: FakeOpenAI, text: str, target: str, extra: dict[str, Any], code: str
+) -> None:
+    person, stranger = await sync_to_async(create_guest)(), await sync_to_async(create_guest)()
+    socket, other = ChatSocket(person), ChatSocket(stranger)
+    await socket.connect()
+    await other.connect()
+    words = await _turn(socket, "hello", "w1")
+    theirs = await _turn(other, "hello", "t1")
+    await other.close()
+    named = {
+        "question": words[0]["user_message_id"],
+        "answer": words[-1]["message_id"],
+        "elsewhere": theirs[-1]["message_id"],
+    }[target]
+    frame = {"conversation_id": words[0]["conversation_id"], **extra}
+
+    await socket.send({"type": "message", "text": text, "client_id": "e1", "edit_picture_of": named, **frame})
+    refusal = await socket.next_frame()
+    await socket.close()
+
+    assert (refusal["type"], refusal["code"], refusal["client_id"]) == ("error", code, "e1"), refusal
+    assert await Message.objects.filter(conversation__owner=person).acount() == 2  # the first turn only
+
+
+async def test_an_edit_button_cannot_go_with_an_upload() -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+
+    frame = {"text": "/imagine edit at night", "client_id": "e1", "attachment_id": sent.pk, "edit_picture_of": 1}
+    await socket.send({"type": "message", **frame})
+    refusal = await socket.next_frame()
+    await socket.close()
+
+    assert (refusal["code"], refusal["detail"]) == ("invalid_frame", PICTURE_EDIT_WHERE)
+    assert (await MessageAttachment.objects.aget(pk=sent.pk)).client_id is None  # still free to send
+
+
+def _finished(start: TurnStart) -> TurnStart:
+    Message.objects.filter(pk=start.answer.pk).update(status=Message.Status.COMPLETE)
+    return start
+
+
+def test_a_picture_edit_rewritten_as_another_edit_keeps_its_picture() -> None:
+    person, sent = _person_with_photo()
+    asked = _finished(start_turn(user=person, conversation_id=None, text="what is this?", client_id="p1"))
+    keep_with(sent, message_id=asked.user_message.pk)
+    chat = {"user": person, "conversation_id": asked.conversation.pk}
+    edit = _finished(
+        start_turn(text="/imagine edit at night", client_id="e1", edits_picture_of=asked.user_message.pk, **chat)
+    )
+
+    again = _finished(start_edit(message_id=edit.user_message.pk, text="/imagine edit in rain", client_id="e2", **chat))
+    words = start_edit(message_id=again.user_message.pk, text="what colour is it?", client_id="e3", **chat)
+
+    assert again.user_message.edits_picture_of_id == asked.user_message.pk
+    assert words.user_message.edits_picture_of_id is None

@@ -57,11 +57,13 @@ class ChatSocket:
     async def send(self, frame: dict) -> None:
         await self.communicator.send_input({"type": "websocket.receive", "text": json.dumps(frame)})
 
+    async def next_frame(self) -> dict:
+        return json.loads((await self.communicator.receive_output(RENDER_SECONDS))["text"])
+
     async def frames_until_done(self) -> list[dict]:
         frames: list[dict] = []
         while not frames or frames[-1]["type"] != "done":
-            message = await self.communicator.receive_output(RENDER_SECONDS)
-            frames.append(json.loads(message["text"]))
+            frames.append(await self.next_frame())
         return frames
 
     async def close(self) -> None:

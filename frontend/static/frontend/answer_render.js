@@ -7,6 +7,7 @@
  * survive the frames that follow; only the unfinished end is replaced. */
 
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
 import { applyMathStyles, createMarkdownStream } from "./markdown.js";
 
 const COPIED_RESET_MS = 2000;
@@ -121,8 +122,9 @@ export function copyCodeOnClick(event) {
   if (button) copyText(button, button.closest(".code-block").querySelector("code").textContent.replace(/\n$/, ""));
 }
 
-/** The picture answering `/imagine <prompt>`: alt text is the prompt; it can be downloaded. */
-export function imageFigure(image) {
+/** The picture answering `/imagine <prompt>`: alt text is the prompt; it can be downloaded, and, when
+ * `onEdit` is given (a stored answer in the chat, not the share page), edited. */
+export function imageFigure(image, onEdit = null) {
   const figure = document.createElement("figure");
   figure.className = "thread-image";
   figure.setAttribute("data-testid", "thread-image");
@@ -137,8 +139,24 @@ export function imageFigure(image) {
   download.href = image.url;
   download.download = "imagine-" + image.id + ".png";
   download.textContent = t("download_image");
-  figure.append(picture, download);
+  const actions = document.createElement("div");
+  actions.className = "picture-actions";
+  actions.appendChild(download);
+  if (onEdit) actions.appendChild(editPictureButton(onEdit));
+  figure.append(picture, actions);
   return figure;
+}
+
+/** "Edit image" under a picture in the thread: onEdit() puts the composer into editing it. */
+export function editPictureButton(onEdit) {
+  const edit = document.createElement("button");
+  edit.type = "button";
+  edit.className = "icon-button picture-edit";
+  edit.setAttribute("data-testid", "picture-edit");
+  edit.setAttribute("aria-label", t("edit_image"));
+  edit.append(icon("sparkle"), t("edit_image"));
+  edit.addEventListener("click", onEdit);
+  return edit;
 }
 
 /** Pictures the model's code saved (data URLs from the server, PNG or JPEG), in order. */

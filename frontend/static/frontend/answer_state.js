@@ -152,6 +152,7 @@ function messageFrame(pending) {
     text: pending.text.trim(),
     client_id: pending.clientId,
     ...(pending.attachmentId !== null && { attachment_id: pending.attachmentId }),
+    ...(pending.editPictureOf !== null && { edit_picture_of: pending.editPictureOf }),
   };
   // Only a new conversation can start temporary; the server keeps later turns of one temporary itself.
   return pending.temporary && pending.conversationId === null ? { ...frame, temporary: true } : frame;
@@ -375,6 +376,7 @@ function onSendMessage(state, event) {
     temporary: event.temporary === true,
     editOf: event.editOf ?? null, // the user message this one is a new version of (an edit)
     attachmentId: event.attachmentId ?? null, // a photo or voice message uploaded for it (attachments.js)
+    editPictureOf: event.editPictureOf ?? null, // the message whose picture it edits (a picture's Edit button)
   };
   const next = put(
     { ...state, pending: new Map(state.pending).set(sent.clientId, sent) },

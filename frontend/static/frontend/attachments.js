@@ -8,6 +8,7 @@
  * its own sentence in the chip or a notice, and nothing is sent. The thread shows a sent photo, or a
  * clip to play with its transcript. */
 
+import { editPictureButton } from "./answer_render.js";
 import { api, upload } from "./api.js";
 import { t } from "./i18n.js";
 import { iconButton } from "./icons.js";
@@ -56,8 +57,9 @@ function clock(seconds) {
   return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
 }
 
-/** The picture, or the clip to play, of a sent message: shown above its text (its caption or transcript). */
-export function sentAttachment(attachment) {
+/** The picture, or the clip to play, of a sent message: shown above its text (its caption or transcript).
+ * A photo gets an Edit button when `onEdit` is given (a stored message). */
+export function sentAttachment(attachment, onEdit = null) {
   const figure = document.createElement("figure");
   figure.className = "sent-media sent-" + attachment.kind;
   figure.setAttribute("data-testid", "sent-" + attachment.kind);
@@ -66,6 +68,7 @@ export function sentAttachment(attachment) {
     picture.src = attachment.url;
     picture.alt = t("photo_sent");
     figure.appendChild(picture);
+    if (onEdit) figure.appendChild(editPictureButton(onEdit));
     return figure;
   }
   const clip = document.createElement("audio");
@@ -81,10 +84,11 @@ export function sentAttachment(attachment) {
 
 /**
  * els: {app, main, composer, photoAttach, photoInput, record, mediaPreview}; onChange() when a photo
- * becomes ready or goes; onVoice(attachment) with a recorded voice message, read and ready to send.
- * Returns {ready() -> the photo to send or null, busy(), clear(), restore(attachment)}.
+ * becomes ready or goes; onPhotoAdded() when a photo comes into the composer (chosen, brought back
+ * after a reload, or back from a failed message); onVoice(attachment) with a recorded voice message,
+ * read and ready to send. Returns {ready() -> the photo to send or null, busy(), clear(), restore(attachment)}.
  */
-export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
+export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, onVoice }) {
   // {status: "uploading" | "ready" | "failed", progress, retryIn (s), preview, attachment, error, file,
   //  uploadId, stop (an AbortController while uploading)}
   let photo = null;
@@ -166,7 +170,7 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
 
   function choosePhoto(file) {
     clear();
-    photo = newPhoto({ file, preview: URL.createObjectURL(file) });
+    adopt(newPhoto({ file, preview: URL.createObjectURL(file) }));
     if (!PHOTO_TYPES.includes(file.type)) {
       Object.assign(photo, { status: "failed", error: t("photo_unsupported") });
       return render();
@@ -178,6 +182,12 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
   function newPhoto(fields) {
     const blank = { status: "uploading", progress: 0, retryIn: 0, attachment: null, error: "", uploadId: null };
     return { ...blank, file: null, stop: null, ...fields };
+  }
+
+  /** `chosen` becomes the composer's photo. */
+  function adopt(chosen) {
+    photo = chosen;
+    onPhotoAdded();
   }
 
   /** The photo kept in the browser as it is now, so a reload finds it. */
@@ -222,10 +232,10 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
     if (!kept || photo) return; // nothing kept, or a photo was chosen meanwhile: it stays
     const preview = kept.file ? URL.createObjectURL(kept.file) : kept.attachment.url;
     if (kept.attachment) {
-      photo = newPhoto({ status: "ready", progress: 100, preview, attachment: kept.attachment, file: kept.file });
+      adopt(newPhoto({ status: "ready", progress: 100, preview, attachment: kept.attachment, file: kept.file }));
       return render();
     }
-    photo = newPhoto({ preview, file: kept.file, uploadId: kept.uploadId });
+    adopt(newPhoto({ preview, file: kept.file, uploadId: kept.uploadId }));
     sendPhoto(photo);
   }
 
@@ -328,7 +338,7 @@ export function createMediaComposer({ els, showNotice, onChange, onVoice }) {
     clear,
     restore(attachment) {
       if (photo) return; // another photo was chosen meanwhile: it stays
-      photo = newPhoto({ status: "ready", progress: 100, preview: attachment.url, attachment });
+      adopt(newPhoto({ status: "ready", progress: 100, preview: attachment.url, attachment }));
       keep(photo);
       render();
     },

@@ -103,6 +103,7 @@ let currentId = null; // the open conversation; null for a new chat
 let loadToken = 0; // a conversation's messages arriving after another was opened are dropped
 let regenerateTimer = 0;
 const sentMessages = new Map(); // client_id -> the user message's entry, until the ack
+const sentPictureEdits = new Map(); // client_id -> {messageId, url}: the picture a message edits, offered again if it fails
 const gapTimers = new Map(); // answer key -> timer
 let versionMap = new Map(); // message id -> its versions' ids, as the open conversation was last loaded
 
@@ -122,6 +123,7 @@ const thread = createThread({
   onReport: report,
   onOpenMemory: (itemId) => settings.openMemory(itemId),
   onConsentAnswered: (entry, token, item) => dispatch({ type: "consent_answered", key: entry.key, token, item }),
+  onEditPicture: editPicture,
 });
 const temporaryChat = createTemporaryChat({
   els,
@@ -143,7 +145,14 @@ const conversations = createConversationList({
 });
 const attachments = createAttachments({ els, showNotice, ensureConversation });
 const composer = createComposer({ els, maxChars, onSubmit: sendMessage, canSendEmpty: () => media.ready() !== null });
-const media = createMediaComposer({ els, showNotice, onChange: () => composer.update(), onVoice: sendMessage });
+const media = createMediaComposer({
+  els,
+  showNotice,
+  onChange: () => composer.update(),
+  // A message carries a photo or edits a picture, never both (docs/protocol.md): the newer wish wins.
+  onPhotoAdded: () => composer.stopPictureEdit(),
+  onVoice: sendMessage,
+});
 createVoiceReplies({ els, showNotice });
 const sidebar = createSidebar({ els });
 const openReport = createReportDialog({ els, showNotice });
@@ -233,8 +242,9 @@ function acked(effect, entry) {
   if (effect.clientId !== null) {
     const userEntry = sentMessages.get(effect.clientId);
     sentMessages.delete(effect.clientId);
+    sentPictureEdits.delete(effect.clientId);
     Object.assign(userEntry.user, { id: effect.userMessageId, status: "complete" });
-    thread.updateAttributes(userEntry);
+    thread.renderNow(userEntry); // a photo it carries can be edited now that it is stored
     if (effect.temporary) temporaryChat.adopt(effect.conversationId);
     if (effect.startedConversation && currentId === null && thread.shows(userEntry)) {
       currentId = effect.conversationId; // the new conversation is now the open one
@@ -261,7 +271,13 @@ function messageFailed(effect) {
   dropEntry(effect.key);
   // The text is not lost: it goes back to the composer unless something new was typed. The notice
   // stays until closed: the message was not sent, and only the user can send it again.
-  if (!els.composer.value.trim()) els.composer.value = effect.text;
+  const picture = sentPictureEdits.get(effect.clientId);
+  sentPictureEdits.delete(effect.clientId);
+  if (!els.composer.value.trim()) {
+    els.composer.value = effect.text;
+    // Sending it again edits the same picture, unless the picture is what was refused (it is gone).
+    if (picture && !(effect.error && effect.error.code === "not_found")) composer.startPictureEdit(picture);
+  }
   showNotice(effect.error ? friendlyError(effect.error) : t("session_ended"), "error", { persistent: true });
   updateControls();
 }
@@ -296,6 +312,7 @@ function syncFromLocation() {
 function newChat(history) {
   loadToken++;
   currentId = null;
+  composer.stopPictureEdit(); // the picture belongs to the conversation left
   temporaryChat.disarm();
   attachments.show(null);
   setLocation(null, history);
@@ -310,6 +327,7 @@ function newChat(history) {
 function openConversation(id, history) {
   const token = ++loadToken;
   currentId = id;
+  composer.stopPictureEdit(); // the picture may not be in the branch or conversation now shown
   setLocation(id, history);
   thread.clear();
   attachments.show(id);
@@ -345,7 +363,8 @@ function showMessages(conversationId, messages) {
     } else {
       const attachment = message.attachment || null; // a photo or voice message it was sent with
       const text = shownText(message.content || "", attachment);
-      thread.append(thread.userEntry({ id: message.id, status: message.status, text, attachment }));
+      const editsPictureOf = message.edits_picture_of;
+      thread.append(thread.userEntry({ id: message.id, status: message.status, text, attachment, editsPictureOf }));
     }
   });
   showUnacknowledged(conversationId);
@@ -398,21 +417,33 @@ function sendMessage(voice = null) {
   if ((!text && !attachment) || charCount(text) > maxChars || thread.streamingEntry()) return;
   const clientId = newClientId();
   const shown = voice ? voice.transcript : text;
-  const userEntry = thread.userEntry({ id: null, status: "sending", text: shown, attachment });
+  const picture = voice ? null : composer.pictureEditOf(raw);
+  const editsPictureOf = picture ? picture.messageId : null;
+  const userEntry = thread.userEntry({ id: null, status: "sending", text: shown, attachment, editsPictureOf });
   sentMessages.set(clientId, userEntry);
+  if (picture) sentPictureEdits.set(clientId, picture);
   // Sent now if the socket is open, otherwise as soon as it reconnects.
   const temporary = currentId === null && temporaryChat.armed();
   const attachmentId = attachment ? attachment.id : null;
-  dispatch({ type: "send_message", clientId, conversationId: currentId, text: raw, temporary, attachmentId });
+  const sent = { clientId, conversationId: currentId, text: raw, temporary, attachmentId, editPictureOf: editsPictureOf };
+  dispatch({ type: "send_message", ...sent });
   thread.append(userEntry);
   thread.append(thread.answerEntry(clientId));
   if (!voice) {
     els.composer.value = "";
     media.clear();
+    composer.stopPictureEdit();
   }
   updateControls();
   thread.scrollToBottom();
   els.composer.focus();
+}
+
+/** The composer edits the picture of message `picture.messageId` ({messageId, url}); a photo waiting
+ * to be sent goes, as a message cannot carry both. */
+function editPicture(picture) {
+  media.clear();
+  composer.startPictureEdit(picture);
 }
 
 /** Sends `raw` as a new version of the user message of `entry`: the thread ends at it from now on

@@ -3,8 +3,9 @@
  * An entry is one message in the list: {key, role, user, announced, reported, el, bodyEl, noteEl,
  * typingEl, queueEl, extrasEl, actionsEl}. An answer's entry holds only its `key`: its data is the answer
  * in answer_state.js, read through `answerFor(key)` at every render. A user message's entry holds
- * its data itself in `user` ({id, status, text, attachment?}; status "sending" until the ack, then
- * stored; `attachment`: the photo or voice message it was sent with, attachments.js).
+ * its data itself in `user` ({id, status, text, attachment?, editsPictureOf?}; status "sending" until
+ * the ack, then stored; `attachment`: the photo or voice message it was sent with, attachments.js;
+ * `editsPictureOf`: the id of the message whose picture it edits, sent with a picture's Edit button).
  * `announced` counts the characters of the shown text already read out (Infinity: all of it), and
  * `announcedText` is that text as it was shown then.
  */
@@ -33,6 +34,7 @@ import { lastSentenceEnd, sharedPrefixLength, wordStart } from "./text.js";
 import { cutBranch, switcher } from "./versions.js";
 
 const NEAR_BOTTOM_PX = 80;
+const HIGHLIGHT_MS = 2000; // how long a message shown from an "Edit of an earlier picture" line stands out
 const MAX_ANNOUNCEMENTS = 20; // sentences kept in the screen-reader live region
 
 function busy(status) {
@@ -42,8 +44,9 @@ function busy(status) {
 /** els: {thread, messages, announcer}; answerFor(key) -> the answer; onReport(entry);
  * onOpenMemory(itemId) shows Settings → Memory at that item; onConsentAnswered(entry, token, item) takes
  * back a "Remember that …?" question (`item`: {id, text} kept on a yes, else null); versions: {of(id) ->
- * ids of the message's versions, select(id), edit(entry, text), maxChars} (versions.js). */
-export function createThread({ els, answerFor, onReport, onOpenMemory, onConsentAnswered, versions }) {
+ * ids of the message's versions, select(id), edit(entry, text), maxChars} (versions.js);
+ * onEditPicture({messageId, url}) when a picture's Edit button is pressed. */
+export function createThread({ els, answerFor, onReport, onOpenMemory, onConsentAnswered, versions, onEditPicture }) {
   const shown = []; // entries of the open conversation, in order
   const answerEntries = new Map(); // key -> entry, for every answer this page has drawn
   const dirty = new Set();
@@ -107,6 +110,7 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
       item.appendChild(entry.extrasEl);
     }
     item.append(note, actions);
+    if (entry.role === "user" && entry.user.editsPictureOf) item.insertBefore(pictureEditLine(entry.user), bubble);
     updateAttributes(entry);
     renderBody(entry);
     return item;
@@ -168,8 +172,9 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
     if (!entry.bodyEl) return;
     const message = messageOf(entry);
     if (entry.role !== "assistant") {
-      if (!entry.editing) entry.bodyEl.textContent = message.text;
-      if (!entry.editing && message.attachment) entry.bodyEl.prepend(sentAttachment(message.attachment));
+      if (entry.editing) return; // the bubble is the edit form
+      entry.bodyEl.textContent = message.text;
+      if (message.attachment) entry.bodyEl.prepend(sentAttachment(message.attachment, photoEdit(message)));
       return;
     }
     if (message.blocked !== null) {
@@ -184,7 +189,10 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
         invalidCitations: message.invalidCitations,
         final: isFinal(message.status),
       });
-      if (message.image) entry.bodyEl.appendChild(imageFigure(message.image));
+      if (message.image) {
+        const onEdit = message.id !== null ? editPicture(message.id, message.image.url) : null;
+        entry.bodyEl.appendChild(imageFigure(message.image, onEdit));
+      }
       if (message.codeImages.length) entry.bodyEl.appendChild(codeImagesFigure(message.codeImages));
     }
     renderQueue(entry, message);
@@ -192,6 +200,47 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
     entry.typingEl.hidden = !busy(message.status) || message.text !== "" || message.blocked !== null || waiting;
     entry.typingEl.querySelector(".typing-label").textContent = t("typing");
     announceProgress(entry);
+  }
+
+  /** What a picture's Edit button does: the composer edits the picture of message `messageId`. */
+  function editPicture(messageId, url) {
+    return () => onEditPicture({ messageId, url });
+  }
+
+  /** A sent photo can be edited once its message is stored (the server names pictures by message id). */
+  function photoEdit(user) {
+    const stored = user.id !== null && user.status !== "sending";
+    return stored && user.attachment.kind === "photo" ? editPicture(user.id, user.attachment.url) : null;
+  }
+
+  /** "Edit of an earlier picture" above a message sent with a picture's Edit button: a button that
+   * shows that picture's message when it is in the thread, else the words alone. */
+  function pictureEditLine(user) {
+    const target = () => shown.find((entry) => entry.el && messageOf(entry).id === user.editsPictureOf) || null;
+    const line = document.createElement(target() ? "button" : "p");
+    line.className = "picture-edit-of";
+    line.setAttribute("data-testid", "picture-edit-of");
+    line.textContent = t("picture_edit_of");
+    if (line.tagName === "BUTTON") {
+      line.type = "button";
+      line.classList.add("link-button");
+      line.addEventListener("click", () => {
+        const entry = target();
+        if (entry) highlight(entry.el);
+      });
+    }
+    return line;
+  }
+
+  /** Scrolls `item` into view and makes it stand out for a moment; focus goes there for keyboard and
+   * screen-reader users. */
+  function highlight(item) {
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    item.scrollIntoView({ block: "center", behavior: still ? "auto" : "smooth" });
+    item.setAttribute("tabindex", "-1");
+    item.focus({ preventScroll: true });
+    item.classList.add("highlighted");
+    window.setTimeout(() => item.classList.remove("highlighted"), HIGHLIGHT_MS);
   }
 
   function renderNote(entry) {
