@@ -1,5 +1,6 @@
 // A photo or voice message in the chat frames (frontend/static/frontend/answer_state.js,
 // docs/protocol.md "Photos and voice messages"): the upload's id rides on its message, again after a reconnect.
+// So does the picture a picture's Edit button names (docs/protocol.md "/imagine <prompt> in the chat").
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -34,4 +35,20 @@ test("a voice message sent before the socket opens goes out with its upload once
     { type: "connected" }
   );
   assert.deepEqual(frames, [{ type: "message", conversation_id: null, text: "", client_id: "v1", attachment_id: 42 }]);
+});
+
+const EDIT = { type: "send_message", clientId: "e1", conversationId: 7, text: "/imagine edit at night", editPictureOf: 12 };
+const EDIT_FRAME = { type: "message", conversation_id: 7, text: "/imagine edit at night", client_id: "e1", edit_picture_of: 12 };
+
+test("an edit names the picture's message, and the next message names none", () => {
+  const frames = framesSent(
+    { type: "connected" },
+    EDIT,
+    { type: "send_message", clientId: "c2", conversationId: 7, text: "Thanks" }
+  );
+  assert.deepEqual(frames, [EDIT_FRAME, { type: "message", conversation_id: 7, text: "Thanks", client_id: "c2" }]);
+});
+
+test("an edit sent before the socket opens still names its picture once it does", () => {
+  assert.deepEqual(framesSent(EDIT, { type: "connected" }), [EDIT_FRAME]);
 });
