@@ -67,7 +67,8 @@ lint: install
 test: install system-packages lint
 	# The front end's pure modules (the answer-frame reducer, the socket client) under node's own runner.
 	node --test tests/frontend/
-	$(BIN)/python -m pytest
+	# The slowest tests are listed at the end: the suite's time on a 2-core machine is a budget.
+	$(BIN)/python -m pytest --durations=25
 
 bench: install
 	$(BIN)/python -m benchmarks.run_all
