@@ -362,10 +362,9 @@ def relevant_memories(
 ) -> list[MemoryItem]:
     """The items most related to the question, best first, within `token_budget`. None when memory is off.
     `question_vector`: the question's embedding when the caller already has it (or will compute it once)."""
-    if not is_enabled(owner_id=owner_id):
-        return []
     known = list(MemoryItem.objects.filter(owner_id=owner_id))
-    if not known or not question.strip():
+    # The setting is read only when there is something to recall: most turns of a new person skip it.
+    if not known or not question.strip() or not is_enabled(owner_id=owner_id):
         return []
     similarities = _similarities((question_vector or embeddings.embedded(question))(), known)
     floor = knowledge_settings().memory_min_similarity
