@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import models
@@ -138,6 +139,23 @@ def kept_photos(owner_id: int) -> models.QuerySet[MessageAttachment]:
 def kept_photo_sent_with(*, owner_id: int, message_id: int, client_id: str | None) -> MessageAttachment | None:
     """The photo sent with one user message, while its file is kept."""
     return kept_photos(owner_id).filter(sent_with(message_id=message_id, client_id=client_id)).first()
+
+
+@dataclass(frozen=True)
+class ShownPicture:
+    """The picture a message shows: an answer's Imagine render (`image_id`), or a photo the person sent."""
+
+    image_id: int | None = None
+    photo: MessageAttachment | None = None
+
+
+def picture_shown_by(message: Message, *, owner_id: int) -> ShownPicture | None:
+    """An answer's render (kept in the gallery), or the photo sent with a user message while its file is
+    kept; None when the message shows no picture (any more)."""
+    if message.role == Message.Role.ASSISTANT:
+        return ShownPicture(image_id=message.image_id) if message.image_id is not None else None
+    photo = kept_photo_sent_with(owner_id=owner_id, message_id=message.pk, client_id=message.client_id)
+    return ShownPicture(photo=photo) if photo is not None else None
 
 
 def drop_refused(*, question: Message) -> None:

@@ -11,7 +11,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from assistant.chat.attachments import kept_photo_sent_with
+from assistant.chat.attachments import picture_shown_by
 from assistant.chat.selectors import answer_for, conversation_for, followed_id, shown_branch, visible_messages
 from assistant.conf import assistant_settings, model_settings
 from assistant.models import ApiKey, Channel, Conversation, Message, MessageFeedback, User
@@ -237,17 +237,9 @@ def _store_new_turn(user: User, conversation_id: int | None, message: _NewMessag
 
 
 def _check_shows_picture(conversation: Conversation, message_id: int) -> None:
-    """An Edit button names a message of this conversation that still shows a picture: an answer's
-    Imagine picture (kept in the gallery), or a photo the person sent (kept with its message)."""
+    """An Edit button names a message of this conversation that still shows a picture."""
     message = conversation.messages.filter(pk=message_id).only("role", "image_id", "client_id").first()
-    if message is None:
-        shows = False
-    elif message.role == Message.Role.ASSISTANT:
-        shows = message.image_id is not None
-    else:
-        photo = kept_photo_sent_with(owner_id=conversation.owner_id, message_id=message.pk, client_id=message.client_id)
-        shows = photo is not None
-    if not shows:
+    if message is None or picture_shown_by(message, owner_id=conversation.owner_id) is None:
         raise AssistantError(ErrorCode.NOT_FOUND, PICTURE_GONE)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 
-from assistant.chat.attachments import kept_photo_sent_with, kept_photos
+from assistant.chat.attachments import kept_photos, picture_shown_by
 from assistant.chat.services import PICTURE_GONE
 from assistant.engine.capabilities import ImageRequest
 from assistant.models import Message
@@ -115,13 +115,10 @@ def _edit_source(request: ImageRequest) -> _EditSource:
 def _picture_of(*, owner_id: int, message_id: int) -> _EditSource:
     """The picture one message shows: an answer's render, or the photo sent with a user message."""
     message = Message.objects.filter(pk=message_id, conversation__owner_id=owner_id).first()
-    if message is not None and message.role == Message.Role.ASSISTANT and message.image_id is not None:
-        return _EditSource(image_id=message.image_id)
-    if message is not None and message.role == Message.Role.USER:
-        photo = kept_photo_sent_with(owner_id=owner_id, message_id=message.pk, client_id=message.client_id)
-        if photo is not None:
-            return _EditSource(photo=photo.read_file())
-    raise AssistantError(ErrorCode.NOT_FOUND, PICTURE_GONE)
+    shown = picture_shown_by(message, owner_id=owner_id) if message is not None else None
+    if shown is None:
+        raise AssistantError(ErrorCode.NOT_FOUND, PICTURE_GONE)
+    return _EditSource(image_id=shown.image_id, photo=shown.photo.read_file() if shown.photo else None)
 
 
 def _newest_picture(request: ImageRequest) -> _EditSource:
