@@ -46,7 +46,7 @@ from core.celery_results import TaskFailed, await_result
 from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
-from imagine.commands import IMAGINE_COMMAND, edit_instruction, imagine_prompt
+from imagine.commands import IMAGINE_COMMAND, is_edit_command
 from knowledge import tasks as knowledge_tasks
 from knowledge.memory import ExchangeMemory, configured_model
 
@@ -405,10 +405,9 @@ def _validate(request: TurnRequest) -> None:
 
 def _validate_picture_edit(request: TurnRequest) -> None:
     """A picture's Edit button sends `/imagine edit <instruction>` in the conversation showing it."""
-    prompt = imagine_prompt(request.text)
     if request.conversation_id is None or request.attachment is not None:
         raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_WHERE)
-    if prompt is None or edit_instruction(prompt) is None:
+    if not is_edit_command(request.text):
         raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_TEXT)
 
 

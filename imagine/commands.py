@@ -23,6 +23,12 @@ def _is_command(word: str) -> bool:
     return word == IMAGINE_COMMAND or word.startswith(IMAGINE_COMMAND + "@")
 
 
+def is_edit_command(text: str) -> bool:
+    """Whether a message's text is `/imagine edit …` (with or without an instruction)."""
+    prompt = imagine_prompt(text)
+    return prompt is not None and edit_instruction(prompt) is not None
+
+
 def edit_instruction(prompt: str) -> str | None:
     """The instruction of an `/imagine edit <instruction>` prompt (as `imagine_prompt` gives it; ""
     when none was given); None for a prompt to render from nothing ("editorial cartoon" included)."""

@@ -19,7 +19,7 @@ from assistant.ops import metrics
 from core import limits
 from core.errors import AssistantError, ErrorCode
 from core.text import NUL_REFUSAL, contains_nul
-from imagine.commands import edit_instruction, imagine_prompt
+from imagine.commands import is_edit_command
 from knowledge.services import delete_conversation_documents
 
 TITLE_MAX_CHARS = 200
@@ -358,7 +358,6 @@ def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str,
         original = _shown_question(conversation, message_id)
         _check_room(conversation)
         _versions_of(original).update(superseded=True)
-        still_an_edit = (prompt := imagine_prompt(cleaned)) is not None and edit_instruction(prompt) is not None
         user_message = Message.objects.create(
             conversation=conversation,
             role=Message.Role.USER,
@@ -366,7 +365,7 @@ def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str,
             client_id=client_id,
             parent_id=original.parent_id,
             # A picture's edit rewritten as another edit restyles the same picture.
-            edits_picture_of_id=original.edits_picture_of_id if still_an_edit else None,
+            edits_picture_of_id=original.edits_picture_of_id if is_edit_command(cleaned) else None,
         )
         answer = _new_answer(conversation, user_message)
         conversation.save(update_fields=["updated_at"])

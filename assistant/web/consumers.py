@@ -19,7 +19,6 @@ from typing import Any
 from assistant.chat import selectors, services
 from assistant.chat.services import TurnStart
 from assistant.door import (
-    PICTURE_EDIT_WHERE,
     Action,
     AnswerHandle,
     TurnRequest,
@@ -132,8 +131,6 @@ class ChatConsumer(SocketConsumer):
 
     async def _dispatch(self, frame: AnyClientFrame) -> None:
         if isinstance(frame, MessageFrame) and frame.attachment_id is not None:
-            if frame.edit_picture_of is not None:
-                raise AssistantError(ErrorCode.INVALID_FRAME, PICTURE_EDIT_WHERE)
             await self._answer_with_attachment(frame, frame.attachment_id)
         elif isinstance(frame, MessageFrame):
             request = self._turn_request(
@@ -197,6 +194,7 @@ class ChatConsumer(SocketConsumer):
             conversation_id=frame.conversation_id,
             client_id=frame.client_id,
             temporary=temporary,
+            edits_picture_of=frame.edit_picture_of,  # refused by the door: a photo is edited by its caption
         )
         try:
             handle = await self._answer(request)
