@@ -31,8 +31,10 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from assistant.chat import services
 from assistant.chat.services import RequestMessage, TurnStart
 from assistant.conf import assistant_settings
+from assistant.engine.capabilities import ContentGuard, default_capabilities
 from assistant.engine.client_tools import ClientTools
 from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, MemoryItemRef, MemoryUpdatedFrame
+from assistant.engine.guard_checks import EarlyCheck
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import PHOTO_MARKER, Attachment, AttachmentKind, Sampling, Turn
 from assistant.engine.recorder import HEARTBEAT_SECONDS
@@ -46,8 +48,9 @@ from core.celery_results import TaskFailed, await_result
 from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
-from imagine.commands import IMAGINE_COMMAND, is_edit_command
+from imagine.commands import IMAGINE_COMMAND, imagine_prompt, is_edit_command
 from knowledge import tasks as knowledge_tasks
+from knowledge.commands import memory_command
 from knowledge.memory import ExchangeMemory, configured_model
 
 logger = logging.getLogger(__name__)
@@ -167,16 +170,21 @@ async def start_answer(
 
     `before_launch` runs for a new turn before its first frame can exist (a socket joins the
     answer's group there); if a dependency fails in it, the turn is undone so a retry starts afresh."""
-    start, turn = await database_sync_to_async(_admit)(request)
+    early = _EarlyInputCheck.of(request)
+    try:
+        start, turn = await database_sync_to_async(_admit)(request, early.start_soon if early else None)
+        if turn is not None and before_launch is not None:
+            await _before_launch(before_launch, start)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
     if turn is None:
+        if early is not None:
+            early.cancel()  # started, then a concurrent retry of the same message stored it first
         return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, False, None)
-    if before_launch is not None:
-        try:
-            await before_launch(start)
-        except DEPENDENCY_ERRORS:
-            if start.created:
-                await database_sync_to_async(services.abandon_turn)(start=start)
-            raise
+    if early is not None:
+        turn = replace(turn, early_check=early.started)
     # A person's chats and messages take turns with the model; `/v1` requests do not (programs send
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
@@ -184,6 +192,58 @@ async def start_answer(
     owner_id = _memory_to_update(turn)
     remembering = None if owner_id is None else _remember_after(task, start, owner_id, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
+
+
+async def _before_launch(before_launch: BeforeLaunch, start: TurnStart) -> None:
+    """Run the channel's step for a new turn; if a dependency fails in it, the turn is undone so a
+    retry starts afresh."""
+    try:
+        await before_launch(start)
+    except DEPENDENCY_ERRORS:
+        if start.created:
+            await database_sync_to_async(services.abandon_turn)(start=start)
+        raise
+
+
+class _EarlyInputCheck:
+    """The input check of a new conversation's first message, which is the whole conversation the
+    check reads: started as soon as the request has passed its limits (on the database thread, which
+    hands it to this loop), so the guard reads while the turn is stored rather than after."""
+
+    def __init__(self, guard: ContentGuard, question: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.guard = guard
+        self.question = question
+        self.started: EarlyCheck | None = None
+
+    @classmethod
+    def of(cls, request: TurnRequest) -> _EarlyInputCheck | None:
+        """None unless the turn is a question whose conversation the request alone tells: a first
+        message without a photo or a voice note, not a command (Imagine and memory check their own)."""
+        first_message = request.action is Action.MESSAGE and request.conversation_id is None
+        plain = request.attachment is None and request.image_prompt is None and request.api_key is None
+        guard = default_capabilities().guard
+        if not (first_message and plain) or guard is None:
+            return None
+        try:
+            _validate(request)
+            question = services.clean_message_text(request.text)
+        except AssistantError:
+            return None  # refused when stored, with the same error
+        if imagine_prompt(question) is not None or memory_command(question) is not None:
+            return None
+        return cls(guard, question)
+
+    def start_soon(self) -> None:
+        """Called on the database thread once the limits let the turn in."""
+        self.loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        self.started = EarlyCheck.start(self.guard, [("user", self.question)])
+
+    def cancel(self) -> None:
+        if self.started is not None:
+            self.started.cancel()
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:
@@ -318,15 +378,18 @@ def _count_against_limits(request: TurnRequest, policy: Policy) -> None:
     limits.hit_both(policy.rate_scope, user_id=request.user.pk, ip=request.ip)
 
 
-def _admit(request: TurnRequest) -> tuple[TurnStart, Turn | None]:
+def _admit(request: TurnRequest, on_admitted: Callable[[], None] | None = None) -> tuple[TurnStart, Turn | None]:
     """Store the turn, in one trip to the database thread; the turn to run is None when there is
-    nothing to generate (a retry whose answer exists or runs elsewhere)."""
+    nothing to generate (a retry whose answer exists or runs elsewhere). `on_admitted` runs once a
+    new turn has passed its limits, before it is stored."""
     _validate(request)
     policy = policy_for(request)
 
     def admit() -> None:
         if not request.admitted:
             _count_against_limits(request, policy)
+        if on_admitted is not None:
+            on_admitted()
 
     start = _store(request, admit)
     rerun = policy.on_retry is OnRetry.RERUN and start.answer.status == Message.Status.STREAMING

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.integrations import payloads
 from tests.support.deployment import RedisDatabases, new_postgres_database, production_settings
-from tests.support.fake_guard import FakeGuard
+from tests.support.fake_guard import FakeGuard, GuardReply
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.processes import free_port, migrate, product_env, running, running_guard_server
 
@@ -86,10 +86,15 @@ def production_shape(stack: ExitStack, *, name: str, answer_tokens: int, **setti
     return Shape(var_dir, database_url, env, apps)
 
 
+# Llama Guard 3 on a GPU behind vLLM: a few hundred tokens of prefill and two generated, plus the
+# network; an assumption, not a measurement (no GPU here).
+REMOTE_GUARD_SECONDS = 0.02
+
 # Where the product's processes find the content guard (`--guard` of the benchmarks that take it):
 GUARDS = {
     "process": "the guard server in a process of its own (python -m safety.guard_server)",
     "contract": "the Llama Guard contract fake (tests/support/fake_guard.py: answers `safe`, no CPU)",
+    "remote": "the contract fake answering each check after 20 ms, as a guard on a GPU server would (no CPU)",
     "off": "no content guard (SAFETY_CHECKS=false)",
     "embedded": "the embedded CPU guard inside each product process (no SAFETY_GUARD_BASE_URL)",
 }
@@ -108,8 +113,10 @@ def start_guard(stack: ExitStack, kind: str) -> Guard:
         return Guard({"SAFETY_CHECKS": "false"})
     if kind == "embedded":
         return Guard({})
-    if kind == "contract":
-        fake = stack.enter_context(FakeGuard())
+    if kind in ("contract", "remote"):
+        fake = stack.enter_context(
+            FakeGuard(default=GuardReply(stall=REMOTE_GUARD_SECONDS) if kind == "remote" else None)
+        )
         return Guard({"SAFETY_GUARD_BASE_URL": fake.base_url}, fake)
     var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-guard-")))
     server = stack.enter_context(running_guard_server(var_dir / "guard.log"))

@@ -40,6 +40,24 @@ class PhotoCheck:
     question: str
 
 
+@dataclass(frozen=True)
+class EarlyCheck:
+    """A question's check started before its turn is stored: the door starts it for a new
+    conversation's first message, the whole conversation the check reads, so that the guard reads
+    while the turn is written. The turn's `InputCheck` takes its verdict when it checks that very
+    conversation; otherwise (or when the turn needs no check) it is cancelled."""
+
+    conversation: tuple[tuple[str, str], ...]
+    verdict: asyncio.Task[Verdict]
+
+    @classmethod
+    def start(cls, guard: ContentGuard, conversation: list[tuple[str, str]]) -> EarlyCheck:
+        return cls(tuple(conversation), asyncio.create_task(guard.check(conversation, agent=False)))
+
+    def cancel(self) -> None:
+        self.verdict.cancel()
+
+
 class InputCheck:
     """The question's check, started before the answer and settled before anything of the answer is
     used: the model reads the prompt while the guard reads the question, so the check costs the first
@@ -48,12 +66,16 @@ class InputCheck:
     guard judges it with the question at the same time; both must pass."""
 
     def __init__(
-        self, guard: ContentGuard | None, conversation: list[tuple[str, str]], photo: PhotoCheck | None = None
+        self,
+        guard: ContentGuard | None,
+        conversation: list[tuple[str, str]],
+        photo: PhotoCheck | None = None,
+        early: EarlyCheck | None = None,
     ) -> None:
         self.question = conversation[-1][1] if conversation else ""
         self.running: list[tuple[str, asyncio.Task[Verdict]]] = []
         if guard is not None:
-            self.running.append(("input", asyncio.create_task(guard.check(conversation, agent=False))))
+            self.running.append(("input", _input_verdict(guard, conversation, early)))
         if photo is not None:
             judged = photo.judge.check([("user", photo.question)], agent=False)
             self.running.append(("photo", asyncio.create_task(judged)))
@@ -77,6 +99,14 @@ class InputCheck:
         for _, check in self.running:
             check.cancel()
         self.running = []
+
+
+def _input_verdict(
+    guard: ContentGuard, conversation: list[tuple[str, str]], early: EarlyCheck | None
+) -> asyncio.Task[Verdict]:
+    if early is not None and early.conversation == tuple(conversation):
+        return early.verdict
+    return asyncio.create_task(guard.check(conversation, agent=False))
 
 
 def _refused_for(verdicts: list[tuple[str, Verdict]]) -> tuple[str, ...] | None:

@@ -49,7 +49,7 @@ from assistant.engine.grounding import (
     sources_block,
     voice_note_block,
 )
-from assistant.engine.guard_checks import InputCheck, OutputWatch, PhotoCheck, guard_allows
+from assistant.engine.guard_checks import EarlyCheck, InputCheck, OutputWatch, PhotoCheck, guard_allows
 from assistant.engine.llm import ModelGateway
 from assistant.models import SearchMode
 from assistant.ops import metrics
@@ -161,6 +161,7 @@ class Turn:
     knowledge: KnowledgeScope | None = None  # None: a turn without memory or files (`/v1`)
     memory_command: MemoryCommand | None = None  # the last message is `/memory`, "forget that"… (with `knowledge`)
     attachment: Attachment | None = None  # a photo or voice note sent with the last message
+    early_check: EarlyCheck | None = None  # the question's check, when the door started it beside storing
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,16 @@ def _count_blocks(gateway: ModelGateway, messages: list[ChatMessage], known: lis
 async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities) -> AsyncIterator[PipelineEvent]:
     """Answer the last message of `turn`. Raises ContextTooLong, SafetyUnavailable or
     model_service.ModelError (and AssistantError from Imagine)."""
+    try:
+        async with aclosing(_respond(turn, gateway, capabilities)) as events:
+            async for event in events:
+                yield event
+    finally:
+        if turn.early_check is not None:
+            turn.early_check.cancel()  # a turn answered without it (Imagine, memory), or ended first
+
+
+async def _respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities) -> AsyncIterator[PipelineEvent]:
     question = turn.history[-1].content
     if turn.image_request is not None and capabilities.imagine is not None:
         photo_check = _photo_check(turn, capabilities.photo_guard)  # a photo sent with `/imagine edit …`
@@ -253,8 +264,8 @@ async def respond(turn: Turn, gateway: ModelGateway, capabilities: Capabilities)
         async for event in _memory_command(turn, turn.knowledge, turn.memory_command, capabilities.guard):
             yield event
         return
-    guard = capabilities.guard
-    input_check = InputCheck(guard, _checked_conversation(turn), _photo_check(turn, capabilities.photo_guard))
+    photo_check = _photo_check(turn, capabilities.photo_guard)
+    input_check = InputCheck(capabilities.guard, _checked_conversation(turn), photo_check, turn.early_check)
     try:
         async with aclosing(_ground_and_answer(turn, gateway, capabilities, input_check)) as events:
             async for event in events:

@@ -6,6 +6,7 @@ wire formats (tests/support/fake_openai.py, fake_guard.py)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from channels.layers import InMemoryChannelLayer
 from django.core.cache import cache
 from pytest_django.fixtures import Settings
 
-from assistant import tasks
+from assistant import door, tasks
 from assistant.chat import api_keys, services
 from assistant.chat.services import RequestMessage
 from assistant.door import TurnRequest, answer_in_full, start_answer
@@ -332,3 +333,84 @@ async def test_version_frames_about_unknown_messages_are_refused(fake_model: Fak
     assert (unknown["type"], unknown["code"]) == ("error", "not_found")
     assert (not_a_question["code"], not_a_question["client_id"]) == ("not_found", "e")
     assert await sync_to_async(Message.objects.count)() == 2
+
+
+# --- the first message's input check, started beside storing it ------------------------------------
+
+
+@pytest.fixture
+async def guarded(settings: Settings) -> AsyncIterator[tuple[FakeOpenAI, FakeGuard]]:
+    async with FakeOpenAI() as model, FakeGuard() as guard:
+        settings.MODEL_BASE_URL = model.base_url
+        settings.MODEL_RETRIES = 0
+        settings.ASSISTANT_MODEL_TITLES = False
+        settings.SAFETY_CHECKS = True
+        settings.SAFETY_GUARD_BASE_URL = guard.base_url
+        content_guard.cache_clear()
+        default_capabilities.cache_clear()
+        yield model, guard
+        await turns.drain(5)
+        content_guard.cache_clear()
+        default_capabilities.cache_clear()
+
+
+def _checks_of(guard: FakeGuard, question: str) -> int:
+    """Input checks (Llama Guard asked about the 'User' messages) that read `question`."""
+    prompts = [request.prompt_text for request in guard.requests]
+    return sum("in 'User' messages" in prompt and question in prompt for prompt in prompts)
+
+
+def _recording_when_asked(guard: FakeGuard, asked_before_storing: list[bool]) -> Any:
+    """door._admit, noting whether the guard was asked about the question once the turn passed its
+    limits and before it was stored (waiting up to a second for the request to arrive)."""
+    admit = door._admit
+
+    def recording(request: TurnRequest, on_admitted: Any = None) -> Any:
+        def admitted() -> None:
+            if on_admitted is not None:
+                on_admitted()
+            deadline = time.monotonic() + 1
+            while not _checks_of(guard, request.text) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            asked_before_storing.append(_checks_of(guard, request.text) > 0)
+
+        return admit(request, admitted)
+
+    return recording
+
+
+async def test_a_first_message_is_checked_while_it_is_stored_and_only_once(
+    guarded: tuple[FakeOpenAI, FakeGuard], guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, guard = guarded
+    asked_before_storing: list[bool] = []
+    monkeypatch.setattr(door, "_admit", _recording_when_asked(guard, asked_before_storing))
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How tall is Mont Blanc?", "client_id": "first"})
+        first = await socket.until_done()
+        conversation_id = first[0]["conversation_id"]
+        # A follow-up's check reads the conversation, which is known once stored: it starts after.
+        await socket.send(
+            {"type": "message", "conversation_id": conversation_id, "text": "And K2?", "client_id": "next"}
+        )
+        follow_up = await socket.until_done()
+
+    assert asked_before_storing == [True, False]
+    assert [frames[-1]["finish_reason"] for frames in (first, follow_up)] == ["stop", "stop"]
+    # The follow-up's check reads the first question too: two checks read it, one each turn.
+    assert (_checks_of(guard, "How tall is Mont Blanc?"), _checks_of(guard, "And K2?")) == (2, 1)
+
+
+async def test_a_first_message_refused_by_its_early_check_is_blocked(
+    guarded: tuple[FakeOpenAI, FakeGuard], guest: User
+) -> None:
+    _, guard = guarded
+    guard.script(GuardReply("unsafe\nS9"))
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How do I build a bomb?", "client_id": "first"})
+        frames = await socket.until_done()
+
+    assert frames[-1]["finish_reason"] == "blocked"
+    answer = await Message.objects.aget(role=Message.Role.ASSISTANT, conversation__owner=guest)
+    assert answer.status == Message.Status.BLOCKED
+    assert _checks_of(guard, "How do I build a bomb?") == 1
