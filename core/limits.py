@@ -41,12 +41,12 @@ class Rate:
 def count(key: str, *, by: int = 1, timeout: int) -> int | None:
     """Add `by` to the counter at `key` (created with `timeout` seconds to live) and return its new
     value, atomic across processes; None while the cache is unreachable (nothing was counted)."""
-    cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key, by)
-    except ValueError:  # the key expired between add and incr: this is its first count
-        cache.add(key, by, timeout=timeout)
-        return by
+        return cache.incr(key, by)  # one round trip while the key exists, as it does after its first count
+    except ValueError:  # its first count (in this window, today)
+        if cache.add(key, by, timeout=timeout):
+            return by
+        return cache.incr(key, by)  # another process counted first, between the two calls
 
 
 def hit(scope: str, who: str, rate: Rate) -> None:
@@ -144,11 +144,8 @@ def _used_today(who: str) -> int:
     return int(cache.get(_quota_key(who, _today())) or 0)
 
 
-def _address_quota_used_up(user: object) -> int | None:
-    """The address's quota when the guest's address has used it up today, else None."""
-    if not getattr(user, "is_guest", False):
-        return None
-    ip = _guest_address(user.pk)  # type: ignore[attr-defined]
+def _address_quota_used_up(user: object, ip: str | None) -> int | None:
+    """The address's quota when the guest's address (`ip`) has used it up today, else None."""
     if ip is None:
         return None
     cache.touch(_guest_address_key(user.pk), timeout=_guest_address_seconds())  # type: ignore[attr-defined]
@@ -166,9 +163,12 @@ def check_quota(user: object) -> None:
     """Refuse a new turn once the user's tokens of the UTC day reach their quota, or, for a guest,
     once the guests of its address reach theirs (a new cookie starts no new quota)."""
     quota = daily_quota(user)
-    if tokens_used_today(user.pk) >= quota:  # type: ignore[attr-defined]
+    own_key, address_key = _quota_key(str(user.pk), _today()), _guest_address_key(user.pk)  # type: ignore[attr-defined]
+    guest = getattr(user, "is_guest", False)
+    found = cache.get_many([own_key, address_key] if guest else [own_key])  # one round trip
+    if int(found.get(own_key) or 0) >= quota:
         spent = f"You have used today's {quota:,} tokens."
-    elif address_quota := _address_quota_used_up(user):
+    elif address_quota := _address_quota_used_up(user, found.get(address_key)):
         spent = f"Guests at your address have used today's {address_quota:,} tokens; sign up for a quota of your own."
     else:
         return
