@@ -195,16 +195,24 @@ async def test_a_retried_messaging_turn_is_answered_once_from_what_is_stored(
 def title_servers(settings: Settings) -> Iterator[tuple[FakeOpenAI, FakeGuard]]:
     """The model and the guard, for the title task (which runs its own event loop)."""
     with FakeOpenAI(default=Reply(texts=("Trip", " plans"))) as model, FakeGuard() as guard:
-        settings.MODEL_BASE_URL = model.base_url
-        settings.MODEL_RETRIES = 0
-        settings.ASSISTANT_MODEL_TITLES = True
-        settings.SAFETY_CHECKS = True
-        settings.SAFETY_GUARD_BASE_URL = guard.base_url
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
+        _serve_with(settings, model, guard, titles=True)
         yield model, guard
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
+        _rebuild_guards()
+
+
+def _serve_with(settings: Settings, model: FakeOpenAI, guard: FakeGuard, *, titles: bool) -> None:
+    """Point the product at the contract fakes, its guards built afresh from these settings."""
+    settings.MODEL_BASE_URL = model.base_url
+    settings.MODEL_RETRIES = 0
+    settings.ASSISTANT_MODEL_TITLES = titles
+    settings.SAFETY_CHECKS = True
+    settings.SAFETY_GUARD_BASE_URL = guard.base_url
+    _rebuild_guards()
+
+
+def _rebuild_guards() -> None:
+    content_guard.cache_clear()
+    default_capabilities.cache_clear()
 
 
 def _answered(user: User, conversation_id: int | None, question: str, outcome: AnswerOutcome) -> Message:
@@ -341,17 +349,10 @@ async def test_version_frames_about_unknown_messages_are_refused(fake_model: Fak
 @pytest.fixture
 async def guarded(settings: Settings) -> AsyncIterator[tuple[FakeOpenAI, FakeGuard]]:
     async with FakeOpenAI() as model, FakeGuard() as guard:
-        settings.MODEL_BASE_URL = model.base_url
-        settings.MODEL_RETRIES = 0
-        settings.ASSISTANT_MODEL_TITLES = False
-        settings.SAFETY_CHECKS = True
-        settings.SAFETY_GUARD_BASE_URL = guard.base_url
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
+        _serve_with(settings, model, guard, titles=False)
         yield model, guard
         await turns.drain(5)
-        content_guard.cache_clear()
-        default_capabilities.cache_clear()
+        _rebuild_guards()
 
 
 def _checks_of(guard: FakeGuard, question: str) -> int:
