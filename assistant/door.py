@@ -222,8 +222,7 @@ class _EarlyInputCheck:
         message without a photo or a voice note, not a command (Imagine and memory check their own)."""
         first_message = request.action is Action.MESSAGE and request.conversation_id is None
         plain = request.attachment is None and request.image_prompt is None and request.api_key is None
-        guard = default_capabilities().guard
-        if not (first_message and plain) or guard is None:
+        if not (first_message and plain) or (guard := default_capabilities().guard) is None:
             return None
         try:
             _validate(request)

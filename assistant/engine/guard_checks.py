@@ -52,7 +52,7 @@ class EarlyCheck:
 
     @classmethod
     def start(cls, guard: ContentGuard, conversation: list[tuple[str, str]]) -> EarlyCheck:
-        return cls(tuple(conversation), asyncio.create_task(guard.check(conversation, agent=False)))
+        return cls(tuple(conversation), _question_check(guard, conversation))
 
     def cancel(self) -> None:
         self.verdict.cancel()
@@ -106,6 +106,10 @@ def _input_verdict(
 ) -> asyncio.Task[Verdict]:
     if early is not None and early.conversation == tuple(conversation):
         return early.verdict
+    return _question_check(guard, conversation)
+
+
+def _question_check(guard: ContentGuard, conversation: list[tuple[str, str]]) -> asyncio.Task[Verdict]:
     return asyncio.create_task(guard.check(conversation, agent=False))
 
 

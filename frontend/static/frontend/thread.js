@@ -347,7 +347,7 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
     const bar = entry.actionsEl;
     if (!bar) return;
     if (entry.role === "user") {
-      bar.replaceChildren(copyButtonOf(entry, () => entry.user.text));
+      bar.replaceChildren(copyButtonOf(entry));
       bar.hidden = !!entry.editing;
       if (entry.user.id === null || entry.user.status === "sending") return;
       if (!entry.user.attachment) bar.appendChild(editButton(entry)); // a photo or voice message is sent anew
@@ -359,9 +359,7 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
     bar.hidden = answer.id === null || !isFinal(answer.status);
     if (bar.hidden) return;
     appendSwitcher(bar, answer.id);
-    if (answer.blocked === null && answer.text) {
-      bar.append(copyButtonOf(entry, () => messageOf(entry).text), speakerButton(answer.id));
-    }
+    if (answer.blocked === null && answer.text) bar.append(copyButtonOf(entry), speakerButton(answer.id));
     const report = document.createElement("button");
     report.type = "button";
     report.className = "icon-button report";
@@ -433,15 +431,15 @@ export function createThread({ els, answerFor, onReport, onOpenMemory, onConsent
   }
 
   /** The entry's one copy button, kept across re-renders of its actions (a late frame re-renders
-   * them) so that "Copied" stays on screen; it copies the text shown when it is clicked. */
-  function copyButtonOf(entry, textOf) {
+   * them) so that "Copied" stays on screen; it copies the message's text when it is clicked. */
+  function copyButtonOf(entry) {
     if (!entry.copyEl) {
       const copy = document.createElement("button");
       copy.type = "button";
       copy.className = "icon-button message-copy";
       copy.setAttribute("data-testid", "message-copy");
       copy.textContent = t("copy");
-      copy.addEventListener("click", () => copyText(copy, textOf()));
+      copy.addEventListener("click", () => copyText(copy, messageOf(entry).text));
       entry.copyEl = copy;
     }
     return entry.copyEl;
