@@ -380,7 +380,7 @@ def _count_against_limits(request: TurnRequest, policy: Policy) -> None:
 def _admit(request: TurnRequest, on_admitted: Callable[[], None] | None = None) -> tuple[TurnStart, Turn | None]:
     """Store the turn, in one trip to the database thread; the turn to run is None when there is
     nothing to generate (a retry whose answer exists or runs elsewhere). `on_admitted` runs once a
-    new turn has passed its limits, before it is stored."""
+    new turn has passed its limits, before its messages are stored."""
     _validate(request)
     policy = policy_for(request)
 

@@ -177,8 +177,8 @@ def start_turn(
     `edits_picture_of`: the message of this conversation whose picture an `/imagine edit` restyles."""
     cleaned = clean_message_text(text)
     message = _NewMessage(cleaned, client_id, photo_reading, edits_picture_of)
-    store = partial(_store_new_turn, user, conversation_id, message)
-    return _turn_once(user, conversation_id, client_id, admit, store)
+    store = partial(_store_new_turn, user, conversation_id, message, partial(_admit_new, user, admit))
+    return _turn_once(user, conversation_id, client_id, store)
 
 
 @dataclass(frozen=True)
@@ -189,24 +189,29 @@ class _NewMessage:
     edits_picture_of: int | None = None
 
 
-def _turn_once(
-    user: User, conversation_id: int | None, client_id: str, admit: Callable[[], None], store: Callable[[], TurnStart]
-) -> TurnStart:
-    """The turn `client_id` names, stored by `store` unless a retry finds it stored already."""
-    if existing := _existing_turn(user, conversation_id, client_id):
-        return existing  # a retry is answered even past a limit: it was accepted the first time
+def _admit_new(user: User, admit: Callable[[], None]) -> None:
+    """A new turn's limits; a retry is answered even past them: it was accepted the first time."""
     admit()
     limits.check_quota(user)
+
+
+def _turn_once(user: User, conversation_id: int | None, client_id: str, store: Callable[[], TurnStart]) -> TurnStart:
+    """The turn `client_id` names, stored by `store`, or found stored once a unique client id refused it."""
     try:
         return store()
     except IntegrityError:
-        # Either a concurrent retry of the same client_id won the race, or an answer is in progress.
+        # Either a retry of the same client_id (stored earlier or concurrently), or an answer is in progress.
         if existing := _existing_turn(user, conversation_id, client_id):
             return existing
         raise _TURN_IN_PROGRESS from None
 
 
-def _store_new_turn(user: User, conversation_id: int | None, message: _NewMessage) -> TurnStart:
+def _store_new_turn(
+    user: User, conversation_id: int | None, message: _NewMessage, admit: Callable[[], None]
+) -> TurnStart:
+    """One transaction, which finds a retry before `admit` counts it, without a lookup of its own: a
+    first message's conversation insert is refused by its client id, a follow-up is among the
+    conversation's messages, which the prompt needs anyway."""
     with transaction.atomic():
         if conversation_id is None:
             conversation = Conversation.objects.create(
@@ -217,9 +222,12 @@ def _store_new_turn(user: User, conversation_id: int | None, message: _NewMessag
             conversation = conversation_for(user=user, conversation_id=conversation_id)
             conversation.owner = user  # found by its owner: loading the turn reads it without a query
             stored = list(conversation.messages.order_by("id"))
+            if (retry := _stored_turn(conversation, stored, message.client_id)) is not None:
+                return retry
             _check_room(conversation, len(stored))
             conversation.save(update_fields=["updated_at"])
             shown = shown_branch(stored)
+        admit()
         if message.edits_picture_of is not None:
             _check_shows_picture(conversation, message.edits_picture_of)
         answers = [m for m in shown if m.role == Message.Role.ASSISTANT]
@@ -234,6 +242,18 @@ def _store_new_turn(user: User, conversation_id: int | None, message: _NewMessag
         )
         answer = _new_answer(conversation, user_message)
     return TurnStart(conversation, user_message, answer, created=True, shown_before=shown)
+
+
+def _stored_turn(conversation: Conversation, stored: list[Message], client_id: str) -> TurnStart | None:
+    """The turn a retried follow-up names, from the conversation's messages (`stored`, in id order)."""
+    question = next((m for m in stored if m.client_id == client_id and m.role == Message.Role.USER), None)
+    if question is None:
+        return None
+    answers = [m for m in stored if m.reply_to_id == question.pk]
+    if not answers:
+        return None
+    question.conversation = answers[-1].conversation = conversation
+    return TurnStart(conversation, question, answers[-1], created=False)
 
 
 def _check_shows_picture(conversation: Conversation, message_id: int) -> None:
@@ -345,8 +365,12 @@ def start_edit(
     new version starts a branch of its own, shown from now on. The edited version and the branch after
     it stay stored, shown again when the person switches back. Idempotent on `client_id`, as a message."""
     cleaned = clean_message_text(text)
+    # Looked up first: once stored, the edited version is no longer shown, and editing it is refused.
+    if existing := _existing_turn(user, conversation_id, client_id):
+        return existing
+    _admit_new(user, admit)
     store = partial(_store_edit, user, conversation_id, message_id, cleaned, client_id)
-    return _turn_once(user, conversation_id, client_id, admit, store)
+    return _turn_once(user, conversation_id, client_id, store)
 
 
 def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str, client_id: str) -> TurnStart:

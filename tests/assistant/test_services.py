@@ -6,7 +6,7 @@ from assistant.chat import selectors, services
 from assistant.engine import recorder
 from assistant.engine.frames import frames_after
 from assistant.engine.outcome import AnswerOutcome
-from assistant.models import Message
+from assistant.models import Conversation, Message
 from core.errors import AssistantError, ErrorCode
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +46,51 @@ def test_start_turn_is_idempotent_on_client_id(guest) -> None:
         first.answer,
     )
     assert Message.objects.count() == 2
+
+
+@pytest.mark.parametrize("follow_up", [False, True], ids=["first-message", "follow-up"])
+def test_a_retried_turn_is_found_without_being_admitted_again(guest, follow_up: bool) -> None:
+    conversation_id = None
+    if follow_up:
+        earlier = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="earlier")
+        finish(earlier.answer)
+        conversation_id = earlier.conversation.pk
+    admitted: list[str] = []
+
+    def send() -> services.TurnStart:
+        return services.start_turn(
+            user=guest, conversation_id=conversation_id, text="More", client_id="c", admit=lambda: admitted.append("c")
+        )
+
+    first, again = send(), send()
+    assert (first.created, again.created) == (True, False)
+    assert (again.conversation.pk, again.user_message, again.answer) == (
+        first.conversation.pk,
+        first.user_message,
+        first.answer,
+    )
+    assert admitted == ["c"]  # the retry neither counts against the limits nor stores anything
+    assert Message.objects.count() == (4 if follow_up else 2)
+
+
+def test_a_retried_first_message_past_its_limit_leaves_nothing_behind(guest) -> None:
+    def refuse() -> None:
+        raise AssistantError(ErrorCode.RATE_LIMITED, "Too many.")
+
+    with pytest.raises(AssistantError):
+        services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="c", admit=refuse)
+    assert not Conversation.objects.exists()  # refused after its conversation's insert: rolled back
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="c")
+    assert start.created
+
+
+def test_a_follow_up_is_stored_in_one_read_of_its_conversation(guest, django_assert_max_num_queries) -> None:
+    earlier = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    finish(earlier.answer)
+    # The conversation, its messages, its update, the question, the answer, and the transaction's
+    # savepoint and release (inside the test's own transaction): no lookup for a retry of its own.
+    with django_assert_max_num_queries(7):
+        services.start_turn(user=guest, conversation_id=earlier.conversation.pk, text="More", client_id="b")
 
 
 def test_second_turn_while_streaming_is_refused(guest) -> None:
