@@ -400,6 +400,7 @@ def _admit(request: TurnRequest, on_admitted: Callable[[], None] | None = None) 
         search_mode=request.search_mode,
         image_prompt=request.image_prompt,
         memory=not request.temporary,
+        files=request.conversation_id is not None,  # a conversation begun by this turn has none yet
         shown=None if start.shown_before is None else [*start.shown_before, start.user_message],
     )
     return start, replace(turn, client_tools=request.client_tools, attachment=request.attachment)

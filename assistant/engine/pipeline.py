@@ -106,14 +106,16 @@ class KnowledgeScope:
     """What the knowledge store gives a turn: the remembered facts of `memory_owner_id` (the
     conversation's owner, or the web account a messaging identity is linked to) and passages of the
     files the owner attached to the conversation. `memory` off (a temporary chat): facts are neither
-    read nor taken from the exchange. `channel` is where a fact kept from this turn was said;
-    `language` is the owner's, for the replies to memory commands ("": the site's)."""
+    read nor taken from the exchange. `files` off: the conversation began with this turn, so no file
+    is attached to it yet (its passages are not looked for). `channel` is where a fact kept from this
+    turn was said; `language` is the owner's, for the replies to memory commands ("": the site's)."""
 
     owner_id: int
     memory_owner_id: int
     conversation_id: int
     channel: str
     memory: bool = True
+    files: bool = True
     language: str = ""
 
 
@@ -430,7 +432,7 @@ async def _recall(scope: KnowledgeScope, question: str, budgets: _KnowledgeBudge
         question=question,
         conversation_id=scope.conversation_id,
         memory_tokens=budgets.memory,
-        passage_tokens=budgets.documents,
+        passage_tokens=budgets.documents if scope.files else 0,
     )
 
 

@@ -73,19 +73,21 @@ def load_turn(
     search_mode: str | None = None,
     image_prompt: str | None = None,
     memory: bool = True,
+    files: bool = True,
     shown: list[Message] | None = None,
 ) -> Turn:
     """What the model needs to write `answer`: the system prompt and the history it replies to.
     `image_prompt` is the prompt of an `/imagine` turn when the caller already read it; otherwise
     the question is read for one (an answer re-run from what is stored). `memory` off (a temporary
-    chat): the person's facts are neither read nor kept. `shown`: the conversation as shown up to
-    the question, when the caller has it (a turn just stored); otherwise it is read."""
+    chat): the person's facts are neither read nor kept. `files` off: the conversation began with
+    this turn, so it has no file to read passages of. `shown`: the conversation as shown up to the
+    question, when the caller has it (a turn just stored); otherwise it is read."""
     history = [
         HistoryMessage(m.id, m.role, m.content, m.token_count, photo_reading=m.photo_reading)
         for m in selectors.prompt_history(answer=answer, shown=shown)
     ]
     conversation = answer.conversation
-    knowledge = _knowledge_scope(conversation, memory)
+    knowledge = _knowledge_scope(conversation, memory, files)
     return Turn(
         system_prompt=system_prompt_for(conversation),
         history=history,
@@ -101,7 +103,7 @@ def _asks(history: list[HistoryMessage]) -> bool:
     return bool(history) and history[-1].role == Message.Role.USER
 
 
-def _knowledge_scope(conversation: Conversation, memory: bool) -> KnowledgeScope | None:
+def _knowledge_scope(conversation: Conversation, memory: bool, files: bool) -> KnowledgeScope | None:
     """Memory and attached files serve a person in their chats, on the web and in messaging apps.
     `/v1` callers are programs that send whole conversations of their own: they get neither."""
     if conversation.channel == Channel.API:
@@ -113,6 +115,7 @@ def _knowledge_scope(conversation: Conversation, memory: bool) -> KnowledgeScope
         conversation_id=conversation.pk,
         channel=conversation.channel,
         memory=memory,
+        files=files,
         language=owner.language,
     )
 

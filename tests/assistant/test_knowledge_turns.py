@@ -9,6 +9,7 @@ import asyncio
 import queue
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -26,10 +27,11 @@ from assistant.engine.pipeline import HistoryMessage, KnowledgeScope, SearchDone
 from assistant.engine.sinks import ChannelLayerSink
 from assistant.models import Channel, Conversation, Message, User
 from config.celery import app as celery_app
-from knowledge import linking, memory
+from knowledge import linking, memory, recall
 from knowledge import services as documents
 from knowledge.memory import ExchangeMemory, Fact, KeptItem, Source
 from knowledge.models import Document, MemoryItem
+from knowledge.retrieval import Passage, document_passages
 from model_service.embedded import bundled_gguf
 from model_service.tokens import GgufTokenizer
 from safety.guard import content_guard
@@ -202,6 +204,23 @@ async def test_a_document_question_cites_the_file_and_page_3(model: FakeOpenAI, 
     assert "<documents>\n[1] report.pdf, p. 3\n" in prompt
     answer = await sync_to_async(Message.objects.get)(pk=frames[-1]["message_id"])
     assert answer.grounding["sources"][0]["title"] == "report.pdf, p. 3"
+
+
+async def test_passages_are_looked_for_only_once_the_conversation_can_have_files(
+    model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_in: list[int | None] = []
+
+    def recording(**query: Any) -> list[Passage]:
+        looked_in.append(query["conversation_id"])
+        return document_passages(**query)
+
+    monkeypatch.setattr(recall, "document_passages", recording)
+    await answer_in_full(ask(guest, "Hello", "q1"))  # its conversation begins with it: no file yet
+    conversation = await Conversation.objects.aget(owner=guest)
+    await answer_in_full(ask(guest, "And now?", "q2", conversation_id=conversation.pk))
+    assert looked_in == [conversation.pk]
+    assert len(model.requests) == 2
 
 
 async def test_passages_are_numbered_before_web_sources(model: FakeOpenAI, guest: User, settings: Settings) -> None:
