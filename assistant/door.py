@@ -189,8 +189,8 @@ async def start_answer(
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
     task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person))
-    owner_id = _memory_to_update(turn)
-    remembering = None if owner_id is None else _remember_after(task, start, owner_id, request)
+    person_id = _memory_to_update(turn)
+    remembering = None if person_id is None else _remember_after(task, start, person_id, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
 
 
@@ -264,29 +264,30 @@ _remembering: set[asyncio.Task[ExchangeMemory | None]] = set()
 
 
 def _memory_to_update(turn: Turn) -> int | None:
-    """Whose memory the turn's exchange is read for: none for a turn without memory, or a memory
-    command (its own reply says what changed), or when no model is named to read exchanges."""
+    """Whose exchange is read for facts (the worker keeps them in that person's memory, or in the web
+    account's they are linked to): none for a turn without memory, or a memory command (its own reply
+    says what changed), or when no model is named to read exchanges."""
     knowledge = turn.knowledge
     if knowledge is None or not knowledge.memory or turn.memory_command is not None or configured_model() is None:
         return None
-    return knowledge.memory_owner_id
+    return knowledge.owner_id
 
 
 def _remember_after(
-    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, request: TurnRequest
+    answer: asyncio.Task[AnswerOutcome], start: TurnStart, person_id: int, request: TurnRequest
 ) -> asyncio.Task[ExchangeMemory | None]:
     """Queue the exchange for a worker to read once `answer` is complete; on the web, wait for what it
     did and tell the person's sockets. A task of its own, so the answer's `done` never waits for it."""
-    task = asyncio.create_task(_remember(answer, start, owner_id, request), context=contextvars.Context())
+    task = asyncio.create_task(_remember(answer, start, person_id, request), context=contextvars.Context())
     _remembering.add(task)
     task.add_done_callback(_remembering.discard)
     return task
 
 
 async def _remember(
-    answer: asyncio.Task[AnswerOutcome], start: TurnStart, owner_id: int, request: TurnRequest
+    answer: asyncio.Task[AnswerOutcome], start: TurnStart, person_id: int, request: TurnRequest
 ) -> ExchangeMemory | None:
-    """Queue the exchange to be read for `owner_id`'s memory; on the web, what it did, its frames sent to
+    """Queue the exchange to be read for `person_id`'s memory; on the web, what it did, its frames sent to
     their sockets. Elsewhere None at once: a messaging reply worker is not held for a model call (the
     queued task runs `request.after_remembering` with its result)."""
     outcome = await answer
@@ -294,7 +295,7 @@ async def _remember(
         return None  # a blocked, failed or stopped turn teaches nothing
     question = start.user_message
     exchange = (
-        owner_id,
+        person_id,
         question.pk,
         start.conversation.channel,
         question.content,
@@ -318,7 +319,7 @@ async def _remember(
     except (BrokerUnavailable, TimeoutError, TaskFailed) as exc:
         logger.warning("answer %s: memory not updated from its exchange: %r", start.answer.pk, exc)
         return None
-    await _tell_sockets(owner_id, _memory_frames(start, news))
+    await _tell_sockets(person_id, _memory_frames(start, news))
     return news
 
 

@@ -257,7 +257,7 @@ def main() -> None:
             args.runs,
         )
         memory_ms = timings_ms(
-            lambda q: memory.relevant_memories(owner_id=owner_id, question=q, token_budget=MEMORY_BUDGET),
+            lambda q: memory.relevant_memories(person_id=owner_id, question=q, token_budget=MEMORY_BUDGET),
             MEMORY_QUESTIONS,
             args.runs,
         )

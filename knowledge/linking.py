@@ -14,6 +14,8 @@ import hashlib
 import secrets
 
 from django.db import transaction
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import AssistantError, ErrorCode
@@ -54,3 +56,9 @@ def memory_owner(*, user_id: int) -> int:
     """Whose memory `user_id` uses: the account it is linked to, else its own."""
     link = MemoryLink.objects.filter(member_id=user_id).values_list("account_id", flat=True).first()
     return link if link is not None else user_id
+
+
+def memory_owner_in_sql(*, user_id: int) -> Coalesce:
+    """`memory_owner` as an expression, for a query that reads the memory in the same statement."""
+    link = MemoryLink.objects.filter(member_id=user_id).values("account_id")[:1]
+    return Coalesce(Subquery(link), Value(user_id))

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from core.errors import AssistantError, ErrorCode
 from knowledge import embeddings
 from knowledge.conf import knowledge_settings
+from knowledge.linking import memory_owner_in_sql
 from knowledge.models import MemoryItem, MemorySettings, SensitiveCategory
 from knowledge.tokens import TokenCounter, llama3_tokens
 
@@ -354,17 +355,19 @@ def remember_consented(*, owner_id: int, token: str, content_check: ContentCheck
 
 def relevant_memories(
     *,
-    owner_id: int,
+    person_id: int,
     question: str,
     token_budget: int,
     count_tokens: TokenCounter = llama3_tokens,
     question_vector: embeddings.Embedded | None = None,
 ) -> list[MemoryItem]:
-    """The items most related to the question, best first, within `token_budget`. None when memory is off.
+    """The items of `person_id`'s memory (the web account's, for a messaging identity linked to one)
+    most related to the question, best first, within `token_budget`. None when memory is off.
     `question_vector`: the question's embedding when the caller already has it (or will compute it once)."""
-    known = list(MemoryItem.objects.filter(owner_id=owner_id))
+    # The link is followed inside the statement: one round trip for the common turn, which finds nothing.
+    known = list(MemoryItem.objects.filter(owner_id=memory_owner_in_sql(user_id=person_id)))
     # The setting is read only when there is something to recall: most turns of a new person skip it.
-    if not known or not question.strip() or not is_enabled(owner_id=owner_id):
+    if not known or not question.strip() or not is_enabled(owner_id=known[0].owner_id):
         return []
     similarities = _similarities((question_vector or embeddings.embedded(question))(), known)
     floor = knowledge_settings().memory_min_similarity

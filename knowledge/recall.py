@@ -26,21 +26,19 @@ class Recalled:
 def recall(
     *,
     owner_id: int,
-    memory_owner_id: int | None,
+    memory: bool,
     question: str,
     conversation_id: int,
     memory_tokens: int,
     passage_tokens: int,
 ) -> Recalled:
-    """Facts of `memory_owner_id`'s memory (None: none are read) and passages of the files
+    """Facts of `owner_id`'s memory (`memory` off: none are read) and passages of the files
     `owner_id` attached to this conversation. Budgets are in Llama 3 tokens (counted at extraction
     for passages); the caller fits the result to its own model's exact counts."""
     vector = embeddings.embedded(question)
     memories = (
-        relevant_memories(
-            owner_id=memory_owner_id, question=question, token_budget=memory_tokens, question_vector=vector
-        )
-        if memory_owner_id is not None and memory_tokens > 0
+        relevant_memories(person_id=owner_id, question=question, token_budget=memory_tokens, question_vector=vector)
+        if memory and memory_tokens > 0
         else []
     )
     passages = (

@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from core.errors import AssistantError, ErrorCode
 from knowledge import memory, services
 from knowledge.conf import knowledge_settings
+from knowledge.linking import memory_owner
 
 QUEUE = "documents"
 # Past the cooperative check between pages (KNOWLEDGE_EXTRACTION_SECONDS), for one page that never ends.
@@ -37,21 +38,23 @@ _KEPT = (memory.Outcome.STORED, memory.Outcome.REPLACED)
 # stops waiting for the result long before.
 @shared_task(ignore_result=False, time_limit=300)
 def remember_exchange(
-    owner_id: int,
+    person_id: int,
     message_id: int,
     channel: str,
     user_text: str,
     answer_text: str,
     conversation_id: int | None = None,
 ) -> dict[str, list[dict[str, int | str]]]:
-    """Facts of one complete, unblocked exchange kept in the owner's memory (memory.remember_exchange),
-    their provenance the user's message `message_id` in `conversation_id`: a memory.ExchangeMemory of the
-    items stored or replaced, and of the sensitive facts to ask about. Not retried: a failed model
+    """Facts of one complete, unblocked exchange of `person_id` kept in their memory, or in the web
+    account's they are linked to (memory.remember_exchange), their provenance the user's message
+    `message_id` in `conversation_id`: a memory.ExchangeMemory of the items stored or replaced, and of
+    the sensitive facts to ask about. Not retried: a failed model
     call costs the facts of one exchange, and the person can still say "remember that …"."""
     model = memory.configured_model()
     if model is None:
         return memory.ExchangeMemory().model_dump()
     source = memory.Source(channel=channel, message_id=message_id, conversation_id=conversation_id)
+    owner_id = memory_owner(user_id=person_id)
     remembered = memory.remember_exchange(
         owner_id=owner_id,
         user_text=user_text,

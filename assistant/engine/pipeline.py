@@ -57,6 +57,7 @@ from core.db import database_sync_to_async
 from core.images import ImageRef
 from knowledge.commands import CommandKind, MemoryCommand, run_command, temporary_chat_reply
 from knowledge.conf import knowledge_settings
+from knowledge.linking import memory_owner
 from knowledge.memory import Source as MemorySource
 from knowledge.recall import Recalled, recall
 from model_service.builtin_tools import (
@@ -103,15 +104,14 @@ class Sampling:
 
 @dataclass(frozen=True)
 class KnowledgeScope:
-    """What the knowledge store gives a turn: the remembered facts of `memory_owner_id` (the
-    conversation's owner, or the web account a messaging identity is linked to) and passages of the
-    files the owner attached to the conversation. `memory` off (a temporary chat): facts are neither
+    """What the knowledge store gives a turn: the remembered facts of the conversation's owner (or of
+    the web account a messaging identity is linked to) and passages of the files the owner attached
+    to the conversation. `memory` off (a temporary chat): facts are neither
     read nor taken from the exchange. `files` off: the conversation began with this turn, so no file
     is attached to it yet (its passages are not looked for). `channel` is where a fact kept from this
     turn was said; `language` is the owner's, for the replies to memory commands ("": the site's)."""
 
     owner_id: int
-    memory_owner_id: int
     conversation_id: int
     channel: str
     memory: bool = True
@@ -428,7 +428,7 @@ async def _recall(scope: KnowledgeScope, question: str, budgets: _KnowledgeBudge
     (Llama 3 counts; `_Grounding.add_knowledge` then fits them to the served model's exact ones)."""
     return await database_sync_to_async(recall)(
         owner_id=scope.owner_id,
-        memory_owner_id=scope.memory_owner_id if scope.memory else None,
+        memory=scope.memory,
         question=question,
         conversation_id=scope.conversation_id,
         memory_tokens=budgets.memory,
@@ -473,7 +473,7 @@ def _run_memory_command(scope: KnowledgeScope, command: MemoryCommand, history: 
         source = MemorySource(channel=scope.channel, message_id=question.id, conversation_id=scope.conversation_id)
         return run_command(
             command,
-            owner_id=scope.memory_owner_id,
+            owner_id=memory_owner(user_id=scope.owner_id),
             sender_id=scope.owner_id,
             source=source,
             previous_message_id=previous,

@@ -21,7 +21,6 @@ from assistant.models import Channel, Conversation, Message
 from core.event_loop import run_sync
 from imagine.commands import edit_instruction, imagine_prompt
 from knowledge.commands import memory_command
-from knowledge.linking import memory_owner
 from model_service.client import GenerationParams, TextDelta
 from model_service.messages import ChatMessage
 
@@ -111,7 +110,6 @@ def _knowledge_scope(conversation: Conversation, memory: bool, files: bool) -> K
     owner = conversation.owner
     return KnowledgeScope(
         owner_id=owner.pk,
-        memory_owner_id=memory_owner(user_id=owner.pk),
         conversation_id=conversation.pk,
         channel=conversation.channel,
         memory=memory,

@@ -142,9 +142,7 @@ async def test_facts_are_fitted_before_older_turns_are_dropped(model: FakeOpenAI
         *long_history(6)[:-1],
         HistoryMessage(id=999, role="user", content="Which city do I live in?", token_count=None),
     ]
-    scope = KnowledgeScope(
-        owner_id=guest.pk, memory_owner_id=guest.pk, conversation_id=conversation.pk, channel=Channel.WEB
-    )
+    scope = KnowledgeScope(owner_id=guest.pk, conversation_id=conversation.pk, channel=Channel.WEB)
     gateway = gateway_for(model.base_url, window=400, max_tokens=32)
     try:
         plain, known = [
@@ -228,9 +226,7 @@ async def test_passages_are_numbered_before_web_sources(model: FakeOpenAI, guest
     settings.KNOWLEDGE_DOCUMENT_MIN_SCORE = 0.0  # every page a passage, unrelated ones too: the numbering is tested
     conversation = await sync_to_async(services.create_conversation)(user=guest)
     await sync_to_async(attach)(guest, conversation.pk, PAGES)
-    scope = KnowledgeScope(
-        owner_id=guest.pk, memory_owner_id=guest.pk, conversation_id=conversation.pk, channel=Channel.WEB
-    )
+    scope = KnowledgeScope(owner_id=guest.pk, conversation_id=conversation.pk, channel=Channel.WEB)
     gateway = gateway_for(model.base_url, window=4096, max_tokens=24)
     with FakeWeb() as web:
         settings.SEARCH_FETCH_ALLOWED_HOSTS = [web.host]

@@ -4,6 +4,7 @@ them through the door: tests/assistant/test_knowledge_turns.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,7 @@ from knowledge import linking, memory
 from knowledge.commands import PHRASES, CommandKind, MemoryCommand, exchange_note, memory_command, run_command
 from knowledge.memory import ConsentAsk, ExchangeMemory, KeptItem, Source
 from knowledge.models import LinkCode
+from knowledge.recall import recall
 
 
 @pytest.mark.parametrize(
@@ -170,6 +172,25 @@ def test_a_link_code_works_once_within_its_time_and_never_from_the_web(owner: Us
     late, _ = linking.issue_code(account_id=owner.pk)
     LinkCode.objects.filter(account=owner).update(expires=timezone.now())
     assert run(MemoryCommand(CommandKind.LINK, code=late), stranger).startswith("That code is not valid")
+
+
+def test_a_linked_identity_recalls_the_accounts_facts_in_the_statement_that_reads_them(
+    owner: User, stranger: User, django_assert_num_queries: Callable[..., Any]
+) -> None:
+    run(MemoryCommand(CommandKind.REMEMBER, fact="I live in Porto."), owner, Source("web", message_id=3))
+    code, _ = linking.issue_code(account_id=owner.pk)
+    run(MemoryCommand(CommandKind.LINK, code=code), stranger)
+    # The facts, with the link followed inside their statement, then the account's memory setting.
+    with django_assert_num_queries(2):
+        found = recall(
+            owner_id=stranger.pk,
+            memory=True,
+            question="Where do I live?",
+            conversation_id=1,
+            memory_tokens=100,
+            passage_tokens=0,
+        )
+    assert [fact.text for fact in found.memories] == ["I live in Porto."]
 
 
 def test_a_new_code_replaces_the_last_one(owner: User, stranger: User) -> None:

@@ -135,14 +135,14 @@ def test_relevant_memories_come_best_first_within_the_budget(owner: User) -> Non
     for text in ("Is vegetarian.", "Has a dog named Rex.", "Lives in Porto.", "Works night shifts."):
         remember(owner, text)
     question = "Which vegetarian restaurants are there?"
-    best = memory.relevant_memories(owner_id=owner.pk, question=question, token_budget=1000, count_tokens=len)
+    best = memory.relevant_memories(person_id=owner.pk, question=question, token_budget=1000, count_tokens=len)
     assert best[0].text == "Is vegetarian."
     tight = memory.relevant_memories(
-        owner_id=owner.pk, question=question, token_budget=len("Is vegetarian."), count_tokens=len
+        person_id=owner.pk, question=question, token_budget=len("Is vegetarian."), count_tokens=len
     )
     assert [item.text for item in tight] == ["Is vegetarian."]
     memory.set_enabled(owner_id=owner.pk, enabled=False)
-    assert memory.relevant_memories(owner_id=owner.pk, question=question, token_budget=1000) == []
+    assert memory.relevant_memories(person_id=owner.pk, question=question, token_budget=1000) == []
 
 
 def test_edit_delete_and_clear_touch_only_the_owners_items(owner: User, stranger: User) -> None:
@@ -152,7 +152,7 @@ def test_edit_delete_and_clear_touch_only_the_owners_items(owner: User, stranger
     edited = memory.edit_memory(owner_id=owner.pk, item_id=mine.pk, text="Lives in Braga.", content_check=allow)
     assert (edited.text, edited.source_channel) == ("Lives in Braga.", "web")
     assert (
-        memory.relevant_memories(owner_id=owner.pk, question="Where do I live? Braga?", token_budget=50)[0].pk
+        memory.relevant_memories(person_id=owner.pk, question="Where do I live? Braga?", token_budget=50)[0].pk
         == mine.pk
     )
     memory.delete_memory(owner_id=owner.pk, item_id=mine.pk)
