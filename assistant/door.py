@@ -37,7 +37,7 @@ from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, Memory
 from assistant.engine.guard_checks import EarlyCheck
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
 from assistant.engine.pipeline import PHOTO_MARKER, Attachment, AttachmentKind, Sampling, Turn
-from assistant.engine.recorder import HEARTBEAT_SECONDS
+from assistant.engine.recorder import HEARTBEAT_SECONDS, AnswerPlace
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
 from assistant.engine.sinks import CollectorSink, FrameSink, control_group
@@ -188,7 +188,9 @@ async def start_answer(
     # A person's chats and messages take turns with the model; `/v1` requests do not (programs send
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
-    task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person))
+    conversation = start.conversation
+    place = AnswerPlace(conversation.pk, conversation.owner_id, conversation.channel)
+    task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person, place=place))
     person_id = _memory_to_update(turn)
     remembering = None if person_id is None else _remember_after(task, start, person_id, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)

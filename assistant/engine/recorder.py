@@ -38,12 +38,24 @@ class AnswerProgress:
     first_token_ms: int | None
 
 
-class Recorder:
-    """Keeps one answer's row in step with the frames its coalescer numbered."""
+@dataclass(frozen=True)
+class AnswerPlace:
+    """The conversation an answer is written in, as what follows its outcome needs it: whose quota
+    it counts against, and whether the conversation gets a title."""
 
-    def __init__(self, answer_id: int, frames: Coalescer) -> None:
+    conversation_id: int
+    owner_id: int
+    channel: str
+
+
+class Recorder:
+    """Keeps one answer's row in step with the frames its coalescer numbered. `place`: its
+    conversation, when the caller has it (otherwise it is read once the answer is finished)."""
+
+    def __init__(self, answer_id: int, frames: Coalescer, place: AnswerPlace | None = None) -> None:
         self.answer_id = answer_id
         self.frames = frames
+        self.place = place
         self.first_token_ms: int | None = None
         self.saved_seq = -1  # frames saved so far (-1: never saved; the first interval saves)
         self.saved_at = time.monotonic()
@@ -64,7 +76,7 @@ class Recorder:
         self.saved_seq, self.saved_at = len(progress.frame_ends), at
 
     async def finish(self, outcome: AnswerOutcome) -> None:
-        await database_sync_to_async(finish_answer)(answer_id=self.answer_id, outcome=outcome)
+        await database_sync_to_async(finish_answer)(answer_id=self.answer_id, outcome=outcome, place=self.place)
 
 
 def record_token_counts(counts: dict[int, int]) -> None:
@@ -90,7 +102,7 @@ def save_answers_progress(progress: Sequence[AnswerProgress]) -> None:
             )
 
 
-def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
+def finish_answer(*, answer_id: int, outcome: AnswerOutcome, place: AnswerPlace | None = None) -> None:
     if outcome.blocked is None:
         updated = _store_outcome(answer_id, outcome)  # one statement: a transaction would add two round trips
     else:
@@ -99,7 +111,7 @@ def finish_answer(*, answer_id: int, outcome: AnswerOutcome) -> None:
             if updated:
                 _open_blocked_case(answer_id, outcome.blocked)
     if updated:
-        _after_answer(answer_id, outcome)
+        _after_answer(answer_id, outcome, place or _place_of(answer_id))
 
 
 def _open_blocked_case(answer_id: int, blocked: BlockedTurn) -> None:
@@ -136,18 +148,19 @@ def _store_outcome(answer_id: int, outcome: AnswerOutcome) -> int:
     )
 
 
-def _after_answer(answer_id: int, outcome: AnswerOutcome) -> None:
+def _place_of(answer_id: int) -> AnswerPlace:
+    found = Message.objects.filter(pk=answer_id)
+    return AnswerPlace(*found.values_list("conversation_id", "conversation__owner_id", "conversation__channel").get())
+
+
+def _after_answer(answer_id: int, outcome: AnswerOutcome, place: AnswerPlace) -> None:
     """Usage counts towards the quota; the first complete answer gets a listed conversation a title.
     (The conversation's `updated_at` moved when the turn was stored: the list orders by the last turn.)"""
-    conversation_id, owner_id, channel = (
-        Message.objects.filter(pk=answer_id)
-        .values_list("conversation_id", "conversation__owner_id", "conversation__channel")
-        .get()
-    )
-    limits.record_tokens(owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
+    limits.record_tokens(place.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
+    conversation_id = place.conversation_id
     if (
         outcome.status == Message.Status.COMPLETE
-        and channel in TITLED_CHANNELS
+        and place.channel in TITLED_CHANNELS
         and not Message.objects.filter(
             conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
         )

@@ -86,6 +86,7 @@ class TurnRunner:
         gateway: ModelGateway | None = None,
         capabilities: Capabilities | None = None,
         person: int | None = None,
+        place: recorder.AnswerPlace | None = None,
     ) -> None:
         self.answer_id = answer_id
         self.person = person  # whom the answer is for: their answers take turns with the model
@@ -94,7 +95,7 @@ class TurnRunner:
         self.gateway = gateway
         self.capabilities = capabilities
         self.frames = Coalescer(answer_id, assistant_settings().frame_interval_ms / 1000, sink.numbered)
-        self.recorder = recorder.Recorder(answer_id, self.frames)
+        self.recorder = recorder.Recorder(answer_id, self.frames, place)
         self.grounding: Grounding | None = None
         self.image: ImageRef | None = None  # the answer to `/imagine <prompt>`
         self.code_images: list[str] = []  # data URLs of pictures the model's code saved

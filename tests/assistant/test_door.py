@@ -27,6 +27,7 @@ from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.engine.sinks import ChannelLayerSink, QueueSink
 from assistant.models import Channel, Conversation, Message, User
 from assistant.web import consumers
+from core import limits
 from core.errors import AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from safety.guard import content_guard
@@ -176,6 +177,20 @@ async def test_a_messaging_answer_publishes_nothing_to_the_channel_layer(
     await handle.task
     assert {"group_add", "group_discard"} <= set(layer.calls)
     assert "group_send" not in layer.calls
+
+
+async def test_an_answer_started_at_the_door_is_finished_without_reading_its_conversation_again(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_for: list[int] = []
+    read = recorder._place_of
+    monkeypatch.setattr(recorder, "_place_of", lambda answer_id: read_for.append(answer_id) or read(answer_id))
+    used_before = await sync_to_async(limits.tokens_used_today)(guest.pk)
+    outcome = await answer_in_full(TurnRequest(channel=Channel.TELEGRAM, user=guest, text="Say hello", client_id="m1"))
+    assert (outcome.status, read_for) == (Message.Status.COMPLETE, [])
+    # Its usage counted against its owner's quota all the same.
+    used = await sync_to_async(limits.tokens_used_today)(guest.pk) - used_before
+    assert used == (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0) > 0
 
 
 async def test_a_retried_messaging_turn_is_answered_once_from_what_is_stored(
