@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from celery import signature
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -157,10 +158,9 @@ def forget_events(events: Sequence[Event]) -> None:
 
 
 def _messaging_user(app: Channel, sender_id: str) -> User:
-    user, created = User.objects.get_or_create(username=f"{app}:{sender_id}"[:150], defaults={"is_guest": False})
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
+    """The user of a messaging identity, created on first contact: it never signs in with a password."""
+    defaults = {"is_guest": False, "password": make_password(None)}  # unusable, stored with the row
+    user, _ = User.objects.get_or_create(username=f"{app}:{sender_id}"[:150], defaults=defaults)
     return user
 
 
