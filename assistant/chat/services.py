@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from assistant.chat.attachments import picture_shown_by
 from assistant.chat.selectors import answer_for, conversation_for, followed_id, shown_branch, visible_messages
@@ -219,13 +220,11 @@ def _store_new_turn(
             )
             shown: list[Message] = []
         else:
-            conversation = conversation_for(user=user, conversation_id=conversation_id)
-            conversation.owner = user  # found by its owner: loading the turn reads it without a query
+            conversation = _touched_conversation(user, conversation_id)
             stored = list(conversation.messages.order_by("id"))
             if (retry := _stored_turn(conversation, stored, message.client_id)) is not None:
                 return retry
             _check_room(conversation, len(stored))
-            conversation.save(update_fields=["updated_at"])
             shown = shown_branch(stored)
         admit()
         if message.edits_picture_of is not None:
@@ -242,6 +241,23 @@ def _store_new_turn(
         )
         answer = _new_answer(conversation, user_message)
     return TurnStart(conversation, user_message, answer, created=True, shown_before=shown)
+
+
+def _touched_conversation(user: User, conversation_id: int) -> Conversation:
+    """The person's conversation, its `updated_at` moved to now (a new turn puts it first in their
+    list): found, checked for its owner and touched in one statement, which also locks its row until
+    the turn is stored."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    touched = Conversation.objects.raw(
+        f"UPDATE {table} SET updated_at = %s WHERE id = %s AND owner_id = %s RETURNING *",
+        [timezone.now(), conversation_id, user.pk],
+    )
+    found = list(touched)
+    if not found:
+        raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")
+    conversation = found[0]
+    conversation.owner = user  # found by its owner: loading the turn reads it without a query
+    return conversation
 
 
 def _stored_turn(conversation: Conversation, stored: list[Message], client_id: str) -> TurnStart | None:

@@ -87,9 +87,9 @@ def test_a_retried_first_message_past_its_limit_leaves_nothing_behind(guest) -> 
 def test_a_follow_up_is_stored_in_one_read_of_its_conversation(guest, django_assert_max_num_queries) -> None:
     earlier = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
     finish(earlier.answer)
-    # The conversation, its messages, its update, the question, the answer, and the transaction's
-    # savepoint and release (inside the test's own transaction): no lookup for a retry of its own.
-    with django_assert_max_num_queries(7):
+    # The conversation found and touched in one statement, its messages, the question, the answer, and
+    # the transaction's savepoint and release (inside the test's own transaction): no retry lookup.
+    with django_assert_max_num_queries(6):
         services.start_turn(user=guest, conversation_id=earlier.conversation.pk, text="More", client_id="b")
 
 
