@@ -191,8 +191,8 @@ async def start_answer(
     conversation = start.conversation
     place = AnswerPlace(conversation.pk, conversation.owner_id, conversation.channel)
     task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person, place=place))
-    person_id = _memory_to_update(turn)
-    remembering = None if person_id is None else _remember_after(task, start, person_id, request)
+    memory_of = _memory_to_update(turn)
+    remembering = None if memory_of is None else _remember_after(task, start, memory_of, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
 
 
