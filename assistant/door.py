@@ -29,6 +29,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from assistant.chat import services
+from assistant.chat.selectors import NO_SUCH_CONVERSATION
 from assistant.chat.services import RequestMessage, TurnStart
 from assistant.conf import assistant_settings
 from assistant.engine.capabilities import ContentGuard, default_capabilities
@@ -464,7 +465,7 @@ def _validate(request: TurnRequest) -> None:
     if request.client_id is not None and not 1 <= len(request.client_id) <= MAX_CLIENT_ID_CHARS:
         raise AssistantError(ErrorCode.INVALID_FRAME, f"client_id: 1 to {MAX_CLIENT_ID_CHARS} characters.")
     if request.conversation_id is not None and request.conversation_id < 1:
-        raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")
+        raise AssistantError(ErrorCode.NOT_FOUND, NO_SUCH_CONVERSATION)
     if request.edits_picture_of is not None:
         _validate_picture_edit(request)
 

@@ -48,8 +48,8 @@ def remember_exchange(
     """Facts of one complete, unblocked exchange of `person_id` kept in their memory, or in the web
     account's they are linked to (memory.remember_exchange), their provenance the user's message
     `message_id` in `conversation_id`: a memory.ExchangeMemory of the items stored or replaced, and of
-    the sensitive facts to ask about. Not retried: a failed model
-    call costs the facts of one exchange, and the person can still say "remember that …"."""
+    the sensitive facts to ask about. Not retried: a failed model call costs the facts of one
+    exchange, and the person can still say "remember that …"."""
     model = memory.configured_model()
     if model is None:
         return memory.ExchangeMemory().model_dump()

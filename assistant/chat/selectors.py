@@ -14,11 +14,14 @@ def conversation_list(*, user: User) -> QuerySet[Conversation]:
     return Conversation.objects.filter(owner=user).order_by("-updated_at", "-id")
 
 
+NO_SUCH_CONVERSATION = "That conversation does not exist."  # another person's included
+
+
 def conversation_for(*, user: User, conversation_id: int) -> Conversation:
     try:
         return Conversation.objects.get(pk=conversation_id, owner=user)
     except Conversation.DoesNotExist:
-        raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.") from None
+        raise AssistantError(ErrorCode.NOT_FOUND, NO_SUCH_CONVERSATION) from None
 
 
 def followed_id(message: Message) -> int | None:

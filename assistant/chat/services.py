@@ -13,7 +13,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from assistant.chat.attachments import picture_shown_by
-from assistant.chat.selectors import answer_for, conversation_for, followed_id, shown_branch, visible_messages
+from assistant.chat.selectors import (
+    NO_SUCH_CONVERSATION,
+    answer_for,
+    conversation_for,
+    followed_id,
+    shown_branch,
+    visible_messages,
+)
 from assistant.conf import assistant_settings, model_settings
 from assistant.models import ApiKey, Channel, Conversation, Message, MessageFeedback, User
 from assistant.ops import metrics
@@ -254,7 +261,7 @@ def _touched_conversation(user: User, conversation_id: int) -> Conversation:
     )
     found = list(touched)
     if not found:
-        raise AssistantError(ErrorCode.NOT_FOUND, "That conversation does not exist.")
+        raise AssistantError(ErrorCode.NOT_FOUND, NO_SUCH_CONVERSATION)
     conversation = found[0]
     conversation.owner = user  # found by its owner: loading the turn reads it without a query
     return conversation

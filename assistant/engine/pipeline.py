@@ -106,10 +106,10 @@ class Sampling:
 class KnowledgeScope:
     """What the knowledge store gives a turn: the remembered facts of the conversation's owner (or of
     the web account a messaging identity is linked to) and passages of the files the owner attached
-    to the conversation. `memory` off (a temporary chat): facts are neither
-    read nor taken from the exchange. `files` off: the conversation began with this turn, so no file
-    is attached to it yet (its passages are not looked for). `channel` is where a fact kept from this
-    turn was said; `language` is the owner's, for the replies to memory commands ("": the site's)."""
+    to the conversation. `memory` off (a temporary chat): facts are neither read nor taken from the
+    exchange. `files` off: the conversation began with this turn, so no file is attached to it yet
+    (its passages are not looked for). `channel` is where a fact kept from this turn was said;
+    `language` is the owner's, for the replies to memory commands ("": the site's)."""
 
     owner_id: int
     conversation_id: int
