@@ -1,7 +1,7 @@
 """A paced OpenAI-compatible completions server built for load: a GPU model server that costs this
 machine almost nothing, so a benchmark measures the web process and not its stand-in.
 
-    python -m benchmarks.paced_model --port 8101 --tokens 20 --rate 10
+    python -m benchmarks.paced_model --port 8101 --tokens 20 --rate 10 [--prefill-ms 0]
     python -m benchmarks.paced_model --selftest [--streams 2000] [--seconds 10] [--rate 10]
 
 It speaks what model_service/client.py reads: `POST /v1/completions` with token ids as the prompt
@@ -15,8 +15,9 @@ cut it, else "stop".
 Why it is cheap: like a vLLM engine step, one timer tick per 1/rate seconds writes the next chunk
 to every open stream, and every chunk's bytes (SSE event inside its HTTP chunk frame) are built
 once per model name, so a chunk costs one `transport.write` and no task, sleep or JSON per stream.
-A stream's first chunk leaves as soon as its request is read (prefill costs no time here); it
-then joins the shared tick once half a period has passed, so its gaps stay near the pacing.
+A stream's first chunk leaves as soon as its request is read, or --prefill-ms later (a GPU server's
+prefill, which a content check running beside the request can hide behind); it then joins the
+shared tick once half a period has passed, so its gaps stay near the pacing.
 
 Measured on the 2-core benchmark machine, 2026-12-02, `--selftest --streams 2000 --seconds 10
 --rate 10` (the client in another process): 19,300 chunks/s for 1.02 CPU s in 10.4 s, 10 % of a core,
@@ -215,6 +216,7 @@ class Pacer:
 
     tokens: int
     rate: float
+    prefill_seconds: float = 0.0
     joining: list[Stream] = field(default_factory=list)
     active: list[Stream] = field(default_factory=list)
     _next_tick: float = 0.0
@@ -224,6 +226,14 @@ class Pacer:
         loop.call_at(self._next_tick, self._tick, loop)
 
     def begin(self, connection: Connection, completion: Completion) -> None:
+        if self.prefill_seconds > 0:
+            asyncio.get_running_loop().call_later(self.prefill_seconds, self._first_chunk, connection, completion)
+        else:
+            self._first_chunk(connection, completion)
+
+    def _first_chunk(self, connection: Connection, completion: Completion) -> None:
+        if connection.closed:  # the client gave up during the prefill
+            return
         tokens = min(self.tokens, completion.max_tokens or self.tokens)
         chunks = chunk_set(completion.chat, completion.model, completion.include_usage)
         connection.transport.write(chunks.start)
@@ -319,9 +329,9 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
 
-async def serve(port: int, tokens: int, rate: float) -> None:
+async def serve(port: int, tokens: int, rate: float, prefill_ms: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
-    pacer = Pacer(tokens, rate)
+    pacer = Pacer(tokens, rate, prefill_ms / 1000)
     pacer.start(loop)
     server = await loop.create_server(lambda: Connection(pacer), "127.0.0.1", port, backlog=4096)
     stopped = asyncio.Event()
@@ -398,19 +408,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, help="serve on this loopback port")
     parser.add_argument("--tokens", type=int, default=128, help="text chunks in every answer (at most)")
     parser.add_argument("--rate", type=float, default=150, help="chunks per second of every stream")
+    parser.add_argument("--prefill-ms", type=float, default=0, help="wait before every answer's first chunk")
     parser.add_argument("--selftest", action="store_true", help="measure this server's CPU per chunk")
     parser.add_argument("--streams", type=int, default=2000, help="selftest: concurrent streams")
     parser.add_argument("--seconds", type=float, default=10, help="selftest: length of every stream")
     parser.add_argument("--server", default="benchmarks.paced_model", help="selftest: the server module to measure")
     args = parser.parse_args()
-    if args.tokens < 1 or args.rate <= 0:
-        parser.error("--tokens and --rate must be positive")
+    if args.tokens < 1 or args.rate <= 0 or args.prefill_ms < 0:
+        parser.error("--tokens and --rate must be positive, --prefill-ms not negative")
     if args.selftest:
         print(selftest(args.server, args.streams, args.seconds, args.rate))
     elif args.port is None:
         parser.error("--port is required unless --selftest")
     else:
-        uvloop.run(serve(args.port, args.tokens, args.rate))
+        uvloop.run(serve(args.port, args.tokens, args.rate, args.prefill_ms))
 
 
 if __name__ == "__main__":

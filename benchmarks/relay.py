@@ -14,7 +14,11 @@ would delay it).
 --shape production runs the web process as production does (PostgreSQL, Redis channel layer and
 cache) and --guard process puts the embedded content guard in its own process behind the
 production guard's HTTP interface (as `make run` does), so the web process classifies nothing;
---guard embedded keeps the classifier inside the web process, for comparison.
+--guard embedded keeps the classifier inside the web process, for comparison. --engine paced
+serves answers at --paced-rate without spending this machine's CPU; --paced-prefill-ms makes it
+wait before each first token as a GPU server's prefill does, which the question's content check
+(running beside the model request) can hide behind: with none, a guard slower than the web path's
+own work sets the web figure alone.
 """
 
 from __future__ import annotations
@@ -183,6 +187,7 @@ def model_command(args: argparse.Namespace, port: int) -> list[str]:
         engine = ["--threads", str(args.model_threads), "--slots", "1"]
         return [sys.executable, "-m", "model_service.embedded", "--port", str(port), *engine]
     paced = ["--port", str(port), "--tokens", str(args.tokens), "--rate", str(args.paced_rate)]
+    paced += ["--prefill-ms", str(args.paced_prefill_ms)]
     return [sys.executable, "-m", "benchmarks.paced_model", *paced]
 
 
@@ -209,6 +214,12 @@ def main() -> None:
     )
     parser.add_argument("--model-threads", type=int, default=2, help="llama.cpp threads (embedded engine)")
     parser.add_argument("--paced-rate", type=float, default=150, help="tokens/s of the paced engine")
+    parser.add_argument(
+        "--paced-prefill-ms",
+        type=float,
+        default=0,
+        help="the paced engine's wait before an answer's first token (a GPU server's prefill)",
+    )
     parser.add_argument(
         "--shape",
         choices=["embedded", "production"],
@@ -264,7 +275,7 @@ def main() -> None:
         if args.engine == "embedded":
             engine = f"llama.cpp with {args.model_threads} thread(s)"
         else:
-            engine = f"paced engine at {args.paced_rate:g} tokens/s"
+            engine = f"paced engine at {args.paced_rate:g} tokens/s, prefill {args.paced_prefill_ms:g} ms"
         setup = f"{args.tokens} tokens per answer, {engine}; {args.shape} shape, guard {args.guard}"
         print(report(direct, via_web, stops, setup))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -60,6 +61,25 @@ async def test_answers_on_one_keep_alive_connection_follow_each_other(paced_url:
             assert events[-1] == StreamEnd("length", completion_tokens=2, prompt_tokens=2)
     finally:
         await client.aclose()
+
+
+def test_a_prefill_holds_back_the_first_token_and_the_answer_stays_whole(tmp_path) -> None:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    args = ["--port", str(port), "--tokens", "2", "--rate", "100", "--prefill-ms", "300"]
+    command = [sys.executable, "-m", "benchmarks.paced_model", *args]
+    with running(command, env=dict(os.environ), log=tmp_path / "paced.log", ready_url=f"{base_url}/models"):
+        body = {"model": "paced", "prompt": [1, 2], "stream": True}
+        asked = time.monotonic()
+        with httpx.stream("POST", f"{base_url}/completions", json=body, timeout=10) as response:
+            lines = response.iter_lines()
+            first = next(line for line in lines if line.startswith("data: "))
+            waited = time.monotonic() - asked
+            rest = [line.removeprefix("data: ") for line in lines if line.startswith("data: ")]
+    assert waited >= 0.3  # the prefill's lower bound, not a speed target
+    texts = [json.loads(payload)["choices"][0]["text"] for payload in [first.removeprefix("data: "), *rest[:-1]]]
+    assert texts[:2] == [CHUNK_TEXT] * 2
+    assert rest[-1] == "[DONE]"
 
 
 def test_chat_completions_stream_a_role_chunk_then_the_answer(paced_url: str) -> None:
