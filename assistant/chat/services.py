@@ -361,7 +361,7 @@ def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
     limits.check_quota(user)
     try:
         with transaction.atomic():
-            conversation = conversation_for(user=user, conversation_id=conversation_id)
+            conversation = _touched_conversation(user, conversation_id)
             questions = [m for m in visible_messages(conversation=conversation) if m.role == Message.Role.USER]
             user_message = questions[-1] if questions else None
             if user_message is None:
@@ -369,7 +369,6 @@ def start_regeneration(*, user: User, conversation_id: int) -> TurnStart:
             _check_room(conversation)
             user_message.answers.update(superseded=True)
             answer = _new_answer(conversation, user_message)
-            conversation.save(update_fields=["updated_at"])
     except IntegrityError:
         raise _TURN_IN_PROGRESS from None
     return TurnStart(conversation, user_message, answer, created=True)
@@ -398,8 +397,7 @@ def start_edit(
 
 def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str, client_id: str) -> TurnStart:
     with transaction.atomic():
-        conversation = conversation_for(user=user, conversation_id=conversation_id)
-        conversation.owner = user  # found by its owner: loading the turn reads it without a query
+        conversation = _touched_conversation(user, conversation_id)
         if conversation.channel != Channel.WEB:
             raise AssistantError(ErrorCode.INVALID_FRAME, "Only web chats can be edited; this one came from elsewhere.")
         original = _shown_question(conversation, message_id)
@@ -415,7 +413,6 @@ def _store_edit(user: User, conversation_id: int, message_id: int, cleaned: str,
             edits_picture_of_id=original.edits_picture_of_id if is_edit_command(cleaned) else None,
         )
         answer = _new_answer(conversation, user_message)
-        conversation.save(update_fields=["updated_at"])
     return TurnStart(conversation, user_message, answer, created=True)
 
 
