@@ -312,6 +312,7 @@ SAFETY_GUARD_BASE_URL = env.str("SAFETY_GUARD_BASE_URL", default=_safety.guard_b
 SAFETY_GUARD_MODEL = env.str("SAFETY_GUARD_MODEL", default=_safety.guard_model)
 SAFETY_GUARD_API_KEY = env.str("SAFETY_GUARD_API_KEY", default=_safety.guard_api_key)
 SAFETY_GUARD_TIMEOUT = env.float("SAFETY_GUARD_TIMEOUT", default=_safety.guard_timeout)
+SAFETY_GUARD_MAX_CONNECTIONS = env.int("SAFETY_GUARD_MAX_CONNECTIONS", default=_safety.guard_max_connections)
 # Llama Guard 3 Vision on photos (production, compose profile `vision`); empty: photos are judged by their text.
 SAFETY_VISION_GUARD_BASE_URL = env.str("SAFETY_VISION_GUARD_BASE_URL", default=_safety.vision_guard_base_url)
 SAFETY_VISION_GUARD_MODEL = env.str("SAFETY_VISION_GUARD_MODEL", default=_safety.vision_guard_model)

@@ -74,6 +74,7 @@ def _configured_backend() -> ContentGuard:
             categories=configured.categories,
             api_key=configured.guard_api_key,
             timeout=configured.guard_timeout,
+            max_connections=configured.guard_max_connections,
         )
     if configured.guard_gguf:
         from safety.gguf_guard import GgufGuard

@@ -93,6 +93,32 @@ async def test_a_stalled_guard_times_out(fake: FakeGuard, guard: VllmGuard) -> N
     assert "ReadTimeout" in verdict.detail
 
 
+async def test_checks_past_the_connection_limit_wait_their_turn(fake: FakeGuard) -> None:
+    """At most `max_connections` checks reach the server at once (the rest wait at the client's gate,
+    not in httpcore's pool, whose wait queue costs quadratic CPU); every one is answered."""
+    fake.default = GuardReply(stall=0.2)
+    client = VllmGuard(fake.base_url, model=fake.model, categories=S_CATEGORIES, timeout=10.0, max_connections=2)
+    verdicts = await asyncio.gather(*(client.check(QUESTION, agent=False) for _ in range(6)))
+    await client.aclose()
+    assert verdicts == [Verdict(safe=True)] * 6
+    assert len(fake.requests) == 6
+    assert fake.most_in_flight == 2
+
+
+async def test_a_check_that_waits_a_whole_timeout_for_a_connection_is_unavailable(fake: FakeGuard) -> None:
+    """One connection, each check 1.5 s: the first two are answered, the third waits 2 s at the gate
+    while the second holds the connection, and is unavailable without ever being sent."""
+    fake.default = GuardReply(stall=1.5)
+    client = VllmGuard(fake.base_url, model=fake.model, categories=S_CATEGORIES, timeout=2.0, max_connections=1)
+    checks = [policy(client, fail_closed=True).check(QUESTION, agent=False) for _ in range(3)]
+    first, second, third = await asyncio.gather(*checks)
+    await client.aclose()
+    assert first == second == Verdict(safe=True)
+    assert (third.safe, third.unavailable) == (False, True)
+    assert "guard busy: no free connection (of 1) for 2 s" in third.detail
+    assert len(fake.requests) == 2
+
+
 async def test_a_dropped_connection_is_unavailable(fake: FakeGuard, guard: VllmGuard) -> None:
     fake.script(GuardReply(drop_connection=True))
     verdict = await policy(guard, fail_closed=False).check(QUESTION, agent=False)

@@ -15,7 +15,8 @@ The prompt is token ids (or text); ids are recorded decoded with the Llama 3 tok
 `prompt_text`. An unknown model is a 404 and a malformed request a 400, with OpenAI error objects,
 as vLLM answers.
 Each request gets the next scripted `GuardReply` (then `default`), which can also fail with a status,
-stall, drop the connection, or send a body that is not a completion. Every request is recorded.
+stall, drop the connection, or send a body that is not a completion. Every request is recorded, and
+the most requests the server held at once (`most_in_flight`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class ScriptedGuard(LoopbackServer):
         self.default = default or GuardReply()
         self.model = model
         self._ids = itertools.count(1)
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def script(self, *replies: GuardReply) -> None:
         self.replies.extend(replies)
@@ -76,11 +79,16 @@ class ScriptedGuard(LoopbackServer):
     async def fallback(self, exchange: Exchange) -> None:
         reply = self.replies.popleft() if self.replies else self.default
         status, body = self._answer(exchange, reply)
-        await exchange.pause(reply.stall)
-        if reply.drop_connection:
-            await exchange.hang_up()
-        else:
-            await exchange.respond_json(status, body)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await exchange.pause(reply.stall)
+            if reply.drop_connection:
+                await exchange.hang_up()
+            else:
+                await exchange.respond_json(status, body)
+        finally:
+            self.in_flight -= 1
 
     def _answer(self, exchange: Exchange, reply: GuardReply) -> tuple[int, str]:
         raise NotImplementedError
