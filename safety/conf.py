@@ -37,7 +37,7 @@ class SafetySettings(BaseModel):
     guard_timeout: float = 10.0  # seconds the vLLM guard may take to answer (connecting: at most 2 s)
     # Checks in flight to that guard from one process (its connections); more wait their turn, at most
     # guard_timeout, then follow the failure policy.
-    guard_max_connections: int = Field(64, ge=1)
+    guard_max_connections: int = Field(16, ge=1)
     # Base URL (…/v1) of vLLM serving Llama Guard 3 Vision; set: a turn's photo is judged with its question
     # beside the content guard (`VisionGuard`); empty (the embedded default): no image check, the photo's
     # printed text is still checked with the question.

@@ -46,7 +46,7 @@ class VllmGuard:
         categories: Iterable[str],
         api_key: str = "",
         timeout: float = 10.0,
-        max_connections: int = 64,
+        max_connections: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         tokenizer: Tokenizer | None = None,  # Llama Guard 3's own: the Llama 3 tokenizer
     ) -> None:
