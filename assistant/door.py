@@ -190,7 +190,8 @@ async def start_answer(
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
     conversation = start.conversation
-    place = AnswerPlace(conversation.pk, conversation.owner_id, conversation.channel)
+    began = start.shown_before == []  # a new message in a conversation that had none
+    place = AnswerPlace(conversation.pk, conversation.owner_id, conversation.channel, began_conversation=began)
     task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person, place=place))
     memory_of = _memory_to_update(turn)
     remembering = None if memory_of is None else _remember_after(task, start, memory_of, request)

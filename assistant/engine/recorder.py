@@ -46,6 +46,9 @@ class AnswerPlace:
     conversation_id: int
     owner_id: int
     channel: str
+    # The turn began the conversation: no other answer can be complete in it, so its own, once
+    # complete, gets the title without a look for earlier ones.
+    began_conversation: bool = False
 
 
 class Recorder:
@@ -161,16 +164,19 @@ def _after_answer(answer_id: int, outcome: AnswerOutcome, place: AnswerPlace) ->
     if (
         outcome.status == Message.Status.COMPLETE
         and place.channel in TITLED_CHANNELS
-        and not Message.objects.filter(
-            conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
-        )
-        .exclude(pk=answer_id)
-        .exists()
+        and (place.began_conversation or not _another_complete_answer(conversation_id, answer_id))
     ):
         from assistant.tasks import title_conversation  # the task module builds on the engine
 
         # Robust: a title is a nicety; a broker outage must not fail the answer that was just saved.
         transaction.on_commit(lambda: title_conversation.delay(conversation_id, answer_id), robust=True)
+
+
+def _another_complete_answer(conversation_id: int, answer_id: int) -> bool:
+    answers = Message.objects.filter(
+        conversation_id=conversation_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE
+    )
+    return answers.exclude(pk=answer_id).exists()
 
 
 def mark_interrupted(*, answer_id: int) -> Message:

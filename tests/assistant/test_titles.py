@@ -4,10 +4,13 @@ guard's part in titles is tested in test_door.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from assistant import tasks
 from assistant.chat import services
@@ -70,6 +73,43 @@ def test_the_title_is_written_from_the_question_and_its_answer_in_their_language
     assert "Belém" in prompt  # the answer's start too
     assert "in the language of the user's question" in prompt
     assert Conversation.objects.get(pk=start.answer.conversation_id).title == "Wochenende in Lissabon"
+
+
+def _titles_queued(capture: Callable[..., Any], answer_id: int, place: recorder.AnswerPlace) -> int:
+    """How many title tasks finishing the answer queues (caught before its transaction commits)."""
+    outcome = AnswerOutcome(status="complete", finish_reason="stop", content=ANSWER, frame_ends=[len(ANSWER)])
+    with transaction.atomic():
+        with capture() as queued:
+            recorder.finish_answer(answer_id=answer_id, outcome=outcome, place=place)
+        transaction.set_rollback(True)
+    return len(queued)
+
+
+def test_the_answer_of_a_turn_that_began_its_conversation_is_titled_without_a_look_for_others(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    user = services.create_guest()
+    start = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-began")
+    assert start.shown_before == []
+    conversation = start.conversation
+    began = recorder.AnswerPlace(conversation.pk, user.pk, conversation.channel, began_conversation=True)
+    unknown = recorder.AnswerPlace(conversation.pk, user.pk, conversation.channel)
+    with CaptureQueriesContext(connection) as knowing:
+        assert _titles_queued(django_capture_on_commit_callbacks, start.answer.pk, began) == 1
+    with CaptureQueriesContext(connection) as looking:
+        assert _titles_queued(django_capture_on_commit_callbacks, start.answer.pk, unknown) == 1
+    assert len(looking) == len(knowing) + 1  # the look for another complete answer
+
+
+def test_a_later_answer_is_not_titled_again(django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
+    user = services.create_guest()
+    first = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-first")
+    outcome = AnswerOutcome(status="complete", finish_reason="stop", content=ANSWER, frame_ends=[len(ANSWER)])
+    recorder.finish_answer(answer_id=first.answer.pk, outcome=outcome)
+    conversation = first.conversation
+    second = services.start_turn(user=user, conversation_id=conversation.pk, text="Und Porto?", client_id="title-2nd")
+    place = recorder.AnswerPlace(conversation.pk, user.pk, conversation.channel)
+    assert _titles_queued(django_capture_on_commit_callbacks, second.answer.pk, place) == 0
 
 
 def test_without_a_complete_answer_the_title_is_written_from_the_first_question(title_model: FakeOpenAI) -> None:
