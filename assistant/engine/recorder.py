@@ -17,6 +17,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from assistant.chat.attachments import drop_refused
+from assistant.conf import assistant_settings
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.models import Channel, Message, ModerationCase
@@ -157,13 +158,15 @@ def _place_of(answer_id: int) -> AnswerPlace:
 
 
 def _after_answer(answer_id: int, outcome: AnswerOutcome, place: AnswerPlace) -> None:
-    """Usage counts towards the quota; the first complete answer gets a listed conversation a title.
+    """Usage counts towards the quota; the first complete answer gets a listed conversation a title
+    written by the model (ASSISTANT_MODEL_TITLES).
     (The conversation's `updated_at` moved when the turn was stored: the list orders by the last turn.)"""
     limits.record_tokens(place.owner_id, (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0))
     conversation_id = place.conversation_id
     if (
         outcome.status == Message.Status.COMPLETE
         and place.channel in TITLED_CHANNELS
+        and assistant_settings().model_titles  # off: the first words stay, no task to queue
         and (place.began_conversation or not _another_complete_answer(conversation_id, answer_id))
     ):
         from assistant.tasks import title_conversation  # the task module builds on the engine

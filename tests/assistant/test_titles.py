@@ -101,6 +101,17 @@ def test_the_answer_of_a_turn_that_began_its_conversation_is_titled_without_a_lo
     assert len(looking) == len(knowing) + 1  # the look for another complete answer
 
 
+def test_no_title_task_is_queued_when_the_model_writes_no_titles(
+    settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    settings.ASSISTANT_MODEL_TITLES = False
+    user = services.create_guest()
+    start = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-off")
+    conversation = start.conversation
+    began = recorder.AnswerPlace(conversation.pk, user.pk, conversation.channel, began_conversation=True)
+    assert _titles_queued(django_capture_on_commit_callbacks, start.answer.pk, began) == 0
+
+
 def test_a_later_answer_is_not_titled_again(django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
     user = services.create_guest()
     first = services.start_turn(user=user, conversation_id=None, text=QUESTION, client_id="title-first")
