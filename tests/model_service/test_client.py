@@ -129,6 +129,10 @@ async def test_stream_without_usage_chunk_ends_without_token_counts(fake: FakeOp
         pytest.param({"split_writes": True}, id="events-split-mid-character-across-http-chunks"),
         pytest.param({"ping_comments": True}, id="sse-comment-lines"),
         pytest.param({"line_ending": "\r\n"}, id="crlf-line-endings"),
+        pytest.param({"line_ending": "\r"}, id="cr-line-endings"),
+        # 3-byte chunks put some CRs at a chunk's end and their LF at the next one's start.
+        pytest.param({"line_ending": "\r\n", "split_writes": True}, id="crlf-split-across-http-chunks"),
+        pytest.param({"line_ending": "\r", "split_writes": True}, id="cr-split-across-http-chunks"),
     ],
 )
 async def test_wire_variants_decode_to_the_same_events(fake: FakeOpenAI, make_client, wire: dict) -> None:
