@@ -103,7 +103,6 @@ class TurnRunner:
         self.stop_requested = False
         self.started = time.monotonic()
         self.prompt_tokens: int | None = None
-        self.background: list[asyncio.Task[None]] = []
         self.generation: asyncio.Task[AnswerEnd | Blocked] | None = None
 
     async def run(self) -> AnswerOutcome:
@@ -189,7 +188,6 @@ class TurnRunner:
         await self.frames.finish(send_pending=ending.blocked is None)
         if ending.blocked is not None:
             await self.sink.unnumbered(BlockedFrame(message_id=self.answer_id, detail=ending.error))
-        await asyncio.gather(*self.background, return_exceptions=True)
         async with self.frames.lock:
             outcome = await self._complete(ending)
             await self.recorder.finish(outcome)
@@ -247,9 +245,8 @@ class TurnRunner:
                     self._on_text(event.text)
                 elif isinstance(event, PromptReady):
                     self.prompt_tokens = event.prompt_tokens
-                    # Off the path to the first token; awaited before the answer is finished.
-                    counts = database_sync_to_async(recorder.record_token_counts)(event.new_token_counts)
-                    self.background.append(asyncio.create_task(counts))
+                    # Saved with the outcome, on the database trip the answer makes anyway.
+                    self.recorder.token_counts = event.new_token_counts
                 elif isinstance(event, SearchStarted | SearchDone):
                     await self._on_search(event)
                 elif isinstance(event, Queued):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError
+from django.utils import timezone
 
 from assistant.chat import services
 from assistant.engine import progress, recorder
@@ -65,6 +66,26 @@ async def test_all_due_answers_are_saved_together_and_finished_ones_are_left_alo
     assert await stored(finished) == ("complete", "Final")
     assert all(len(answer.saved) == 1 for answer in answers)
     writer.task.cancel()
+
+
+def test_answers_are_saved_in_statements_of_many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five answers at two per statement: every one saved, with its frames as JSON and a first
+    token time that may still be unknown (in all of the first statement's rows)."""
+    monkeypatch.setattr(recorder, "_PROGRESS_ROWS_PER_STATEMENT", 2)
+    user = services.create_guest()
+    starts = [services.start_turn(user=user, conversation_id=None, text="Hi", client_id=f"c{n}") for n in range(5)]
+    ids = [start.answer.pk for start in starts]
+    saved = [
+        recorder.AnswerProgress(answer_id, "ab" * n, [n, 2 * n], first_token_ms=n if n > 1 else None)
+        for n, answer_id in enumerate(ids)
+    ]
+    before = timezone.now()
+
+    recorder.save_answers_progress(saved)
+
+    stored = Message.objects.filter(pk__in=ids).order_by("pk").values_list("content", "frame_ends", "first_token_ms")
+    assert list(stored) == [(p.content, p.frame_ends, p.first_token_ms) for p in saved]
+    assert Message.objects.filter(pk__in=ids, updated_at__gte=before).count() == 5
 
 
 async def test_progress_that_could_not_be_saved_is_saved_next_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,6 +158,14 @@ def test_generated_title_does_not_overwrite_a_rename(guest) -> None:
     assert start.conversation.title == "Holiday"
 
 
+def test_an_answer_is_finished_with_its_prompts_new_token_counts(guest) -> None:
+    start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
+    outcome = AnswerOutcome(content="Hello", frame_ends=[5], status="complete", finish_reason="stop")
+    recorder.finish_answer(answer_id=start.answer.pk, outcome=outcome, token_counts={start.user_message.pk: 12})
+    start.user_message.refresh_from_db()
+    assert start.user_message.token_count == 12
+
+
 def test_mark_interrupted_keeps_saved_text(guest) -> None:
     start = services.start_turn(user=guest, conversation_id=None, text="Hi", client_id="a")
     recorder.save_answers_progress([recorder.AnswerProgress(start.answer.pk, "Par", [2, 3], 5)])
