@@ -177,7 +177,7 @@ def _adopt_legacy_binding(event: Event) -> ChatBinding | None:
 
 def _find_binding(event: Event) -> ChatBinding | None:
     query = ChatBinding.objects.filter(app=event.app, chat_id=event.chat_id, sender_id=event.sender_id)
-    return query.select_related("user", "conversation").first()
+    return query.select_related("user").first()  # the conversation by id only: the turn reads it itself
 
 
 def bind_chat(event: Event) -> ChatBinding:
