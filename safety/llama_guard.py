@@ -19,12 +19,13 @@ back (the embedded guard's server, safety/guard_server.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from model_service.llama31 import Llama3Format
-from model_service.messages import ChatMessage, Segment, prompt_segments, segments_text
+from model_service.messages import ChatMessage, Segment, plain, prompt_segments, segments_text
 from safety.verdict import GuardUnavailable, Verdict
 
 # Llama Guard 3's hazard taxonomy (MLCommons plus S14), in prompt order.
@@ -65,6 +66,7 @@ _LISTED_CATEGORIES = {f"{code}: {name}.": code for code, name in CATEGORY_NAMES.
 # A run of line breaks holding a blank line, which inside a message becomes one line break.
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _TURN_SEPARATOR = "\n\n"
+_DIALOGUE_AT = "\x00"  # where the dialogue goes in the template; no template text holds a NUL
 
 _TASK = (
     "Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy "
@@ -106,12 +108,30 @@ def guard_prompt_segments(
     """The Llama Guard 3 prompt classifying the last user turn (or, with `agent`, the last
     assistant turn) of `conversation`; later turns, and turns of other roles (system, tool), which
     Llama Guard has no label for, are left out."""
-    turns = [turn for turn in turns_to_classify(conversation, agent=agent) if turn[0] in _ROLE_LABELS]
+    before, after = guard_prompt_frame(agent=agent, categories=frozenset(categories))
+    return [*before, Segment(guard_dialogue(conversation, agent=agent)), *after]
+
+
+@functools.cache
+def guard_prompt_frame(*, agent: bool, categories: frozenset[str]) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """The prompt's segments before its dialogue and after it, the same for every conversation, so
+    a guard can tokenize them once. Tokenized apart, the three parts give the whole prompt's tokens:
+    the Llama 3 pre-tokenizer never joins text across either cut (`…CONVERSATION>\n\n|User: …` and
+    `…\n\n|<END CONVERSATION>`), the dialogue keeping the blank line that ends it."""
     role = _ROLE_LABELS["assistant" if agent else "user"]
-    listed = "\n".join(f"{code}: {CATEGORY_NAMES[code]}." for code in S_CATEGORIES if code in set(categories))
+    listed = "\n".join(f"{code}: {CATEGORY_NAMES[code]}." for code in S_CATEGORIES if code in categories)
+    task = _TEMPLATE.format(role=role, listed=listed, dialogue=_DIALOGUE_AT)
+    segments = prompt_segments(Llama3Format(), [ChatMessage("user", task)])
+    at = next(index for index, segment in enumerate(segments) if _DIALOGUE_AT in segment.text)
+    head, tail = segments[at].text.split(_DIALOGUE_AT)
+    return (*segments[:at], *plain(head)), (*plain(tail.removeprefix(_TURN_SEPARATOR)), *segments[at + 1 :])
+
+
+def guard_dialogue(conversation: Sequence[tuple[str, str]], *, agent: bool) -> str:
+    """The turns the prompt classifies, as it holds them, and the blank line that ends them."""
+    turns = [turn for turn in turns_to_classify(conversation, agent=agent) if turn[0] in _ROLE_LABELS]
     dialogue = _TURN_SEPARATOR.join(f"{_ROLE_LABELS[speaker]}: {turn_text(text)}" for speaker, text in turns)
-    task = _TEMPLATE.format(role=role, listed=listed, dialogue=dialogue)
-    return prompt_segments(Llama3Format(), [ChatMessage("user", task)])
+    return dialogue + _TURN_SEPARATOR
 
 
 def turn_text(text: str) -> str:

@@ -33,8 +33,8 @@ from typing import ClassVar
 import httpx
 
 from model_service.chat_formats import data_url, inert
-from model_service.llama31 import END_OF_TURN
-from model_service.messages import special
+from model_service.llama31 import END_HEADER, END_OF_TURN
+from model_service.messages import segments_text, special
 from safety.llama_guard import S_CATEGORIES, guard_prompt_segments, parse_response, turns_to_classify
 from safety.verdict import GuardUnavailable, Verdict
 
@@ -93,8 +93,9 @@ def vision_task(conversation: Sequence[tuple[str, str]], *, agent: bool, categor
     special tokens."""
     checked = set(categories) & set(VISION_CATEGORIES)
     segments = guard_prompt_segments(judged_exchange(conversation, agent=agent), agent=agent, categories=checked)
-    # The task is the one user message's text, the plain segment right before its end marker.
-    task = segments[segments.index(special(END_OF_TURN)) - 1].text
+    # The task is the one user message's text: its plain segments between the header's blank line
+    # (after the first end-of-header marker) and the message's end marker.
+    task = segments_text(segments[segments.index(special(END_HEADER)) + 2 : segments.index(special(END_OF_TURN))])
     return inert(task)
 
 

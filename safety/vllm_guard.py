@@ -1,9 +1,9 @@
 """Llama Guard 3 served by vLLM, through the OpenAI completions API.
 
 The prompt goes to `/completions` (not `/chat/completions`) as the token ids of
-`llama_guard.guard_prompt_segments`, so the model reads exactly that prompt whatever chat template
-the server holds: one `<|begin_of_text|>` (vLLM adds nothing to a token prompt), and the
-conversation as plain-text tokens.
+`llama_guard.guard_prompt_segments` (the template's tokenized once), so the model reads exactly that
+prompt whatever chat template the server holds: one `<|begin_of_text|>` (vLLM adds nothing to a token
+prompt), and the conversation as plain-text tokens.
 The guard is built once per process but may serve several event loops (a Celery task runs its own),
 and an HTTP connection belongs to the loop that opened it: each loop gets its own client.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from model_service.tokens import Tokenizer, encode, llama3_tokenizer
-from safety.llama_guard import guard_prompt_segments, parse_response
+from safety.llama_guard import guard_dialogue, guard_prompt_frame, parse_response
 from safety.verdict import GuardUnavailable, Verdict
 
 _CONNECT_TIMEOUT = 2.0
@@ -62,6 +62,7 @@ class VllmGuard:
             "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             "transport": transport,
         }
+        self._frames: dict[bool, tuple[list[int], list[int]]] = {}  # by `agent`
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConnections] = (
             weakref.WeakKeyDictionary()
         )
@@ -79,13 +80,21 @@ class VllmGuard:
             await connections.client.aclose()
 
     def request_body(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> dict[str, object]:
-        segments = guard_prompt_segments(conversation, agent=agent, categories=self.categories)
+        before, after = self._frame_ids(agent)
         return {
             "model": self.model,
-            "prompt": encode(segments, self.tokenizer),
+            "prompt": [*before, *self.tokenizer.encode_text(guard_dialogue(conversation, agent=agent)), *after],
             "max_tokens": 10,
             "temperature": 0,
         }
+
+    def _frame_ids(self, agent: bool) -> tuple[list[int], list[int]]:
+        """The prompt's tokens before and after its dialogue: tokenizing the whole template took most of
+        the CPU a check costs its caller."""
+        if agent not in self._frames:
+            before, after = guard_prompt_frame(agent=agent, categories=frozenset(self.categories))
+            self._frames[agent] = encode(before, self.tokenizer), encode(after, self.tokenizer)
+        return self._frames[agent]
 
     async def check(self, conversation: Sequence[tuple[str, str]], *, agent: bool) -> Verdict:
         body = self.request_body(conversation, agent=agent)

@@ -9,8 +9,12 @@ import threading
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from model_service.tokens import llama3_tokenizer
+from model_service.llama31 import Llama3Format
+from model_service.messages import ChatMessage, prompt_segments
+from model_service.tokens import encode, llama3_tokenizer
 from safety.guard import PolicyGuard, content_guard
 from safety.llama_guard import S_CATEGORIES, render_prompt
 from safety.verdict import Verdict
@@ -50,6 +54,29 @@ async def test_the_request_is_a_completion_of_the_exact_prompts_ids(fake: FakeGu
     assert llama3_tokenizer().decode(request.body["prompt"]) == render_prompt(
         ANSWERED, agent=True, categories=S_CATEGORIES
     )
+
+
+# Endings and beginnings where a tokenizer might join text across the cuts around the dialogue.
+_EDGES = st.sampled_from(
+    ["", " ", "\n", "\n\n", "?", "!!", "42", "7", ">", "<", "é", "東京", "🙂", " \t", "\r\n", "'s"]
+)
+_GENERATION_PROMPT = "<|start_header_id|>assistant<|end_header_id|>\n\n"
+_MESSAGES = st.builds(lambda a, b, c: a + b + c, _EDGES, st.text(max_size=30), _EDGES)
+
+
+@settings(max_examples=150, deadline=None)
+@given(question=_MESSAGES, answer=_MESSAGES, agent=st.booleans())
+def test_the_template_tokenized_once_gives_the_whole_prompts_tokens(question: str, answer: str, agent: bool) -> None:
+    """The frame around the dialogue is tokenized once per guard; the ids sent must be those of the
+    task text tokenized in one piece, whatever the messages begin and end with."""
+    conversation = [("user", question), ("assistant", answer)] if agent else [("user", question)]
+    guard = VllmGuard("http://127.0.0.1:9", model="llama-guard-3-1b", categories=S_CATEGORIES)
+    prompt = render_prompt(conversation, agent=agent, categories=S_CATEGORIES)
+    task = prompt.split("<|end_header_id|>\n\n", 1)[1].removesuffix(_GENERATION_PROMPT).removesuffix("<|eot_id|>")
+
+    whole = encode(prompt_segments(Llama3Format(), [ChatMessage("user", task)]), llama3_tokenizer())
+
+    assert guard.request_body(conversation, agent=agent)["prompt"] == whole
 
 
 async def test_safe_answer(fake: FakeGuard, guard: VllmGuard) -> None:
