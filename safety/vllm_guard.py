@@ -1,7 +1,7 @@
 """Llama Guard 3 served by vLLM, through the OpenAI completions API.
 
 The prompt goes to `/completions` (not `/chat/completions`) as the token ids of
-`llama_guard.guard_prompt_segments` (the template's tokenized once), so the model reads exactly that
+`llama_guard.guard_prompt_segments` (its template tokenized once), so the model reads exactly that
 prompt whatever chat template the server holds: one `<|begin_of_text|>` (vLLM adds nothing to a token
 prompt), and the conversation as plain-text tokens.
 The guard is built once per process but may serve several event loops (a Celery task runs its own),
