@@ -19,7 +19,8 @@ from assistant.engine.llm import model_gateway
 from assistant.engine.pipeline import PHOTO_MARKER, HistoryMessage, KnowledgeScope, Sampling, Turn
 from assistant.models import Channel, Conversation, Message
 from core.event_loop import run_sync
-from imagine.commands import edit_instruction, imagine_prompt
+from imagine.commands import EDIT_WORD, edit_instruction, imagine_prompt
+from imagine.restyle import restyle_instruction
 from knowledge.commands import memory_command
 from model_service.client import GenerationParams, TextDelta
 from model_service.messages import ChatMessage
@@ -122,7 +123,8 @@ def _image_request(
     conversation: Conversation, history: list[HistoryMessage], image_prompt: str | None
 ) -> ImageRequest | None:
     """A picture for `/imagine <prompt>`, typed or as a photo's caption (`/imagine edit <instruction>`
-    then restyles that photo), except on the /v1 API, whose answers are text only."""
+    then restyles that photo), or for a restyle asked in plain words where a picture is what "it"
+    means; except on the /v1 API, whose answers are text only."""
     if conversation.channel == Channel.API or not _asks(history):
         return None
     question = history[-1]
@@ -130,13 +132,41 @@ def _image_request(
     words = question.content.removeprefix(PHOTO_MARKER) if photo else question.content
     prompt = image_prompt if image_prompt is not None else imagine_prompt(words)
     if prompt is None:
-        return None
+        return _restyle_request(conversation, history, words, photo)
     return ImageRequest(
         prompt=prompt,
         owner_id=conversation.owner_id,
         conversation_id=conversation.pk,
         picture_message_id=_picture_to_edit(question, photo) if edit_instruction(prompt) is not None else None,
     )
+
+
+def _restyle_request(
+    conversation: Conversation, history: list[HistoryMessage], words: str, photo: bool
+) -> ImageRequest | None:
+    """ "Make it watercolour" as a photo's caption restyles that photo, and right after an answer that
+    is a picture restyles that picture; anywhere else it is a question for the model."""
+    if (style := restyle_instruction(words)) is None:
+        return None
+    question_id = history[-1].id
+    picture_id = question_id if photo else _picture_answer_before(conversation, question_id)
+    if picture_id is None:
+        return None
+    return ImageRequest(
+        prompt=f"{EDIT_WORD} {style}",
+        owner_id=conversation.owner_id,
+        conversation_id=conversation.pk,
+        picture_message_id=picture_id,
+    )
+
+
+def _picture_answer_before(conversation: Conversation, question_id: int) -> int | None:
+    """The shown answer just before the question, when it is a render or an edit (read only for a
+    message that reads as a restyle; a picture's answer has no words, so the prompt's history lacks it)."""
+    shown = [m for m in selectors.visible_messages(conversation=conversation) if m.pk < question_id]
+    if not shown or shown[-1].role != Message.Role.ASSISTANT or shown[-1].image_id is None:
+        return None
+    return shown[-1].pk
 
 
 def _picture_to_edit(question: HistoryMessage, photo: bool) -> int | None:
