@@ -49,6 +49,12 @@ class MediaSettings(BaseModel):
     wait_seconds: float = 120.0  # how long a caller waits for the `media` worker's result
     voice_reply_to_voice: bool = True  # a voice note is answered aloud too, in the apps that play voice notes
 
+    @property
+    def hears_english_only(self) -> bool:
+        """The embedded recogniser, pocketsphinx with its US English model: the chat page says so where a
+        voice message is recorded and shown (Whisper, MEDIA_TRANSCRIPTION_BASE_URL, hears many languages)."""
+        return not self.transcription_base_url
+
 
 @functools.cache
 def media_settings() -> MediaSettings:

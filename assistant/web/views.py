@@ -28,6 +28,7 @@ from config.celery import app as celery_app
 from core import limits
 from core.errors import AssistantError
 from imagine.conf import imagine_settings
+from media.conf import media_settings
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -47,6 +48,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "model_name": model_settings().name,
         "max_message_chars": assistant_settings().max_message_chars,
         "imagine_stand_in": imagine_settings().draws_stand_in_pictures,
+        "hears_english_only": media_settings().hears_english_only,
     }
     return render(request, "frontend/chat.html", context)
 

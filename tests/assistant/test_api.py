@@ -4,6 +4,7 @@ import socket
 import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
+from pytest_django.fixtures import Settings
 
 from assistant.chat import services
 from assistant.models import User
@@ -29,6 +30,18 @@ def test_chat_page_makes_a_guest_once(browser: Client) -> None:
     first_user = browser.session["_auth_user_id"]
     browser.get("/")
     assert browser.session["_auth_user_id"] == first_user
+
+
+@pytest.mark.parametrize(
+    ("transcription_base_url", "english_only"),
+    [("", "true"), ("http://transcription:8000/v1", "false")],  # pocketsphinx in process; Whisper
+)
+def test_chat_page_says_whether_its_speech_recogniser_hears_english_only(
+    settings: Settings, transcription_base_url: str, english_only: str
+) -> None:
+    settings.MEDIA_TRANSCRIPTION_BASE_URL = transcription_base_url
+    page = Client().get("/").content.decode()
+    assert f'data-hears-english-only="{english_only}"' in page  # attachments.js words voice messages by it
 
 
 def test_api_needs_a_session() -> None:

@@ -1,9 +1,10 @@
 """Resumable uploads from the web chat (assistant/web/uploads.py, docs/protocol.md "Resumable uploads"):
-an upload created with its declared size and type, its bytes sent in chunks at an offset (a wrong offset
-is a 409 naming the server's), refused at its first bytes when they are not what it says, past its cap or
-its declared size, invisible to anyone but its owner, expired after a day, and finished into the same
-attachment as `POST /api/attachments` makes, once however often it is finished. The finishing tests read
-the photo on a real `media` worker (Celery on Redis)."""
+an upload of a photo or a recorded voice message created with its declared size and type, its bytes sent
+in chunks at an offset (a wrong offset is a 409 naming the server's), refused at its first bytes when they
+are not what it says, past its cap or its declared size, invisible to anyone but its owner, expired after
+a day, and finished into the same attachment as `POST /api/attachments` makes, once however often it is
+finished. The finishing tests read the photo, or hear the voice message, on a real `media` worker (Celery
+on Redis)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ from assistant.chat import services
 from assistant.chat.attachments import MessageAttachment
 from assistant.models import User
 from assistant.web.uploads import MAX_CHUNK_BYTES, MAX_OPEN_UPLOADS, ResumableUpload, UploadChunk
+from media.intake import Kind
+from media.voice import AudioFormat, synthesize
 from tests.media.support import running_media_worker, text_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + bytes(range(56))  # a PNG's signature and 56 more bytes: 64 in all
+RECORDER_TYPE = "audio/webm;codecs=opus"  # what Chrome's MediaRecorder says of a voice message (recorder.js)
 WORKER_START_SECONDS = 90  # the first task waits for the worker to start (Django, Celery, OCR imports)
 
 
@@ -98,6 +102,21 @@ def test_the_voice_cap_applies_to_audio(client: Client, settings: Settings) -> N
     settings.MEDIA_VOICE_MAX_BYTES = 1000
     assert error_of(create(client, 1001, "audio/ogg", "voice.ogg")) == (413, "file_too_large")
     assert create(client, 1001, "image/png").status_code == 201
+
+
+def test_a_recording_declared_by_its_recorders_type_alone_is_a_voice_message(
+    client: Client, settings: Settings
+) -> None:
+    settings.MEDIA_VOICE_MAX_BYTES = 5000  # a photo of this size would pass: the voice cap is the one applied
+    settings.MEDIA_PHOTO_MAX_BYTES = 10_000
+
+    created = create(client, 4000, RECORDER_TYPE, "")
+    too_long = create(client, 5001, RECORDER_TYPE, "")
+
+    assert created.status_code == 201, created.content
+    assert ResumableUpload.objects.get(pk=created.json()["id"]).kind == Kind.AUDIO
+    assert error_of(too_long) == (413, "file_too_large")
+    assert error_of(create(client, 4000, "", "")) == (415, "unsupported_file_type")  # a recorder that names no type
 
 
 def test_a_person_keeps_a_few_unfinished_uploads_and_the_oldest_goes(client: Client) -> None:
@@ -265,8 +284,8 @@ def patient(media_worker: None, settings: Settings) -> None:
     settings.MEDIA_WAIT_SECONDS = WORKER_START_SECONDS
 
 
-def uploaded(client: Client, data: bytes, chunk_bytes: int = 4096) -> str:
-    upload_id = create(client, len(data)).json()["id"]
+def uploaded(client: Client, data: bytes, chunk_bytes: int = 4096, type: str = "image/png", name: str = "") -> str:
+    upload_id = create(client, len(data), type, name).json()["id"]
     for offset in range(0, len(data), chunk_bytes):
         assert send(client, upload_id, offset, data[offset : offset + chunk_bytes]).status_code == 200
     return upload_id
@@ -300,3 +319,23 @@ def test_a_photo_that_does_not_decode_is_refused_and_its_upload_removed(client: 
     assert error_of(response) == (422, "broken_file")
     assert not ResumableUpload.objects.exists()
     assert not MessageAttachment.objects.exists()
+
+
+@pytest.mark.live
+def test_a_voice_message_uploaded_in_chunks_is_heard_and_kept(client: Client, patient: None) -> None:
+    spoken = synthesize("what is the weather like in paris today", language="en", audio_format=AudioFormat.OGG_OPUS)
+    upload_id = uploaded(client, spoken.data, 1024, RECORDER_TYPE)  # the page declares the recorder's type
+
+    finished = client.post(f"/api/uploads/{upload_id}/finish")
+
+    assert finished.status_code == 201, finished.content
+    body = finished.json()
+    assert (body["kind"], body["reading"], body["language"]) == ("voice", None, "en")
+    assert "weather" in body["transcript"].split()
+    assert 1.5 < body["duration"] < 6
+    assert client.post(f"/api/uploads/{upload_id}/finish").json() == body  # asked again: the same one
+    served = client.get(body["url"])
+    assert served["Content-Type"] == "audio/ogg"
+    assert b"".join(served.streaming_content) == spoken.data  # the recording as it was sent
+    assert MessageAttachment.objects.get().kind == MessageAttachment.Kind.VOICE
+    assert not UploadChunk.objects.exists()

@@ -1,18 +1,20 @@
 /* Photos and voice messages in the composer (docs/protocol.md). A photo comes from the photo button, a
  * paste or a drop on the chat; it is uploaded in resumable chunks (resumable.js, /api/uploads) and read
  * by the server at once, and waits in a chip (thumbnail, progress, remove) until the message is sent
- * with it. The browser keeps the photo until then (pending_photo.js): after a reload the chip comes
- * back, and an unfinished upload goes on from the server's offset. The microphone button records a
- * voice message (elapsed time, cancel); stopping sends it at once as a message of its own, in one
- * request (POST /api/attachments). The server reads both before anything is stored: a refusal shows
- * its own sentence in the chip or a notice, and nothing is sent. The thread shows a sent photo, or a
- * clip to play with its transcript. */
+ * with it. The microphone button records a voice message (elapsed time, cancel); stopping uploads it
+ * the same way, in a chip of its own (progress, remove), and sends it as a message of its own the
+ * moment the server has read it. The browser keeps both until then (pending_media.js): after a reload
+ * the chips come back, and an unfinished upload goes on from the server's offset. The server reads
+ * both before anything is stored: a refusal shows its own sentence in the chip or a notice, and
+ * nothing is sent. The thread shows a sent photo, or a clip to play with its transcript. Where the
+ * server hears English only (the embedded recogniser: <body data-hears-english-only>), the recording
+ * chip and the clip's caption say so, as the photo chip says when only printed text is read. */
 
 import { editPictureButton } from "./answer_render.js";
-import { api, upload } from "./api.js";
+import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { iconButton } from "./icons.js";
-import { forgetPendingPhoto, loadPendingPhoto, savePendingPhoto } from "./pending_photo.js";
+import { forgetPending, loadPending, savePending } from "./pending_media.js";
 import { startRecording } from "./recorder.js";
 import { uploadResumably } from "./resumable.js";
 import { retryable } from "./resumable_plan.js";
@@ -53,6 +55,12 @@ function readByOcr(attachment) {
   return (attachment.reading || "").startsWith(OCR_READING);
 }
 
+/** The server's speech recogniser knows English only (the embedded pocketsphinx; the chat page says it,
+ * from MediaSettings.hears_english_only): recording and the clip's caption say so. */
+function hearsEnglishOnly() {
+  return document.body.getAttribute("data-hears-english-only") === "true";
+}
+
 function clock(seconds) {
   return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
 }
@@ -77,7 +85,8 @@ export function sentAttachment(attachment, onEdit = null) {
   clip.src = attachment.url;
   const caption = document.createElement("figcaption");
   const seconds = attachment.duration ? clock(Math.round(attachment.duration)) : "";
-  caption.textContent = t("voice_transcript", { time: seconds });
+  const heard = hearsEnglishOnly() ? "voice_transcript_english_only" : "voice_transcript";
+  caption.textContent = t(heard, { time: seconds });
   figure.append(clip, caption);
   return figure;
 }
@@ -86,14 +95,17 @@ export function sentAttachment(attachment, onEdit = null) {
  * els: {app, main, composer, photoAttach, photoInput, record, mediaPreview}; onChange() when a photo
  * becomes ready or goes; onPhotoAdded() when a photo comes into the composer (chosen, brought back
  * after a reload, or back from a failed message); onVoice(attachment) with a recorded voice message,
- * read and ready to send. Returns {ready() -> the photo to send or null, busy(), clear(), restore(attachment)}.
+ * read and ready to send (also one brought back after a reload). Returns {ready() -> the photo to send
+ * or null, busy(), clear(), restore(attachment)}.
  */
 export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, onVoice }) {
   // {status: "uploading" | "ready" | "failed", progress, retryIn (s), preview, attachment, error, file,
   //  uploadId, stop (an AbortController while uploading)}
   let photo = null;
   let recording = null; // {handle, timer} while the microphone records
-  let sendingVoice = false;
+  // A recorded voice message on its way: {status: "uploading" | "failed", progress, retryIn, error,
+  //  file (null until the recorder hands it over), uploadId, stop}; null once sent, refused or removed.
+  let voice = null;
 
   els.photoAttach.setAttribute("aria-label", t("photo_attach"));
   els.photoAttach.title = t("photo_attach");
@@ -104,11 +116,11 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     const chips = [];
     if (photo) chips.push(photoChip());
     if (recording) chips.push(recordingChip());
-    else if (sendingVoice) chips.push(statusChip(t("voice_sending")));
+    else if (voice) chips.push(voiceChip());
     els.mediaPreview.replaceChildren(...chips);
     els.mediaPreview.hidden = chips.length === 0;
     els.record.setAttribute("aria-pressed", recording ? "true" : "false");
-    els.record.disabled = sendingVoice;
+    els.record.disabled = voice !== null; // one voice message at a time: this one is sent or removed first
     onChange();
   }
 
@@ -148,8 +160,26 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     return chip;
   }
 
+  function voiceState() {
+    if (voice.status === "failed") return voice.error;
+    if (voice.retryIn) return t("photo_upload_retrying", { seconds: voice.retryIn });
+    return voice.progress < 100 ? t("voice_uploading", { percent: voice.progress }) : t("voice_sending");
+  }
+
+  function voiceChip() {
+    const chip = statusChip(voiceState());
+    chip.setAttribute("data-testid", "voice-chip");
+    chip.setAttribute("data-status", voice.status);
+    const remove = iconButton("media-remove", "close", t("voice_remove"));
+    remove.setAttribute("data-testid", "voice-remove");
+    remove.addEventListener("click", discardVoice);
+    chip.appendChild(remove);
+    return chip;
+  }
+
   function recordingChip() {
-    const chip = statusChip(t("recording", { time: clock(recording.handle.seconds()) }));
+    const time = clock(recording.handle.seconds());
+    const chip = statusChip(t(hearsEnglishOnly() ? "recording_english_only" : "recording", { time }));
     chip.classList.add("recording");
     chip.querySelector(".media-chip-state").setAttribute("data-testid", "recording-time");
     const dot = document.createElement("span");
@@ -184,6 +214,31 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     return { ...blank, file: null, stop: null, ...fields };
   }
 
+  /** Uploads `item.file` in resumable chunks, keeping `item` ({progress, retryIn, uploadId, stop})
+   * up to date and drawn, and kept in the browser by keep(item) once the server names its upload.
+   * Resolves to the attachment; rejects with the refusal, or with a failure retryable() names (the
+   * server or the connection, still failing after the plan's retries), after which a reload goes on. */
+  function uploadKept(item, keep) {
+    const update = (fields) => {
+      Object.assign(item, fields);
+      render();
+    };
+    item.stop = new AbortController();
+    render();
+    return uploadResumably(item.file, {
+      uploadId: item.uploadId,
+      signal: item.stop.signal,
+      onCreated: (uploadId) => {
+        item.uploadId = uploadId;
+        keep(item);
+      },
+      onProgress: (fraction) => update({ progress: Math.round(fraction * 100), retryIn: 0 }),
+      onRetry: (ms) => update({ retryIn: Math.round(ms / 1000) }),
+    }).finally(() => {
+      item.stop = null;
+    });
+  }
+
   /** `chosen` becomes the composer's photo. */
   function adopt(chosen) {
     photo = chosen;
@@ -192,43 +247,32 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
 
   /** The photo kept in the browser as it is now, so a reload finds it. */
   function keep(chosen) {
-    if (photo === chosen) savePendingPhoto({ file: chosen.file, uploadId: chosen.uploadId, attachment: chosen.attachment });
+    if (photo !== chosen) return;
+    savePending("photo", { file: chosen.file, uploadId: chosen.uploadId, attachment: chosen.attachment });
   }
 
   function sendPhoto(chosen) {
-    const update = (fields) => {
-      Object.assign(chosen, fields);
-      if (photo === chosen) render();
-    };
-    chosen.stop = new AbortController();
-    render();
-    uploadResumably(chosen.file, {
-      uploadId: chosen.uploadId,
-      signal: chosen.stop.signal,
-      onCreated: (uploadId) => {
-        chosen.uploadId = uploadId;
-        keep(chosen);
-      },
-      onProgress: (fraction) => update({ progress: Math.round(fraction * 100), retryIn: 0 }),
-      onRetry: (ms) => update({ retryIn: Math.round(ms / 1000) }),
-    }).then(
+    uploadKept(chosen, keep).then(
       (stored) => {
-        update({ status: "ready", attachment: stored, retryIn: 0, stop: null });
+        Object.assign(chosen, { status: "ready", attachment: stored, retryIn: 0 });
         keep(chosen);
+        render();
       },
       (error) => {
         if (error.code === "aborted") return;
         // The server or the connection failing is not the photo's fault: a reload goes on with it.
         const stalled = retryable(error);
-        if (!stalled && photo === chosen) forgetPendingPhoto();
-        update({ status: "failed", error: stalled ? t("photo_upload_stalled") : refusalText(error), retryIn: 0 });
+        if (!stalled && photo === chosen) forgetPending("photo");
+        const failure = stalled ? t("photo_upload_stalled") : refusalText(error);
+        Object.assign(chosen, { status: "failed", error: failure, retryIn: 0 });
+        render();
       }
     );
   }
 
   /** The kept photo of before a reload: read and waiting for its message, or still on its way. */
-  async function bringBack() {
-    const kept = await loadPendingPhoto();
+  async function bringBackPhoto() {
+    const kept = await loadPending("photo");
     if (!kept || photo) return; // nothing kept, or a photo was chosen meanwhile: it stays
     const preview = kept.file ? URL.createObjectURL(kept.file) : kept.attachment.url;
     if (kept.attachment) {
@@ -242,14 +286,15 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
   function clear() {
     if (photo) giveUp(photo);
     photo = null;
-    forgetPendingPhoto();
+    forgetPending("photo");
     render();
   }
 
+  /** A photo or voice message removed before it was read: its upload stops and the server drops its bytes. */
   function giveUp(chosen) {
     if (chosen.stop) chosen.stop.abort();
     if (chosen.uploadId && chosen.status !== "ready") api("DELETE", "/api/uploads/" + chosen.uploadId).catch(() => {});
-    if (chosen.preview.startsWith("blob:")) URL.revokeObjectURL(chosen.preview);
+    if (chosen.preview && chosen.preview.startsWith("blob:")) URL.revokeObjectURL(chosen.preview);
   }
 
   function firstImage(files) {
@@ -285,22 +330,74 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     els.composer.focus();
   }
 
+  function newVoice(fields) {
+    const blank = { status: "uploading", progress: 0, retryIn: 0, error: "", file: null, uploadId: null };
+    return { ...blank, stop: null, ...fields };
+  }
+
+  /** The voice message kept in the browser as it is now, so a reload sends it. */
+  function keepVoice(sent) {
+    if (voice === sent) savePending("voice", { file: sent.file, uploadId: sent.uploadId });
+  }
+
+  /** The voice message is no longer on its way (sent, refused or removed): a reload does not bring it back. */
+  function dropVoice() {
+    voice = null;
+    forgetPending("voice");
+    render();
+  }
+
   async function stopAndSend() {
     if (!recording) return;
     const handle = endRecording();
-    sendingVoice = true;
+    const sent = newVoice(); // its chip shows at once; the recorder hands the clip over a moment later
+    voice = sent;
     render();
     try {
-      const clip = await handle.stop();
-      const form = new FormData();
-      form.append("file", clip, "voice");
-      onVoice(await upload("/api/attachments", form, () => {}));
+      sent.file = await handle.stop();
     } catch (error) {
+      if (voice === sent) dropVoice();
       showNotice(refusalText(error), "error");
-    } finally {
-      sendingVoice = false;
-      render();
+      return;
     }
+    if (voice !== sent) return; // removed meanwhile
+    keepVoice(sent);
+    sendVoice(sent);
+  }
+
+  function sendVoice(sent) {
+    uploadKept(sent, keepVoice).then(
+      (stored) => {
+        if (voice !== sent) return; // removed while the server read it
+        dropVoice();
+        onVoice(stored);
+      },
+      (error) => {
+        if (error.code === "aborted" || voice !== sent) return;
+        if (retryable(error)) {
+          // Not the recording's fault: it stays, and a reload goes on with it.
+          Object.assign(sent, { status: "failed", error: t("voice_upload_stalled"), retryIn: 0 });
+          return render();
+        }
+        dropVoice();
+        showNotice(refusalText(error), "error");
+      }
+    );
+  }
+
+  function discardVoice() {
+    if (!voice) return;
+    giveUp(voice);
+    dropVoice();
+    els.composer.focus();
+  }
+
+  /** The voice message of before a reload, still on its way: its upload goes on, and it is sent once read. */
+  async function bringBackVoice() {
+    const kept = await loadPending("voice");
+    if (!kept || !kept.file || voice || recording) return;
+    voice = newVoice({ file: kept.file, uploadId: kept.uploadId });
+    sendVoice(voice);
   }
 
   // --- choosing: the button, a paste, a drop --------------------------------------------------
@@ -330,11 +427,15 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     true
   );
   els.record.addEventListener("click", toggleRecording);
-  bringBack();
+  bringBackPhoto();
+  bringBackVoice();
 
   return {
     ready: () => (photo && photo.status === "ready" ? photo.attachment : null),
-    busy: () => (photo !== null && photo.status === "uploading") || recording !== null || sendingVoice,
+    busy: () =>
+      (photo !== null && photo.status === "uploading") ||
+      recording !== null ||
+      (voice !== null && voice.status === "uploading"),
     clear,
     restore(attachment) {
       if (photo) return; // another photo was chosen meanwhile: it stays

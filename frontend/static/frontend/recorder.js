@@ -13,6 +13,13 @@ export class RecorderError extends Error {
   }
 }
 
+/** The type a recording is declared as when its upload starts: the recorder's own when it names audio,
+ * else "audio/webm". The server refuses an upload whose type names no kind (a recorder that reported
+ * none, or "video/webm" for sound only) and reads the real kind from the bytes either way. */
+export function declaredType(type) {
+  return type && type.startsWith("audio/") ? type : "audio/webm";
+}
+
 function supportedType() {
   return TYPES.find((type) => window.MediaRecorder.isTypeSupported(type)) || "";
 }
@@ -24,6 +31,7 @@ function refusal(error) {
 }
 
 /** Starts recording; resolves to {stop() -> Promise<Blob>, cancel(), seconds()} or rejects with a RecorderError.
+ * The Blob's type is declaredType()'s.
  * onLimit() is called when MAX_SECONDS have been recorded. */
 export async function startRecording(onLimit) {
   if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -44,7 +52,9 @@ export async function startRecording(onLimit) {
   });
   const limit = window.setTimeout(onLimit, MAX_SECONDS * 1000);
   const ended = new Promise((resolve, reject) => {
-    recorder.addEventListener("stop", () => resolve(new Blob(chunks, { type: recorder.mimeType || type })));
+    recorder.addEventListener("stop", () =>
+      resolve(new Blob(chunks, { type: declaredType(recorder.mimeType || type) }))
+    );
     recorder.addEventListener("error", () => reject(new RecorderError("failed")));
   });
 
