@@ -1,13 +1,13 @@
 """Imagine's operations, shared by the WebSocket consumer, the REST API and the chat: check a prompt,
 render a final image and keep it, edit (restyle) an image or a photo the person sent, animate an
-image. Renders run on the imagine worker (imagine/tasks.py); files are written here, through Django's
-storage API, so the worker needs no database or storage.
+image. Renders run on the imagine worker (imagine/tasks.py), which also decodes every picture it edits:
+this process never decodes an image. Files are written here, through Django's storage API, so the
+worker needs no database or storage.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +18,6 @@ from asgiref.sync import sync_to_async
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.urls import reverse
-from PIL import Image, ImageOps
 
 from core import limits
 from core.db import database_sync_to_async
@@ -28,8 +27,7 @@ from imagine.conf import imagine_settings
 from imagine.models import ImagineImage
 from imagine.scheduler import run_task
 from imagine.schemas import ImagineImageOut
-
-SIZE_MULTIPLE = 64  # the UNet halves the latent three times; the autoencoder divides by 8
+from imagine.sizes import round_to_multiple
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,7 @@ class Size:
 
     def final(self) -> Size:
         scale = imagine_settings().final_scale
-        return Size(self.name, _round_to_multiple(self.width * scale), _round_to_multiple(self.height * scale))
-
-
-def _round_to_multiple(pixels: float) -> int:
-    return max(SIZE_MULTIPLE, round(pixels / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+        return Size(self.name, round_to_multiple(self.width * scale), round_to_multiple(self.height * scale))
 
 
 def size_named(name: str | None) -> Size:
@@ -215,22 +209,21 @@ async def edit_latest(*, user_id: int, conversation_id: int, instruction: str, s
 
 
 SENT_PHOTO_PROMPT = "a photo you sent"  # the end of an edited photo's prompt, where a picture's own prompt goes
-MAX_PHOTO_ASPECT = 2.0  # a longer panorama is cropped to this: its area stays a final render's
-MIN_PHOTO_SIDE = 256  # the invisible mark needs at least 256² (watermark.py)
 
 
 async def edit_photo(
     *, user_id: int, conversation_id: int | None, data: bytes, instruction: str, seed: int
 ) -> tuple[ImagineImage, float]:
-    """A photo the person sent (its bytes: Imagine keeps no chat files) restyled as `edit` restyles a
-    picture, at about a default final render's pixels, and kept in the gallery as a picture of its
-    own (`edited_from` None; the prompt ends with SENT_PHOTO_PROMPT); (edit, ms)."""
-    original = _Original(
-        owner_id=user_id,
-        conversation_id=conversation_id,
-        prompt=SENT_PHOTO_PROMPT,
-        image=await sync_to_async(_fitted_photo)(data),
-    )
+    """A photo the person sent (its stored bytes: Imagine keeps no chat files) restyled as `edit`
+    restyles a picture, at about a default final render's pixels, and kept in the gallery as a picture
+    of its own (`edited_from` None; the prompt ends with SENT_PHOTO_PROMPT); (edit, ms). The worker
+    decodes and fits the photo; one it cannot read is refused there with BROKEN_FILE."""
+    final = size_named(None).final()
+    # The stored bytes, not a storage name: the imagine worker has no storage. They are few: the media
+    # worker kept the photo scaled to MEDIA_PHOTO_MAX_SIDE, mostly as JPEG (a 4032×3024 phone photo:
+    # 77 kB, against 345 kB for the PNG fitted from it that crossed the broker before).
+    photo = {"photo": base64.b64encode(data).decode(), "pixels": final.width * final.height}
+    original = _Original(owner_id=user_id, conversation_id=conversation_id, prompt=SENT_PHOTO_PROMPT, source=photo)
     return await _edit(original, instruction=instruction, seed=seed, on_progress=None)
 
 
@@ -241,37 +234,17 @@ class _Original:
     owner_id: int
     conversation_id: int | None
     prompt: str
-    image: str  # base64, as the worker's task takes it
+    # What the edit task starts from (imagine/tasks.py): {"image"} a picture edited at its own size, or
+    # {"photo", "pixels"} a sent photo it fits to about that many pixels first; both base64.
+    source: dict[str, Any]
     picture: ImagineImage | None = None
 
 
 async def _picture_original(source: ImagineImage) -> _Original:
     if source.kind != ImagineImage.Kind.IMAGE:
         raise AssistantError(ErrorCode.NOT_FOUND, "Only images can be edited.")
-    image = await sync_to_async(_read_base64)(source)
+    image = {"image": await sync_to_async(_read_base64)(source)}
     return _Original(source.owner_id, source.conversation_id, source.prompt, image, picture=source)
-
-
-def _fitted_photo(data: bytes) -> str:
-    """A sent photo as the worker edits it (base64 PNG): cropped at the centre to at most
-    MAX_PHOTO_ASPECT, then scaled to about the pixels of a default final render, its sides multiples of
-    SIZE_MULTIPLE, so that a phone's 12-megapixel photo costs the GPU what a render costs."""
-    try:
-        photo = Image.open(io.BytesIO(data))
-        photo.load()
-    except (OSError, Image.DecompressionBombError):
-        raise AssistantError(ErrorCode.BROKEN_FILE, "That photo could not be read.") from None
-    final = size_named(None).final()
-    aspect = min(max(photo.width / photo.height, 1 / MAX_PHOTO_ASPECT), MAX_PHOTO_ASPECT)
-    area = final.width * final.height
-    shape = (_photo_side(math.sqrt(area * aspect)), _photo_side(math.sqrt(area / aspect)))
-    buffer = io.BytesIO()
-    ImageOps.fit(photo.convert("RGB"), shape, method=Image.Resampling.LANCZOS).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _photo_side(pixels: float) -> int:
-    return max(MIN_PHOTO_SIDE, _round_to_multiple(pixels))
 
 
 async def _edit(
@@ -284,7 +257,7 @@ async def _edit(
     from imagine.tasks import edit as edit_task
 
     prompt = edited_prompt(original.prompt, instruction)
-    request = {"prompt": prompt, "seed": seed, "image": original.image}
+    request = {"prompt": prompt, "seed": seed, **original.source}
     result = _checked(
         await run_task(
             edit_task,

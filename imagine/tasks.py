@@ -1,6 +1,8 @@
 """Celery tasks on queue `imagine` (a GPU worker: `--pool threads --concurrency 8`, one process per
 GPU). They need no database and no shared storage: each returns its picture or clip through the
-result backend, and the web process stores it (imagine/services.py).
+result backend, and the web process stores it (imagine/services.py). Every picture is decoded here,
+never in the web process: a photo the person sent arrives as its stored bytes and is checked and fitted
+before it is edited.
 
 A task never raises for an expected failure: it returns `{"ok": False, "code", "detail"}`, which
 every result backend carries as plain JSON, and the worker stays up (GPU out of memory included).
@@ -17,13 +19,14 @@ from typing import Any
 
 import torch
 from celery import Task, shared_task
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.errors import ErrorCode
 from imagine.batching import batcher
 from imagine.clips import encode_clip
 from imagine.conf import imagine_settings
 from imagine.pipelines import RenderRequest, renderer, video_frames
+from imagine.sizes import photo_shape
 from imagine.watermark import mark
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ def _encode(image: Image.Image, image_format: str) -> str:
 
 
 OUT_OF_MEMORY_DETAIL = "The image service ran out of GPU memory. Try a smaller size, or again in a moment."
+UNREADABLE_PHOTO_DETAIL = "That photo could not be read."
 
 
 def _failure(code: ErrorCode, detail: str) -> dict[str, Any]:
@@ -97,19 +101,42 @@ def render_final(request: dict[str, Any]) -> dict[str, Any]:
 
 @shared_task(bind=True, ignore_result=False)
 def edit(self: Task, request: dict[str, Any]) -> dict[str, Any]:
-    """A stored picture restyled by a prompt (PNG, both watermarks); reports PROGRESS per step.
-    Not batched: each edit starts from a picture of its own, which img2img takes one call each."""
+    """A stored picture (`image`), or a photo the person sent (`photo`, fitted to about `pixels`),
+    restyled by a prompt (PNG, both watermarks); reports PROGRESS per step. A photo that cannot be read
+    is refused with BROKEN_FILE. Not batched: each edit starts from a picture of its own, which img2img
+    takes one call each."""
 
     def progress(done: int, total: int) -> None:
         self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
     def work() -> dict[str, Any]:
         started = time.perf_counter()
-        source = _decode(request["image"])
+        source = _edit_source(request)
+        if source is None:
+            return _failure(ErrorCode.BROKEN_FILE, UNREADABLE_PHOTO_DETAIL)
         edited = renderer().edit(source, prompt=request["prompt"], seed=request["seed"], progress=progress)
         return _picture(edited, image_format="PNG", started=started)
 
     return _guarded(work)
+
+
+def _edit_source(request: dict[str, Any]) -> Image.Image | None:
+    if "photo" in request:
+        return _fitted_photo(base64.b64decode(request["photo"]), pixels=request["pixels"])
+    return _decode(request["image"])
+
+
+def _fitted_photo(data: bytes, *, pixels: int) -> Image.Image | None:
+    """A sent photo cropped at the centre and scaled to `photo_shape`, so that a phone's 12-megapixel
+    photo costs the GPU what a render costs; None when it is not an image Pillow can read (damaged, cut
+    short, another kind of file, a decompression bomb)."""
+    try:
+        photo = Image.open(io.BytesIO(data))
+        photo.load()
+    except (OSError, Image.DecompressionBombError):
+        return None
+    shape = photo_shape(photo.width, photo.height, pixels=pixels)
+    return ImageOps.fit(photo.convert("RGB"), shape, method=Image.Resampling.LANCZOS)
 
 
 def _decode(image: str) -> Image.Image:

@@ -2,7 +2,8 @@
 restyles that photo; typed later it restyles the conversation's newest picture, a sent photo or a
 render; sent with a picture's Edit button (`edit_picture_of`) it restyles that picture, however old.
 Over the real consumer, with the real safety check and a real imagine worker on Redis (the tiny
-pipeline); the photo is kept through the attachments' service as an upload is once read."""
+pipeline), which alone decodes the photo; the photo is kept through the attachments' service as an
+upload is once read."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from assistant.chat.services import TurnStart, create_guest, start_edit, start_t
 from assistant.door import PHOTO_MARKER, PICTURE_EDIT_WHERE
 from assistant.models import Message, User
 from imagine.models import ImagineImage
-from tests.imagine.conftest import ChatSocket, imagine_settings, warm_guard, worker  # noqa: F401 (fixtures)
+from tests.imagine.conftest import (  # noqa: F401 (fixtures)
+    ChatSocket,
+    fixture_no_decoding_here,
+    imagine_settings,
+    warm_guard,
+    worker,
+)
 from tests.imagine.test_edit import REFUSED_INSTRUCTION
 from tests.imagine.test_edit_photo import photo
 from tests.support.fake_openai import FakeOpenAI
@@ -27,13 +34,13 @@ PHOTO_READING = "[Photo, read by OCR: only its printed text and basic facts are 
 SENT = (384, 384)  # a final render's shape with the tests' sizes: the edit keeps it
 
 
-def _person_with_photo() -> tuple[User, MessageAttachment]:
-    """A person and a photo they uploaded."""
+def _person_with_photo(data: bytes | None = None) -> tuple[User, MessageAttachment]:
+    """A person and a photo they uploaded (`data`: the stored file, when not a good photo)."""
     person = create_guest()
     return person, store(
         owner=person,
         kind=MessageAttachment.Kind.PHOTO,
-        data=photo(*SENT),
+        data=photo(*SENT) if data is None else data,
         media_type="image/png",
         reading=PHOTO_READING,
     )
@@ -68,6 +75,41 @@ async def test_a_photo_sent_with_an_imagine_edit_caption_is_restyled() -> None:
     # Regenerated, it edits the photo again (found by its message now), never the first edit.
     assert (again["finish_reason"], again["image"]["prompt"]) == ("stop", "at night, a photo you sent"), again
     assert (await ImagineImage.objects.aget(pk=again["image"]["id"])).edited_from_id is None
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("worker", "imagine_settings")
+async def test_the_web_process_never_decodes_the_photo_it_edits(model: FakeOpenAI, no_decoding_here: list[str]) -> None:
+    person, sent = await sync_to_async(_person_with_photo)()
+    socket = ChatSocket(person)
+    await socket.connect()
+
+    done = (await _turn(socket, "/imagine edit at night", "p1", attachment_id=sent.pk))[-1]
+    await socket.close()
+
+    assert no_decoding_here == []  # the imagine worker read, checked and fitted it
+    assert (done["finish_reason"], done["error"]) == ("stop", None), done
+    assert (done["image"]["width"], done["image"]["height"]) == SENT
+
+
+@pytest.mark.live
+@pytest.mark.usefixtures("worker", "imagine_settings")
+async def test_a_damaged_stored_photo_ends_the_edit_with_its_own_sentence(
+    model: FakeOpenAI, no_decoding_here: list[str]
+) -> None:
+    person, sent = await sync_to_async(_person_with_photo)(photo(*SENT)[:300])  # the file cut short in storage
+    socket = ChatSocket(person)
+    await socket.connect()
+
+    done = (await _turn(socket, "/imagine edit at night", "p1", attachment_id=sent.pk))[-1]
+    await socket.close()
+
+    # The worker's `broken_file` reaches the chat as a failed render: the code a chat client knows for
+    # it (`internal`, renders.py) with the worker's own sentence.
+    assert (done["finish_reason"], done["error_code"]) == ("error", "internal"), done
+    assert done["error"] == "That photo could not be read."
+    assert (done["image"], no_decoding_here) == (None, [])
+    assert not await ImagineImage.objects.filter(owner=person).aexists()
 
 
 @pytest.mark.live

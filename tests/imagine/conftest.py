@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from PIL import Image
 
 from assistant.chat.services import create_guest
 from assistant.models import User
@@ -92,6 +94,20 @@ def imagine_settings(settings, tmp_path: Path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.IMAGINE_SIZES = SMALL_SIZES
     return settings
+
+
+@pytest.fixture(name="no_decoding_here")  # named apart, so a test module importing it can take its value
+def fixture_no_decoding_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Pillow refuses to open any image in this process, which plays the web process (the imagine
+    worker is a process of its own): each attempt is recorded here, and raises."""
+    opened: list[str] = []
+
+    def refuse(source: object, *args: object, **kwargs: object) -> NoReturn:
+        opened.append(repr(source))
+        raise AssertionError("the web process decoded an image")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    return opened
 
 
 @pytest.fixture

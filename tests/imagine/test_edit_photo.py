@@ -1,6 +1,6 @@
-"""Imagine edits of a photo the person sent (`services.edit_photo`): the bytes the chat passes,
-fitted to a final render's pixels, restyled by a real imagine worker (the tiny pipeline) and kept as
-a picture of its own with both watermarks."""
+"""Imagine edits of a photo the person sent (`services.edit_photo`): the bytes the chat passes, read
+and fitted to a final render's pixels by a real imagine worker (the tiny pipeline), restyled there and
+kept as a picture of its own with both watermarks."""
 
 from __future__ import annotations
 
@@ -76,14 +76,19 @@ async def test_a_photo_costs_the_pixels_of_a_final_render(make_user, width, heig
     assert (await sync_to_async(_stored)(edited)).size == shape
 
 
-@pytest.mark.usefixtures("imagine_settings")
-async def test_bytes_that_are_not_a_photo_are_refused_before_the_worker(make_user) -> None:
+@pytest.mark.live
+@pytest.mark.usefixtures("worker", "imagine_settings")
+@pytest.mark.parametrize(
+    "data", [b"%PDF-1.7 not a photo", photo(FINAL_SIDE, FINAL_SIDE)[:300]], ids=["another kind", "cut short"]
+)
+async def test_bytes_that_are_not_a_photo_are_refused_by_the_worker(
+    make_user, no_decoding_here: list[str], data: bytes
+) -> None:
     owner = await sync_to_async(make_user)()
 
     with pytest.raises(AssistantError) as refused:
-        await services.edit_photo(
-            user_id=owner.pk, conversation_id=None, data=b"%PDF-1.7 not a photo", instruction="in blue", seed=1
-        )
+        await services.edit_photo(user_id=owner.pk, conversation_id=None, data=data, instruction="in blue", seed=1)
 
-    assert refused.value.code == ErrorCode.BROKEN_FILE
+    assert (refused.value.code, refused.value.detail) == (ErrorCode.BROKEN_FILE, "That photo could not be read.")
+    assert no_decoding_here == []  # the worker read the bytes, not this process
     assert not await ImagineImage.objects.filter(owner=owner).aexists()
