@@ -2,6 +2,7 @@
 first answer token), and each worker-side step alone (OCR, transcription, speech).
 
     python -m benchmarks.media [--runs 3] [--turns 10] [--guard process]
+    python -m benchmarks.media --production [--transcription-url URL] [--speech-url URL] [--vision-url URL]
 
 End to end (`--turns` of each kind, alternated so drift hits both): the embedded shape of `make run`
 on loopback: the llama.cpp model server (SmolLM2), the content guard in its own process, one Celery
@@ -20,9 +21,18 @@ it is counted, shown with what the worker read, and left out of the times.
 Worker-side (`--runs`, median): each whole step of media.service, decode, checks and re-encoding
 included, the Celery hop not; models loaded before timing, their load time printed apart.
 
-Inputs are made here, as in tests/media: photos drawn with Pillow, speech from espeak-ng. Production
-runs Whisper, the vision model and a speech server on GPUs; those are measured only where the
-benchmark machine has one (the output says which).
+Inputs are made here, as in tests/media: photos drawn with Pillow, speech from espeak-ng (in both modes,
+so the figures compare).
+
+--production times the services production runs on GPUs, each given by its URL (…/v1) or by the
+environment variable of its setting: Whisper behind `/v1/audio/transcriptions`
+(MEDIA_TRANSCRIPTION_BASE_URL), a speech server behind `/v1/audio/speech` (MEDIA_SPEECH_BASE_URL) and
+the vision model that photo turns go to (MODEL_VISION_BASE_URL); the other settings of those servers
+(MEDIA_TRANSCRIPTION_MODEL, MEDIA_SPEECH_VOICE, MODEL_VISION_NAME, their keys…) come from the
+environment. They are set for this process's worker-side steps and for every product process; a
+service given no URL, and the answers (SmolLM2) and OCR, stay on this machine's CPU. Without
+--production those URLs are cleared, so one left in the environment never turns an embedded figure into
+a remote one. The second line of the output says which services were timed where.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import argparse
 import asyncio
 import io
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -45,14 +56,16 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")  # media reads its settings
 
+from django.test.utils import override_settings
 from PIL import Image, ImageDraw, ImageFont
 
 from benchmarks.relay import percentile
 from benchmarks.run_all import gpu_name, machine
 from benchmarks.shapes import GUARDS, UNLIMITED, start_guard
 from media import ocr, speech
+from media.conf import media_settings
 from media.service import hear_voice, prepare_photo
-from media.voice import AudioFormat, synthesize
+from media.voice import AudioFormat, EspeakSpeaker, encode, synthesize
 from tests.support.chat_client import ChatSession, ChatSocket, ServerAddress
 from tests.support.processes import free_port, migrate, product_env, running, web_server_command, worker_command
 
@@ -98,6 +111,23 @@ FRAME_WAIT_SECONDS = 120
 WORKER_START_SECONDS = 120
 
 
+@dataclass(frozen=True)
+class Service:
+    """A production service --production can time instead of its embedded default."""
+
+    setting: str  # the setting (and environment variable) its URL goes to
+    name: str
+    embedded: str  # what runs on this machine's CPU when it has no URL
+
+
+PRODUCTION_SERVICES = {  # by the option that gives its URL
+    "transcription_url": Service("MEDIA_TRANSCRIPTION_BASE_URL", "transcription", "transcription by pocketsphinx"),
+    "speech_url": Service("MEDIA_SPEECH_BASE_URL", "speech", "speech by espeak-ng"),
+    "vision_url": Service("MODEL_VISION_BASE_URL", "vision", "no vision model (photos known by their OCR reading)"),
+}
+BASE_URL = re.compile(r"https?://\S+/v1/?")  # what the product's clients append their paths to
+
+
 def photo(
     size: tuple[int, int], font_size: int, *, shop: str = RECEIPT[0], grain: float = 0, image_format: str = "JPEG"
 ) -> bytes:
@@ -115,8 +145,14 @@ def photo(
     return out.getvalue()
 
 
+def spoken(question: str) -> tuple[bytes, float]:
+    """`question` as an OGG/Opus voice note spoken by espeak-ng, whichever speech server is timed;
+    (data, seconds)."""
+    return encode(EspeakSpeaker().speak(question, language="en"), AudioFormat.OGG_OPUS)
+
+
 def voice_notes(questions: list[str]) -> list[bytes]:
-    return [synthesize(q, language="en", audio_format=AudioFormat.OGG_OPUS).data for q in questions]
+    return [spoken(q)[0] for q in questions]
 
 
 # --- end to end: upload → first answer token ----------------------------------------------------------
@@ -249,8 +285,9 @@ def wait_until_ready(worker: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def embedded_product(guard: str) -> Iterator[ServerAddress]:
-    """`make run`'s shape on loopback: model server, guard, a `default`+`media` worker, web server."""
+def embedded_product(guard: str, services: dict[str, str]) -> Iterator[ServerAddress]:
+    """`make run`'s shape on loopback: model server, guard, a `default`+`media` worker, web server;
+    `services`: the production services' settings (service_settings)."""
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp, ExitStack() as stack:
         var_dir = Path(os.environ.get("BENCH_DIR", tmp))  # BENCH_DIR keeps the processes' logs
         model_port = free_port()
@@ -263,6 +300,7 @@ def embedded_product(guard: str) -> Iterator[ServerAddress]:
             ASSISTANT_MODEL_TITLES="false",
             LOG_LEVEL="WARNING",
             **UNLIMITED,
+            **services,
         )
         migrate(env)
         model = [sys.executable, "-m", "model_service.embedded", "--port", str(model_port), "--threads", "2"]
@@ -277,7 +315,7 @@ def embedded_product(guard: str) -> Iterator[ServerAddress]:
         yield ServerAddress(web_url)
 
 
-def bench_end_to_end(turns: int, guard: str) -> list[str]:
+def bench_end_to_end(turns: int, guard: str, services: dict[str, str]) -> list[str]:
     # Each turn's file is new, so its prompt is too: a photo's reading differs from its first line on.
     count = turns + 1
     questions = [VOICE_QUESTIONS[number % len(VOICE_QUESTIONS)] for number in range(count)]
@@ -290,11 +328,12 @@ def bench_end_to_end(turns: int, guard: str) -> list[str]:
             for n in range(1, count + 1)
         ],
     }
-    with embedded_product(guard) as server:
+    with embedded_product(guard, services) as server:
         measured = asyncio.run(measure_turns(server, uploads, turns))
+    served = "".join(f"; {service.name} at {services[service.setting]}" for service in _served(services))
     lines = [
         f"end to end: embedded shape (SmolLM2 on llama.cpp, 2 threads; guard: {GUARDS[guard]}; "
-        "one `media` worker process), a signed-in account with search off, a new conversation per turn"
+        f"one `media` worker process{served}), a signed-in account with search off, a new conversation per turn"
     ]
     for kind in uploads:
         lines += report_turns(kind, measured.cold[kind], measured.warm[kind])
@@ -315,12 +354,15 @@ def seconds_of(work: Callable[[], object], runs: int) -> float:
 
 
 def load_times() -> str:
+    """The load times of the models this process runs: OCR, and pocketsphinx unless a server transcribes."""
     started = time.perf_counter()
     ocr.engine()
-    ocr_load = time.perf_counter() - started
+    line = f"model loads: OCR {time.perf_counter() - started:.2f} s"
+    if media_settings().transcription_base_url:
+        return line
     started = time.perf_counter()
     speech.embedded_transcriber()
-    return f"model loads: OCR {ocr_load:.2f} s, pocketsphinx {time.perf_counter() - started:.2f} s"
+    return f"{line}, pocketsphinx {time.perf_counter() - started:.2f} s"
 
 
 def bench_ocr(runs: int) -> list[str]:
@@ -343,12 +385,16 @@ def bench_ocr(runs: int) -> list[str]:
 
 
 def bench_transcription(runs: int) -> list[str]:
-    notes = [synthesize(q, language="en", audio_format=AudioFormat.OGG_OPUS) for q in QUESTIONS]
-    audio_seconds = sum(note.seconds for note in notes)
-    busy = seconds_of(lambda: [hear_voice(note.data) for note in notes], runs)
-    rates = [speech.word_error_rate(q, hear_voice(n.data).text) for q, n in zip(QUESTIONS, notes, strict=True)]
+    notes = [spoken(q) for q in QUESTIONS]
+    audio_seconds = sum(seconds for _, seconds in notes)
+    busy = seconds_of(lambda: [hear_voice(data) for data, _ in notes], runs)
+    rates = [speech.word_error_rate(q, hear_voice(data).text) for q, (data, _) in zip(QUESTIONS, notes, strict=True)]
+    configured = media_settings()
+    engine = "pocketsphinx"
+    if configured.transcription_base_url:
+        engine = f"{configured.transcription_model} at {configured.transcription_base_url}"
     return [
-        f"transcription (pocketsphinx, {len(notes)} OGG/Opus notes, {audio_seconds:.1f} s of speech): "
+        f"transcription ({engine}, {len(notes)} OGG/Opus notes, {audio_seconds:.1f} s of speech): "
         f"real-time factor {busy / audio_seconds:.3f}",
         f"word error rate, espeak-ng en-us+f2 voice: mean {statistics.mean(rates):.2f} "
         f"(per note: {', '.join(f'{r:.2f}' for r in rates)})",
@@ -356,47 +402,91 @@ def bench_transcription(runs: int) -> list[str]:
 
 
 def bench_speech(runs: int) -> list[str]:
+    configured = media_settings()
+    engine = "espeak-ng"
+    if configured.speech_base_url:
+        engine = f"{configured.speech_model}, voice {configured.speech_voice}, at {configured.speech_base_url}"
     lines = []
     for audio_format in AudioFormat:
-        spoken = [synthesize(answer, language="en", audio_format=audio_format) for answer in ANSWERS]
-        answer_seconds = sum(s.seconds for s in spoken)
+        said = [synthesize(answer, language="en", audio_format=audio_format) for answer in ANSWERS]
+        answer_seconds = sum(s.seconds for s in said)
         busy = seconds_of(
             lambda audio_format=audio_format: [
                 synthesize(a, language="en", audio_format=audio_format) for a in ANSWERS
             ],
             runs,
         )
-        size = sum(len(s.data) for s in spoken) / answer_seconds / 1000
+        size = sum(len(s.data) for s in said) / answer_seconds / 1000
         lines.append(
-            f"TTS (espeak-ng) → {audio_format}: {busy / answer_seconds:.3f} s per answer second "
+            f"TTS ({engine}) → {audio_format}: {busy / answer_seconds:.3f} s per answer second "
             f"({answer_seconds:.1f} s of answers, {size:.1f} kB per second of audio)"
         )
     return lines
 
 
-def gpu_line() -> str:
-    if gpu := gpu_name():
-        return f"GPU: {gpu} is present, but these are the embedded CPU defaults; the GPU path is not measured here"
-    return "GPU: none on this machine, so only the embedded CPU defaults are measured (no GPU figures)"
+def _served(services: dict[str, str]) -> list[Service]:
+    return [service for service in PRODUCTION_SERVICES.values() if services[service.setting]]
 
 
-def main() -> None:
+def gpu_line(services: dict[str, str]) -> str:
+    """What the figures time: the production services given by URL (the GPU path, on whatever serves
+    them), and what ran on this machine's CPU instead."""
+    here = gpu_name() or "no NVIDIA GPU"
+    served = _served(services)
+    embedded = [service.embedded for service in PRODUCTION_SERVICES.values() if service not in served]
+    local = ", ".join([*embedded, "OCR", "answers by SmolLM2 on llama.cpp"])
+    if not served:
+        return f"GPU path: not measured (this machine: {here}); every figure is an embedded CPU default: {local}"
+    timed = ", ".join(f"{service.name} at {services[service.setting]}" for service in served)
+    return f"GPU path: timed at production services: {timed}; on this machine's CPU ({here}): {local}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each worker-side figure (median)")
     parser.add_argument("--turns", type=int, default=10, help="end-to-end turns of each kind (0: none)")
     parser.add_argument("--guard", choices=GUARDS, default="process", help="where the content guard runs")
-    args = parser.parse_args()
+    parser.add_argument("--production", action="store_true", help="time the production services given by URL")
+    for option, service in PRODUCTION_SERVICES.items():
+        parser.add_argument(
+            f"--{option.replace('_', '-')}",
+            default=os.environ.get(service.setting, ""),
+            help=f"with --production: the {service.name} server's base URL, …/v1 (default: ${service.setting})",
+        )
+    args = parser.parse_args(argv)
     if args.turns == 1:
         parser.error("--turns: 0, or at least 2 for a 95th percentile")
+    urls = {option: getattr(args, option) for option in PRODUCTION_SERVICES}
+    if args.production and not any(urls.values()):
+        parser.error("--production: give at least one of --transcription-url, --speech-url and --vision-url")
+    for option, url in urls.items():
+        if args.production and url and not BASE_URL.fullmatch(url):
+            parser.error(f"--{option.replace('_', '-')}: an http(s) base URL ending in /v1, not {url!r}")
+    return args
+
+
+def service_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The production services' settings for this process and every product process: the URLs given with
+    --production ("" for the others), all "" without it."""
+    return {
+        service.setting: getattr(args, option) if args.production else ""
+        for option, service in PRODUCTION_SERVICES.items()
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    services = service_settings(args)
     print(f"machine: {machine()}")
-    print(gpu_line())
+    print(gpu_line(services))
     print(f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}", flush=True)
     if args.turns:
-        print("\n".join(bench_end_to_end(args.turns, args.guard)), flush=True)
+        print("\n".join(bench_end_to_end(args.turns, args.guard, services)), flush=True)
     print(f"runs per worker-side figure (median): {args.runs}")
-    print(load_times())
-    for line in [*bench_ocr(args.runs), *bench_transcription(args.runs), *bench_speech(args.runs)]:
-        print(line, flush=True)
+    with override_settings(**services):  # the worker-side steps run in this process
+        print(load_times())
+        for line in [*bench_ocr(args.runs), *bench_transcription(args.runs), *bench_speech(args.runs)]:
+            print(line, flush=True)
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
 
 
