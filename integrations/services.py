@@ -39,7 +39,6 @@ from core.errors import AssistantError, ErrorCode
 from core.event_loop import run_sync
 from core.text import NUL_REFUSAL
 from imagine import services as imagine_services
-from imagine.commands import imagine_prompt
 from imagine.models import ImagineImage
 from integrations import revisions
 from integrations.adapters import MessagingAdapter, adapter_for
@@ -62,6 +61,18 @@ _INSERTED_COLUMNS = ("app", "key", "kind", "chat_id", "sender_id", "payload", "r
 # Longer than one answer takes to generate and send; a worker that died frees the event after it.
 REPLY_LEASE = timedelta(minutes=5)
 REPLY_KINDS = [kind for kind in EventKind if kind.needs_handling]  # the events the reply task takes
+# How writing an answer fails, worded for the web chat: an app gets FAILED_ANSWER_REPLY instead. Any other
+# failure is Imagine's (`/imagine`, a photo's `/imagine edit` caption, "make it watercolour"), whose
+# reasons are sentences for the person.
+GENERATION_FAILURES = frozenset(
+    {
+        ErrorCode.MODEL_ERROR,
+        ErrorCode.MODEL_UNAVAILABLE,
+        ErrorCode.CONTEXT_TOO_LONG,
+        ErrorCode.SAFETY_UNAVAILABLE,
+        ErrorCode.INTERNAL,
+    }
+)
 IMAGINE_UNAVAILABLE_REPLY = "Sorry, Imagine is not available here yet. I can answer questions in text, though!"
 TYPING_REFRESH_SHARE = 0.8  # typing is shown again when this share of its time has passed
 IMAGINE_CAPTION = "Imagined with AI: {prompt}"
@@ -241,7 +252,7 @@ def _answer(
     if (text := text_reply(outcome)) is not None:
         return [ReplyText(text)]
     logger.warning("%s event %s: the answer ended %s: %s", event.app, event.key, outcome.status, outcome.error)
-    if outcome.error and (event.kind == EventKind.IMAGINE or imagine_prompt(event.text) is not None):
+    if outcome.error and outcome.error_code not in GENERATION_FAILURES:
         return [ReplyText(outcome.error)]  # Imagine's reasons are sentences for the user (a limit, no worker)
     return [ReplyText(FAILED_ANSWER_REPLY)]
 
@@ -283,19 +294,17 @@ def _answer_media(event: Event, binding: ChatBinding, adapter: MessagingAdapter)
         replies = _answer(event, binding, sent.attachment, admitted=True)
     finally:  # kept with the stored message, or deleted when none was stored (a limit; a busy chat)
         keep_with_turn(kept, conversation_id=binding.conversation_id)
-    return replies + _read_aloud(replies, sent.attachment, adapter, binding.user)
+    return replies + _read_aloud(replies, sent.attachment, binding.user)
 
 
-def _read_aloud(
-    replies: list[Reply], attachment: Attachment | None, adapter: MessagingAdapter, user: User
-) -> list[Reply]:
+def _read_aloud(replies: list[Reply], attachment: Attachment | None, user: User) -> list[Reply]:
     """Every reply is read aloud too when the person switched voice replies on (Settings); otherwise a
-    voice note is (MEDIA_VOICE_REPLY_TO_VOICE). Only in the apps that play voice notes, in the language
-    a voice note was spoken in when the recogniser heard it, else the person's."""
+    voice note is (MEDIA_VOICE_REPLY_TO_VOICE). In the language a voice note was spoken in when the
+    recogniser heard it, else the person's."""
     text = "\n\n".join(reply.text for reply in replies if isinstance(reply, ReplyText))
     voice = attachment if attachment is not None and attachment.kind is AttachmentKind.VOICE else None
     wanted = user.voice_replies or (voice is not None and media_settings().voice_reply_to_voice)
-    if not (wanted and text and adapter.voice_format is not None):
+    if not (wanted and text):
         return []
     if voice is not None and voice.language_detected:
         return [ReplyVoice(text, voice.language)]
@@ -320,7 +329,7 @@ def _compose(event: Event, adapter: MessagingAdapter) -> list[Reply]:
     if event.kind.has_media:
         return _answer_media(event, binding, adapter)
     replies = _answer(event, binding)
-    return replies + _read_aloud(replies, None, adapter, binding.user)
+    return replies + _read_aloud(replies, None, binding.user)
 
 
 def _parts(replies: list[Reply], adapter: MessagingAdapter) -> list[tuple[OutboundMessage.Kind, str, str]]:
@@ -368,10 +377,8 @@ def _send_parts(
         OutboundMessage.objects.create(event=row, part=index, kind=kind, content=content, external_id=external_id)
 
 
-def _spoken(event: Event, audio_format: AudioFormat | None, text: str, language: str) -> bytes | None:
+def _spoken(event: Event, audio_format: AudioFormat, text: str, language: str) -> bytes | None:
     """The text read aloud in the app's voice-note format; None when it cannot be (the text went out)."""
-    if audio_format is None:
-        return None
     try:
         return run_sync(speak_on_worker(text, language=language, audio_format=audio_format)).data
     except AssistantError as exc:  # too long to read aloud, or no `media` worker

@@ -96,7 +96,7 @@ class MessagingAdapter(ABC):
     text_limit: ClassVar[TextLimit]
     # How long the app shows "typing…" after one request: long answers send it again before then.
     typing_lasts_seconds: ClassVar[float]
-    voice_format: ClassVar[AudioFormat | None] = None  # the voice notes the app plays; None: replies stay text
+    voice_format: ClassVar[AudioFormat]  # the audio the app plays, as voice replies are sent in it
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
@@ -128,9 +128,9 @@ class MessagingAdapter(ABC):
     def send_image(self, event: Event, url: str, caption: str) -> str:
         """Send the image at `url` (public HTTPS) with a caption; returns the app's message id."""
 
+    @abstractmethod
     def send_voice(self, event: Event, audio: bytes) -> str:
-        """Send a voice note in `voice_format`; returns the app's message id. Apps without one never get here."""
-        raise NotImplementedError(f"{self.app} replies are text only")
+        """Send `audio` (in `voice_format`) as a voice note; returns the app's message id."""
 
     @abstractmethod
     def media_url(self, event: Event) -> str:

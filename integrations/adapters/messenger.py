@@ -8,19 +8,25 @@ deletions and reactions are recorded against the message they name; echoes of ou
 read and delivery receipts, and events the assistant does not act on (`app_roles`,
 `policy-enforcement`, `optin`, …, which may have no `sender`) are stored as ignored, with the name
 of the event as the reason.
+
+Voice replies are uploaded with the Attachment Upload API (`POST /{version}/me/message_attachments`,
+multipart `message` and `filedata`, answering `{"attachment_id"}`) and sent as an `audio` attachment
+by that id.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from assistant.models import Channel
 from integrations import conf
-from integrations.adapters.base import PayloadError, Wire, parse_each, validate_payload
+from integrations.adapters.base import PayloadError, Wire, parse_each, unusable_answer, validate_payload
 from integrations.adapters.meta import MetaAdapter, read_graph_error
 from integrations.delivery import ApiClient
 from integrations.events import Event, EventKind, ignored_event, malformed_event, media_event, text_event
 from integrations.splitting import TextLimit, characters, utf8_bytes
+from media.voice import AudioFormat
 
 ANSWERED_FIELDS = ("message", "postback", "message_edit", "reaction")  # the fields of the events acted on
 ENVELOPE_FIELDS = frozenset({"sender", "recipient", "timestamp"})
@@ -120,6 +126,10 @@ class MessengerAdapter(MetaAdapter):
     app = Channel.MESSENGER
     text_limit = TextLimit(2000, characters)
     typing_lasts_seconds = 20  # Meta: typing_on ends after 20 seconds or with the next message
+    # Meta takes any file "up to 25MB" whose Content-Type is audio, naming audio/mp3 as the example.
+    voice_format = AudioFormat.MP3
+    voice_file: ClassVar[tuple[str, str]] = ("reply.mp3", "audio/mpeg")  # file name, content type
+    upload_fields: ClassVar[dict[str, str]] = {}  # form fields an upload adds for this app
     webhook_object: ClassVar[str] = "page"
 
     @classmethod
@@ -200,6 +210,27 @@ class MessengerAdapter(MetaAdapter):
             self.send_text(event, caption)
         return message_id
 
+    def send_voice(self, event: Event, audio: bytes) -> str:
+        """Uploaded first, then sent as an `audio` attachment by the id the upload answered."""
+        attachment = {"type": "audio", "payload": {"attachment_id": self._upload_audio(audio)}}
+        return self._send_message(event, {"attachment": attachment})
+
+    def _upload_audio(self, audio: bytes) -> str:
+        """The attachment id of `audio`, uploaded as reusable: Meta sends an upload to recipients only
+        then (the id lapses after 90 days; each reply uploads its own). `me` is the token's Page, which
+        owns the upload even where the sender id names an Instagram account."""
+        message = {"attachment": {"type": "audio", "payload": {"is_reusable": True}}}
+        name, content_type = self.voice_file
+        uploaded = self.client.post_file(
+            f"{self.graph_url}/me/message_attachments",
+            {**self.upload_fields, "message": json.dumps(message)},
+            {"filedata": (name, audio, content_type)},
+        )
+        attachment_id = uploaded.get("attachment_id")
+        if not isinstance(attachment_id, str) or not attachment_id:
+            raise unusable_answer(self.app, "attachment upload: no attachment_id in the answer")
+        return attachment_id
+
     def media_url(self, event: Event) -> str:
         return event.media  # the attachment's URL, as the webhook gave it
 
@@ -218,9 +249,18 @@ class MessengerAdapter(MetaAdapter):
 
 
 class InstagramAdapter(MessengerAdapter):
+    """Voice replies: Meta's Instagram upload page lets audio (and video, not images) be uploaded from
+    a server with `platform=instagram`, and lists audio as "aac, m4a, wav, mp4", up to 25MB: hence
+    M4A, MP3 not being listed. That page words the send of an uploaded file as a `MEDIA_SHARE` with
+    `payload.id`, the shape of a shared post; the reply uses the Messenger Platform's `audio`
+    attachment by `attachment_id`, which the same Send API documents for uploaded files."""
+
     app = Channel.INSTAGRAM
     # Meta: "Message text must be UTF-8 and be a 1000 bytes or less".
     text_limit = TextLimit(1000, utf8_bytes)
+    voice_format = AudioFormat.M4A
+    voice_file = ("reply.m4a", "audio/mp4")
+    upload_fields = {"platform": "instagram"}
     webhook_object = "instagram"
 
     @classmethod

@@ -25,7 +25,6 @@ from assistant.door import PHOTO_MARKER, TurnRequest, answer_in_full
 from assistant.models import Channel, Message, User
 from assistant.web.attachments import AnswerSpeech, speakable
 from integrations import services as messaging
-from integrations.adapters import adapter_for
 from media.processes import ffmpeg
 from media.voice import AudioFormat, synthesize
 from tests.assistant.test_door import Socket
@@ -301,14 +300,12 @@ def test_the_voice_replies_switch_is_kept_on_the_account(person: User) -> None:
     assert person.voice_replies is True
 
 
-@pytest.mark.parametrize("app", [Channel.WHATSAPP, Channel.MESSENGER])
-def test_with_voice_replies_on_every_messaging_reply_is_read_aloud(person: User, app: Channel) -> None:
-    """In the apps that play voice notes; a typed question gets a voice note too, in the person's language."""
-    adapter = adapter_for(app)
+def test_with_voice_replies_on_every_messaging_reply_is_read_aloud(person: User) -> None:
+    """In every app (each plays voice notes: test_live_media_replies.py); a typed question gets a voice
+    note too, in the person's language."""
     replies = [messaging.ReplyText("It is sunny in Paris.")]
-    assert messaging._read_aloud(replies, None, adapter, person) == []
+    assert messaging._read_aloud(replies, None, person) == []
 
     person.voice_replies, person.language = True, "fr"
 
-    spoken_reply = [messaging.ReplyVoice("It is sunny in Paris.", "fr")] if adapter.voice_format else []
-    assert messaging._read_aloud(replies, None, adapter, person) == spoken_reply
+    assert messaging._read_aloud(replies, None, person) == [messaging.ReplyVoice("It is sunny in Paris.", "fr")]

@@ -1,10 +1,13 @@
-"""Settings that configure every messaging app against the loopback contract fake, and adapters to parse with."""
+"""Settings that configure every messaging app against the loopback contract fake, adapters to parse
+with, the `media` worker and a voice note for the tests that read photos and voice notes, and the
+Messenger and Instagram `message` event both apps deliver."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -13,8 +16,11 @@ from integrations import conf, tasks
 from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
 from integrations.adapters.telegram import TelegramAdapter
 from integrations.adapters.whatsapp import WhatsAppAdapter
+from media.voice import AudioFormat, synthesize
+from tests.integrations import payloads as p
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.payloads import BOT_TOKEN, BOT_USERNAME, PAGE_ID, PHONE_NUMBER_ID
+from tests.media.support import running_media_worker
 from tests.support.fake_guard import FakeGuard, GuardReply
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.fake_openai import FakeOpenAI
@@ -22,6 +28,9 @@ from tests.support.fake_openai import FakeOpenAI
 APP_SECRET = "f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8"
 OLD_APP_SECRET = "0123456789abcdef0123456789abcdef"
 TELEGRAM_SECRET = "tg-secret_0123456789"
+VOICE_QUESTION = "what is the weather like in paris today"  # espeak-ng's voice; "weather" is heard right
+# The first task waits for the worker to start (Django, Celery, OCR imports; slow on a busy machine).
+WORKER_START_SECONDS = 180
 
 
 @pytest.fixture
@@ -113,3 +122,33 @@ def refusing_guard(settings: Settings) -> Iterator[FakeGuard]:
         settings.SAFETY_CHECKS = True
         settings.SAFETY_GUARD_BASE_URL = guard.base_url
         yield guard
+
+
+# --- reading photos and voice notes ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def media_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real Celery worker of queue `media` on Redis, for the module's tests (tasks wait for it up to
+    MEDIA_WAIT_SECONDS: set it to WORKER_START_SECONDS)."""
+    with running_media_worker(tmp_path_factory.mktemp("media-worker")):
+        yield
+
+
+@pytest.fixture(scope="module")
+def voice_note() -> bytes:
+    """VOICE_QUESTION spoken by espeak-ng, as WhatsApp and Telegram record voice notes (OGG/Opus)."""
+    return synthesize(VOICE_QUESTION, language="en", audio_format=AudioFormat.OGG_OPUS).data
+
+
+# --- payloads ---------------------------------------------------------------------------------------
+
+# The `object` of each app's webhook, the person who writes and the account written to.
+_MESSAGING_APPS = {"messenger": ("page", p.PSID, p.PAGE_ID), "instagram": ("instagram", p.IGSID, p.IG_ACCOUNT_ID)}
+
+
+def messaging_message(app: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A delivery of one `message` event from a person, as Messenger ("object": "page", to the Page)
+    or Instagram ("object": "instagram", to the professional account) sends it."""
+    app_object, person, account = _MESSAGING_APPS[app]
+    return p.messaging_delivery(app_object, p.messaging_item(person, account, message=message), page=account)

@@ -10,25 +10,32 @@ the apps' own wire formats, on the same loopback HTTP server:
 - Messenger and Instagram: an attachment's `payload.url` is a signed CDN link, fetched as it is.
 
 and the uploads of voice replies: WhatsApp `POST /{version}/{phone-number-id}/media` (multipart `file`,
-`type`, `messaging_product`) answers `{"id"}`, Telegram `sendVoice` (multipart `chat_id`, `voice`)
-answers the sent message. Uploads are recorded in `uploads` with their multipart fields.
+`type`, `messaging_product`) answers `{"id"}`; Messenger and Instagram `POST /{version}/{page id or
+me}/message_attachments` (multipart `message`, the JSON of an attachment with its `type` and
+`payload.is_reusable`, and `filedata`, whose content type names the kind: `audio/…` for audio;
+Instagram adds `platform=instagram` and takes only audio and video this way) answers
+`{"attachment_id"}`; Telegram `sendVoice` (multipart `chat_id`, `voice`) answers the sent message.
+Uploads are recorded in `uploads` with their multipart fields.
 
-Scripted failures (`fail_next`) answer these requests too, in the app's own error shape. Files are
-served in 16 KiB chunks without a content-length (chunked), so a reader's cap is what stops it.
+Scripted failures answer these requests too, in the app's own error shape: `fail_next` for downloads,
+and for uploads, which deliver content, `fail_content` first. Files are served in 16 KiB chunks
+without a content-length (chunked), so a reader's cap is what stops it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
-from tests.support.fake_messaging import FakeMessaging, ReceivedRequest, _graph_error, _telegram_error
+from tests.support.fake_messaging import Failure, FakeMessaging, ReceivedRequest, _graph_error, _telegram_error
 from tests.support.loopback import ClientGone, Exchange
 
 CHUNK_BYTES = 16 * 1024
+ATTACHMENT_TYPES = frozenset({"image", "audio", "video", "file"})
 _WHATSAPP_DOWNLOADS = "/whatsapp_business/attachments/"
 _CDN = "/cdn/"
 
@@ -69,7 +76,7 @@ class FakeMediaMessaging(FakeMessaging):
 
     async def fallback(self, exchange: Exchange) -> None:
         if exchange.headers.get("content-type", "").startswith("multipart/form-data"):
-            await exchange.respond_json(*self._upload(exchange))
+            await self._upload(exchange)
             return
         if exchange.method == "GET" or exchange.path.endswith("/getFile"):
             request = ReceivedRequest(exchange.method, exchange.path, exchange.query, exchange.headers,
@@ -78,9 +85,7 @@ class FakeMediaMessaging(FakeMessaging):
                 self.requests.append(request)
                 failure = self.failures.popleft() if self.failures else None  # `fail_next` applies here too
             if failure is not None:
-                await exchange.respond_json(
-                    *_telegram_error(failure) if "/bot" in request.path else _graph_error(failure)
-                )
+                await _respond_failure(exchange, failure)
                 return
             await self._serve_media(exchange, request)
             return
@@ -102,21 +107,32 @@ class FakeMediaMessaging(FakeMessaging):
         else:
             await exchange.respond_json(*self._media_info(path.rsplit("/", 1)[-1], request))
 
-    def _upload(self, exchange: Exchange) -> tuple[int, dict[str, Any]]:
+    async def _upload(self, exchange: Exchange) -> None:
         upload = _multipart(exchange)
         with self._lock:
             self.uploads.append(upload)
             number = len(self.uploads)
+            plan = self.content_plan if self.content_plan else self.failures
+            failure = plan.popleft() if plan else None
+        if failure is not None:
+            await _respond_failure(exchange, failure)
+        else:
+            await exchange.respond_json(*self._upload_answer(exchange, upload, number))
+
+    def _upload_answer(self, exchange: Exchange, upload: Upload, number: int) -> tuple[int, dict[str, Any]]:
         if exchange.path.endswith("/sendVoice") and "voice" in upload.files and "chat_id" in upload.fields:
             chat = {"id": int(upload.fields["chat_id"]), "type": "private"}
             voice = {"file_id": f"AwACAgQ-sent{number}", "file_unique_id": f"sent{number}", "duration": 1}
             return 200, {"ok": True, "result": {"message_id": 5000 + number, "date": 1700000000, "chat": chat,
                                                  "voice": voice}}  # fmt: skip
-        authorized = exchange.headers.get("authorization", "").startswith("Bearer ")
+        if not exchange.headers.get("authorization", "").startswith("Bearer "):
+            return _graph_refusal(2500, "An active access token must be used.")
+        if exchange.path.endswith("/message_attachments"):
+            return _attachment_upload(upload, number)
         whatsapp = exchange.path.endswith("/media") and upload.fields.get("messaging_product") == "whatsapp"
-        if whatsapp and authorized and "file" in upload.files:
+        if whatsapp and "file" in upload.files:
             return 200, {"id": f"90000000000000{number}"}
-        return 400, {"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}
+        return _graph_refusal(100, "(#100) Invalid parameter")
 
     def _get_file(self, request: ReceivedRequest) -> tuple[int, dict[str, Any]]:
         body = request.body if isinstance(request.body, dict) else {}
@@ -157,6 +173,31 @@ class FakeMediaMessaging(FakeMessaging):
         except ClientGone:
             return  # the reader stopped at its cap
         await exchange.finish()
+
+
+def _attachment_upload(upload: Upload, number: int) -> tuple[int, dict[str, Any]]:
+    """The Attachment Upload API's answer to a file sent from a server (`filedata`)."""
+    try:
+        attachment = json.loads(upload.fields.get("message", "")).get("attachment") or {}
+    except (ValueError, AttributeError):
+        return _graph_refusal(100, "(#100) param message must be a JSON object")
+    kind = attachment.get("type")
+    _, content_type, data = upload.files.get("filedata", ("", "", b""))
+    if kind not in ATTACHMENT_TYPES or not data or (kind != "file" and not content_type.startswith(f"{kind}/")):
+        return _graph_refusal(100, "(#100) Upload attachment failure.")
+    platform = upload.fields.get("platform", "messenger")
+    if platform not in {"messenger", "instagram"} or (platform == "instagram" and kind not in {"audio", "video"}):
+        return _graph_refusal(100, f"(#100) {kind} cannot be uploaded from a file for {platform}")
+    return 200, {"attachment_id": f"18000000000000{number}"}
+
+
+def _graph_refusal(code: int, message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AfakeTraceId"}}
+
+
+async def _respond_failure(exchange: Exchange, failure: Failure) -> None:
+    status, headers, body = _telegram_error(failure) if "/bot" in exchange.path else _graph_error(failure)
+    await exchange.respond_json(status, body, headers)
 
 
 def _multipart(exchange: Exchange) -> Upload:

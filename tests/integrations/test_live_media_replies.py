@@ -7,8 +7,9 @@ espeak-ng's speech, made here."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -20,37 +21,24 @@ from integrations import tasks
 from integrations.events import EventKind
 from integrations.media import refusal_sentence
 from integrations.models import InboundEvent
-from media.voice import AudioFormat, synthesize
+from media.processes import ffmpeg, probe
 from tests.assistant.test_vision_turns import VISION_MODEL, FakeVisionServer
 from tests.integrations import payloads as p
-from tests.integrations.fake_media import FakeMediaMessaging
+from tests.integrations.conftest import WORKER_START_SECONDS
+from tests.integrations.fake_media import FakeMediaMessaging, Upload
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
 from tests.integrations.test_replies import deliver, sent_texts, whatsapp_question
-from tests.media.support import running_media_worker, text_photo
+from tests.media.support import text_photo
 from tests.support.fake_guard import FakeGuard
+from tests.support.fake_messaging import Failure
 from tests.support.fake_openai import FakeOpenAI, Reply
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_worker")]
-
-# The first task waits for the worker to start (Django, Celery, OCR imports; slow on a busy machine).
-WORKER_START_SECONDS = 180
-QUESTION = "what is the weather like in paris today"  # espeak-ng's en-us+f2 voice; "weather" is heard right
-
-
-@pytest.fixture(scope="module")
-def media_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with running_media_worker(tmp_path_factory.mktemp("media-worker")):
-        yield
 
 
 @pytest.fixture(autouse=True)
 def patient(settings: Settings) -> None:
     settings.MEDIA_WAIT_SECONDS = WORKER_START_SECONDS
-
-
-@pytest.fixture(scope="module")
-def voice_note() -> bytes:
-    return synthesize(QUESTION, language="en", audio_format=AudioFormat.OGG_OPUS).data
 
 
 def user_message() -> Message:
@@ -71,6 +59,24 @@ def test_a_whatsapp_photo_is_answered_about_its_printed_text(fake_model: FakeOpe
     assert "Platform 7" in photo_block
     assert "Lyon" in photo_block
     assert user_message().content == f"{PHOTO_MARKER} Which platform?"
+
+
+def test_a_photo_captioned_make_it_watercolour_gets_imagines_reason_when_imagine_cannot_render(
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, settings: Settings
+) -> None:
+    """A restyle asked in plain words is Imagine's as `/imagine edit` is: its failure says what happened
+    (here, no imagine worker on the queue), not the apology for an answer the model could not write."""
+    settings.ASSISTANT_PUBLIC_URL = "https://chat.example.test"
+    settings.IMAGINE_FINAL_TIMEOUT_SECONDS = 1
+    apps.add_whatsapp_media(PHOTO_ID, text_photo(["Harbour"], image_format="JPEG"), "image/jpeg")
+    content = {**p.WHATSAPP_MEDIA["image"], "caption": "make it watercolour"}
+    deliver("whatsapp", whatsapp_media("wamid.PH2", "image", content))
+    tasks.reply_to_event("whatsapp", "wamid.PH2")
+
+    assert sent_texts(apps) == ["The image service is not answering right now. Please try again soon."]
+    assert fake_model.requests == []  # a restyle, not a question for the model
+    answer = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert (answer.status, answer.image_id) == (Message.Status.ERROR, None)
 
 
 def test_a_whatsapp_voice_note_is_transcribed_and_answered_once_in_text_and_aloud(
@@ -152,17 +158,90 @@ def test_a_worker_that_answers_too_late_gets_the_try_later_sentence(
     assert not Message.objects.exists()
 
 
-def test_a_messenger_voice_clip_is_answered_in_text_only(
+def meta_voice_clip(apps: FakeMediaMessaging, voice_note: bytes, app: str, mid: str) -> None:
+    """A voice clip sent to the Page (Messenger) or the Instagram account, delivered and answered."""
+    attachment = {"type": "audio", "payload": {"url": apps.add_cdn_file(f"audioclip-{mid}.ogg", voice_note)}}
+    if app == "messenger":
+        item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": mid, "attachments": [attachment]})
+        deliver(app, p.messaging_delivery("page", item))
+    else:
+        item = p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": mid, "attachments": [attachment]})
+        deliver(app, p.messaging_delivery("instagram", item, page=p.IG_ACCOUNT_ID))
+    tasks.reply_to_event(app, mid)
+
+
+def decoded(data: bytes, demuxer: str, folder: Path) -> tuple[str | None, float]:
+    """The audio codec ffmpeg finds, and the seconds of sound once the whole file is decoded with the
+    container it must be: bytes in another container, or that do not decode, fail here."""
+    path = folder / f"reply.{demuxer}"
+    path.write_bytes(data)
+    pcm = ffmpeg("-f", demuxer, "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "16000", "pipe:1")
+    return probe(str(path)).audio_codec, len(pcm) / 32000  # 16-bit mono at 16 kHz
+
+
+def answered_once_in_text_and_aloud(apps: FakeMediaMessaging, fake_model: FakeOpenAI, recipient: str) -> Upload:
+    """The one upload of the answer read aloud, after checking the text went first and the audio was
+    sent by the id the upload answered, each once."""
+    text, voice = (request.body for request in apps.sent())
+    assert text["message"] == {"text": "Hello, world!"}
+    [upload] = apps.uploads
+    assert upload.path == "/v26.0/me/message_attachments"
+    assert json.loads(upload.fields["message"]) == {"attachment": {"type": "audio", "payload": {"is_reusable": True}}}
+    assert voice["recipient"] == {"id": recipient}
+    assert voice["message"] == {"attachment": {"type": "audio", "payload": {"attachment_id": "180000000000001"}}}
+    assert "weather" in user_message().content.split()
+    assert len(fake_model.requests) == 1
+    replies = InboundEvent.objects.get().replies.values_list("kind", "content")
+    assert list(replies) == [("text", "Hello, world!"), ("voice", "Hello, world!")]
+    return upload
+
+
+def test_a_messenger_voice_clip_is_answered_once_in_text_and_as_mp3(
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, voice_note: bytes, tmp_path: Path
+) -> None:
+    meta_voice_clip(apps, voice_note, "messenger", "m_VC")
+    tasks.reply_to_event("messenger", "m_VC")  # run again: nothing is sent twice
+
+    upload = answered_once_in_text_and_aloud(apps, fake_model, p.PSID)
+    assert upload.fields.keys() == {"message"}
+    name, content_type, data = upload.files["filedata"]
+    assert (name, content_type) == ("reply.mp3", "audio/mpeg")
+    assert data.startswith(b"ID3")  # ffmpeg's MP3 opens with an ID3v2 tag
+    codec, seconds = decoded(data, "mp3", tmp_path)
+    assert codec == "mp3"
+    assert seconds > 0.5  # "Hello, world!" read aloud
+
+
+def test_an_instagram_voice_clip_is_answered_once_in_text_and_as_m4a(
+    fake_model: FakeOpenAI, apps: FakeMediaMessaging, voice_note: bytes, tmp_path: Path
+) -> None:
+    meta_voice_clip(apps, voice_note, "instagram", "ig_VC")
+    tasks.reply_to_event("instagram", "ig_VC")
+
+    upload = answered_once_in_text_and_aloud(apps, fake_model, p.IGSID)
+    assert upload.fields["platform"] == "instagram"
+    name, content_type, data = upload.files["filedata"]
+    assert (name, content_type) == ("reply.m4a", "audio/mp4")
+    assert data[4:12] == b"ftypM4A "  # an MPEG-4 file whose brand says audio only
+    codec, seconds = decoded(data, "mp4", tmp_path)
+    assert codec == "aac"
+    assert seconds > 0.5
+
+
+def test_a_refused_voice_upload_leaves_the_answer_in_text(
     fake_model: FakeOpenAI, apps: FakeMediaMessaging, voice_note: bytes
 ) -> None:
-    attachment = {"type": "audio", "payload": {"url": apps.add_cdn_file("audioclip-1767000000.ogg", voice_note)}}
-    item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": "m_VC", "attachments": [attachment]})
-    deliver("messenger", p.messaging_delivery("page", item))
-    tasks.reply_to_event("messenger", "m_VC")
+    """As for every app: the text went first, the refusal is recorded, and nothing is tried again."""
+    apps.fail_content(None, Failure(400, code=100, message="(#100) Upload attachment failure."))
+    meta_voice_clip(apps, voice_note, "messenger", "m_VF")
+    tasks.reply_to_event("messenger", "m_VF")
 
     assert sent_texts(apps) == ["Hello, world!"]
-    assert apps.uploads == []  # Messenger replies stay text
-    assert "weather" in user_message().content.split()
+    assert len(apps.uploads) == 1
+    event = InboundEvent.objects.get()
+    assert event.reply_error == "100: (#100) Upload attachment failure."
+    assert event.handled_at is not None
+    assert list(event.replies.values_list("kind", flat=True)) == ["text"]
 
 
 def test_a_follow_up_in_the_same_chat_reads_the_photo_again(fake_model: FakeOpenAI, apps: FakeMediaMessaging) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,30 +19,16 @@ from pytest_django.fixtures import Settings
 from assistant.chat.attachments import MessageAttachment
 from assistant.models import Message, ModerationCase, User
 from integrations import tasks
-from media.voice import AudioFormat, synthesize
 from tests.assistant.test_web_attachments import GPS_TAG, photo_with_gps
 from tests.integrations import payloads as p
+from tests.integrations.conftest import WORKER_START_SECONDS
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
 from tests.integrations.test_replies import deliver, sent_texts
-from tests.media.support import running_media_worker
 from tests.support.fake_guard import FakeGuard
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_worker")]
-
-WORKER_START_SECONDS = 180  # the first task waits for the worker to start (Django, Celery, OCR imports)
-
-
-@pytest.fixture(scope="module")
-def media_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with running_media_worker(tmp_path_factory.mktemp("media-worker")):
-        yield
-
-
-@pytest.fixture(scope="module")
-def voice_note() -> bytes:
-    return synthesize("what is the weather like in paris today", language="en", audio_format=AudioFormat.OGG_OPUS).data
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from integrations.adapters.messenger import InstagramAdapter, MessengerAdapter
 from integrations.adapters.telegram import TelegramAdapter
 from integrations.events import Event, EventKind
 from tests.integrations import payloads as p
+from tests.integrations.conftest import messaging_message
 
 # --- Messenger and Instagram -----------------------------------------------------------------------
 
@@ -49,20 +50,32 @@ def test_messenger_image_and_audio_are_read_from_their_url(
     assert (event.kind, event.media) == (kind, attachment["payload"]["url"])
 
 
+STICKER = {"url": "https://scontent.xx.fbcdn.net/v/t39.1997-6/sticker.png", "sticker_id": 369239263222822}
+VIDEO = {"type": "video", "payload": {"url": "https://video.xx.fbcdn.net/v/t42.3356-2/clip.mp4"}}
+PICTURE = {"type": "image", "payload": {"url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/photo.jpg"}}
+FILE = {"type": "file", "payload": {"url": "https://cdn.fbsbx.com/v/t59.2708-21/menu.pdf"}}
+
+
 @pytest.mark.parametrize(
-    ("attachments", "detail"),
-    [([{"type": "image", "payload": {"url": "https://scontent.example/s.png", "sticker_id": 369239263222822}}],
-      "sticker"),
-     ([{"type": "video", "payload": {"url": "https://cdn.example/v.mp4"}},
-       {"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}], "video,image"),
-     ([{"type": "file", "payload": {"url": "https://cdn.example/menu.pdf"}}], "document")],
+    ("app", "attachments", "detail"),
+    [pytest.param("messenger", [{"type": "sticker", "payload": STICKER}], "sticker", id="messenger-sticker"),
+     # From June to August 2026 Meta sent a sticker twice: as a `sticker` and as the `image` it used to be.
+     pytest.param("messenger", [{"type": "sticker", "payload": STICKER}, {"type": "image", "payload": STICKER}],
+                  "sticker,sticker", id="messenger-sticker-in-transition"),
+     pytest.param("messenger", [{"type": "image", "payload": STICKER}], "sticker", id="messenger-sticker-before"),
+     pytest.param("messenger", [VIDEO, PICTURE], "video,image", id="messenger-video-first"),
+     pytest.param("messenger", [FILE], "document", id="messenger-file"),
+     pytest.param("instagram", [VIDEO, PICTURE], "video,image", id="instagram-video-first"),
+     pytest.param("instagram", [FILE], "document", id="instagram-file")],
 )  # fmt: skip
-def test_messenger_stickers_video_and_files_are_unsupported(
-    instagram: InstagramAdapter, attachments: list[dict[str, Any]], detail: str
+def test_messenger_and_instagram_stickers_video_and_files_are_unsupported(
+    request: pytest.FixtureRequest, app: str, attachments: list[dict[str, Any]], detail: str
 ) -> None:
-    item = p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": "ig_4", "attachments": attachments})
-    [event] = instagram.parse(p.messaging_delivery("instagram", item, page=p.IG_ACCOUNT_ID))
-    assert (event.kind, event.detail) == (EventKind.UNSUPPORTED, detail)
+    """Messenger's and Instagram's own `message` events (Instagram documents no sticker of its own:
+    one comes as a plain `image`, when a webhook is sent at all)."""
+    adapter: MessengerAdapter = request.getfixturevalue(app)
+    [event] = adapter.parse(messaging_message(app, {"mid": "m_4", "attachments": attachments}))
+    assert (event.app, event.kind, event.detail, event.media) == (app, EventKind.UNSUPPORTED, detail, "")
 
 
 def test_messenger_echo_read_and_delivery_are_stored_as_ignored(messenger: MessengerAdapter) -> None:
