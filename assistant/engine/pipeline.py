@@ -595,7 +595,7 @@ def _prompt_message(message: HistoryMessage, *, image: bool = False) -> ChatMess
     (`image`: the vision model sees the photo itself, at the start of this message)."""
     content = message.content
     if message.photo_reading:
-        content = "\n\n".join(p for p in (content, photo_block(message.photo_reading, seen=image)) if p)
+        content = "\n\n".join(p for p in (photo_block(message.photo_reading, seen=image), content) if p)
     return ChatMessage(message.role, content, image=image)  # type: ignore[arg-type]
 
 

@@ -174,8 +174,9 @@ async def test_a_photo_goes_to_the_vision_model_as_an_image_part(
     [[seen]] = vision.images
     assert (seen.format, seen.size, seen.getpixel((0, 0))) == ("PNG", (64, 48), (200, 20, 20))
     text = text_part["text"]
-    assert text.startswith(f"{PHOTO_MARKER} What colour is the car?\n\n{PHOTO_SEEN_PREAMBLE}")
-    assert f"<photo>\n{READING}\n</photo>" in text  # the OCR reading still goes beside the photo
+    # The OCR reading still goes beside the photo, and the question last, as Meta's reference orders
+    # an image prompt: the image, then the text.
+    assert text == f"{PHOTO_SEEN_PREAMBLE}\n\n<photo>\n{READING}\n</photo>\n\n{PHOTO_MARKER} What colour is the car?"
 
 
 async def test_the_count_of_a_photo_turn_is_what_the_vision_server_runs(
@@ -221,7 +222,7 @@ async def test_a_follow_up_reads_the_earlier_photos_reading(model: FakeOpenAI, p
     roles = [role for role, _ in follow_up]
     assert roles == ["system", "user", "assistant", "user"]
     photo_message = follow_up[1][1]
-    assert photo_message == f"{PHOTO_MARKER} Read this\n\n{PHOTO_PREAMBLE}\n\n<photo>\n{READING}\n</photo>"
+    assert photo_message == f"{PHOTO_PREAMBLE}\n\n<photo>\n{READING}\n</photo>\n\n{PHOTO_MARKER} Read this"
     assert follow_up[3][1] == "What number was it?"
     assert (model.requests[1].prompt_text or "").count("TAXI 42") == 1
 
@@ -238,7 +239,7 @@ async def test_a_follow_up_after_a_seen_photo_goes_to_the_main_model_with_the_re
     assert len(vision.requests) == 1
     [request] = model.requests
     messages = request.chatml_messages
-    assert messages[1][1].endswith(f"{PHOTO_PREAMBLE}\n\n<photo>\n{READING}\n</photo>")
+    assert messages[1][1] == f"{PHOTO_PREAMBLE}\n\n<photo>\n{READING}\n</photo>\n\n{PHOTO_MARKER} What is it?"
     assert messages[2] == ("assistant", "Hello, world!")  # what the vision model said of it
     await stored.arefresh_from_db()
     assert stored.token_count is not None  # now counted with the main model's tokenizer

@@ -254,8 +254,9 @@ def test_a_follow_up_in_the_same_chat_reads_the_photo_again(fake_model: FakeOpen
     assert sent_texts(apps) == ["Hello, world!", "Hello, world!"]
     photo_turn, answer, question = fake_model.requests[1].chatml_messages[-3:]
     assert photo_turn[0] == "user"
-    assert photo_turn[1].startswith(PHOTO_MARKER)
-    assert "B22" in photo_turn[1][photo_turn[1].index("<photo>") :]  # the reading, kept with its message
+    reading, caption = photo_turn[1].split("</photo>")
+    assert "B22" in reading[reading.index("<photo>") :]  # the reading, kept with its message
+    assert caption.startswith(f"\n\n{PHOTO_MARKER}")  # then the message's words, last
     assert (answer, question) == (("assistant", "Hello, world!"), ("user", "When does it close?"))
     photo_message = Message.objects.filter(role=Message.Role.USER).order_by("id")[0]
     assert photo_message.photo_reading.count("B22") == 1
