@@ -248,6 +248,9 @@ def _answer(
     except AssistantError as exc:
         return _refused(exc)
     if outcome.status == Message.Status.COMPLETE and outcome.image is not None:
+        if not assistant_settings().public_url:  # a restyle in plain words: `/imagine` is stopped before
+            logger.warning("%s: a picture answer needs ASSISTANT_PUBLIC_URL so the app can fetch it", event.app)
+            return [ReplyText(IMAGINE_UNAVAILABLE_REPLY)]
         return [_picture(ImagineImage.objects.get(pk=outcome.image.id))]
     if (text := text_reply(outcome)) is not None:
         return [ReplyText(text)]

@@ -18,6 +18,7 @@ from assistant.models import Message
 from imagine.models import ImagineImage
 from integrations import tasks
 from integrations.models import OutboundMessage
+from integrations.services import IMAGINE_UNAVAILABLE_REPLY
 from tests.imagine.support import BROKER_URL, CACHE_URL, RESULTS_URL, imagine_worker
 from tests.imagine.test_edit import REFUSED_INSTRUCTION
 from tests.imagine.test_edit_photo import photo
@@ -25,7 +26,7 @@ from tests.integrations import payloads as p
 from tests.integrations.fake_media import FakeMediaMessaging
 from tests.integrations.test_imagine_replies import PUBLIC_URL
 from tests.integrations.test_media_replies import PHOTO_ID, whatsapp_media
-from tests.integrations.test_replies import deliver
+from tests.integrations.test_replies import deliver, sent_texts
 from tests.support.processes import product_env, running, worker_command
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -87,3 +88,18 @@ def test_a_refused_instruction_on_a_photo_gets_imagines_refusal(apps: FakeMediaM
     assert (answer.status, sent.body["text"]["body"]) == (Message.Status.BLOCKED, answer.content)
     assert not ImagineImage.objects.exists()
     assert MessageAttachment.objects.get().refused  # the photo left the storage with its turn
+
+
+@pytest.mark.usefixtures("workers")
+def test_without_a_public_url_a_restyle_in_plain_words_says_imagine_is_unavailable(
+    apps: FakeMediaMessaging, settings: Settings
+) -> None:
+    """The app could not fetch the picture from a link without a host, so none is sent."""
+    settings.ASSISTANT_PUBLIC_URL = ""
+    apps.add_whatsapp_media(PHOTO_ID, photo(640, 480, "JPEG"), "image/jpeg")
+    caption = {**p.WHATSAPP_MEDIA["image"], "caption": "make it watercolour"}
+    deliver("whatsapp", whatsapp_media("wamid.EDIT3", "image", caption))
+    tasks.reply_to_event("whatsapp", "wamid.EDIT3")
+
+    assert sent_texts(apps) == [IMAGINE_UNAVAILABLE_REPLY]
+    assert OutboundMessage.objects.get().kind == OutboundMessage.Kind.TEXT
