@@ -5,22 +5,15 @@ on Redis (the tiny pipeline), as tests/assistant/test_photo_edit.py does for the
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from asgiref.sync import sync_to_async
 
 from imagine.models import ImagineImage
-from tests.assistant.test_photo_edit import _person_with_photo
+from tests.assistant.test_photo_edit import _person_with_photo, _turn
 from tests.imagine.conftest import ChatSocket, imagine_settings, worker  # noqa: F401 (fixtures)
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
-
-
-async def _turn(socket: ChatSocket, text: str, client_id: str, **fields: Any) -> list[dict[str, Any]]:
-    await socket.send({"type": "message", "text": text, "client_id": client_id, **fields})
-    return await socket.frames_until_done()
 
 
 @pytest.mark.usefixtures("worker", "imagine_settings")
