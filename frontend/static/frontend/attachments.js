@@ -143,20 +143,27 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     return photo.progress < 100 ? t("photo_uploading", { percent: photo.progress }) : t("photo_reading");
   }
 
+  /** The chip of a file on its way: its state, then a remove button; `ids` names both for the tests. */
+  function uploadChip(item, state, ids, removeLabel, onRemove) {
+    const chip = statusChip(state);
+    chip.setAttribute("data-testid", ids.chip);
+    chip.setAttribute("data-status", item.status);
+    const remove = iconButton("media-remove", "close", removeLabel);
+    remove.setAttribute("data-testid", ids.remove);
+    remove.addEventListener("click", onRemove);
+    chip.appendChild(remove);
+    return chip;
+  }
+
   function photoChip() {
-    const chip = statusChip(photoState());
-    chip.setAttribute("data-testid", "media-chip");
-    chip.setAttribute("data-status", photo.status);
+    const ids = { chip: "media-chip", remove: "media-remove" };
+    const chip = uploadChip(photo, photoState(), ids, t("photo_remove"), clear);
     const thumbnail = document.createElement("img");
     thumbnail.className = "media-thumbnail";
     thumbnail.setAttribute("data-testid", "media-thumbnail");
     thumbnail.src = photo.preview;
     thumbnail.alt = t("photo_preview");
-    const remove = iconButton("media-remove", "close", t("photo_remove"));
-    remove.setAttribute("data-testid", "media-remove");
-    remove.addEventListener("click", clear);
     chip.prepend(thumbnail);
-    chip.appendChild(remove);
     return chip;
   }
 
@@ -167,14 +174,8 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
   }
 
   function voiceChip() {
-    const chip = statusChip(voiceState());
-    chip.setAttribute("data-testid", "voice-chip");
-    chip.setAttribute("data-status", voice.status);
-    const remove = iconButton("media-remove", "close", t("voice_remove"));
-    remove.setAttribute("data-testid", "voice-remove");
-    remove.addEventListener("click", discardVoice);
-    chip.appendChild(remove);
-    return chip;
+    const ids = { chip: "voice-chip", remove: "voice-remove" };
+    return uploadChip(voice, voiceState(), ids, t("voice_remove"), discardVoice);
   }
 
   function recordingChip() {
