@@ -24,7 +24,7 @@ from integrations.models import InboundEvent
 from media.processes import ffmpeg, probe
 from tests.assistant.test_vision_turns import VISION_MODEL, FakeVisionServer
 from tests.integrations import payloads as p
-from tests.integrations.conftest import WORKER_START_SECONDS
+from tests.integrations.conftest import WORKER_START_SECONDS, messaging_message
 from tests.integrations.fake_media import FakeMediaMessaging, Upload
 from tests.integrations.test_media_replies import PHOTO_ID, VOICE_ID, whatsapp_media
 from tests.integrations.test_replies import deliver, sent_texts, whatsapp_question
@@ -161,12 +161,7 @@ def test_a_worker_that_answers_too_late_gets_the_try_later_sentence(
 def meta_voice_clip(apps: FakeMediaMessaging, voice_note: bytes, app: str, mid: str) -> None:
     """A voice clip sent to the Page (Messenger) or the Instagram account, delivered and answered."""
     attachment = {"type": "audio", "payload": {"url": apps.add_cdn_file(f"audioclip-{mid}.ogg", voice_note)}}
-    if app == "messenger":
-        item = p.messaging_item(p.PSID, p.PAGE_ID, message={"mid": mid, "attachments": [attachment]})
-        deliver(app, p.messaging_delivery("page", item))
-    else:
-        item = p.messaging_item(p.IGSID, p.IG_ACCOUNT_ID, message={"mid": mid, "attachments": [attachment]})
-        deliver(app, p.messaging_delivery("instagram", item, page=p.IG_ACCOUNT_ID))
+    deliver(app, messaging_message(app, {"mid": mid, "attachments": [attachment]}))
     tasks.reply_to_event(app, mid)
 
 

@@ -201,7 +201,7 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
 
   function choosePhoto(file) {
     clear();
-    adopt(newPhoto({ file, preview: URL.createObjectURL(file) }));
+    adopt(newUpload({ file, preview: URL.createObjectURL(file) }));
     if (!PHOTO_TYPES.includes(file.type)) {
       Object.assign(photo, { status: "failed", error: t("photo_unsupported") });
       return render();
@@ -210,7 +210,9 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     sendPhoto(photo);
   }
 
-  function newPhoto(fields) {
+  /** A photo or voice message starting on its way (`attachment` stays null for a voice message: it is
+   * sent the moment the server has read it). */
+  function newUpload(fields) {
     const blank = { status: "uploading", progress: 0, retryIn: 0, attachment: null, error: "", uploadId: null };
     return { ...blank, file: null, stop: null, ...fields };
   }
@@ -277,10 +279,10 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     if (!kept || photo) return; // nothing kept, or a photo was chosen meanwhile: it stays
     const preview = kept.file ? URL.createObjectURL(kept.file) : kept.attachment.url;
     if (kept.attachment) {
-      adopt(newPhoto({ status: "ready", progress: 100, preview, attachment: kept.attachment, file: kept.file }));
+      adopt(newUpload({ status: "ready", progress: 100, preview, attachment: kept.attachment, file: kept.file }));
       return render();
     }
-    adopt(newPhoto({ preview, file: kept.file, uploadId: kept.uploadId }));
+    adopt(newUpload({ preview, file: kept.file, uploadId: kept.uploadId }));
     sendPhoto(photo);
   }
 
@@ -331,11 +333,6 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     els.composer.focus();
   }
 
-  function newVoice(fields) {
-    const blank = { status: "uploading", progress: 0, retryIn: 0, error: "", file: null, uploadId: null };
-    return { ...blank, stop: null, ...fields };
-  }
-
   /** The voice message kept in the browser as it is now, so a reload sends it. */
   function keepVoice(sent) {
     if (voice === sent) savePending("voice", { file: sent.file, uploadId: sent.uploadId });
@@ -351,7 +348,7 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
   async function stopAndSend() {
     if (!recording) return;
     const handle = endRecording();
-    const sent = newVoice(); // its chip shows at once; the recorder hands the clip over a moment later
+    const sent = newUpload(); // its chip shows at once; the recorder hands the clip over a moment later
     voice = sent;
     render();
     try {
@@ -397,7 +394,7 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
   async function bringBackVoice() {
     const kept = await loadPending("voice");
     if (!kept || !kept.file || voice || recording) return;
-    voice = newVoice({ file: kept.file, uploadId: kept.uploadId });
+    voice = newUpload({ file: kept.file, uploadId: kept.uploadId });
     sendVoice(voice);
   }
 
@@ -440,7 +437,7 @@ export function createMediaComposer({ els, showNotice, onChange, onPhotoAdded, o
     clear,
     restore(attachment) {
       if (photo) return; // another photo was chosen meanwhile: it stays
-      adopt(newPhoto({ status: "ready", progress: 100, preview: attachment.url, attachment }));
+      adopt(newUpload({ status: "ready", progress: 100, preview: attachment.url, attachment }));
       keep(photo);
       render();
     },
