@@ -68,7 +68,8 @@ test: install system-packages lint
 	# The front end's pure modules (the answer-frame reducer, the socket client) under node's own runner.
 	node --test tests/frontend/
 	# The slowest tests are listed at the end: the suite's time on a 2-core machine is a budget.
-	$(BIN)/python -m pytest --durations=25
+	# Two processes, one per core, a test file each at a time (Redis databases: tests/support/deployment.py).
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 bench: install
 	$(BIN)/python -m benchmarks.run_all

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.chat_client import ServerAddress
-from tests.support.deployment import Deployment, RedisDatabases, new_postgres_database, production_settings
+from tests.support.deployment import (
+    Deployment,
+    RedisDatabases,
+    RedisSlot,
+    new_postgres_database,
+    production_settings,
+)
 from tests.support.processes import (
     NEVER_STOP_BIAS,
     free_port,
@@ -77,7 +83,7 @@ def service_settings(request: pytest.FixtureRequest) -> dict[str, str]:
     the production services (PostgreSQL, Redis channel layer, broker and cache)."""
     if request.param == "embedded":
         return {}
-    databases = RedisDatabases(channel_layer=8, broker=9, cache=10)
+    databases = RedisDatabases.for_tests(RedisSlot.CHAT_SERVERS)
     databases.flush()
     return production_settings(request.getfixturevalue("postgres_database"), databases)
 
@@ -113,7 +119,7 @@ def deployment(
     embedded_model: str, postgres_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     """Two web processes and a Celery worker on PostgreSQL and Redis, as docker-compose runs them."""
-    databases = RedisDatabases(channel_layer=11, broker=12, cache=13)
+    databases = RedisDatabases.for_tests(RedisSlot.DEPLOYMENT, broker=RedisSlot.DEPLOYMENT_BROKER)
     databases.flush()
     var_dir = tmp_path_factory.mktemp("production")
     env = product_env(

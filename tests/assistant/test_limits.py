@@ -14,7 +14,7 @@ from django.core.cache import cache
 from assistant.chat import services
 from core import limits
 from core.errors import AssistantError, ErrorCode
-from tests.support.deployment import REDIS_URL
+from tests.support.deployment import RedisSlot, redis_url
 
 pytestmark = pytest.mark.django_db
 
@@ -102,9 +102,9 @@ print(accepted)
 
 def test_rate_limit_holds_under_concurrent_processes() -> None:
     """Four processes, 40 requests each, one shared limit of 50 in Redis: exactly 50 pass."""
-    database = 15
-    redis.Redis.from_url(f"{REDIS_URL}/{database}").flushdb()
-    env = {**os.environ, "CACHE_URL": f"{REDIS_URL}/{database}"}
+    cache = redis_url(RedisSlot.SHARED_LIMITS)
+    redis.Redis.from_url(cache).flushdb()
+    env = {**os.environ, "CACHE_URL": cache}
     who = f"user:{uuid.uuid4().hex}"
     processes = [
         subprocess.Popen([sys.executable, "-c", HAMMER, who, "40"], env=env, stdout=subprocess.PIPE, text=True)

@@ -1,5 +1,5 @@
 """The imagine worker as production runs it (queue `imagine`, thread pool, one process), on Redis:
-broker on database 6, results and the shared cache on database 7."""
+a broker database of the test process's own, and one for results and the shared cache."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import redis
 
 from config.celery import app as celery_app
-from tests.support.deployment import REDIS_URL
+from tests.support.deployment import RedisSlot, redis_url
 from tests.support.processes import product_env, running, worker_command
 
-BROKER_URL = f"{REDIS_URL}/6"
-RESULTS_URL = f"{REDIS_URL}/7"
+BROKER_URL = redis_url(RedisSlot.WORKER_BROKER)
+RESULTS_URL = redis_url(RedisSlot.WORKER_RESULTS)
 CACHE_URL = RESULTS_URL  # Django's cache keys (":1:imagine:…") never meet Celery's ("celery-task-meta-…")
 WORKER_THREADS = 8
 

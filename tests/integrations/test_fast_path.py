@@ -29,7 +29,13 @@ from integrations.events import Event
 from integrations.models import InboundEvent
 from tests.integrations import payloads as p
 from tests.integrations.conftest import APP_SECRET
-from tests.support.deployment import REDIS_URL, RedisDatabases, new_postgres_database, production_settings
+from tests.support.deployment import (
+    RedisDatabases,
+    RedisSlot,
+    new_postgres_database,
+    production_settings,
+    redis_url,
+)
 from tests.support.fake_messaging import FakeMessaging
 from tests.support.processes import free_port, migrate, product_env, running, web_server_command
 
@@ -181,7 +187,7 @@ def parsed_event(message_id: str) -> Event:
 def web_on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, redis.Redis]]:
     """A uvicorn web process on a PostgreSQL database and a Redis broker of its own, no worker: the
     reply tasks stay in the queue, where the test counts them."""
-    databases = RedisDatabases(channel_layer=14, broker=14, cache=14)
+    databases = RedisDatabases.for_tests(RedisSlot.MODULE_BROKER)
     databases.flush()
     var_dir: Path = tmp_path_factory.mktemp("fast-path")
     with new_postgres_database() as database_url:
@@ -192,7 +198,7 @@ def web_on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         url = f"http://127.0.0.1:{port}"
         command = web_server_command(port)
         with running(command, env=env, log=var_dir / "web.log", ready_url=f"{url}/healthz"):
-            yield url, database_url, redis.Redis.from_url(f"{REDIS_URL}/14")
+            yield url, database_url, redis.Redis.from_url(redis_url(RedisSlot.MODULE_BROKER))
 
 
 @pytest.mark.live

@@ -17,11 +17,12 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.support.deployment import RedisSlot, redis_url
 from tests.support.processes import ROOT, free_port, migrate, product_env, running, worker_command
 
 pytestmark = pytest.mark.live
 
-BROKER_URL = "redis://127.0.0.1:6379/14"  # a database of its own: no other worker takes the task
+BROKER_URL = redis_url(RedisSlot.MODULE_BROKER)  # a database of its own: no other worker takes the task
 TITLE_TASK = "assistant.tasks.title_conversation"
 PROVISIONAL = "Plan a weekend in Lisbon"
 # The paced server streams 16 chunks of " word" at 4 per second.

@@ -13,13 +13,12 @@ from django.conf import settings
 
 from search.sources import SearchOutcome
 from tests.search.pages import BREAD_TEXT
-from tests.support.deployment import REDIS_URL
+from tests.support.deployment import RedisSlot, redis_url
 from tests.support.fake_web import FakeWeb, Result
 from tests.support.processes import product_env, running, worker_command
 
 pytestmark = pytest.mark.live
 
-BROKER_DB, RESULTS_DB = 4, 5
 TASK_TIMEOUT = 90  # the first task also pays for the worker's start and the MiniLM model's load
 
 
@@ -42,9 +41,8 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(site: FakeWeb, var_dir: Path) -> Iterator[Celery]:
     """A search worker (as docker-compose's worker runs it) and a Celery client routed like the product."""
-    for db in (BROKER_DB, RESULTS_DB):
-        redis.Redis.from_url(f"{REDIS_URL}/{db}").flushdb()
-    broker, backend = f"{REDIS_URL}/{BROKER_DB}", f"{REDIS_URL}/{RESULTS_DB}"
+    broker = backend = redis_url(RedisSlot.SEARCH_WORKER)  # queue keys never meet "celery-task-meta-…"
+    redis.Redis.from_url(broker).flushdb()
     env = product_env(
         var_dir,
         CELERY_BROKER_URL=broker,

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
 import psycopg
@@ -17,6 +19,35 @@ from tests.support.chat_client import ServerAddress
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379"
+# Redis has databases 0–15: each test process takes eight, by its pytest-xdist worker's number (gw0
+# 0–7, gw1 8–15), so the two processes of `make test` never take each other's tasks or keys.
+REDIS_DATABASES_PER_PROCESS = 8
+REDIS_DATABASES = 16
+
+
+class RedisSlot(IntEnum):
+    """What each of a test process's eight Redis databases holds."""
+
+    SEARCH_WORKER = 0  # broker and results of the search worker (tests/search/test_worker.py)
+    WORKER_BROKER = 1  # the imagine, media and code workers' broker (tests/imagine/support.py)
+    WORKER_RESULTS = 2  # … their results, and the cache the tests share with them
+    CHAT_SERVERS = 3  # channel layer, broker and cache of the chat servers in production shape
+    DEPLOYMENT = 4  # channel layer and cache of the two-web deployment (tests/conftest.py)
+    DEPLOYMENT_BROKER = 5  # … its broker
+    MODULE_BROKER = 6  # a module's own web process or worker: the fast path, the worker faults
+    SHARED_LIMITS = 7  # a rate limit several processes count in (tests/assistant/test_limits.py)
+
+
+def redis_database(slot: RedisSlot) -> int:
+    """The number of this test process's Redis database for `slot`."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if (worker + 1) * REDIS_DATABASES_PER_PROCESS > REDIS_DATABASES:
+        raise RuntimeError("Redis has databases for two test processes: run pytest with -n 2 at most")
+    return worker * REDIS_DATABASES_PER_PROCESS + slot
+
+
+def redis_url(slot: RedisSlot) -> str:
+    return f"{REDIS_URL}/{redis_database(slot)}"
 
 
 @dataclass(frozen=True)
@@ -27,8 +58,14 @@ class RedisDatabases:
     broker: int
     cache: int
 
+    @classmethod
+    def for_tests(cls, slot: RedisSlot, broker: RedisSlot | None = None) -> RedisDatabases:
+        """This test process's database `slot` for everything, or for all but the broker."""
+        database = redis_database(slot)
+        return cls(channel_layer=database, broker=redis_database(slot if broker is None else broker), cache=database)
+
     def flush(self) -> None:
-        for db in (self.channel_layer, self.broker, self.cache):
+        for db in {self.channel_layer, self.broker, self.cache}:
             redis.Redis.from_url(f"{REDIS_URL}/{db}").flushdb()
 
 
