@@ -405,10 +405,17 @@ def _admit(request: TurnRequest, on_admitted: Callable[[], None] | None = None) 
         search_mode=request.search_mode,
         image_prompt=request.image_prompt,
         memory=not request.temporary,
-        files=request.conversation_id is not None,  # a conversation begun by this turn has none yet
+        files=_may_have_files(request),
         shown=None if start.shown_before is None else [*start.shown_before, start.user_message],
     )
     return start, replace(turn, client_tools=request.client_tools, attachment=request.attachment)
+
+
+def _may_have_files(request: TurnRequest) -> bool:
+    """Whether the turn's conversation may have files attached, so their passages are looked for. Only
+    the web page attaches files, to a conversation that exists: an app's document is answered as a
+    kind the assistant does not read, and a messaging identity never signs in to upload one."""
+    return request.channel is Channel.WEB and request.conversation_id is not None
 
 
 def _store(request: TurnRequest, admit: Callable[[], None]) -> TurnStart:
