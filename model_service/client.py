@@ -28,7 +28,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 
 import httpx
@@ -38,6 +38,8 @@ from model_service import log_context
 logger = logging.getLogger(__name__)
 
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# How long the body's end is waited for after `data: [DONE]` (it normally comes in the same packet).
+BODY_END_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,16 @@ async def _lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
         yield line.decode("utf-8", "replace")
 
 
+async def _read_to_end(lines: AsyncIterator[str]) -> None:
+    """Read what follows `[DONE]` (the chunked body's last bytes), so the connection goes back to the
+    pool for the next answer: one left unread is closed, and each answer then opens a new one. A
+    server that keeps the body open longer is not waited for: its connection is closed instead."""
+    with suppress(TimeoutError, httpx.TransportError):
+        async with asyncio.timeout(BODY_END_SECONDS):
+            async for _ in lines:
+                pass
+
+
 async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
     decoder = _SseDecoder()
     finish_reason: str | None = None
@@ -252,6 +264,7 @@ async def _events_from_lines(lines: AsyncIterator[str]) -> AsyncIterator[StreamE
         if payload is None:
             continue
         if payload == "[DONE]":
+            await _read_to_end(lines)
             break
         try:
             chunk = json.loads(payload)

@@ -115,6 +115,32 @@ async def test_deltas_arrive_in_order_then_one_stream_end_with_usage(fake: FakeO
     ]
 
 
+@pytest.mark.parametrize("read", ["to its end", "to its StreamEnd"])
+async def test_answers_one_after_another_travel_on_one_connection(fake: FakeOpenAI, make_client, read: str) -> None:
+    """A finished stream's connection goes back to the pool: a connection per answer costs the model
+    server a handshake and the web process a connect each time."""
+    client = make_client(fake.base_url)
+    for _ in range(3):
+        if read == "to its end":
+            await collect(client)
+        else:
+            async with contextlib.aclosing(client.stream(PROMPT, PARAMS)) as events:
+                async for event in events:
+                    if isinstance(event, StreamEnd):
+                        break
+    assert len(fake.requests) == 3
+    assert len({request.client_port for request in fake.requests}) == 1
+
+
+async def test_a_body_held_open_after_done_is_not_waited_for(fake: FakeOpenAI, make_client) -> None:
+    fake.script(Reply(hold_after_done=5))
+    started = time.monotonic()
+    events = await collect(make_client(fake.base_url))
+    assert text_of(events) == "Hello, world!"
+    assert isinstance(events[-1], StreamEnd)
+    assert time.monotonic() - started < 4  # BODY_END_SECONDS, not the 5 s the server holds on
+
+
 async def test_stream_without_usage_chunk_ends_without_token_counts(fake: FakeOpenAI, make_client) -> None:
     fake.script(Reply(texts=["a", "b"], finish_reason="length", send_usage=False))
 

@@ -78,6 +78,7 @@ class Reply:
     ping_comments: bool = False  # an SSE comment line (": ping") before every event, as sse-starlette sends
     line_ending: str = "\n"
     raw_events: Sequence[str] | None = None  # send exactly these `data:` payloads instead of a completion
+    hold_after_done: float = 0.0  # seconds between `data: [DONE]` and the body's end
 
 
 # A chat stream's first chunk names the role; a text completion has none.
@@ -110,6 +111,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: Any
     arrived_at: float  # time.monotonic()
+    client_port: int  # the client's end of the TCP connection it came on
     prompt_ids: list[int] | None = None  # what a /v1/completions prompt runs as (see the module's docstring)
     prompt_text: str | None = None  # those ids decoded, special tokens written out
     texts_sent: int = 0
@@ -184,7 +186,12 @@ class FakeOpenAI(LoopbackServer):
 
     async def fallback(self, exchange: Exchange) -> None:
         request = ReceivedRequest(
-            exchange.method, exchange.path, exchange.headers, exchange.json_or_text(), arrived_at=time.monotonic()
+            exchange.method,
+            exchange.path,
+            exchange.headers,
+            exchange.json_or_text(),
+            arrived_at=time.monotonic(),
+            client_port=exchange.client[1],
         )
         if _is_text_completion(request) and isinstance(request.body, dict):
             request.prompt_ids = _prompt_ids(request.body.get("prompt"), self.tokenize)
@@ -326,6 +333,7 @@ class _CompletionStream:
 
     async def _done(self) -> None:
         await self._event("[DONE]")
+        await asyncio.sleep(self.reply.hold_after_done)
         await self._end()
 
     async def _end(self) -> None:

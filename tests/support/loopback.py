@@ -51,7 +51,7 @@ class Exchange:
         self.query: dict[str, list[str]] = parse_qs(scope["query_string"].decode("latin-1"))
         self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         self.body = body
-        self._client = scope["client"]
+        self.client: tuple[str, int] = scope["client"]  # (address, port): the port tells the TCP connection
         self._send = send
         self._disconnected = disconnected
         self._server = server
@@ -100,7 +100,7 @@ class Exchange:
         """Close the connection now, before or in the middle of the answer, as a crashing server does.
         ASGI has no message for it, so this is the one place a fake reaches the socket (uvicorn's transport)."""
         for connection in list(self._server.server_state.connections):
-            if connection.client == self._client:
+            if connection.client == self.client:
                 connection.transport.close()
         # Once uvicorn has seen the connection go, it neither answers 500 nor logs the unfinished answer.
         await asyncio.wait({self._disconnected})
