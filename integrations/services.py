@@ -26,7 +26,7 @@ from celery import signature
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 
 from assistant.chat.attachments import keep_with_turn
@@ -450,10 +450,11 @@ def _apply_revision(row: InboundEvent) -> bool:
     return not event.is_edit or revisions.edit_needs_own_answer(event)
 
 
-def _reply(row: InboundEvent) -> None:
+def _reply(row: InboundEvent, *, partly_sent: bool) -> None:
+    """Answer the event; `partly_sent`: an earlier run sent some of its parts (the lease keeps others out)."""
     event = row.event
     adapter = adapter_for(event.app)
-    sent = set(row.replies.values_list("part", flat=True))  # by an earlier run: the lease keeps others out
+    sent = set(row.replies.values_list("part", flat=True)) if partly_sent else set()
     if not sent:
         _acknowledge(event, adapter)
     with _typing_shown(event, adapter):
@@ -486,14 +487,17 @@ def reply_to_event(*, app: Channel, key: str) -> None:
     message it revokes. Raises ReplyLater when it must run again later (another worker holds the
     event, the chat is busy, or the app is failing)."""
     claimed = _claim(app, key)
-    row = InboundEvent.objects.get(app=app, key=key)  # read after the claim: until it, an edit or a revoke may land
+    # Read after the claim: until it, an edit or a revoke may land. Whether a part went out already
+    # rides along, so a first run (nearly every one) reads no parts.
+    partly_sent = Exists(OutboundMessage.objects.filter(event=OuterRef("pk")))
+    row = InboundEvent.objects.annotate(partly_sent=partly_sent).get(app=app, key=key)
     if not claimed:
         if row.handled_at is None and row.event.kind.needs_handling:
             raise ReplyLater("another worker is replying to this event", seconds=30)
         return
     try:
         if _apply_revision(row):
-            _reply(row)
+            _reply(row, partly_sent=row.partly_sent)
         row.handled_at = timezone.now()
     finally:
         row.lease_until = None
