@@ -32,15 +32,6 @@ from tests.support.processes import (
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SLOW_MARKERS = ("live", "e2e")  # tests that start real processes or a browser: seconds to minutes each
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which a stable sort keeps
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first: `make test` hands files to its two processes in this order, so the short
-    files fill the gaps at the end instead of one process running a long file alone."""
-    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in SLOW_MARKERS))
-
 
 @pytest.fixture(autouse=True)
 def _many_guests_from_one_address(settings) -> None:
