@@ -101,8 +101,8 @@ async def signed_in(user: User) -> AsyncClient:
     return client
 
 
-def ask(user: User, text: str, client_id: str, **fields: object) -> TurnRequest:
-    return TurnRequest(**{"channel": Channel.TELEGRAM, "user": user, "text": text, "client_id": client_id, **fields})  # type: ignore[arg-type]
+def ask(user: User, text: str, client_id: str, *, channel: Channel = Channel.TELEGRAM, **fields: object) -> TurnRequest:
+    return TurnRequest(channel=channel, user=user, text=text, client_id=client_id, **fields)  # type: ignore[arg-type]
 
 
 # --- the prompt ---------------------------------------------------------------------------------
