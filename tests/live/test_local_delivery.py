@@ -25,6 +25,10 @@ pytestmark = pytest.mark.live
 # Enough stored answers replayed to a socket that reads nothing to fill every buffer on the way
 # (its kernel's, the server's, uvicorn's): its consumer then waits in `send`.
 UNREAD_REPLAYS = 100
+# Frames another socket must receive while that one reads nothing: about 10 s of tokens on a busy
+# machine, well inside the server's keepalive (uvicorn pings every 20 s and closes a socket that has
+# not answered 20 s later; a socket that reads nothing answers no ping).
+FRAMES_WHILE_STALLED = 50
 
 
 @pytest.fixture
@@ -82,7 +86,10 @@ async def unread_socket(session: ChatSession) -> ChatSocket:
     host, port = session.server.url.removeprefix("http://").split(":")
     raw.connect((host, int(port)))
     headers = {"Origin": session.server.url, "Cookie": session.cookie_header}
-    connection = await websockets.connect(session.server.ws_url, additional_headers=headers, sock=raw, max_queue=1)
+    # No pings of its own: their answers would wait unread behind the frames it does not read.
+    connection = await websockets.connect(
+        session.server.ws_url, additional_headers=headers, sock=raw, max_queue=1, ping_interval=None
+    )
     return ChatSocket(connection)
 
 
@@ -99,12 +106,11 @@ async def test_a_socket_that_reads_nothing_holds_back_no_other_socket(deployment
         for _ in range(UNREAD_REPLAYS):  # its consumer ends up waiting in `send`, this answer followed
             await stalled.send({"type": "resume", "message_id": earlier["message_id"], "after_seq": 0})
 
-        frames = await reader.until_done(message_id)
+        seen = [await reader.recv() for _ in range(FRAMES_WHILE_STALLED)]
+        assert {frame.get("message_id") for frame in seen} == {message_id}
+
+        # Then the stalled socket reads too: neither has lost anything.
+        frames, behind = await asyncio.gather(reader.until_done(message_id, seen), stalled.until_done(message_id))
         stored = (await session.messages(ack["conversation_id"]))[-1]["content"]
         assert_whole(frames, message_id, stored)
-
-        # Once read, the stalled socket has lost nothing either.
-        behind: list[dict[str, Any]] = []
-        while not (behind and behind[-1]["type"] == "done" and behind[-1]["message_id"] == message_id):
-            behind.append(await stalled.recv())
         assert_whole([f for f in behind if f["message_id"] == message_id], message_id, stored)
