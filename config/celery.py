@@ -5,10 +5,11 @@ import sys
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import before_task_publish, task_postrun, task_prerun, worker_process_shutdown
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init, worker_process_shutdown
 from django.db import close_old_connections, connections
 from kombu.transport import TRANSPORT_ALIASES
 
+from core.garbage_collection import tune_for_serving
 from model_service import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -35,6 +36,11 @@ app.conf.update(CELERY_DB_REUSE_MAX=sys.maxsize)
 def _release_database(task: Task, **_: Any) -> None:
     if not task.request.is_eager:  # an eager task runs inside its caller's transaction (tests)
         close_old_connections()
+
+
+@worker_init.connect
+def _tune_garbage_collection(**_: Any) -> None:
+    tune_for_serving()  # before the pool forks: its children inherit the frozen objects and the thresholds
 
 
 @worker_process_shutdown.connect

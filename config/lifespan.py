@@ -15,6 +15,7 @@ from django.conf import settings
 
 from assistant.engine import turns
 from assistant.engine.capabilities import default_capabilities
+from core.garbage_collection import tune_for_serving
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
         event = await receive()
         if event["type"] == "lifespan.startup":
             await warm_guard()
+            tune_for_serving()
             await send({"type": "lifespan.startup.complete"})
         elif event["type"] == "lifespan.shutdown":
             await turns.drain(settings.ASSISTANT_SHUTDOWN_GRACE_SECONDS)
