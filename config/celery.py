@@ -40,7 +40,7 @@ def _release_database(task: Task, **_: Any) -> None:
 
 @worker_init.connect
 def _tune_garbage_collection(**_: Any) -> None:
-    tune_for_serving()  # before the pool forks: its children inherit the frozen objects and the thresholds
+    tune_for_serving()  # before the pool forks: its children share the frozen objects' pages
 
 
 @worker_process_shutdown.connect
