@@ -13,9 +13,9 @@ So, once a web process or a Celery worker has started:
 - the young generation is collected every YOUNG_ALLOCATIONS net allocations instead of 700. The
   older generations keep CPython's ratios. During a burst nearly every young object is still alive
   and moves up, so a middle pass walks up to YOUNG_ALLOCATIONS x YOUNG_PASSES_PER_MIDDLE objects
-  (0.16 s here at 10,000 x 10, 0.55 s at 50,000 x 20); and with full passes considered ten times
-  less often, the garbage cycles that reach the old generation piled up (the soak benchmark's web
-  process grew from 778 to 990 MiB in its last four minutes).
+  (0.16 s here at 10,000 x 10, 0.55 s at 50,000 x 20). Full passes considered ten times less often
+  were tried and not kept: the garbage cycles that reach the old generation piled up (the soak
+  benchmark's web process grew from 778 to 990 MiB in its last four minutes).
 """
 
 from __future__ import annotations
