@@ -204,12 +204,13 @@ def main() -> None:
     parser.add_argument("--typists", type=int, default=2)
     args = parser.parse_args()
     with ExitStack() as stack:
-        shape = production_shape(stack, name="soak", answer_tokens=40, **UNLIMITED)
+        # Compose's pool size: the imagine worker's threads each need a connection, and one to spare.
+        shape = production_shape(stack, name="soak", answer_tokens=40, **UNLIMITED, DATABASE_POOL_MAX_SIZE="10")
         env, var_dir = shape.env, shape.var_dir
         web_port = free_port()
         worker = stack.enter_context(running(worker_command(concurrency=2, loglevel="WARNING"), env=env,
                                              log=var_dir / "worker.log"))  # fmt: skip
-        imagine_args = [*worker_command(queues=("imagine",), concurrency=4, loglevel="WARNING"), "--pool", "threads"]
+        imagine_args = worker_command(queues=("imagine",), concurrency=4, pool="threads", loglevel="WARNING")
         imagine = stack.enter_context(running(imagine_args, env=env, log=var_dir / "imagine.log"))
         url = f"http://127.0.0.1:{web_port}"
         web = stack.enter_context(running(web_server_command(web_port, "--log-level", "warning"), env=env,

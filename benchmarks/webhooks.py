@@ -54,7 +54,14 @@ import redis
 from benchmarks.shapes import APP_SECRET, GUARDS, Shape, production_shape, start_guard
 from tests.integrations import payloads
 from tests.support.fake_messaging import FakeMessaging
-from tests.support.processes import free_port, running, web_server_command, worker_command
+from tests.support.processes import (
+    COMPOSE_WORKER_POOL,
+    COMPOSE_WORKER_THREADS,
+    free_port,
+    running,
+    web_server_command,
+    worker_command,
+)
 
 DRAIN_STALL_SECONDS = 60  # give up waiting for replies after this long without progress
 
@@ -230,7 +237,7 @@ def run(args: argparse.Namespace, *, fast_path: bool, drain: bool) -> Load:
                                  INTEGRATIONS_WEBHOOK_FAST_PATH=str(fast_path).lower(), **guard.settings)  # fmt: skip
         env, var_dir = shape.env, shape.var_dir
         web_port = free_port()
-        worker = worker_command(concurrency=args.worker_concurrency, loglevel="WARNING")
+        worker = worker_command(concurrency=args.worker_concurrency, pool=args.worker_pool, loglevel="WARNING")
         if args.worker_during_load:
             stack.enter_context(running(worker, env=env, log=var_dir / "worker.log"))
         web = web_server_command(web_port, "--log-level", "warning")
@@ -462,11 +469,12 @@ def run_replies_only(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         guard = start_guard(stack, args.guard)
         shape = production_shape(stack, name="replies", answer_tokens=8, **guard.settings,
-                                 ASSISTANT_MODEL_TITLES=str(args.titles).lower())  # fmt: skip
+                                 ASSISTANT_MODEL_TITLES=str(args.titles).lower(),
+                                 DATABASE_POOL_MAX_SIZE=str(args.db_pool))  # fmt: skip
         stored = fill_queue(shape, args.replies_only, args.senders)
         checks_before = len(guard.contract.requests) if guard.contract else 0
         before = database_counters(shape.database_url)
-        worker = [*worker_command(concurrency=args.worker_concurrency, loglevel="WARNING"), "--pool", args.worker_pool]
+        worker = worker_command(concurrency=args.worker_concurrency, pool=args.worker_pool, loglevel="WARNING")
         if cores is not None:
             worker = ["taskset", "-c", ",".join(map(str, cores[0])), *worker]
         profile = Path(args.profile) / "worker.txt" if args.profile else None
@@ -530,8 +538,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="how long the load lasts")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of deliveries that repeat one")
     parser.add_argument("--senders", type=int, default=200, help="distinct WhatsApp users")
-    parser.add_argument("--db-pool", type=int, default=20, help="the web process's PostgreSQL pool size")
-    parser.add_argument("--worker-concurrency", type=int, default=4, help="Celery worker processes")
+    parser.add_argument("--db-pool", type=int, default=10, help="every process's PostgreSQL pool size (compose's)")
+    parser.add_argument("--worker-concurrency", type=int, default=COMPOSE_WORKER_THREADS,
+                        help="the Celery worker's threads or processes (compose's: 8 threads)")  # fmt: skip
     parser.add_argument("--worker-during-load", action="store_true", help="answer while the load runs")
     parser.add_argument("--drain-minutes", type=float, help="stop counting replies after this long")
     parser.add_argument("--compare", action="store_true", help="first the same load through Django's "
@@ -543,8 +552,8 @@ def main() -> None:
                         "deliveries, with nothing else on its core (see above)")  # fmt: skip
     parser.add_argument("--titles", action=argparse.BooleanOptionalAction, default=True,
                         help="--replies-only: model titles for new conversations, as production has them")  # fmt: skip
-    parser.add_argument("--worker-pool", choices=("prefork", "threads"), default="prefork",
-                        help="--replies-only: the worker's pool (docker-compose's worker is prefork)")  # fmt: skip
+    parser.add_argument("--worker-pool", choices=("prefork", "threads"), default=COMPOSE_WORKER_POOL,
+                        help="the worker's pool (compose's worker runs threads)")  # fmt: skip
     parser.add_argument("--profile", metavar="DIR", help="--replies-only: record the worker with py-spy into DIR")
     args = parser.parse_args()
     if args.replies_only:

@@ -5,7 +5,11 @@ import sys
 from typing import Any
 
 from celery import Celery, Task
+from celery.concurrency import get_implementation
+from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init, worker_process_shutdown
+from celery.worker import WorkController
+from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.transport import TRANSPORT_ALIASES
 
@@ -41,6 +45,22 @@ def _release_database(task: Task, **_: Any) -> None:
 @worker_init.connect
 def _tune_garbage_collection(**_: Any) -> None:
     tune_for_serving()  # before the pool forks: its children share the frozen objects' pages
+
+
+@worker_init.connect
+def _check_database_pool(sender: object, **_: Any) -> None:
+    """A thread pool's tasks share one process's database connections: each task thread holds one
+    while its answer's own calls (on the database threads, core/db.py) need another, so a pool no
+    larger than the thread count could leave every connection held and each task waiting for one."""
+    if not isinstance(sender, WorkController) or not issubclass(get_implementation(sender.pool_cls), ThreadTaskPool):
+        return
+    threads, pool = sender.concurrency, settings.DATABASE_POOL_MAX_SIZE
+    if pool and isinstance(threads, int) and pool <= threads:
+        # SystemExit: Celery logs any Exception a signal handler raises and starts the worker anyway.
+        raise SystemExit(
+            f"DATABASE_POOL_MAX_SIZE ({pool}) must exceed this worker's --concurrency ({threads}) with --pool threads: "
+            "each task thread holds a connection while its answer needs more (docs/operations.md)."
+        )
 
 
 @worker_process_shutdown.connect

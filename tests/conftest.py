@@ -21,6 +21,7 @@ from tests.support.deployment import (
     production_settings,
 )
 from tests.support.processes import (
+    COMPOSE_WORKER_POOL,
     NEVER_STOP_BIAS,
     free_port,
     migrate,
@@ -132,7 +133,9 @@ def deployment(
     )
     migrate(env)
     with ExitStack() as stack:
-        stack.enter_context(running(worker_command(), env=env, log=var_dir / "worker.log"))
+        # Compose's `worker` on as many threads as the tests' pool of four connections allows.
+        worker = worker_command(pool=COMPOSE_WORKER_POOL, concurrency=int(env["DATABASE_POOL_MAX_SIZE"]) - 1)
+        stack.enter_context(running(worker, env=env, log=var_dir / "worker.log"))
         webs = []
         for name in ("first", "second"):
             port = free_port()

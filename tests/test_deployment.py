@@ -5,6 +5,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,11 @@ import yaml
 from django.conf import settings
 
 from model_service.vllm import PRESETS, config_from_args
+from tests.support.deployment import POSTGRES_ADMIN_URL
+from tests.support.processes import COMPOSE_WORKER_POOL, COMPOSE_WORKER_THREADS, product_env, running, worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKER_START_SECONDS = 120  # Django, Celery and the project's imports, on a busy machine
 
 
 def value_of(argv: list[str], flag: str) -> str:
@@ -69,13 +73,45 @@ def test_workers_consume_the_queues_tasks_are_routed_to() -> None:
     services = compose()["services"]
     consumed = {
         queue
-        for name in ("worker", "code", "imagine", "documents", "media")
+        for name in ("worker", "search", "code", "imagine", "documents", "media")
         for queue in value_of(services[name]["command"], "-Q").split(",")
     }
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     assert {settings.CELERY_TASK_DEFAULT_QUEUE, *routed} == consumed
     # One process per GPU: its worker threads hand requests to a single render thread that batches them.
     assert value_of(services["imagine"]["command"], "--pool") == "threads"
+
+
+def test_the_default_worker_runs_as_the_tests_run_it_with_a_connection_to_spare() -> None:
+    """Messaging replies on threads (tests/support/processes.py), and a pool that lets the worker start."""
+    command = compose()["services"]["worker"]["command"]
+    assert value_of(command, "-Q") == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert value_of(command, "--pool") == COMPOSE_WORKER_POOL
+    assert int(value_of(command, "--concurrency")) == COMPOSE_WORKER_THREADS
+    assert int(compose()["x-app"]["environment"]["DATABASE_POOL_MAX_SIZE"]) > COMPOSE_WORKER_THREADS
+
+
+def started_worker(threads: int, tmp_path: Path) -> tuple[int | None, str]:
+    """A thread-pool worker with a pool of four connections: its exit code (None: it got ready) and its log."""
+    env = product_env(tmp_path, DATABASE_URL=POSTGRES_ADMIN_URL, DATABASE_POOL_MAX_SIZE="4")
+    log = tmp_path / "worker.log"
+    with running(worker_command(pool="threads", concurrency=threads), env=env, log=log) as worker:
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while worker.poll() is None and " ready." not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return worker.poll(), log.read_text()
+
+
+def test_a_thread_pool_worker_refuses_a_pool_no_larger_than_its_threads(tmp_path: Path) -> None:
+    code, log = started_worker(4, tmp_path)
+    assert code == 1, log
+    assert "DATABASE_POOL_MAX_SIZE (4) must exceed this worker's --concurrency (4)" in log
+
+
+def test_a_thread_pool_worker_starts_with_a_connection_to_spare(tmp_path: Path) -> None:
+    code, log = started_worker(3, tmp_path)
+    assert code is None, log
+    assert " ready." in log
 
 
 def test_web_stop_timeout_outlasts_the_answer_grace_period() -> None:
@@ -94,7 +130,7 @@ def test_app_environment_names_are_settings_the_code_reads() -> None:
 
 def test_every_service_restarts_and_stateful_ones_keep_volumes() -> None:
     services = compose()["services"]
-    celery_processes = {"worker", "code", "documents", "media", "beat", "imagine"}
+    celery_processes = {"worker", "search", "code", "documents", "media", "beat", "imagine"}
     model_servers = {"model", "guard", "cpu-guard", "vision", "vision-guard", "transcription", "speech"}
     long_running = {"web", *celery_processes, *model_servers, "searxng", "redis", "postgres"}
     assert set(services) == {*long_running, "migrate"}

@@ -512,7 +512,8 @@ def test_probes_send_a_host_the_app_accepts(name: str) -> None:
 COUNTERPARTS = {
     "migrate": [("Job", "migrate")],
     "web": [("Deployment", "web")],
-    "worker": [("Deployment", "worker-default"), ("Deployment", "worker-search")],
+    "worker": [("Deployment", "worker-default")],
+    "search": [("Deployment", "worker-search")],
     "code": [("Deployment", "worker-code")],
     "documents": [("Deployment", "worker-documents")],
     "media": [("Deployment", "worker-media")],
@@ -547,6 +548,8 @@ def test_services_run_the_same_images_and_commands_as_compose(name: str) -> None
     same_as_compose = {
         "searxng": ("Deployment", "searxng"),
         "beat": ("Deployment", "beat"),
+        "worker": ("Deployment", "worker-default"),
+        "search": ("Deployment", "worker-search"),
         "documents": ("Deployment", "worker-documents"),
         "media": ("Deployment", "worker-media"),
         "migrate": ("Job", "migrate"),
@@ -572,6 +575,19 @@ def test_workers_consume_every_queue_tasks_are_routed_to(name: str) -> None:
     assert sorted(consumed) == sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *routed}), (
         "one worker Deployment per queue: add one (and its ScaledObject) to deploy/kubernetes/base/workers.yaml"
     )
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_thread_pool_workers_have_a_database_connection_more_than_threads(name: str) -> None:
+    """Else the worker refuses to start (config/celery.py): its tasks could hold every connection."""
+    manifests = overlay(name)
+    pool = int(app_config(manifests)["DATABASE_POOL_MAX_SIZE"])
+    threaded = [c for c in app_containers(manifests) if "threads" in c.get("command", [])]
+
+    assert sorted(queue for container in threaded for queue in celery_queues(container)) == ["default", "imagine"]
+    for container in threaded:
+        command = container["command"]
+        assert pool > int(command[command.index("--concurrency") + 1]), command
 
 
 @pytest.mark.parametrize("name", OVERLAYS)

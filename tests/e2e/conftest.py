@@ -83,7 +83,7 @@ def imagine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerA
     migrate(env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    worker = [*worker_command(queues=("imagine",), concurrency=8), "--pool", "threads"]
+    worker = worker_command(queues=("imagine",), concurrency=8, pool="threads")
     with (
         running(worker, env=env, log=var_dir / "imagine-worker.log"),
         running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log"),

@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeServer
         migrate(env)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        worker = [*worker_command(queues=("documents",), concurrency=2), "--pool", "threads"]
+        worker = worker_command(queues=("documents",), concurrency=2, pool="threads")
         with (
             running(worker, env=env, log=var_dir / "documents-worker.log"),
             running(web_server_command(port), env=env, ready_url=f"{url}/healthz", log=var_dir / "web.log"),

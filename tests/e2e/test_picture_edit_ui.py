@@ -32,7 +32,7 @@ PHOTO_ANSWER = "A ticket for platform 7."
 def photo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddress]:
     """The web server with a media worker that reads photos and an imagine worker that edits them."""
     var_dir = tmp_path_factory.mktemp("picture-edit-web")
-    imagine_worker = [*worker_command(queues=("imagine",)), "--pool", "threads"]
+    imagine_worker = worker_command(queues=("imagine",), pool="threads")
     with (
         media_web_server(var_dir, PHOTO_ANSWER) as server,
         running(imagine_worker, env=server.env, log=var_dir / "imagine-worker.log"),

@@ -27,7 +27,7 @@ def flush() -> None:
 
 
 def worker_args() -> list[str]:
-    return [*worker_command(queues=("imagine",), concurrency=WORKER_THREADS), "--pool", "threads"]
+    return worker_command(queues=("imagine",), concurrency=WORKER_THREADS, pool="threads")
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """A Celery worker killed with SIGKILL in the middle of a task, on the production broker (Redis)
 and database (PostgreSQL): the task is delivered again to the next worker and its effect happens
-once. The task here is the conversation title; a paced model server makes it last four seconds."""
+once. The task here is the conversation title; a paced model server makes it last four seconds. The
+worker is docker-compose's `worker`: one process running its tasks on threads."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ import redis
 from celery import Celery
 
 from tests.support.deployment import RedisSlot, redis_url
-from tests.support.processes import ROOT, free_port, migrate, product_env, running, worker_command
+from tests.support.processes import (
+    COMPOSE_WORKER_POOL,
+    COMPOSE_WORKER_THREADS,
+    ROOT,
+    free_port,
+    migrate,
+    product_env,
+    running,
+    worker_command,
+)
 
 pytestmark = pytest.mark.live
 
@@ -27,6 +37,7 @@ TITLE_TASK = "assistant.tasks.title_conversation"
 PROVISIONAL = "Plan a weekend in Lisbon"
 # The paced server streams 16 chunks of " word" at 4 per second.
 GENERATED = "word word word word word word word word word word word word word word word word"
+COMPOSE_WORKER = worker_command(pool=COMPOSE_WORKER_POOL, concurrency=COMPOSE_WORKER_THREADS)
 
 
 @pytest.fixture
@@ -89,7 +100,7 @@ def test_a_task_cut_by_sigkill_runs_again_and_takes_effect_once(environment: dic
     send_title_task(conversation_id)
 
     first_log = tmp_path / "worker-1.log"
-    with running(worker_command(), env=environment, log=first_log, own_group=True) as first_worker:
+    with running(COMPOSE_WORKER, env=environment, log=first_log, own_group=True) as first_worker:
         wait_for_log(first_log, f"Task {TITLE_TASK}[")  # received; the model call takes 4 s
         time.sleep(1.0)
         os.killpg(first_worker.pid, signal.SIGKILL)  # the whole container dies: parent and pool child
@@ -98,7 +109,7 @@ def test_a_task_cut_by_sigkill_runs_again_and_takes_effect_once(environment: dic
     assert "succeeded" not in first_log.read_text()
 
     second_log = tmp_path / "worker-2.log"
-    with running(worker_command(), env=environment, log=second_log):
+    with running(COMPOSE_WORKER, env=environment, log=second_log):
         wait_for_log(second_log, "succeeded")  # delivered again once the visibility timeout passed
         assert title_of(environment, conversation_id) == GENERATED
 

@@ -29,12 +29,18 @@ def web_server_command(port: int, *extra: str) -> list[str]:
     return [*uvicorn, "--port", str(port), "--lifespan", "on", *options, *extra]
 
 
+# docker-compose's `worker` service (queue `default`): messaging replies and titles on threads.
+COMPOSE_WORKER_POOL = "threads"
+COMPOSE_WORKER_THREADS = 8
+
+
 def worker_command(
-    *, queues: tuple[str, ...] = ("default",), concurrency: int = 1, loglevel: str = "INFO"
+    *, queues: tuple[str, ...] = ("default",), concurrency: int = 1, pool: str = "prefork", loglevel: str = "INFO"
 ) -> list[str]:
-    """A Celery worker on `queues`, as docker-compose's worker (default, search) or imagine service."""
+    """A Celery worker on `queues`, as docker-compose runs its workers."""
     celery = [sys.executable, "-m", "celery", "-A", "config", "worker"]
-    return [*celery, "-Q", ",".join(queues), "--concurrency", str(concurrency), "--loglevel", loglevel]
+    options = ["--pool", pool, "--concurrency", str(concurrency), "--loglevel", loglevel]
+    return [*celery, "-Q", ",".join(queues), *options]
 
 
 def free_ports(count: int) -> list[int]:
