@@ -32,10 +32,15 @@ TIMEOUT_SECONDS = 1800
 
 @dataclass(frozen=True)
 class Benchmark:
-    name: str
+    name: str  # the module in benchmarks/
     what: str
     args: tuple[str, ...]
     needs_gpu: bool = False
+    section: str = ""  # the report's section, when one module has several: its name by default
+
+    @property
+    def key(self) -> str:
+        return self.section or self.name
 
     @property
     def command(self) -> str:
@@ -76,19 +81,13 @@ BENCHMARKS = (
     Benchmark(
         "webhooks",
         "Webhook ingestion under load",
-        (
-            "--compare",
-            "--rate",
-            "500",
-            "--seconds",
-            "20",
-            "--db-pool",
-            "4",
-            "--worker-concurrency",
-            "4",
-            "--drain-minutes",
-            "5",
-        ),
+        ("--compare", "--rate", "500", "--seconds", "20", "--drain-minutes", "5"),
+    ),
+    Benchmark(
+        "webhooks",
+        "Messaging replies per second of one worker on one core, compose's threads against four processes",
+        ("--replies-only", "1000", "--guard", "process", "--compare-pools"),
+        section="webhook_replies",
     ),
     Benchmark(
         "soak",
@@ -116,7 +115,7 @@ def machine() -> str:
 
 
 def run(benchmark: Benchmark, has_gpu: bool) -> str:
-    heading = f"## {benchmark.name}: {benchmark.what}\n\n`{benchmark.command}`\n\n"
+    heading = f"## {benchmark.key}: {benchmark.what}\n\n`{benchmark.command}`\n\n"
     if benchmark.needs_gpu and not has_gpu:
         return heading + "Skipped: this machine has no NVIDIA GPU.\n"
     started = time.monotonic()
@@ -154,15 +153,15 @@ def earlier_sections(report: Path) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS])
+    parser.add_argument("--only", nargs="+", choices=[b.key for b in BENCHMARKS])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
-    chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
+    chosen = [b for b in BENCHMARKS if not args.only or b.key in args.only]
     has_gpu = bool(gpu_name())
     sections = earlier_sections(args.out) if args.only else {}
     for benchmark in chosen:
         print(f"running {benchmark.command}", flush=True)
-        sections[benchmark.name] = run(benchmark, has_gpu)
+        sections[benchmark.key] = run(benchmark, has_gpu)
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         "# Benchmarks\n\n"
@@ -171,7 +170,7 @@ def main() -> None:
         f"- Machine: {machine()}\n- Written: {today} (each section says when it was measured)\n"
         "- Every process (clients, servers, PostgreSQL, Redis) runs on this one machine, over loopback.\n\n"
     )
-    ordered = [sections[b.name] for b in BENCHMARKS if b.name in sections]
+    ordered = [sections[b.key] for b in BENCHMARKS if b.key in sections]
     args.out.write_text(header + "\n".join(ordered))
     print(f"wrote {args.out}")
 

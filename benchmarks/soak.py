@@ -4,9 +4,9 @@ with the memory and open files of every product process sampled as it runs.
     python -m benchmarks.soak [--minutes 5] [--chatters 20] [--deliveries-per-second 20] [--typists 2]
 
 Starts the production shape on loopback (PostgreSQL, Redis broker/cache/layer, one uvicorn web
-process, a Celery worker on `default`, an Imagine worker with the tiny pipeline, a paced model
-server and the Graph API contract fake), then keeps every kind of traffic going until the time
-is up. Every 5 s it samples each process tree's resident memory (RSS, and PSS, which splits the
+process, compose's Celery worker on `default` (eight threads), an Imagine worker with the tiny
+pipeline, a paced model server and the Graph API contract fake), then keeps every kind of traffic
+going until the time is up. Every 5 s it samples each process tree's resident memory (RSS, and PSS, which splits the
 pages a prefork worker's children share with their parent instead of counting them in each), its
 open file descriptors, the replies waiting in the worker's queue and the replies sent. It prints
 the samples' first, middle and last values, the growth over the second half of the run (what has
@@ -32,7 +32,14 @@ import websockets
 from benchmarks.shapes import UNLIMITED, Shape, production_shape
 from benchmarks.webhooks import send_load
 from tests.support.chat_client import ChatSession, ServerAddress, ask
-from tests.support.processes import free_port, running, web_server_command, worker_command
+from tests.support.processes import (
+    COMPOSE_WORKER_POOL,
+    COMPOSE_WORKER_THREADS,
+    free_port,
+    running,
+    web_server_command,
+    worker_command,
+)
 
 SAMPLE_SECONDS = 5.0
 PROMPT = "a lighthouse on a cliff at dawn"
@@ -204,12 +211,14 @@ def main() -> None:
     parser.add_argument("--typists", type=int, default=2)
     args = parser.parse_args()
     with ExitStack() as stack:
-        # Compose's pool size: the imagine worker's threads each need a connection, and one to spare.
+        # Compose's pool size: a thread-pool worker needs a connection per thread, and one to spare.
         shape = production_shape(stack, name="soak", answer_tokens=40, **UNLIMITED, DATABASE_POOL_MAX_SIZE="10")
         env, var_dir = shape.env, shape.var_dir
         web_port = free_port()
-        worker = stack.enter_context(running(worker_command(concurrency=2, loglevel="WARNING"), env=env,
-                                             log=var_dir / "worker.log"))  # fmt: skip
+        default_worker = worker_command(
+            pool=COMPOSE_WORKER_POOL, concurrency=COMPOSE_WORKER_THREADS, loglevel="WARNING"
+        )
+        worker = stack.enter_context(running(default_worker, env=env, log=var_dir / "worker.log"))
         imagine_args = worker_command(queues=("imagine",), concurrency=4, pool="threads", loglevel="WARNING")
         imagine = stack.enter_context(running(imagine_args, env=env, log=var_dir / "imagine.log"))
         url = f"http://127.0.0.1:{web_port}"

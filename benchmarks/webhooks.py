@@ -15,13 +15,16 @@ have machines of their own, while here a worker answering during the load would 
 cores the web process acknowledges with (and the load generator sends with). Either way the replies
 are counted once the queue has drained.
 
-    python -m benchmarks.webhooks --replies-only 1000 [--guard process|contract|off|embedded] [--profile DIR]
+    python -m benchmarks.webhooks --replies-only 1000 [--guard process|contract|off|embedded] [--compare-pools]
+        [--profile DIR]
 
 measures the reply path alone: the deliveries are stored and their reply tasks queued first, with
 no worker running; then one worker starts, pinned to a core of its own (everything else, this
 process with its fakes included, stays off that core; PostgreSQL and Redis are not ours to pin),
 and the replies per second are timed from its first reply to its last, with the CPU its processes
-spent over the same window. `--profile` records the worker with py-spy meanwhile and prints where
+spent over the same window. The worker is docker-compose's (eight threads in one process);
+`--compare-pools` first answers the same deliveries with four prefork processes, the worker it had
+before, and prints the ratios. `--profile` records the worker with py-spy meanwhile and prints where
 its CPU went.
 """
 
@@ -294,6 +297,7 @@ class Drain:
     cpu_seconds: float = 0.0  # spent by the worker's processes over that window
     idle_seconds: float = 0.0  # from the end of the warm-up until the queue was empty (follow-up tasks: titles)
     idle_cpu_seconds: float = 0.0  # spent by the worker's processes until then
+    pss_mib: float = 0.0  # the worker's processes' proportional set size once the queue was empty
 
     @property
     def per_second(self) -> float:
@@ -321,6 +325,17 @@ def cpu_seconds(process: psutil.Process) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def pss_mib(process: psutil.Process) -> float:
+    """Memory of a process and its children, each shared page counted once across them (PSS)."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_full_info().pss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
 
 
 def tasks_left(broker: redis.Redis) -> int:
@@ -356,6 +371,7 @@ def time_replies(
         time.sleep(REPLY_POLL_SECONDS)
     drain.idle_seconds = time.monotonic() - window_start
     drain.idle_cpu_seconds = cpu_seconds(worker) - window_cpu
+    drain.pss_mib = pss_mib(worker)
     return drain
 
 
@@ -462,8 +478,22 @@ class ReplyRun:
     guard_checks: int | None  # requests the contract guard received; None for other guards
 
 
-def run_replies_only(args: argparse.Namespace) -> None:
-    cores = split_cores()
+@dataclass(frozen=True)
+class WorkerShape:
+    pool: str
+    concurrency: int
+
+    def __str__(self) -> str:
+        return f"--pool {self.pool} --concurrency {self.concurrency}"
+
+
+# What --compare-pools sets compose's worker against: the prefork worker it had before 2026-12-04.
+PREFORK_BEFORE = WorkerShape("prefork", 4)
+
+
+def run_replies_only(
+    args: argparse.Namespace, shape_of_worker: WorkerShape, cores: tuple[list[int], list[int]] | None
+) -> ReplyRun:
     if cores is not None:
         os.sched_setaffinity(0, cores[1])  # inherited by every process started below but the worker
     with ExitStack() as stack:
@@ -474,7 +504,7 @@ def run_replies_only(args: argparse.Namespace) -> None:
         stored = fill_queue(shape, args.replies_only, args.senders)
         checks_before = len(guard.contract.requests) if guard.contract else 0
         before = database_counters(shape.database_url)
-        worker = worker_command(concurrency=args.worker_concurrency, pool=args.worker_pool, loglevel="WARNING")
+        worker = worker_command(concurrency=shape_of_worker.concurrency, pool=shape_of_worker.pool, loglevel="WARNING")
         if cores is not None:
             worker = ["taskset", "-c", ",".join(map(str, cores[0])), *worker]
         profile = Path(args.profile) / "worker.txt" if args.profile else None
@@ -493,19 +523,22 @@ def run_replies_only(args: argparse.Namespace) -> None:
             app_requests=len(shape.apps.requests),
             guard_checks=len(guard.contract.requests) - checks_before if guard.contract else None,
         )
-    report_replies(args, cores, run)
+    report_replies(args, cores, run, shape_of_worker)
     if profile is not None:
         report_profile(profile)
+    return run
 
 
-def report_replies(args: argparse.Namespace, cores: tuple[list[int], list[int]] | None, run: ReplyRun) -> None:
+def report_replies(
+    args: argparse.Namespace, cores: tuple[list[int], list[int]] | None, run: ReplyRun, shape_of_worker: WorkerShape
+) -> None:
     drain = run.drain
     pinning = "unpinned (one core)"
     if cores is not None:
         pinning = (f"pinned to core {cores[0][0]}; this process, its fakes, the model server and the guard on "
                    f"core(s) {','.join(map(str, cores[1]))}; PostgreSQL and Redis unpinned")  # fmt: skip
     print(f"replies only: {run.stored} stored WhatsApp questions from {args.senders} senders, one Celery worker "
-          f"(--pool {args.worker_pool} --concurrency {args.worker_concurrency}) {pinning}")  # fmt: skip
+          f"({shape_of_worker}) {pinning}")  # fmt: skip
     print(f"  guard: {GUARDS[args.guard]}; model titles {'on' if args.titles else 'off'}; "
           f"paced model server, 8 tokens an answer")  # fmt: skip
     print(f"  replies sent: {drain.replies} of {run.stored}; events answered in the database: {run.answered}"
@@ -518,6 +551,7 @@ def report_replies(args: argparse.Namespace, cores: tuple[list[int], list[int]] 
         print(f"  with the tasks the replies queued (titles), the queue was empty {drain.idle_seconds:.1f} s "
               f"after the warm-up: {drain.window_replies / drain.idle_seconds:.1f} replies/s, "
               f"{drain.idle_cpu_seconds * 1000 / drain.window_replies:.1f} ms of CPU per reply")  # fmt: skip
+    print(f"  the worker's memory then: {drain.pss_mib:.0f} MiB PSS, all its processes")
     replies = max(drain.replies, 1)
     counted = [(run.app_requests, "app API requests")]
     if run.guard_checks is not None:
@@ -554,10 +588,19 @@ def main() -> None:
                         help="--replies-only: model titles for new conversations, as production has them")  # fmt: skip
     parser.add_argument("--worker-pool", choices=("prefork", "threads"), default=COMPOSE_WORKER_POOL,
                         help="the worker's pool (compose's worker runs threads)")  # fmt: skip
+    parser.add_argument("--compare-pools", action="store_true", help=f"--replies-only: first the same "
+                        f"deliveries answered by a worker with {PREFORK_BEFORE}")  # fmt: skip
     parser.add_argument("--profile", metavar="DIR", help="--replies-only: record the worker with py-spy into DIR")
     args = parser.parse_args()
     if args.replies_only:
-        run_replies_only(args)
+        compose_worker = WorkerShape(args.worker_pool, args.worker_concurrency)
+        cores = split_cores()  # before the first run pins this process
+        before = run_replies_only(args, PREFORK_BEFORE, cores) if args.compare_pools else None
+        after = run_replies_only(args, compose_worker, cores)
+        if before is not None and before.drain.per_second and after.drain.per_second:
+            print(f"{compose_worker} against {PREFORK_BEFORE}, same deliveries: "
+                  f"{after.drain.per_second / before.drain.per_second:.2f}x the replies/s, "
+                  f"{after.drain.cpu_ms_per_reply / before.drain.cpu_ms_per_reply:.2f}x the CPU per reply")  # fmt: skip
         return
 
     baseline = run(args, fast_path=False, drain=False) if args.compare else None
