@@ -34,6 +34,7 @@ from assistant.chat.services import RequestMessage, TurnStart
 from assistant.conf import assistant_settings
 from assistant.engine.capabilities import ContentGuard, default_capabilities
 from assistant.engine.client_tools import ClientTools
+from assistant.engine.early import EarlyAnswer, StartedAnswer
 from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.guard_checks import EarlyCheck
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
@@ -42,14 +43,15 @@ from assistant.engine.recorder import HEARTBEAT_SECONDS, AnswerPlace
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
 from assistant.engine.sinks import CollectorSink, FrameSink, control_group
-from assistant.engine.turns import launch, load_turn
-from assistant.models import ApiKey, Channel, Message, User
+from assistant.engine.turns import launch, load_turn, turn_of
+from assistant.models import ApiKey, Channel, Conversation, Message, User
 from core import limits
 from core.celery_results import TaskFailed, await_result
 from core.db import database_sync_to_async
 from core.errors import DEPENDENCY_ERRORS, AssistantError, ErrorCode
 from core.text import NUL_REFUSAL
 from imagine.commands import IMAGINE_COMMAND, imagine_prompt, is_edit_command
+from imagine.restyle import restyle_instruction
 from knowledge import tasks as knowledge_tasks
 from knowledge.commands import memory_command
 from knowledge.memory import ExchangeMemory, configured_model
@@ -171,7 +173,7 @@ async def start_answer(
 
     `before_launch` runs for a new turn before its first frame can exist (a socket joins the
     answer's group there); if a dependency fails in it, the turn is undone so a retry starts afresh."""
-    early = _EarlyInputCheck.of(request)
+    early = _EarlyStart.of(request)
     try:
         start, turn = await database_sync_to_async(_admit)(request, early.start_soon if early else None)
         if turn is not None and before_launch is not None:
@@ -184,15 +186,16 @@ async def start_answer(
         if early is not None:
             early.cancel()  # started, then a concurrent retry of the same message stored it first
         return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, False, None)
+    started = None
     if early is not None:
-        turn = replace(turn, early_check=early.started)
+        turn, started = early.handed_to(turn, start.user_message.pk)
     # A person's chats and messages take turns with the model; `/v1` requests do not (programs send
     # them in parallel on purpose, within the API's own rate limit), each is a person of its own.
     person = None if request.channel == Channel.API else request.user.pk
     conversation = start.conversation
     began = start.shown_before == []  # a new message in a conversation that had none
     place = AnswerPlace(conversation.pk, conversation.owner_id, conversation.channel, began_conversation=began)
-    task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person, place=place))
+    task = launch(TurnRunner(start.answer.pk, sink, turn=turn, person=person, place=place, started=started))
     memory_of = _memory_to_update(turn)
     remembering = None if memory_of is None else _remember_after(task, start, memory_of, request)
     return AnswerHandle(start.conversation.pk, start.user_message.pk, start.answer, start.created, task, remembering)
@@ -209,44 +212,72 @@ async def _before_launch(before_launch: BeforeLaunch, start: TurnStart) -> None:
         raise
 
 
-class _EarlyInputCheck:
-    """The input check of a new conversation's first message, which is the whole conversation the
-    check reads: started as soon as the request has passed its limits (on the database thread, which
-    hands it to this loop), so the guard reads while the turn is stored rather than after."""
+class _EarlyStart:
+    """A new conversation's first message, which is the whole conversation its answer reads: as soon as
+    the request has passed its limits (on the database thread, which hands it to this loop) the
+    question's check and the answer itself start (assistant/engine/early.py), so that the guard and
+    the model read while the turn is stored rather than after."""
 
-    def __init__(self, guard: ContentGuard, question: str) -> None:
+    def __init__(self, guard: ContentGuard | None, question: str, turn: Turn, person: int) -> None:
         self.loop = asyncio.get_running_loop()
         self.guard = guard
         self.question = question
-        self.started: EarlyCheck | None = None
+        self.turn = turn
+        self.person = person
+        self.check: EarlyCheck | None = None
+        self.answer: EarlyAnswer | None = None
+        self.cancelled = False
 
     @classmethod
-    def of(cls, request: TurnRequest) -> _EarlyInputCheck | None:
+    def of(cls, request: TurnRequest) -> _EarlyStart | None:
         """None unless the turn is a question whose conversation the request alone tells: a first
-        message without a photo or a voice note, not a command (Imagine and memory check their own)."""
+        message without a photo or a voice note, not a command (Imagine and memory check their own),
+        nor a restyle (it reads the conversation's pictures)."""
         first_message = request.action is Action.MESSAGE and request.conversation_id is None
         plain = request.attachment is None and request.image_prompt is None and request.api_key is None
-        if not (first_message and plain) or (guard := default_capabilities().guard) is None:
+        if not first_message or not plain:
             return None
         try:
             _validate(request)
             question = services.clean_message_text(request.text)
         except AssistantError:
             return None  # refused when stored, with the same error
-        if imagine_prompt(question) is not None or memory_command(question) is not None:
+        if any(read(question) is not None for read in (imagine_prompt, memory_command, restyle_instruction)):
             return None
-        return cls(guard, question)
+        turn = turn_of(
+            Conversation(owner=request.user),  # as `services.start_turn` will store it
+            [EarlyAnswer.question(question)],
+            sampling=request.sampling,
+            search_mode=request.search_mode,
+            memory=not request.temporary,
+            files=False,
+        )
+        return cls(default_capabilities().guard, question, turn, request.user.pk)
 
     def start_soon(self) -> None:
         """Called on the database thread once the limits let the turn in."""
         self.loop.call_soon_threadsafe(self._start)
 
     def _start(self) -> None:
-        self.started = EarlyCheck.start(self.guard, [("user", self.question)])
+        if self.cancelled:
+            return  # the turn failed after its limits, before this loop got here
+        if self.guard is not None:
+            self.check = EarlyCheck.start(self.guard, [("user", self.question)])
+        self.answer = EarlyAnswer(replace(self.turn, early_check=self.check), self.person)
+
+    def handed_to(self, stored: Turn, question_id: int) -> tuple[Turn, StartedAnswer | None]:
+        """The stored turn and, when it asks for the same prompt, the answer already under way."""
+        if self.answer is not None and self.answer.matches(stored):
+            return replace(stored, early_check=self.check), self.answer.taken(question_id)
+        self.cancel()
+        return stored, None
 
     def cancel(self) -> None:
-        if self.started is not None:
-            self.started.cancel()
+        self.cancelled = True
+        if self.answer is not None:
+            self.answer.cancel()  # its pipeline cancels the check when it ends
+        if self.check is not None:
+            self.check.cancel()
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:

@@ -112,7 +112,7 @@ class KnowledgeScope:
     `language` is the owner's, for the replies to memory commands ("": the site's)."""
 
     owner_id: int
-    conversation_id: int
+    conversation_id: int | None  # None: not stored yet (a first answer started beside storing it)
     channel: str
     memory: bool = True
     files: bool = True

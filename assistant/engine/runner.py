@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -22,6 +23,7 @@ from assistant.engine import admission, recorder
 from assistant.engine.capabilities import Capabilities, default_capabilities
 from assistant.engine.coalescer import Coalescer
 from assistant.engine.code_tool import CodeImages
+from assistant.engine.early import StartedAnswer
 from assistant.engine.frames import BlockedFrame, CodeWarning, FinishReason, QueuedFrame
 from assistant.engine.guard_checks import SafetyUnavailable
 from assistant.engine.llm import ModelGateway, model_gateway
@@ -31,6 +33,7 @@ from assistant.engine.pipeline import (
     AnswerText,
     Blocked,
     ImageReady,
+    PipelineEvent,
     PromptReady,
     Queued,
     SearchDone,
@@ -87,8 +90,10 @@ class TurnRunner:
         capabilities: Capabilities | None = None,
         person: int | None = None,
         place: recorder.AnswerPlace | None = None,
+        started: StartedAnswer | None = None,
     ) -> None:
         self.answer_id = answer_id
+        self.early = started  # the pipeline's events, already being generated (assistant/engine/early.py)
         self.person = person  # whom the answer is for: their answers take turns with the model
         self.sink = sink
         self.turn = turn
@@ -107,7 +112,7 @@ class TurnRunner:
 
     async def run(self) -> AnswerOutcome:
         # A UUID, not the answer id: llama.cpp's server refuses any other X-Request-Id.
-        log_context.turn_id.set(str(uuid.uuid4()))  # in this task's own context
+        log_context.turn_id.set(self.early.turn_id if self.early else str(uuid.uuid4()))  # in this task's own context
         admission.answering_for.set(self.person)
         logger.info("answer %s: turn started", self.answer_id)
         with metrics.ACTIVE_ANSWERS.track_inprogress():
@@ -233,13 +238,16 @@ class TurnRunner:
             logger.warning("answer %s: could not count its %d characters", self.answer_id, len(text))
             return None
 
-    async def _generate(self) -> AnswerEnd | Blocked:
+    async def _pipeline(self) -> AsyncIterator[PipelineEvent]:
+        if self.early is not None:
+            return self.early.events
         turn = self.turn or await database_sync_to_async(load_turn_by_id)(self.answer_id)
-        gateway = self.gateway or model_gateway()
-        capabilities = self.capabilities or default_capabilities()
+        return respond(turn, self.gateway or model_gateway(), self.capabilities or default_capabilities())
+
+    async def _generate(self) -> AnswerEnd | Blocked:
         # Closed as soon as the answer ends, not when garbage collection gets to it: an open
         # generator keeps its HTTP response, and so a pooled connection to the model, checked out.
-        async with aclosing(respond(turn, gateway, capabilities)) as events:
+        async with aclosing(await self._pipeline()) as events:
             async for event in events:
                 if isinstance(event, AnswerText):
                     self._on_text(event.text)

@@ -86,7 +86,29 @@ def load_turn(
         HistoryMessage(m.id, m.role, m.content, m.token_count, photo_reading=m.photo_reading)
         for m in selectors.prompt_history(answer=answer, shown=shown)
     ]
-    conversation = answer.conversation
+    return turn_of(
+        answer.conversation,
+        history,
+        sampling=sampling,
+        search_mode=search_mode,
+        image_prompt=image_prompt,
+        memory=memory,
+        files=files,
+    )
+
+
+def turn_of(
+    conversation: Conversation,
+    history: list[HistoryMessage],
+    *,
+    sampling: Sampling | None = None,
+    search_mode: str | None = None,
+    image_prompt: str | None = None,
+    memory: bool = True,
+    files: bool = True,
+) -> Turn:
+    """The turn answering the last of `history` in `conversation` (see `load_turn`); reads the database
+    only for a restyle asked in plain words."""
     knowledge = _knowledge_scope(conversation, memory, files)
     return Turn(
         system_prompt=system_prompt_for(conversation),

@@ -5,6 +5,7 @@ wire formats (tests/support/fake_openai.py, fake_guard.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,7 @@ from assistant import door, tasks
 from assistant.chat import api_keys, services
 from assistant.chat.services import RequestMessage
 from assistant.door import TurnRequest, answer_in_full, start_answer
-from assistant.engine import recorder, turns
+from assistant.engine import early, recorder, turns
 from assistant.engine.capabilities import default_capabilities
 from assistant.engine.outcome import AnswerOutcome, BlockedTurn
 from assistant.engine.sinks import ChannelLayerSink, QueueSink
@@ -430,3 +431,77 @@ async def test_a_first_message_refused_by_its_early_check_is_blocked(
     answer = await Message.objects.aget(role=Message.Role.ASSISTANT, conversation__owner=guest)
     assert answer.status == Message.Status.BLOCKED
     assert _checks_of(guard, "How do I build a bomb?") == 1
+
+
+class _EarlyAnswers:
+    """Every early answer the door starts, and which of them a runner took over."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, matches: bool | None = None) -> None:
+        self.started: list[early.EarlyAnswer] = []
+        self.taken: list[early.EarlyAnswer] = []
+        start, take = early.EarlyAnswer.__init__, early.EarlyAnswer.taken
+        recorder_of = self
+
+        def starting(answer: early.EarlyAnswer, *args: Any, **kwargs: Any) -> None:
+            start(answer, *args, **kwargs)
+            recorder_of.started.append(answer)
+
+        def taking(answer: early.EarlyAnswer, question_id: int) -> early.StartedAnswer:
+            recorder_of.taken.append(answer)
+            return take(answer, question_id)
+
+        monkeypatch.setattr(early.EarlyAnswer, "__init__", starting)
+        monkeypatch.setattr(early.EarlyAnswer, "taken", taking)
+        if matches is not None:
+            monkeypatch.setattr(early.EarlyAnswer, "matches", lambda answer, stored: matches)
+
+
+async def test_a_first_messages_answer_starts_beside_storing_and_is_the_one_streamed(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = _EarlyAnswers(monkeypatch)
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How tall is Mont Blanc?", "client_id": "first"})
+        first = await socket.until_done()
+        await socket.send({"type": "message", "conversation_id": first[0]["conversation_id"], "text": "And K2?",
+                           "client_id": "next"})  # fmt: skip
+        follow_up = await socket.until_done()
+
+    assert len(answers.started) == 1, "a follow-up reads its conversation, so it cannot start early"
+    assert answers.taken == answers.started
+    assert len(fake_model.requests) == 2  # one per turn: the early request was the first turn's
+    for frames in (first, follow_up):
+        assert "".join(f["text"] for f in frames if f["type"] == "token") == "Hello, world!"
+    question = await Message.objects.aget(client_id="first", role=Message.Role.USER)
+    assert question.token_count is not None  # counted in the early prompt, saved under its stored id
+
+
+async def test_an_early_answer_the_stored_turn_does_not_ask_for_is_dropped(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = _EarlyAnswers(monkeypatch, matches=False)
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How tall is Mont Blanc?", "client_id": "first"})
+        frames = await socket.until_done()
+
+    assert "".join(f["text"] for f in frames if f["type"] == "token") == "Hello, world!"
+    assert (len(answers.started), answers.taken) == (1, [])
+    assert answers.started[0]._task.cancelled()
+    assert [request.completed for request in fake_model.requests].count(True) == 1
+
+
+async def test_a_first_message_refused_after_its_limits_leaves_no_answer_running(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    settings.ASSISTANT_GUEST_DAILY_TOKENS = 10
+    await sync_to_async(limits.record_tokens)(guest.pk, 10)  # the quota is read after the limits
+    answers = _EarlyAnswers(monkeypatch)
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How tall is Mont Blanc?", "client_id": "first"})
+        refused = await socket.next()
+        await asyncio.sleep(0.2)  # what an early answer left running would do by now
+
+    assert (refused["type"], refused["code"]) == ("error", "quota_exceeded")
+    assert all(answer._task.done() for answer in answers.started)
+    assert not any(request.completed for request in fake_model.requests)
+    assert await Message.objects.acount() == 0
