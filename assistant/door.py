@@ -37,8 +37,9 @@ from assistant.engine.client_tools import ClientTools
 from assistant.engine.early import EarlyAnswer, StartedAnswer
 from assistant.engine.frames import MemoryConsentAsk, MemoryConsentFrame, MemoryItemRef, MemoryUpdatedFrame
 from assistant.engine.guard_checks import EarlyCheck
+from assistant.engine.llm import model_gateway
 from assistant.engine.outcome import AnswerOutcome, stored_outcome
-from assistant.engine.pipeline import PHOTO_MARKER, Attachment, AttachmentKind, Sampling, Turn
+from assistant.engine.pipeline import PHOTO_MARKER, Attachment, AttachmentKind, Sampling, Turn, recall_soon
 from assistant.engine.recorder import HEARTBEAT_SECONDS, AnswerPlace
 from assistant.engine.renders import answer_image
 from assistant.engine.runner import TurnRunner
@@ -213,10 +214,11 @@ async def _before_launch(before_launch: BeforeLaunch, start: TurnStart) -> None:
 
 
 class _EarlyStart:
-    """A new conversation's first message, which is the whole conversation its answer reads: as soon as
-    the request has passed its limits (on the database thread, which hands it to this loop) the
-    question's check and the answer itself start (assistant/engine/early.py), so that the guard and
-    the model read while the turn is stored rather than after."""
+    """A new conversation's first message, which is the whole conversation its answer reads: the
+    person's facts are read at once, and as soon as the request has passed its limits (on the database
+    thread, which hands it to this loop) the question's check and the answer itself start
+    (assistant/engine/early.py), so that the guard and the model read while the turn is stored rather
+    than after."""
 
     def __init__(self, guard: ContentGuard | None, question: str, turn: Turn, person: int) -> None:
         self.loop = asyncio.get_running_loop()
@@ -224,6 +226,8 @@ class _EarlyStart:
         self.question = question
         self.turn = turn
         self.person = person
+        # Only a read, so it need not wait for the limits: the person's facts come while the turn is admitted.
+        self.recalled = recall_soon(turn, model_gateway())
         self.check: EarlyCheck | None = None
         self.answer: EarlyAnswer | None = None
         self.cancelled = False
@@ -263,7 +267,7 @@ class _EarlyStart:
             return  # the turn failed after its limits, before this loop got here
         if self.guard is not None:
             self.check = EarlyCheck.start(self.guard, [("user", self.question)])
-        self.answer = EarlyAnswer(replace(self.turn, early_check=self.check), self.person)
+        self.answer = EarlyAnswer(replace(self.turn, early_check=self.check, recalled=self.recalled), self.person)
 
     def handed_to(self, stored: Turn, question_id: int) -> tuple[Turn, StartedAnswer | None]:
         """The stored turn and, when it asks for the same prompt, the answer already under way."""
@@ -276,8 +280,9 @@ class _EarlyStart:
         self.cancelled = True
         if self.answer is not None:
             self.answer.cancel()  # its pipeline cancels the check when it ends
-        if self.check is not None:
-            self.check.cancel()
+        for started in (self.check, self.recalled):
+            if started is not None:
+                started.cancel()
 
 
 async def answer_in_full(request: TurnRequest) -> AnswerOutcome:

@@ -92,7 +92,7 @@ class EarlyAnswer:
 def _without_ids(turn: Turn) -> Turn:
     history = [replace(message, id=None) for message in turn.history]
     knowledge = None if turn.knowledge is None else replace(turn.knowledge, conversation_id=None)
-    return replace(turn, history=history, knowledge=knowledge, early_check=None)
+    return replace(turn, history=history, knowledge=knowledge, early_check=None, recalled=None)
 
 
 def _with_question_id(event: PipelineEvent, question_id: int) -> PipelineEvent:

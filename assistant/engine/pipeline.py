@@ -16,6 +16,8 @@ content guard on the question and the photo's text, and, when a vision guard is 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -164,6 +166,7 @@ class Turn:
     memory_command: MemoryCommand | None = None  # the last message is `/memory`, "forget that"… (with `knowledge`)
     attachment: Attachment | None = None  # a photo or voice note sent with the last message
     early_check: EarlyCheck | None = None  # the question's check, when the door started it beside storing
+    recalled: asyncio.Task[Recalled] | None = None  # `knowledge` read for the question, when the door started it
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,7 @@ async def _ground_and_answer(
         system_prompt = "\n\n".join(p for p in (system_prompt, _voice_note_block(turn.attachment)) if p)
     if turn.knowledge is not None:
         budgets = _KnowledgeBudgets.of(gateway, turn.sampling)
-        known = await _recall(turn.knowledge, question, budgets)
+        known = await (turn.recalled or _recall(turn.knowledge, question, budgets))
         blocks = grounding.add_knowledge(known, budgets, gateway)
         system_prompt = "\n\n".join(p for p in (system_prompt, *blocks) if p)
         if grounding.documents:  # the citation list shows the files' pages before any web source
@@ -421,6 +424,16 @@ class _KnowledgeBudgets:
         settings = knowledge_settings()
         room = (gateway.context_window - (sampling.max_tokens or gateway.max_tokens) - gateway.fixed_tokens()) // 4
         return cls(min(settings.memory_prompt_tokens, room), min(settings.document_prompt_tokens, room))
+
+
+def recall_soon(turn: Turn, gateway: ModelGateway) -> asyncio.Task[Recalled] | None:
+    """The knowledge `turn` reads for its question, read from now on (None: it reads none)."""
+    if turn.knowledge is None:
+        return None
+    budgets = _KnowledgeBudgets.of(gateway, turn.sampling)
+    # A fresh context: inside a request's async_to_sync the read would go to that request's thread.
+    reading = _recall(turn.knowledge, turn.history[-1].content, budgets)
+    return asyncio.create_task(reading, context=contextvars.Context())
 
 
 async def _recall(scope: KnowledgeScope, question: str, budgets: _KnowledgeBudgets) -> Recalled:
