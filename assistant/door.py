@@ -60,6 +60,10 @@ from knowledge.memory import ExchangeMemory, configured_model
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID_CHARS = 64
+# A first message whose limits were counted later than this after it arrived waited behind other turns
+# for a database thread: its turn will take as long again to be stored, and an answer started early would
+# only fill a buffer meanwhile, then reach the socket in one piece (2,000 first messages at once).
+EARLY_ANSWER_MAX_WAIT_SECONDS = 0.05
 # How long the web process waits for the worker's facts: a model call of a few hundred tokens, which
 # takes seconds on the embedded CPU model; a page closed by then sees the memory in Settings.
 MEMORY_RESULT_SECONDS = 120.0
@@ -222,6 +226,7 @@ class _EarlyStart:
 
     def __init__(self, guard: ContentGuard | None, question: str, turn: Turn, person: int) -> None:
         self.loop = asyncio.get_running_loop()
+        self.asked_at = self.loop.time()
         self.guard = guard
         self.question = question
         self.turn = turn
@@ -267,11 +272,16 @@ class _EarlyStart:
             return  # the turn failed after its limits, before this loop got here
         if self.guard is not None:
             self.check = EarlyCheck.start(self.guard, [("user", self.question)])
+        if self.loop.time() - self.asked_at > EARLY_ANSWER_MAX_WAIT_SECONDS:
+            return  # a busy process: its stream would only fill a buffer while the turn waits to be stored
         self.answer = EarlyAnswer(replace(self.turn, early_check=self.check, recalled=self.recalled), self.person)
 
     def handed_to(self, stored: Turn, question_id: int) -> tuple[Turn, StartedAnswer | None]:
-        """The stored turn and, when it asks for the same prompt, the answer already under way."""
-        if self.answer is not None and self.answer.matches(stored):
+        """The stored turn with what started early for it: its check and recall, and the answer itself
+        when one is under way for the same prompt."""
+        if self.answer is None:
+            return replace(stored, early_check=self.check, recalled=self.recalled), None
+        if self.answer.matches(stored):
             return replace(stored, early_check=self.check), self.answer.taken(question_id)
         self.cancel()
         return stored, None

@@ -505,3 +505,17 @@ async def test_a_first_message_refused_after_its_limits_leaves_no_answer_running
     assert all(answer._task.done() for answer in answers.started)
     assert not any(request.completed for request in fake_model.requests)
     assert await Message.objects.acount() == 0
+
+
+async def test_a_first_message_that_waited_to_be_admitted_is_answered_after_storing(
+    fake_model: FakeOpenAI, guest: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(door, "EARLY_ANSWER_MAX_WAIT_SECONDS", -1.0)  # as if it had queued for a database thread
+    answers = _EarlyAnswers(monkeypatch)
+    async with Socket(guest) as socket:
+        await socket.send({"type": "message", "text": "How tall is Mont Blanc?", "client_id": "first"})
+        frames = await socket.until_done()
+
+    assert answers.started == []
+    assert "".join(f["text"] for f in frames if f["type"] == "token") == "Hello, world!"
+    assert len(fake_model.requests) == 1
