@@ -41,7 +41,7 @@ class StartedAnswer:
 
 class EarlyAnswer:
     """The pipeline's events for `turn`, generated from now on into a buffer (in a task of its own,
-    for `person`, under its own turn id) until a runner takes them with `events`, or `cancel`."""
+    for `person`, under its own turn id) until a runner takes them (`taken`), or `cancel`."""
 
     def __init__(self, turn: Turn, person: Hashable | None) -> None:
         self.turn = turn
