@@ -34,6 +34,7 @@ from model_service.embedded import MODEL_ALIAS, bundled_gguf
 from model_service.messages import ChatMessage, prompt_segments
 from model_service.tokens import GgufTokenizer, encode
 from tests.support.fake_openai import FakeOpenAI, ReceivedRequest, Reply
+from tests.support.pace import TokenPace
 from tests.support.processes import NEVER_STOP_BIAS, free_port
 
 PROMPT = [128000, 128006, 882, 128007, 271, 6151, 128009, 128006, 78191, 128007, 271]  # Llama 3: "hi"
@@ -508,29 +509,26 @@ async def test_cancelling_the_consumer_stops_llama_cpp_generating(embedded_model
     """
     client = make_client(embedded_model, model=MODEL_ALIAS, read_timeout=30)
     server_pid = _listening_pid(urlsplit(embedded_model).port or 80)
-    deltas = 0
+    pace = TokenPace()
     five = asyncio.Event()
     endless_tokens = 2000  # ~20 s of generation
 
     async def consume() -> None:
-        nonlocal deltas
-        endless = GenerationParams(max_tokens=2000, extra=dict(NEVER_STOP_BIAS))  # ~20 s of generation
+        endless = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
         async for event in client.stream(chatml_prompt("Tell me a long story about a dragon."), endless):
             if isinstance(event, TextDelta):
-                deltas += 1
-                if deltas == 5:
+                pace.arrived()
+                if len(pace.arrivals) == 5:
                     five.set()
 
     task = asyncio.create_task(consume())
-    asked = time.monotonic()
     await asyncio.wait_for(five.wait(), 30)
     busy = await _cpu_used_over(server_pid, 0.5)  # control: generating shows up as CPU time
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    # What the tokens left would have taken at this machine's pace now (the prompt's reading makes it
-    # an overestimate): a slot still generating would hold the next request about that long.
-    tokens_left_seconds = (time.monotonic() - asked) / deltas * (endless_tokens - deltas)
+    # A slot still generating would hold the next request about this long.
+    tokens_left_seconds = pace.seconds_for(endless_tokens - len(pace.arrivals))
     assert busy > 0.2
 
     # The token being computed finishes first; the ~20 s of generation left must not run.

@@ -24,6 +24,7 @@ from model_service.client import CompletionsClient, GenerationParams, ModelEndpo
 from model_service.embedded import MODEL_ALIAS, bundled_gguf
 from model_service.messages import ChatMessage, prompt_segments
 from model_service.tokens import GgufTokenizer, encode
+from tests.support.pace import TokenPace
 from tests.support.processes import NEVER_STOP_BIAS, free_port, running
 
 pytestmark = pytest.mark.live
@@ -182,15 +183,17 @@ async def test_cancelling_a_stream_frees_the_only_slot_at_once(one_slot_engine: 
     """A closed tab must not hold the slot: the request after it starts without waiting for the
     ~2,000 tokens (tens of seconds here) the cancelled answer had left."""
     client = CompletionsClient(ModelEndpoint(one_slot_engine, MODEL_ALIAS, read_timeout=60))
+    pace = TokenPace()
     five = asyncio.Event()
+    endless_tokens = 2000
 
     async def endless() -> None:
-        deltas = 0
-        long = GenerationParams(max_tokens=2000, extra=dict(NEVER_STOP_BIAS))
+        long = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
         async for event in client.stream(question("Tell me a long story about a dragon."), long):
-            deltas += isinstance(event, TextDelta)
-            if deltas == 5:
-                five.set()
+            if isinstance(event, TextDelta):
+                pace.arrived()
+                if len(pace.arrivals) == 5:
+                    five.set()
 
     try:
         task = asyncio.create_task(endless())
@@ -198,16 +201,18 @@ async def test_cancelling_a_stream_frees_the_only_slot_at_once(one_slot_engine: 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        # A slot still generating would hold the next request about this long.
+        tokens_left_seconds = pace.seconds_for(endless_tokens - len(pace.arrivals))
         started = time.monotonic()
         following = client.stream(question("Say hi."), GenerationParams(max_tokens=4))
-        first = await asyncio.wait_for(anext(following), 60)
+        first = await asyncio.wait_for(anext(following), tokens_left_seconds)
         waited = time.monotonic() - started
         await following.aclose()
     finally:
         await client.aclose()
 
     assert isinstance(first, TextDelta)
-    assert waited < 5.0
+    assert waited < tokens_left_seconds / 4, "the next request waited as if the slot were still generating"
 
 
 async def test_models_answers_while_every_slot_is_busy(one_slot_engine: str) -> None:
