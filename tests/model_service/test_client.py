@@ -510,19 +510,10 @@ async def test_cancelling_the_consumer_stops_llama_cpp_generating(embedded_model
     client = make_client(embedded_model, model=MODEL_ALIAS, read_timeout=30)
     server_pid = _listening_pid(urlsplit(embedded_model).port or 80)
     pace = TokenPace()
-    five = asyncio.Event()
     endless_tokens = 2000  # ~20 s of generation
-
-    async def consume() -> None:
-        endless = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
-        async for event in client.stream(chatml_prompt("Tell me a long story about a dragon."), endless):
-            if isinstance(event, TextDelta):
-                pace.arrived()
-                if len(pace.arrivals) == 5:
-                    five.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(five.wait(), 30)
+    endless = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
+    task = asyncio.create_task(pace.read(client.stream(chatml_prompt("Tell me a long story about a dragon."), endless)))
+    await asyncio.wait_for(pace.flowing.wait(), 30)
     busy = await _cpu_used_over(server_pid, 0.5)  # control: generating shows up as CPU time
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

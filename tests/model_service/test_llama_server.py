@@ -184,20 +184,11 @@ async def test_cancelling_a_stream_frees_the_only_slot_at_once(one_slot_engine: 
     ~2,000 tokens (tens of seconds here) the cancelled answer had left."""
     client = CompletionsClient(ModelEndpoint(one_slot_engine, MODEL_ALIAS, read_timeout=60))
     pace = TokenPace()
-    five = asyncio.Event()
     endless_tokens = 2000
-
-    async def endless() -> None:
-        long = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
-        async for event in client.stream(question("Tell me a long story about a dragon."), long):
-            if isinstance(event, TextDelta):
-                pace.arrived()
-                if len(pace.arrivals) == 5:
-                    five.set()
-
+    long = GenerationParams(max_tokens=endless_tokens, extra=dict(NEVER_STOP_BIAS))
     try:
-        task = asyncio.create_task(endless())
-        await asyncio.wait_for(five.wait(), 30)
+        task = asyncio.create_task(pace.read(client.stream(question("Tell me a long story about a dragon."), long)))
+        await asyncio.wait_for(pace.flowing.wait(), 30)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
